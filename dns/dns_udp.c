@@ -1,0 +1,125 @@
+#include "dns_udp.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define container_of(ptr, type, member) \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* A reply that had to be queued: request, buffer and bytes in one block,
+ * freed in the send callback. */
+typedef struct {
+  uv_udp_send_t req;
+  dns_udp_t *server;
+  size_t len;
+  uint8_t data[];
+} queued_send_t;
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  dns_udp_t *s = container_of((uv_udp_t *)handle, dns_udp_t, udp);
+  (void)suggested;
+  *buf = uv_buf_init((char *)s->recv_buf, sizeof(s->recv_buf));
+}
+
+static void on_queued_send(uv_udp_send_t *req, int status) {
+  queued_send_t *q = container_of(req, queued_send_t, req);
+  q->server->queued_sends--;
+  if (status < 0)
+    q->server->dropped_send++;
+  free(q);
+}
+
+static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
+                       const struct sockaddr *addr) {
+  uv_buf_t buf = uv_buf_init((char *)reply, (unsigned)len);
+  int rc = uv_udp_try_send(&s->udp, &buf, 1, addr);
+  if (rc >= 0) {
+    s->answered++;
+    return;
+  }
+  if (rc != UV_EAGAIN || s->queued_sends >= s->max_queued_sends) {
+    s->dropped_send++;
+    return;
+  }
+  /* The socket buffer is full (or earlier sends are queued, which makes
+   * try_send refuse to jump the queue): keep a copy until libuv sends it. */
+  queued_send_t *q = malloc(sizeof(*q) + len);
+  if (q == NULL) {
+    s->dropped_send++;
+    return;
+  }
+  q->server = s;
+  q->len = len;
+  memcpy(q->data, reply, len);
+  buf = uv_buf_init((char *)q->data, (unsigned)len);
+  if (uv_udp_send(&q->req, &s->udp, &buf, 1, addr, on_queued_send) != 0) {
+    free(q);
+    s->dropped_send++;
+    return;
+  }
+  s->queued_sends++;
+  s->answered++;
+}
+
+static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
+                    const struct sockaddr *addr, unsigned flags) {
+  dns_udp_t *s = container_of(handle, dns_udp_t, udp);
+  (void)buf;
+  /* nread == 0 with no address means "nothing more to read", not an empty
+   * datagram; errors on an unconnected UDP socket (ICMP feedback) concern
+   * one peer, never the server, so they are counted and ignored. */
+  if (nread <= 0 || addr == NULL) {
+    if (nread < 0)
+      s->dropped_invalid++;
+    return;
+  }
+  s->received++;
+  if (flags & UV_UDP_PARTIAL) {
+    s->dropped_invalid++;
+    return;
+  }
+  size_t len = dns_answer(&s->answer, s->recv_buf, (size_t)nread, s->send_buf,
+                          sizeof(s->send_buf));
+  if (len == 0) {
+    s->dropped_invalid++;
+    return;
+  }
+  send_reply(s, s->send_buf, len, addr);
+}
+
+int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
+                  const dns_answer_config_t *answer) {
+  s->answer = *answer;
+  if (s->max_queued_sends == 0)
+    s->max_queued_sends = DNS_UDP_DEFAULT_MAX_QUEUED_SENDS;
+  s->queued_sends = 0;
+  s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
+  s->on_close = NULL;
+
+  int rc = uv_udp_init(loop, &s->udp);
+  if (rc != 0)
+    return rc;
+  rc = uv_udp_bind(&s->udp, addr, 0);
+  if (rc != 0)
+    goto fail;
+  rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
+  if (rc != 0)
+    goto fail;
+  return 0;
+
+fail:
+  uv_close((uv_handle_t *)&s->udp, NULL);
+  return rc;
+}
+
+static void on_close(uv_handle_t *handle) {
+  dns_udp_t *s = container_of((uv_udp_t *)handle, dns_udp_t, udp);
+  if (s->on_close != NULL)
+    s->on_close(s);
+}
+
+void dns_udp_close(dns_udp_t *s, void (*cb)(dns_udp_t *)) {
+  s->on_close = cb;
+  uv_udp_recv_stop(&s->udp);
+  uv_close((uv_handle_t *)&s->udp, on_close);
+}

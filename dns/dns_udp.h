@@ -1,0 +1,42 @@
+/* dns_udp: the UDP glue around dns_answer. Receives into one fixed buffer,
+ * answers in the receive callback into another, and sends with
+ * uv_udp_try_send; only when the socket buffer is full does it fall back to
+ * a queued uv_udp_send with a copy, bounded by max_queued_sends. */
+#ifndef DNSORT_DNS_UDP_H
+#define DNSORT_DNS_UDP_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "dns_answer.h"
+#include "dns_wire.h"
+
+#define DNS_UDP_DEFAULT_MAX_QUEUED_SENDS 1024
+
+typedef struct dns_udp {
+  uv_udp_t udp;                 /* first: the struct is the handle's owner */
+  dns_answer_config_t answer;
+  size_t max_queued_sends;
+  size_t queued_sends;
+  uint64_t received;
+  uint64_t answered;
+  uint64_t dropped_invalid;     /* short or QR=1: not answered by design */
+  uint64_t dropped_send;        /* could not be sent or queued */
+  void (*on_close)(struct dns_udp *);
+  /* The receive buffer stays ours between alloc and recv callbacks: libuv
+   * reads one datagram at a time into it and we answer before returning. */
+  uint8_t recv_buf[64 * 1024];
+  uint8_t send_buf[DNS_MAX_MESSAGE];
+} dns_udp_t;
+
+/* Bind to addr and start answering. On failure returns a negative libuv
+ * error and leaves nothing open (the handle is closed if it was made; wait
+ * for the loop to run before freeing s). */
+int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
+                  const dns_answer_config_t *answer);
+
+/* Stop receiving and close the handle; on_close (may be NULL) runs from
+ * the close callback, after which s may be freed. */
+void dns_udp_close(dns_udp_t *s, void (*on_close)(dns_udp_t *));
+
+#endif

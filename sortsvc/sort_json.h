@@ -1,0 +1,41 @@
+/* sort_json: decoding a request body and encoding replies. The body must be
+ * UTF-8 JSON (RFC 8259) holding one array of numbers. cJSON validates the
+ * document; our own scan of the number tokens then reads each value exactly
+ * (int64 kept as int64). Replies use Python json.dumps' format, the seed's:
+ * "[1, 2, 3]", floats as Python's repr (shortest round-trip: 0.1, 1e+308,
+ * 5e-324, 1.0). */
+#ifndef DNSORT_SORT_JSON_H
+#define DNSORT_SORT_JSON_H
+
+#include <stddef.h>
+
+#include "sort_num.h"
+
+typedef enum {
+  SORT_JSON_OK = 0,
+  SORT_JSON_EMPTY,          /* zero-length body */
+  SORT_JSON_NOT_UTF8,
+  SORT_JSON_INVALID,        /* not JSON at all, or trailing garbage */
+  SORT_JSON_NOT_ARRAY,      /* valid JSON, but the top level is no array */
+  SORT_JSON_NOT_NUMBER,     /* an element is a string, array, object, bool, null */
+  SORT_JSON_OUT_OF_RANGE,   /* a number overflows a double, or an integer int64 */
+  SORT_JSON_TOO_MANY,       /* more elements than max_elements */
+  SORT_JSON_NOMEM,
+} sort_json_status_t;
+
+/* Decode body[0..len). On OK, *out is a malloc'd array of *n numbers (NULL
+ * when n == 0) that the caller frees. On error, err (if not NULL) receives a
+ * clear one-line message for the client, e.g. "element 3 is a string, not a
+ * number". */
+sort_json_status_t sort_json_decode(const char *body, size_t len,
+                                    size_t max_elements, sort_num_t **out,
+                                    size_t *n, char *err, size_t errlen);
+
+/* Encode numbers as "[a, b, c]". Returns a malloc'd buffer (not
+ * NUL-terminated; *len set) or NULL on out of memory. */
+char *sort_json_encode(const sort_num_t *v, size_t n, size_t *len);
+
+/* Encode {"error": "<msg>"} with msg JSON-escaped. malloc'd, *len set. */
+char *sort_json_error(const char *msg, size_t *len);
+
+#endif

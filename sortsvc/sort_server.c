@@ -1,0 +1,427 @@
+#include "sort_server.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sort_frame.h"
+#include "sort_job.h"
+#include "sort_json.h"
+
+#define container_of(ptr, type, member) \
+  ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#define LISTEN_BACKLOG 511
+
+/* A connection moves forward only: READING -> WORKING -> WRITING ->
+ * LINGERING, with CLOSING reachable from each. Errors skip WORKING. */
+typedef enum {
+  CONN_READING,
+  CONN_WORKING,
+  CONN_WRITING,
+  CONN_LINGERING,
+  CONN_CLOSING,
+} conn_state_t;
+
+typedef struct sort_conn {
+  uv_tcp_t tcp;              /* first: freeing the conn frees the handle */
+  uv_timer_t timer;          /* read timeout, then write timeout, then linger */
+  uv_work_t work;
+  uv_write_t write_req;
+  uv_shutdown_t shutdown_req;
+  sort_server_t *server;
+  struct sort_conn *prev, *next;
+  conn_state_t state;
+  sort_frame_t frame;
+  char *body;                /* owned by the worker while work_pending */
+  size_t body_len;
+  char *reply;
+  size_t reply_len;
+  sort_job_status_t job_status;
+  atomic_bool cancel;
+  unsigned handles_open;     /* close callbacks still to come (tcp, timer) */
+  bool work_pending;         /* after_work_cb still to come */
+  bool peer_eof;
+} sort_conn_t;
+
+#define LOG(s, level, ...)              \
+  do {                                  \
+    if ((s)->cfg.log != NULL)           \
+      (s)->cfg.log(level, __VA_ARGS__); \
+  } while (0)
+
+static void conn_close(sort_conn_t *c);
+static void reply_error(sort_conn_t *c, const char *msg);
+
+static void maybe_drained(sort_server_t *s) {
+  if (s->draining && !s->listening && s->n_conns == 0 && s->on_drained) {
+    void (*cb)(sort_server_t *) = s->on_drained;
+    s->on_drained = NULL;
+    cb(s);
+  }
+}
+
+/* The conn is freed by whichever of its close callbacks and its
+ * after-work callback comes last; until then something may still point at
+ * it. */
+static void conn_maybe_free(sort_conn_t *c) {
+  if (c->handles_open > 0 || c->work_pending)
+    return;
+  sort_server_t *s = c->server;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  s->n_conns--;
+  sort_frame_free(&c->frame);
+  free(c->body);
+  free(c->reply);
+  free(c);
+  maybe_drained(s);
+}
+
+static void on_tcp_close(uv_handle_t *h) {
+  sort_conn_t *c = container_of((uv_tcp_t *)h, sort_conn_t, tcp);
+  c->handles_open--;
+  conn_maybe_free(c);
+}
+
+static void on_timer_close(uv_handle_t *h) {
+  sort_conn_t *c = container_of((uv_timer_t *)h, sort_conn_t, timer);
+  c->handles_open--;
+  conn_maybe_free(c);
+}
+
+static void conn_close(sort_conn_t *c) {
+  if (c->state == CONN_CLOSING)
+    return;
+  c->state = CONN_CLOSING;
+  /* A queued job is cancelled outright (after_work still runs, with
+   * UV_ECANCELED); a running one sees the flag within milliseconds. */
+  atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
+  if (c->work_pending)
+    uv_cancel((uv_req_t *)&c->work);
+  uv_close((uv_handle_t *)&c->tcp, on_tcp_close);
+  uv_close((uv_handle_t *)&c->timer, on_timer_close);
+}
+
+static void on_timer(uv_timer_t *t) {
+  sort_conn_t *c = container_of(t, sort_conn_t, timer);
+  sort_server_t *s = c->server;
+  switch (c->state) {
+  case CONN_READING:
+    LOG(s, 3, "sort: read timeout after %" PRIu64 " ms", s->cfg.read_timeout_ms);
+    reply_error(c, "timeout: the request did not arrive in time");
+    break;
+  case CONN_WRITING:
+    LOG(s, 3, "sort: write timeout, client did not read its reply");
+    conn_close(c);
+    break;
+  default:
+    conn_close(c);
+    break;
+  }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  sort_conn_t *c = container_of(req, sort_conn_t, shutdown_req);
+  if (c->state == CONN_CLOSING)
+    return;
+  if (status < 0 || c->peer_eof) {
+    conn_close(c);
+    return;
+  }
+  /* Our FIN is out. Closing now while the client may still be sending
+   * would make the kernel answer with RST, which can destroy the reply in
+   * the client's receive buffer; so wait (bounded) for the client's FIN. */
+  c->state = CONN_LINGERING;
+  uv_timer_start(&c->timer, on_timer, c->server->cfg.linger_ms, 0);
+}
+
+static void on_write(uv_write_t *req, int status) {
+  sort_conn_t *c = container_of(req, sort_conn_t, write_req);
+  free(c->reply);
+  c->reply = NULL;
+  if (c->state == CONN_CLOSING)
+    return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+    conn_close(c);
+}
+
+/* Takes ownership of reply. */
+static void write_reply(sort_conn_t *c, char *reply, size_t len) {
+  c->state = CONN_WRITING;
+  c->reply = reply;
+  c->reply_len = len;
+  uv_timer_start(&c->timer, on_timer, c->server->cfg.write_timeout_ms, 0);
+  uv_buf_t buf = uv_buf_init(reply, (unsigned)len);
+  if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0)
+    conn_close(c);
+}
+
+static void reply_error(sort_conn_t *c, const char *msg) {
+  size_t len;
+  char *reply = sort_json_error(msg, &len);
+  c->server->replied_error++;
+  LOG(c->server, 3, "sort: error reply: %s", msg);
+  if (reply == NULL) {
+    conn_close(c);
+    return;
+  }
+  write_reply(c, reply, len);
+}
+
+/* Runs on a worker thread: touches only the job's own data. */
+static void work_cb(uv_work_t *req) {
+  sort_conn_t *c = container_of(req, sort_conn_t, work);
+  sort_job_limits_t limits = {.max_elements = c->server->cfg.max_elements};
+  c->job_status = sort_job_run(c->body, c->body_len, &limits, &c->cancel,
+                               &c->reply, &c->reply_len);
+  /* The body can be large; drop it as soon as it is no longer needed. */
+  free(c->body);
+  c->body = NULL;
+}
+
+static void after_work_cb(uv_work_t *req, int status) {
+  sort_conn_t *c = container_of(req, sort_conn_t, work);
+  sort_server_t *s = c->server;
+  c->work_pending = false;
+  if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
+    s->cancelled++;
+    conn_maybe_free(c);
+    return;
+  }
+  char *reply = c->reply;
+  c->reply = NULL;
+  switch (c->job_status) {
+  case SORT_JOB_OK:
+    s->replied_ok++;
+    write_reply(c, reply, c->reply_len);
+    break;
+  case SORT_JOB_BAD_INPUT:
+    s->replied_error++;
+    write_reply(c, reply, c->reply_len);
+    break;
+  case SORT_JOB_CANCELLED:
+    free(reply);
+    s->cancelled++;
+    conn_close(c);
+    break;
+  case SORT_JOB_NOMEM:
+  default:
+    free(reply);
+    reply_error(c, "server out of memory");
+    break;
+  }
+}
+
+static void start_work(sort_conn_t *c) {
+  sort_server_t *s = c->server;
+  uint8_t *body = sort_frame_take_body(&c->frame, &c->body_len);
+  c->body = (char *)body;
+  c->state = CONN_WORKING;
+  uv_timer_stop(&c->timer);
+  int rc = uv_queue_work(s->loop, &c->work, work_cb, after_work_cb);
+  if (rc != 0) {
+    free(c->body);
+    c->body = NULL;
+    reply_error(c, "server busy");
+    return;
+  }
+  c->work_pending = true;
+}
+
+static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
+  sort_server_t *s = c->server;
+  size_t used;
+  char msg[160];
+  switch (sort_frame_feed(&c->frame, data, len, &used)) {
+  case SORT_FRAME_NEED_MORE:
+    break;
+  case SORT_FRAME_COMPLETE:
+    /* Bytes past the announced length are not part of the request. */
+    start_work(c);
+    break;
+  case SORT_FRAME_EMPTY:
+    reply_error(c, "empty request: the length prefix is 0");
+    break;
+  case SORT_FRAME_TOO_LARGE:
+    snprintf(msg, sizeof(msg),
+             "request too large: %" PRIu64 " bytes, the limit is %" PRIu64,
+             c->frame.body_len, s->cfg.max_request_bytes);
+    reply_error(c, msg);
+    break;
+  case SORT_FRAME_NOMEM:
+  default:
+    reply_error(c, "server out of memory");
+    break;
+  }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  sort_conn_t *c = container_of((uv_tcp_t *)h, sort_conn_t, tcp);
+  (void)suggested;
+  *buf = uv_buf_init(c->server->read_buf, sizeof(c->server->read_buf));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  sort_conn_t *c = container_of((uv_tcp_t *)stream, sort_conn_t, tcp);
+  char msg[160];
+  if (c->state == CONN_CLOSING)
+    return;
+  if (nread > 0) {
+    /* After the request, the socket stays read so that a reset is noticed
+     * at once; anything more the client sends is discarded. */
+    if (c->state == CONN_READING)
+      feed_request(c, (const uint8_t *)buf->base, (size_t)nread);
+    return;
+  }
+  if (nread == 0)
+    return;
+  if (nread != UV_EOF) {
+    /* Reset or similar: nobody is left to read a reply. */
+    conn_close(c);
+    return;
+  }
+  c->peer_eof = true;
+  uv_read_stop(stream);
+  switch (c->state) {
+  case CONN_READING:
+    if (c->frame.prefix_have == 0) {
+      conn_close(c);    /* connected and left without a word */
+      return;
+    }
+    /* A half-closed client can still read why its request failed. */
+    if (c->frame.prefix_have < SORT_FRAME_PREFIX_LEN)
+      snprintf(msg, sizeof(msg),
+               "request truncated: %zu of 8 length bytes received",
+               c->frame.prefix_have);
+    else
+      snprintf(msg, sizeof(msg),
+               "request truncated: %zu of %" PRIu64 " body bytes received",
+               c->frame.body_have, c->frame.body_len);
+    reply_error(c, msg);
+    break;
+  case CONN_LINGERING:
+    conn_close(c);
+    break;
+  default:
+    /* WORKING or WRITING: a half-close after the request is legitimate
+     * (the client said all it had to say); the reply still goes out. */
+    break;
+  }
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+  sort_server_t *s = container_of((uv_tcp_t *)listener, sort_server_t, listener);
+  if (status < 0) {
+    /* EMFILE and friends: libuv has already shed the pending connection;
+     * the server goes on. */
+    s->accept_errors++;
+    LOG(s, 1, "sort: accept failed: %s", uv_strerror(status));
+    return;
+  }
+  sort_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL || uv_tcp_init(s->loop, &c->tcp) != 0) {
+    /* Still accept, so that the listener keeps polling (libuv stops when a
+     * connection is left pending), then drop it. */
+    free(c);
+    uv_tcp_t *tmp = malloc(sizeof(*tmp));
+    s->accept_errors++;
+    if (tmp != NULL && uv_tcp_init(s->loop, tmp) == 0) {
+      uv_accept(listener, (uv_stream_t *)tmp);
+      uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
+    } else {
+      free(tmp);
+    }
+    return;
+  }
+  c->server = s;
+  c->state = CONN_READING;
+  c->handles_open = 1;
+  sort_frame_init(&c->frame, s->cfg.max_request_bytes);
+  atomic_init(&c->cancel, false);
+  c->next = s->conns;
+  if (s->conns != NULL)
+    s->conns->prev = c;
+  s->conns = c;
+  s->n_conns++;
+  s->accepted++;
+
+  uv_timer_init(s->loop, &c->timer);  /* cannot fail on unix */
+  c->handles_open++;
+
+  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+  if (rc != 0) {
+    s->accept_errors++;
+    LOG(s, 0, "sort: uv_accept failed: %s", uv_strerror(rc));
+    conn_close(c);
+    return;
+  }
+  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  if (rc != 0) {
+    conn_close(c);
+    return;
+  }
+  uv_timer_start(&c->timer, on_timer, s->cfg.read_timeout_ms, 0);
+}
+
+int sort_server_start(sort_server_t *s, uv_loop_t *loop,
+                      const struct sockaddr *addr,
+                      const sort_server_config_t *cfg) {
+  s->loop = loop;
+  s->cfg = *cfg;
+  s->conns = NULL;
+  s->n_conns = 0;
+  s->listening = false;
+  s->draining = false;
+  s->on_drained = NULL;
+  s->on_close = NULL;
+  s->accepted = s->replied_ok = s->replied_error = 0;
+  s->cancelled = s->accept_errors = 0;
+
+  int rc = uv_tcp_init(loop, &s->listener);
+  if (rc != 0)
+    return rc;
+  rc = uv_tcp_bind(&s->listener, addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
+  if (rc != 0) {
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    return rc;
+  }
+  s->listening = true;
+  return 0;
+}
+
+static void on_listener_close(uv_handle_t *h) {
+  sort_server_t *s = container_of((uv_tcp_t *)h, sort_server_t, listener);
+  s->listening = false;
+  maybe_drained(s);
+}
+
+void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
+  if (s->draining)
+    return;
+  s->draining = true;
+  s->on_drained = on_drained;
+  uv_close((uv_handle_t *)&s->listener, on_listener_close);
+  for (sort_conn_t *c = s->conns, *next; c != NULL; c = next) {
+    next = c->next;
+    if (c->state == CONN_READING)
+      reply_error(c, "server shutting down");
+  }
+}
+
+void sort_server_abort(sort_server_t *s) {
+  for (sort_conn_t *c = s->conns, *next; c != NULL; c = next) {
+    next = c->next;
+    conn_close(c);
+  }
+}

@@ -1,0 +1,64 @@
+/* sort_server: the TCP glue of the sort service. Reads one framed request
+ * per connection (sort_frame), runs sort_job on the libuv worker pool with
+ * uv_queue_work, writes the reply, half-closes, and closes once the client
+ * has read it. Nothing proportional to the request size runs on the loop
+ * thread: parsing, sorting and encoding all happen on the worker. */
+#ifndef DNSORT_SORT_SERVER_H
+#define DNSORT_SORT_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct {
+  uint64_t max_request_bytes;  /* a larger length prefix is refused unread */
+  size_t max_elements;
+  uint64_t read_timeout_ms;    /* accept to last request byte */
+  uint64_t write_timeout_ms;   /* reply written to the kernel and read */
+  uint64_t linger_ms;          /* after our FIN, wait this long for theirs */
+  /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
+  void (*log)(int level, const char *fmt, ...);
+} sort_server_config_t;
+
+struct sort_conn;
+
+typedef struct sort_server {
+  uv_tcp_t listener;           /* first: the struct owns the handle */
+  uv_loop_t *loop;
+  sort_server_config_t cfg;
+  struct sort_conn *conns;     /* every open connection, for shutdown */
+  size_t n_conns;
+  bool listening;
+  bool draining;
+  void (*on_drained)(struct sort_server *);
+  void (*on_close)(struct sort_server *);
+  /* Counters, for logs and tests. */
+  uint64_t accepted;
+  uint64_t replied_ok;
+  uint64_t replied_error;
+  uint64_t cancelled;
+  uint64_t accept_errors;
+  /* One read buffer for every connection: libuv calls alloc and read back
+   * to back on the loop thread, and read_cb copies what it keeps. */
+  char read_buf[64 * 1024];
+} sort_server_t;
+
+/* Bind and listen. On failure returns a negative libuv error and has closed
+ * what it opened (run the loop before freeing s). */
+int sort_server_start(sort_server_t *s, uv_loop_t *loop,
+                      const struct sockaddr *addr,
+                      const sort_server_config_t *cfg);
+
+/* Graceful stop: close the listener, answer connections still sending
+ * their request with a "server shutting down" error, let queued and running
+ * sorts finish and their replies be written. on_drained runs (from a loop
+ * callback, never from inside this call) once no connection is left. */
+void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *));
+
+/* Hard stop (the grace period is over): close every connection at once and
+ * cancel queued sorts; running ones see their cancel flag. on_drained still
+ * runs once the last connection is freed. */
+void sort_server_abort(sort_server_t *s);
+
+#endif

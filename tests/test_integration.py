@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""Integration tests: the real dnsortd on ephemeral ports, driven by real
+clients (dig, nslookup, kdig, drill, tools/sort-client) and raw sockets.
+
+Run by meson test: test_integration.py --dnsortd PATH --sort-client PATH
+"""
+import argparse
+import json
+import os
+import random
+import re
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+DNSORTD = None
+SORT_CLIENT = None
+LISTEN_RE = re.compile(r"^dnsortd listening dns=udp://(\S+):(\d+) sort=tcp://(\S+):(\d+)$")
+
+
+class Server:
+    """A dnsortd started on port 0; ports read back from its stdout line."""
+
+    def __init__(self, *extra, dns="127.0.0.1:0", sort="127.0.0.1:0"):
+        self.proc = subprocess.Popen(
+            [DNSORTD, "--dns", dns, "--sort", sort, "--log-level", "debug", *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        if not ready:
+            self.kill()
+            raise AssertionError("dnsortd printed no listening line within 10 s")
+        line = self.proc.stdout.readline().decode().strip()
+        m = LISTEN_RE.match(line)
+        if not m:
+            self.kill()
+            raise AssertionError("unexpected first line from dnsortd: %r" % line)
+        self.dns_host = m.group(1).strip("[]")
+        self.dns_port = int(m.group(2))
+        self.sort_host = m.group(3).strip("[]")
+        self.sort_port = int(m.group(4))
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self, timeout=15):
+        """SIGTERM and return (exit code, stderr)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("dnsortd did not exit within %s s of SIGTERM" % timeout)
+        return self.proc.returncode, err.decode(errors="replace")
+
+
+def dns_query(name, qtype=1, qid=0x1234, rd=True, edns=None, qclass=1):
+    flags = 0x0100 if rd else 0
+    arcount = 1 if edns is not None else 0
+    pkt = struct.pack(">HHHHHH", qid, flags, 1, 0, 0, arcount)
+    for label in name.rstrip(".").split("."):
+        if label:
+            pkt += bytes([len(label)]) + label.encode()
+    pkt += b"\x00" + struct.pack(">HH", qtype, qclass)
+    if edns is not None:
+        pkt += b"\x00" + struct.pack(">HHIH", 41, edns, 0, 0)
+    return pkt
+
+
+def udp_exchange(port, pkt, timeout=2.0, host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(pkt, (host, port))
+        try:
+            return s.recv(65535)
+        except socket.timeout:
+            return None
+
+
+def sort_exchange(port, body, prefix=None, timeout=30.0, chunks=None):
+    """Send a framed request and return the whole reply (read until EOF)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        data = (struct.pack(">Q", len(body)) if prefix is None else prefix) + body
+        if chunks:
+            for i in range(0, len(data), chunks):
+                s.sendall(data[i:i + chunks])
+                time.sleep(0.001)
+        else:
+            s.sendall(data)
+        return recv_all(s)
+
+
+def recv_all(s):
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def run(cmd, timeout=20, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def have(tool):
+    if shutil.which(tool) is None:
+        print("SKIP: %s is not installed (tools/test installs it)" % tool, file=sys.stderr)
+        return False
+    return True
+
+
+class DnsClients(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        code, err = cls.srv.stop()
+        assert code == 0, "exit %s\n%s" % (code, err)
+
+    def dig(self, *args):
+        r = run(["dig", "@127.0.0.1", "-p", str(self.srv.dns_port), "+time=2", "+tries=1", *args])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("WARNING", r.stdout + r.stderr)
+        self.assertNotIn("malformed", r.stdout + r.stderr)
+        return r.stdout
+
+    def test_dig_a_record_for_each_seed_name(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        for name, addr in [("facebook.com", "173.252.120.6"), ("yougov.com", "213.52.133.246"),
+                           ("wipo.int", "193.5.93.80"), ("anything.else.example", "127.0.0.1")]:
+            out = self.dig(name, "A")
+            self.assertIn("status: NOERROR", out)
+            self.assertRegex(out, r"flags: qr aa rd;")
+            self.assertRegex(out, r"%s\.\s+60\s+IN\s+A\s+%s" % (re.escape(name), re.escape(addr)))
+
+    def test_dig_without_edns_and_with_mixed_case(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        out = self.dig("+noedns", "FaceBook.COM", "A")
+        self.assertIn("ANSWER: 1", out)
+        self.assertIn("173.252.120.6", out)
+        self.assertNotIn("OPT PSEUDOSECTION", out)
+        self.assertIn("FaceBook.COM.", out)  # question echoed as sent
+
+    def test_dig_edns_gets_opt_with_1232(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        out = self.dig("+edns=0", "+bufsize=4096", "wipo.int")
+        self.assertIn("OPT PSEUDOSECTION", out)
+        self.assertIn("udp: 1232", out)
+        self.assertIn("193.5.93.80", out)
+
+    def test_dig_edns_version_1_is_badvers(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        r = run(["dig", "@127.0.0.1", "-p", str(self.srv.dns_port), "+time=2", "+tries=1",
+                 "+edns=1", "+noednsnegotiation", "wipo.int"])
+        self.assertIn("status: BADVERS", r.stdout)
+
+    def test_dig_aaaa_mx_txt_are_nodata(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        for qtype in ("AAAA", "MX", "TXT"):
+            out = self.dig("facebook.com", qtype)
+            self.assertIn("status: NOERROR", out)
+            self.assertIn("ANSWER: 0", out)
+
+    def test_dig_class_chaos_is_refused(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        out = self.dig("-c", "CH", "facebook.com", "A")
+        self.assertIn("status: REFUSED", out)
+
+    def test_nslookup_seed_command(self):
+        if not have("nslookup"):
+            self.skipTest("nslookup missing")
+        r = run(["nslookup", "-port=%d" % self.srv.dns_port, "facebook.com", "127.0.0.1"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"Name:\s+facebook.com\nAddress: 173\.252\.120\.6")
+
+    def test_kdig(self):
+        if not have("kdig"):
+            self.skipTest("kdig missing")
+        r = run(["kdig", "@127.0.0.1", "-p", str(self.srv.dns_port), "+timeout=2", "+retry=0", "yougov.com", "A"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("NOERROR", r.stdout)
+        self.assertRegex(r.stdout, r"yougov\.com\.\s+60\s+IN\s+A\s+213\.52\.133\.246")
+
+    def test_drill(self):
+        if not have("drill"):
+            self.skipTest("drill missing")
+        r = run(["drill", "-p", str(self.srv.dns_port), "wipo.int", "@127.0.0.1", "A"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("rcode: NOERROR", r.stdout)
+        self.assertRegex(r.stdout, r"wipo\.int\.\s+60\s+IN\s+A\s+193\.5\.93\.80")
+
+    def test_short_packet_and_responses_are_dropped(self):
+        self.assertIsNone(udp_exchange(self.srv.dns_port, b"\x12\x34\x01\x00", timeout=0.3))
+        response = bytearray(dns_query("facebook.com"))
+        response[2] |= 0x80  # QR=1: a response must never be answered
+        self.assertIsNone(udp_exchange(self.srv.dns_port, bytes(response), timeout=0.3))
+
+    def test_qdcount_2_is_formerr_with_id_echoed(self):
+        pkt = bytearray(dns_query("facebook.com", qid=0xBEEF))
+        pkt[5] = 2
+        reply = udp_exchange(self.srv.dns_port, bytes(pkt))
+        self.assertIsNotNone(reply)
+        qid, flags = struct.unpack(">HH", reply[:4])
+        self.assertEqual(qid, 0xBEEF)
+        self.assertEqual(flags & 0xF, 1)  # FORMERR
+        self.assertTrue(flags & 0x8000)
+
+    def test_garbage_does_not_hurt_later_queries(self):
+        rng = random.Random(4343)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(2000):
+                n = rng.randrange(0, 600)
+                pkt = bytes(rng.randrange(256) for _ in range(n))
+                if rng.random() < 0.5 and n >= 12:
+                    pkt = dns_query("x.example")[:12] + pkt[12:]  # readable header, junk body
+                s.sendto(pkt, ("127.0.0.1", self.srv.dns_port))
+        time.sleep(0.2)
+        reply = udp_exchange(self.srv.dns_port, dns_query("wipo.int"))
+        self.assertIsNotNone(reply)
+        self.assertEqual(reply[-4:], bytes([193, 5, 93, 80]))
+
+
+class SortClient(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server("--threads", "2", "--max-elements", "1000", "--max-request-bytes", "64k")
+
+    @classmethod
+    def tearDownClass(cls):
+        code, err = cls.srv.stop()
+        assert code == 0, "exit %s\n%s" % (code, err)
+
+    def client(self, *args, stdin=None):
+        return run([SORT_CLIENT, "--port", str(self.srv.sort_port), *args], input=stdin)
+
+    def test_seed_example(self):
+        r = self.client("3", "1", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "[1, 2, 3]\n")
+
+    def test_stdin_json_and_whitespace(self):
+        r = self.client(stdin="[5, 3, 9, -1]")
+        self.assertEqual(r.stdout, "[-1, 3, 5, 9]\n")
+        r = self.client(stdin="5 3\n9\t-1\n")
+        self.assertEqual(r.stdout, "[-1, 3, 5, 9]\n")
+
+    def test_exact_integers_and_shortest_floats(self):
+        r = self.client("9007199254740993", "-9223372036854775808", "0.1", "1e308", "5e-324", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "[-9223372036854775808, 5e-324, 0.1, 2, 9007199254740993, 1e+308]\n")
+
+    def test_empty_array(self):
+        self.assertEqual(self.client(stdin="[]").stdout, "[]\n")
+
+    def test_invalid_inputs_get_error_and_nonzero_exit(self):
+        cases = [
+            (b"not json", "invalid"),
+            (b'{"a": 1}', "array"),
+            (b'[1, "two", 3]', "string"),
+            (b"[1, [2], 3]", "array"),
+            (b"[1, null]", "null"),
+            (b"[true]", "boolean"),
+            (b"[NaN, 1]", "invalid"),
+            (b"[Infinity]", "invalid"),
+            (b"[1, 2", "invalid"),
+            (b"[1] x", "invalid"),
+            (b"[\"\xff\"]", "utf-8"),
+        ]
+        for body, word in cases:
+            with self.subTest(body=body):
+                r = subprocess.run([SORT_CLIENT, "--port", str(self.srv.sort_port), "--raw"],
+                                   input=body, capture_output=True, timeout=20)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertEqual(r.stdout, b"")
+                self.assertIn(word, r.stderr.decode().lower())
+
+    def test_reply_is_one_json_error_object(self):
+        reply = sort_exchange(self.srv.sort_port, b"[1, \"x\"]")
+        obj = json.loads(reply)
+        self.assertEqual(list(obj.keys()), ["error"])
+        self.assertIn("string", obj["error"])
+
+    def test_zero_length_is_refused(self):
+        reply = sort_exchange(self.srv.sort_port, b"")
+        self.assertIn("empty", json.loads(reply)["error"])
+
+    def test_oversized_prefix_is_refused_before_any_body(self):
+        with socket.create_connection(("127.0.0.1", self.srv.sort_port), timeout=10) as s:
+            s.sendall(struct.pack(">Q", 1 << 63))
+            reply = recv_all(s)
+        self.assertIn("too large", json.loads(reply)["error"])
+
+    def test_request_bytes_at_and_past_the_limit(self):
+        limit = 64 * 1024
+        ok = b"[" + b" " * (limit - 3) + b"1]"
+        self.assertEqual(len(ok), limit)
+        self.assertEqual(sort_exchange(self.srv.sort_port, ok), b"[1]")
+        over = b"[" + b" " * (limit - 2) + b"1]"
+        self.assertIn("too large", json.loads(sort_exchange(self.srv.sort_port, over))["error"])
+
+    def test_elements_at_and_past_the_limit(self):
+        nums = list(range(1000, 0, -1))
+        reply = sort_exchange(self.srv.sort_port, json.dumps(nums).encode())
+        self.assertEqual(json.loads(reply), sorted(nums))
+        reply = sort_exchange(self.srv.sort_port, json.dumps(nums + [0]).encode())
+        self.assertIn("too many", json.loads(reply)["error"])
+
+    def test_one_byte_at_a_time(self):
+        body = b"[10, -3, 7.5, 0]"
+        self.assertEqual(sort_exchange(self.srv.sort_port, body, chunks=1), b"[-3, 0, 7.5, 10]")
+
+    def test_bytes_match_python_json_dumps_for_integers(self):
+        rng = random.Random(7)
+        nums = [rng.randrange(-10**12, 10**12) for _ in range(500)]
+        reply = sort_exchange(self.srv.sort_port, json.dumps(nums).encode())
+        self.assertEqual(reply, json.dumps(sorted(nums)).encode())
+
+    def test_fifty_concurrent_clients(self):
+        results = {}
+
+        def worker(i):
+            rng = random.Random(i)
+            nums = [rng.randrange(-1000, 1000) for _ in range(200 + i)]
+            try:
+                results[i] = (nums, sort_exchange(self.srv.sort_port, json.dumps(nums).encode()))
+            except OSError as e:
+                results[i] = (nums, e)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(results), 50)
+        for i, (nums, reply) in results.items():
+            self.assertIsInstance(reply, bytes, "client %d: %r" % (i, reply))
+            self.assertEqual(reply, json.dumps(sorted(nums)).encode(), "client %d" % i)
+
+    def test_client_that_leaves_mid_body_hurts_no_one(self):
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", self.srv.sort_port), timeout=5)
+            s.sendall(struct.pack(">Q", 1000) + b"[1, 2, ")
+            s.close()
+            s = socket.create_connection(("127.0.0.1", self.srv.sort_port), timeout=5)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(struct.pack(">Q", 1000) + b"[1, 2, ")
+            s.close()  # RST
+        self.assertEqual(sort_exchange(self.srv.sort_port, b"[2, 1]"), b"[1, 2]")
+
+    def test_half_closed_truncated_request_gets_an_error(self):
+        with socket.create_connection(("127.0.0.1", self.srv.sort_port), timeout=10) as s:
+            s.sendall(struct.pack(">Q", 100) + b"[1, 2")
+            s.shutdown(socket.SHUT_WR)
+            reply = recv_all(s)
+        self.assertIn("truncated", json.loads(reply)["error"])
+
+    def test_half_close_after_full_request_still_gets_reply(self):
+        with socket.create_connection(("127.0.0.1", self.srv.sort_port), timeout=10) as s:
+            body = b"[3, 2, 1]"
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_all(s), b"[1, 2, 3]")
+
+    def test_connection_refused_is_reported_by_client(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        r = run([SORT_CLIENT, "--port", str(port), "1"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("refused", r.stderr.lower())
+
+
+class Lifecycle(unittest.TestCase):
+    def test_help_and_version(self):
+        r = run([DNSORTD, "--help"])
+        self.assertEqual(r.returncode, 0)
+        for opt in ("--dns", "--sort", "--threads", "--log-level", "--max-request-bytes",
+                    "--max-elements", "--grace", "--read-timeout"):
+            self.assertIn(opt, r.stdout)
+        r = run([DNSORTD, "--version"])
+        self.assertEqual(r.returncode, 0)
+        self.assertTrue(r.stdout.startswith("dnsortd "))
+
+    def test_bad_options_are_clear_errors(self):
+        for args, word in [(["--dns", "nonsense"], "--dns"), (["--threads", "0"], "--threads"),
+                           (["--log-level", "loud"], "--log-level"), (["--bogus"], "--bogus"),
+                           (["--max-elements", "-1"], "--max-elements")]:
+            r = run([DNSORTD, *args])
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(word, r.stderr)
+            self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+
+    def test_port_in_use_is_a_clear_error(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            r = run([DNSORTD, "--dns", "127.0.0.1:%d" % port, "--sort", "127.0.0.1:0"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("127.0.0.1:%d" % port, r.stderr)
+        self.assertIn("address already in use", r.stderr.lower())
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            r = run([DNSORTD, "--dns", "127.0.0.1:0", "--sort", "127.0.0.1:%d" % port])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("tcp://127.0.0.1:%d" % port, r.stderr)
+
+    def test_address_that_is_not_ours_is_a_clear_error(self):
+        r = run([DNSORTD, "--dns", "192.0.2.1:0", "--sort", "127.0.0.1:0"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("192.0.2.1", r.stderr)
+
+    def test_ipv6_loopback(self):
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+                s.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback here")
+        srv = Server(dns="[::1]:0", sort="[::1]:0")
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                s.sendto(dns_query("facebook.com"), ("::1", srv.dns_port))
+                self.assertEqual(s.recv(512)[-4:], bytes([173, 252, 120, 6]))
+            with socket.create_connection(("::1", srv.sort_port), timeout=5) as s:
+                s.sendall(struct.pack(">Q", 6) + b"[2, 1]")
+                self.assertEqual(recv_all(s), b"[1, 2]")
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_sigterm_with_sort_in_flight_delivers_reply_and_exits_0(self):
+        srv = Server("--threads", "1", "--grace", "30")
+        nums = list(range(6000, 0, -1))  # reversed: gnome sort's worst case
+        body = json.dumps(nums).encode()
+        with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=60) as s:
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            time.sleep(0.05)  # let the job reach the pool
+            srv.proc.send_signal(signal.SIGTERM)
+            reply = recv_all(s)
+        code, err = srv.stop(timeout=60)
+        self.assertEqual(reply, json.dumps(sorted(nums)).encode())
+        self.assertEqual(code, 0, err)
+        # New connections are refused once draining started.
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", srv.sort_port), timeout=2).close()
+
+    def test_grace_period_bounds_shutdown(self):
+        srv = Server("--threads", "1", "--grace", "0.3", "--max-elements", "200000")
+        body = json.dumps(list(range(100000, 0, -1))).encode()  # seconds of gnome sort
+        with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30) as s:
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            srv.proc.send_signal(signal.SIGTERM)
+            reply = recv_all(s)
+            code, err = srv.stop(timeout=20)
+            elapsed = time.monotonic() - t0
+        self.assertEqual(reply, b"")
+        self.assertEqual(code, 0, err)
+        self.assertLess(elapsed, 10, "shutdown took %.1f s with a 0.3 s grace" % elapsed)
+        self.assertIn("grace period", err)
+
+    def test_idle_connection_is_answered_at_shutdown(self):
+        srv = Server("--grace", "5")
+        with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10) as s:
+            s.sendall(b"\x00\x00")
+            time.sleep(0.1)
+            srv.proc.send_signal(signal.SIGTERM)
+            reply = recv_all(s)
+        self.assertIn("shutting down", json.loads(reply)["error"])
+        self.assertEqual(srv.stop()[0], 0)
+
+    def test_read_timeout(self):
+        srv = Server("--read-timeout", "0.3")
+        try:
+            with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10) as s:
+                s.sendall(struct.pack(">Q", 10) + b"[1")
+                t0 = time.monotonic()
+                reply = recv_all(s)
+                elapsed = time.monotonic() - t0
+            self.assertIn("timeout", json.loads(reply)["error"])
+            self.assertLess(elapsed, 5)
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_second_signal_exits_at_once(self):
+        srv = Server("--threads", "1", "--grace", "60", "--max-elements", "200000")
+        body = json.dumps(list(range(100000, 0, -1))).encode()
+        with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30) as s:
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            time.sleep(0.2)
+            srv.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.2)
+            self.assertIsNone(srv.proc.poll(), "exited before the grace period")
+            srv.proc.send_signal(signal.SIGINT)
+            try:
+                srv.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+                self.fail("second signal did not end the process")
+        self.assertEqual(srv.proc.returncode, 128 + signal.SIGINT)
+
+
+def main():
+    global DNSORTD, SORT_CLIENT
+    p = argparse.ArgumentParser()
+    p.add_argument("--dnsortd", required=True)
+    p.add_argument("--sort-client", required=True)
+    args, rest = p.parse_known_args()
+    DNSORTD, SORT_CLIENT = os.path.abspath(args.dnsortd), os.path.abspath(args.sort_client)
+    unittest.main(argv=[sys.argv[0], "-v", *rest])
+
+
+if __name__ == "__main__":
+    main()
