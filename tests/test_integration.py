@@ -45,16 +45,22 @@ class Server:
         self.dns_port = int(m.group(2))
         self.sort_host = m.group(3).strip("[]")
         self.sort_port = int(m.group(4))
+        self.signalled = False
 
     def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
 
+    def signal(self, signum=signal.SIGTERM):
+        self.signalled = True
+        self.proc.send_signal(signum)
+
     def stop(self, timeout=15):
-        """SIGTERM and return (exit code, stderr)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        """SIGTERM (unless a test already sent one: a second signal means
+        "exit at once") and return (exit code, stderr)."""
+        if self.proc.poll() is None and not self.signalled:
+            self.signal()
         try:
             _, err = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -136,8 +142,10 @@ class DnsClients(unittest.TestCase):
     def dig(self, *args):
         r = run(["dig", "@127.0.0.1", "-p", str(self.srv.dns_port), "+time=2", "+tries=1", *args])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotIn("WARNING", r.stdout + r.stderr)
-        self.assertNotIn("malformed", r.stdout + r.stderr)
+        # RA=0 makes dig warn "recursion requested but not available", by
+        # design; anything about the message itself is a defect.
+        for bad in ("extra bytes", "malformed", "Warning: Message", "trailing garbage", "FORMERR"):
+            self.assertNotIn(bad, r.stdout + r.stderr)
         return r.stdout
 
     def test_dig_a_record_for_each_seed_name(self):
@@ -458,7 +466,7 @@ class Lifecycle(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=60) as s:
             s.sendall(struct.pack(">Q", len(body)) + body)
             time.sleep(0.05)  # let the job reach the pool
-            srv.proc.send_signal(signal.SIGTERM)
+            srv.signal(signal.SIGTERM)
             reply = recv_all(s)
         code, err = srv.stop(timeout=60)
         self.assertEqual(reply, json.dumps(sorted(nums)).encode())
@@ -474,7 +482,7 @@ class Lifecycle(unittest.TestCase):
             s.sendall(struct.pack(">Q", len(body)) + body)
             time.sleep(0.2)
             t0 = time.monotonic()
-            srv.proc.send_signal(signal.SIGTERM)
+            srv.signal(signal.SIGTERM)
             reply = recv_all(s)
             code, err = srv.stop(timeout=20)
             elapsed = time.monotonic() - t0
@@ -488,7 +496,7 @@ class Lifecycle(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10) as s:
             s.sendall(b"\x00\x00")
             time.sleep(0.1)
-            srv.proc.send_signal(signal.SIGTERM)
+            srv.signal(signal.SIGTERM)
             reply = recv_all(s)
         self.assertIn("shutting down", json.loads(reply)["error"])
         self.assertEqual(srv.stop()[0], 0)
@@ -512,7 +520,7 @@ class Lifecycle(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30) as s:
             s.sendall(struct.pack(">Q", len(body)) + body)
             time.sleep(0.2)
-            srv.proc.send_signal(signal.SIGTERM)
+            srv.signal(signal.SIGTERM)
             time.sleep(0.2)
             self.assertIsNone(srv.proc.poll(), "exited before the grace period")
             srv.proc.send_signal(signal.SIGINT)
