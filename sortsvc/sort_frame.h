@@ -21,7 +21,7 @@ typedef enum {
 typedef struct {
   uint8_t prefix[SORT_FRAME_PREFIX_LEN];
   size_t prefix_have;
-  uint64_t body_len;       /* valid once prefix_have == 8 */
+  uint64_t body_len;       /* valid once prefix_have == 8, TOO_LARGE too */
   uint8_t *body;           /* owned until sort_frame_take_body */
   size_t body_have;
   uint64_t max_body;

@@ -19,7 +19,9 @@ typedef enum {
   SORT_JOB_NOMEM,        /* reply may be NULL */
 } sort_job_status_t;
 
-/* Run a request body. *reply is malloc'd (caller frees), *reply_len set. */
+/* Run a request body. *reply is malloc'd (caller frees), *reply_len set.
+ * limits must not be NULL; cancel may be. On CANCELLED and NOMEM, *reply
+ * is NULL. */
 sort_job_status_t sort_job_run(const char *body, size_t len,
                                const sort_job_limits_t *limits,
                                const atomic_bool *cancel, char **reply,

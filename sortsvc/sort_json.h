@@ -26,16 +26,23 @@ typedef enum {
 /* Decode body[0..len). On OK, *out is a malloc'd array of *n numbers (NULL
  * when n == 0) that the caller frees. On error, err (if not NULL) receives a
  * clear one-line message for the client, e.g. "element 3 is a string, not a
- * number". */
+ * number". Element indexes and byte offsets in messages count from 0, and
+ * no message quotes more than 40 bytes of the body. A number without '.',
+ * 'e' or 'E' becomes an int64 (as json.loads makes it an int; "-0" is 0),
+ * any other a double. max_elements is inclusive; 0 admits only "[]". A
+ * leading UTF-8 byte order mark is skipped, as json.loads does for bytes. */
 sort_json_status_t sort_json_decode(const char *body, size_t len,
                                     size_t max_elements, sort_num_t **out,
                                     size_t *n, char *err, size_t errlen);
 
 /* Encode numbers as "[a, b, c]". Returns a malloc'd buffer (not
- * NUL-terminated; *len set) or NULL on out of memory. */
+ * NUL-terminated; *len set) or NULL on out of memory. Doubles are written
+ * exactly as Python 3's repr writes them. */
 char *sort_json_encode(const sort_num_t *v, size_t n, size_t *len);
 
-/* Encode {"error": "<msg>"} with msg JSON-escaped. malloc'd, *len set. */
+/* Encode {"error": "<msg>"} with msg JSON-escaped. malloc'd, *len set.
+ * Control characters are escaped as json.dumps does; bytes from 0x80 up
+ * are copied, so msg should be ASCII or UTF-8. */
 char *sort_json_error(const char *msg, size_t *len);
 
 #endif

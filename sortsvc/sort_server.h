@@ -17,6 +17,7 @@ typedef struct {
   uint64_t read_timeout_ms;    /* accept to last request byte */
   uint64_t write_timeout_ms;   /* reply written to the kernel and read */
   uint64_t linger_ms;          /* after our FIN, wait this long for theirs */
+  bool reuseport;              /* SO_REUSEPORT, for several processes */
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
   void (*log)(int level, const char *fmt, ...);
 } sort_server_config_t;
