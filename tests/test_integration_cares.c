@@ -470,9 +470,11 @@ static bool drive(ares_channel ch, const int *pending, int64_t deadline) {
     int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
       short events = 0;
-      if (ARES_GETSOCK_READABLE(bits, i))
+      /* c-ares' ARES_GETSOCK_WRITABLE shifts a signed 1 into the sign bit
+       * for the last slot (UBSan flags it); test the bits unsigned. */
+      if (((unsigned)bits >> i) & 1u)
         events |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i))
+      if (((unsigned)bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
         events |= POLLOUT;
       if (events == 0)
         continue;
