@@ -339,6 +339,31 @@ static sort_json_status_t scan_numbers(const char *body, size_t len,
   }
 }
 
+/* Commas, plus '[' and '{' after the first one, outside strings. For a
+ * flat array of N numbers this is N - 1; nesting only makes it larger. */
+static size_t count_separators(const char *body, size_t len) {
+  size_t count = 0;
+  bool in_string = false, seen_open = false;
+  for (size_t i = 0; i < len; i++) {
+    char c = body[i];
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',') {
+      count++;
+    } else if (c == '[' || c == '{') {
+      if (seen_open)
+        count++;
+      seen_open = true;
+    }
+  }
+  return count;
+}
+
 sort_json_status_t sort_json_decode(const char *body, size_t len,
                                     size_t max_elements, sort_num_t **out,
                                     size_t *n, char *err, size_t errlen) {
@@ -362,6 +387,17 @@ sort_json_status_t sort_json_decode(const char *body, size_t len,
     set_err(err, errlen, "the request is not valid UTF-8 (at offset %zu)",
             bad);
     return SORT_JSON_NOT_UTF8;
+  }
+
+  /* cJSON's tree costs some 64-80 bytes per value, about 40 times the
+   * body, and it is built before the elements can be counted. Count first
+   * (commas and nested brackets outside strings: an upper bound on values),
+   * so memory stays proportional to max_elements, not to the body. */
+  size_t separators = count_separators(body, len);
+  if (separators > 0 && separators >= max_elements) {
+    set_err(err, errlen, "too many elements: %zu > limit %zu",
+            separators + 1, max_elements);
+    return SORT_JSON_TOO_MANY;
   }
 
   /* cJSON stops at the end of the first value and would accept "[1] x";

@@ -399,14 +399,47 @@ static void test_valid_utf8_string_is_just_not_a_number(void **state) {
 
 static void test_deep_nesting_is_invalid_not_a_crash(void **state) {
   (void)state;
+  /* Within the element limit, cJSON's nesting limit (1000) decides. */
   enum { DEPTH = 100000 };
   char *body = malloc(2 * DEPTH);
+  sort_num_t *v = NULL;
+  size_t n = 0;
+  char err[160];
   assert_non_null(body);
   memset(body, '[', DEPTH);
-  expect_error_len(body, DEPTH, SORT_JSON_INVALID, NULL);
   memset(body + DEPTH, ']', DEPTH);
-  expect_error_len(body, 2 * DEPTH, SORT_JSON_INVALID, NULL);
+  assert_int_equal(sort_json_decode(body, 2 * DEPTH, 2 * DEPTH, &v, &n, err,
+                                    sizeof(err)),
+                   SORT_JSON_INVALID);
+  assert_null(v);
+  /* Past it, the count before parsing refuses it without building a
+   * tree. */
+  expect_error_len(body, DEPTH, SORT_JSON_TOO_MANY, NULL);
+  expect_error_len(body, 2 * DEPTH, SORT_JSON_TOO_MANY, NULL);
   free(body);
+}
+
+static void test_values_are_counted_before_the_tree_is_built(void **state) {
+  (void)state;
+  /* One element holding many values, or many strings full of commas: the
+   * count must see the former and ignore the latter. */
+  char err[160];
+  sort_num_t *v = NULL;
+  size_t n = 0;
+  assert_int_equal(sort_json_decode("[[1, 2, 3, 4]]", 14, 3, &v, &n, err,
+                                    sizeof(err)),
+                   SORT_JSON_TOO_MANY);
+  const char *commas_in_string = "[\",,,,\", 1]";
+  assert_int_equal(sort_json_decode(commas_in_string, strlen(commas_in_string),
+                                    3, &v, &n, err, sizeof(err)),
+                   SORT_JSON_NOT_NUMBER);
+  const char *escaped_quote = "[\"\\\",,,,\", 1]";
+  assert_int_equal(sort_json_decode(escaped_quote, strlen(escaped_quote), 3,
+                                    &v, &n, err, sizeof(err)),
+                   SORT_JSON_NOT_NUMBER);
+  assert_int_equal(sort_json_decode("[]", 2, 0, &v, &n, err, sizeof(err)),
+                   SORT_JSON_OK);
+  assert_int_equal(n, 0);
 }
 
 static void test_element_limit_is_inclusive(void **state) {
@@ -512,6 +545,7 @@ int main(void) {
       cmocka_unit_test(test_invalid_utf8_is_refused_before_parsing),
       cmocka_unit_test(test_valid_utf8_string_is_just_not_a_number),
       cmocka_unit_test(test_deep_nesting_is_invalid_not_a_crash),
+      cmocka_unit_test(test_values_are_counted_before_the_tree_is_built),
       cmocka_unit_test(test_element_limit_is_inclusive),
       cmocka_unit_test(test_messages_never_echo_more_than_40_input_bytes),
       cmocka_unit_test(test_error_buffer_is_optional_and_cut_safely),
