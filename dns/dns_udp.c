@@ -1,7 +1,9 @@
 #include "dns_udp.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define container_of(ptr, type, member) \
   ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -61,6 +63,16 @@ static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
   s->answered++;
 }
 
+/* SERVFAIL for a query we cannot answer; 0 when it must be dropped. */
+static size_t dns_servfail(const uint8_t *pkt, size_t len, uint8_t *out,
+                           size_t cap) {
+  dns_query_t q;
+  if (dns_parse_query(pkt, len, &q) == DNS_PARSE_DROP)
+    return 0;
+  return dns_build_response(&q, DNS_RCODE_SERVFAIL, NULL, 0, 0, out, cap,
+                            dns_udp_limit(&q));
+}
+
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *addr, unsigned flags) {
   dns_udp_t *s = container_of(handle, dns_udp_t, udp);
@@ -78,27 +90,53 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     s->dropped_invalid++;
     return;
   }
-  size_t len = dns_answer(&s->answer, s->recv_buf, (size_t)nread, s->send_buf,
-                          sizeof(s->send_buf));
-  if (len == 0) {
+  size_t len;
+  switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_UDP, s->recv_buf,
+                          (size_t)nread, s->send_buf, sizeof(s->send_buf),
+                          &len)) {
+  case DNS_REPLY_SEND:
+    send_reply(s, s->send_buf, len, addr);
+    break;
+  case DNS_REPLY_DROP:
     s->dropped_invalid++;
-    return;
+    break;
+  case DNS_REPLY_FORWARD:
+    /* No forwarder is configured in this build: say so rather than let
+     * the client time out. */
+    s->forward_unavailable++;
+    len = dns_servfail(s->recv_buf, (size_t)nread, s->send_buf,
+                       sizeof(s->send_buf));
+    if (len > 0)
+      send_reply(s, s->send_buf, len, addr);
+    break;
   }
-  send_reply(s, s->send_buf, len, addr);
 }
 
 int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
-                  const dns_answer_config_t *answer) {
-  s->answer = *answer;
+                  const dns_zone_t *const *zone, bool reuseport) {
+  s->zone = zone;
   if (s->max_queued_sends == 0)
     s->max_queued_sends = DNS_UDP_DEFAULT_MAX_QUEUED_SENDS;
   s->queued_sends = 0;
   s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
+  s->forward_unavailable = 0;
   s->on_close = NULL;
 
-  int rc = uv_udp_init(loop, &s->udp);
+  /* init_ex creates the socket now, so that SO_REUSEPORT can be set before
+   * bind (libuv's UV_UDP_REUSEADDR is only SO_REUSEADDR on Linux, which
+   * does not spread packets across processes). */
+  int rc = uv_udp_init_ex(loop, &s->udp, addr->sa_family);
   if (rc != 0)
     return rc;
+  if (reuseport) {
+    uv_os_fd_t fd;
+    int one = 1;
+    rc = uv_fileno((uv_handle_t *)&s->udp, &fd);
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+      rc = -errno;
+    if (rc != 0)
+      goto fail;
+  }
   rc = uv_udp_bind(&s->udp, addr, 0);
   if (rc != 0)
     goto fail;

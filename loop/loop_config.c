@@ -144,6 +144,19 @@ enum {
   OPT_READ_TIMEOUT,
   OPT_WRITE_TIMEOUT,
   OPT_GRACE,
+  OPT_HOSTS,
+  OPT_MAP,
+  OPT_NO_DEFAULT_MAP,
+  OPT_TTL,
+  OPT_UNKNOWN,
+  OPT_UNKNOWN_ADDRESS,
+  OPT_REUSEPORT,
+  OPT_DNS_TCP_IDLE,
+  OPT_DNS_TCP_MAX_CONNECTIONS,
+  OPT_MAX_CONNECTIONS,
+  OPT_MAX_QUEUED_JOBS,
+  OPT_MAX_INFLIGHT_BYTES,
+  OPT_WORKER_NICE,
 };
 
 static const struct option long_options[] = {
@@ -156,6 +169,19 @@ static const struct option long_options[] = {
     {"read-timeout", required_argument, NULL, OPT_READ_TIMEOUT},
     {"write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"hosts", required_argument, NULL, OPT_HOSTS},
+    {"map", required_argument, NULL, OPT_MAP},
+    {"no-default-map", no_argument, NULL, OPT_NO_DEFAULT_MAP},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"unknown", required_argument, NULL, OPT_UNKNOWN},
+    {"unknown-address", required_argument, NULL, OPT_UNKNOWN_ADDRESS},
+    {"reuseport", no_argument, NULL, OPT_REUSEPORT},
+    {"dns-tcp-idle-timeout", required_argument, NULL, OPT_DNS_TCP_IDLE},
+    {"dns-tcp-max-connections", required_argument, NULL, OPT_DNS_TCP_MAX_CONNECTIONS},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-queued-jobs", required_argument, NULL, OPT_MAX_QUEUED_JOBS},
+    {"max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT_BYTES},
+    {"worker-nice", required_argument, NULL, OPT_WORKER_NICE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -166,11 +192,71 @@ static const struct option long_options[] = {
 #define MAX_TIMEOUT_MS (24u * 3600u * 1000u)
 #define MAX_REQUEST_BYTES_LIMIT (4ull * 1024 * 1024 * 1024)
 #define MAX_ELEMENTS_LIMIT 100000000ull
+#define MAX_TTL 2147483647ull /* RFC 2181 8: TTLs are 31-bit */
+#define MAX_TCP_CONNECTIONS_LIMIT 1000000ull
+#define MAX_QUEUED_JOBS_LIMIT 10000000ull
+#define MAX_INFLIGHT_BYTES_LIMIT (64ull * 1024 * 1024 * 1024)
+
+/* 0 to 19: raising priority above the loop's would defeat the point. */
+static int parse_nice(const char *text, int *out) {
+  if (text[0] < '0' || text[0] > '9' || strlen(text) > 2)
+    return -1;
+  int v = atoi(text);
+  if (v > 19 || (text[1] != '\0' && (text[1] < '0' || text[1] > '9')))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_unknown_policy(const char *text, dns_unknown_t *out) {
+  static const struct {
+    const char *name;
+    dns_unknown_t policy;
+  } policies[] = {{"answer", DNS_UNKNOWN_ANSWER},
+                  {"nxdomain", DNS_UNKNOWN_NXDOMAIN},
+                  {"refused", DNS_UNKNOWN_REFUSED}};
+  for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+    if (strcmp(text, policies[i].name) == 0) {
+      *out = policies[i].policy;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* An address with no port: 127.0.0.1 or ::1. */
+static int parse_unknown_address(const char *text, dns_zone_options_t *z,
+                                 bool *replaced_default) {
+  if (!*replaced_default) {
+    z->n_unknown_addrs = 0;
+    *replaced_default = true;
+  }
+  if (z->n_unknown_addrs >= DNS_ZONE_MAX_UNKNOWN_ADDRS)
+    return -1;
+  uint8_t addr[16];
+  int family;
+  if (inet_pton(AF_INET, text, addr) == 1)
+    family = 4;
+  else if (inet_pton(AF_INET6, text, addr) == 1)
+    family = 6;
+  else
+    return -1;
+  z->unknown_addrs[z->n_unknown_addrs].family = family;
+  memcpy(z->unknown_addrs[z->n_unknown_addrs].addr, addr, family == 4 ? 4 : 16);
+  z->n_unknown_addrs++;
+  return 0;
+}
 
 int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
                       size_t errlen) {
   memset(cfg, 0, sizeof(*cfg));
-  loop_parse_addr(LOOP_DEFAULT_DNS, &cfg->dns_addr);
+  loop_parse_addr(LOOP_DEFAULT_DNS, &cfg->dns_addrs[0]);
+  cfg->n_dns_addrs = 1;
+  cfg->default_map = true;
+  dns_zone_options_default(&cfg->zone);
+  cfg->dns_tcp_idle_ms = LOOP_DEFAULT_DNS_TCP_IDLE_MS;
+  cfg->dns_tcp_max_connections = LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS;
+  bool dns_given = false, unknown_address_given = false;
   loop_parse_addr(LOOP_DEFAULT_SORT, &cfg->sort_addr);
   cfg->log_level = LOOP_LOG_INFO;
   cfg->max_request_bytes = LOOP_DEFAULT_MAX_REQUEST_BYTES;
@@ -178,6 +264,9 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
   cfg->read_timeout_ms = LOOP_DEFAULT_READ_TIMEOUT_MS;
   cfg->write_timeout_ms = LOOP_DEFAULT_WRITE_TIMEOUT_MS;
   cfg->grace_ms = LOOP_DEFAULT_GRACE_MS;
+  cfg->max_connections = LOOP_DEFAULT_MAX_CONNECTIONS;
+  cfg->max_inflight_bytes = LOOP_DEFAULT_MAX_INFLIGHT_BYTES;
+  cfg->worker_nice = LOOP_DEFAULT_WORKER_NICE;
 
   /* getopt keeps global state; reset it so the parser can run more than
    * once in one process (the unit tests do). */
@@ -188,8 +277,73 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
   while ((c = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
     switch (c) {
     case OPT_DNS:
-      if (loop_parse_addr(optarg, &cfg->dns_addr) != 0)
+      /* The first --dns replaces the default; later ones add to it. */
+      if (!dns_given) {
+        cfg->n_dns_addrs = 0;
+        dns_given = true;
+      }
+      if (cfg->n_dns_addrs >= LOOP_MAX_DNS_ADDRS)
+        return fail(err, errlen, "--dns: at most %d addresses", LOOP_MAX_DNS_ADDRS);
+      if (loop_parse_addr(optarg, &cfg->dns_addrs[cfg->n_dns_addrs]) != 0)
         return fail(err, errlen, "--dns: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", optarg);
+      cfg->n_dns_addrs++;
+      break;
+    case OPT_HOSTS:
+      if (cfg->n_hosts_files >= LOOP_MAX_SOURCES)
+        return fail(err, errlen, "--hosts: at most %d files", LOOP_MAX_SOURCES);
+      cfg->hosts_files[cfg->n_hosts_files++] = optarg;
+      break;
+    case OPT_MAP:
+      if (cfg->n_map_specs >= LOOP_MAX_SOURCES)
+        return fail(err, errlen, "--map: at most %d entries", LOOP_MAX_SOURCES);
+      cfg->map_specs[cfg->n_map_specs++] = optarg;
+      break;
+    case OPT_NO_DEFAULT_MAP:
+      cfg->default_map = false;
+      break;
+    case OPT_TTL:
+      if (parse_size(optarg, 0, MAX_TTL, &n) != 0 || strpbrk(optarg, "kKmMgG") != NULL)
+        return fail(err, errlen, "--ttl: '%s' is not a number of seconds from 0 to %llu", optarg, MAX_TTL);
+      cfg->zone.ttl = (uint32_t)n;
+      break;
+    case OPT_UNKNOWN:
+      if (parse_unknown_policy(optarg, &cfg->zone.unknown) != 0)
+        return fail(err, errlen, "--unknown: '%s' is not one of answer, nxdomain, refused", optarg);
+      break;
+    case OPT_UNKNOWN_ADDRESS:
+      if (parse_unknown_address(optarg, &cfg->zone, &unknown_address_given) != 0)
+        return fail(err, errlen, "--unknown-address: '%s' is not an IPv4 or IPv6 address (at most %d)",
+                    optarg, DNS_ZONE_MAX_UNKNOWN_ADDRS);
+      break;
+    case OPT_REUSEPORT:
+      cfg->reuseport = true;
+      break;
+    case OPT_DNS_TCP_IDLE:
+      if (parse_seconds(optarg, 1, MAX_TIMEOUT_MS, &cfg->dns_tcp_idle_ms) != 0)
+        return fail(err, errlen, "--dns-tcp-idle-timeout: '%s' is not a number of seconds from 0.001 to 86400", optarg);
+      break;
+    case OPT_MAX_CONNECTIONS:
+      if (parse_size(optarg, 1, MAX_TCP_CONNECTIONS_LIMIT, &n) != 0)
+        return fail(err, errlen, "--max-connections: '%s' is not a number from 1 to %llu", optarg, MAX_TCP_CONNECTIONS_LIMIT);
+      cfg->max_connections = (size_t)n;
+      break;
+    case OPT_MAX_QUEUED_JOBS:
+      if (parse_size(optarg, 1, MAX_QUEUED_JOBS_LIMIT, &n) != 0)
+        return fail(err, errlen, "--max-queued-jobs: '%s' is not a number from 1 to %llu", optarg, MAX_QUEUED_JOBS_LIMIT);
+      cfg->max_queued_jobs = (size_t)n;
+      break;
+    case OPT_MAX_INFLIGHT_BYTES:
+      if (parse_size(optarg, 1, MAX_INFLIGHT_BYTES_LIMIT, &cfg->max_inflight_bytes) != 0)
+        return fail(err, errlen, "--max-inflight-bytes: '%s' is not a size from 1 to 64G (suffixes k, M, G)", optarg);
+      break;
+    case OPT_WORKER_NICE:
+      if (parse_nice(optarg, &cfg->worker_nice) != 0)
+        return fail(err, errlen, "--worker-nice: '%s' is not a number from 0 to 19", optarg);
+      break;
+    case OPT_DNS_TCP_MAX_CONNECTIONS:
+      if (parse_size(optarg, 1, MAX_TCP_CONNECTIONS_LIMIT, &n) != 0)
+        return fail(err, errlen, "--dns-tcp-max-connections: '%s' is not a number from 1 to %llu", optarg, MAX_TCP_CONNECTIONS_LIMIT);
+      cfg->dns_tcp_max_connections = (size_t)n;
       break;
     case OPT_SORT:
       if (loop_parse_addr(optarg, &cfg->sort_addr) != 0)
@@ -247,14 +401,41 @@ void loop_config_usage(FILE *out) {
 "Usage: dnsortd [OPTION]...\n"
 "A DNS responder (UDP) and a sort service (TCP) on one libuv event loop.\n"
 "\n"
-"  --dns ADDR:PORT            DNS responder address (default " LOOP_DEFAULT_DNS ");\n"
-"                             port 0 picks a free port; IPv6 as [::1]:4343\n"
+"DNS responder:\n"
+"  --dns ADDR:PORT            listen for DNS on UDP and TCP (default\n"
+"                             " LOOP_DEFAULT_DNS "); repeatable; port 0 picks a free\n"
+"                             port; IPv6 as [::1]:4343\n"
+"  --hosts FILE               answer from a hosts(5) file (ADDRESS NAME [ALIAS...],\n"
+"                             IPv4 and IPv6, wildcards like *.example.com);\n"
+"                             repeatable; SIGHUP reloads\n"
+"  --map NAME=ADDR[,ADDR...]  add a name on the command line; repeatable\n"
+"  --no-default-map           start without the built-in facebook.com,\n"
+"                             yougov.com and wipo.int entries\n"
+"  --ttl SECONDS              TTL of every answer (default 60)\n"
+"  --unknown POLICY           names not in the map: answer (default: the\n"
+"                             --unknown-address for A/AAAA), nxdomain, refused\n"
+"  --unknown-address ADDR     the address unknown names get (default\n"
+"                             127.0.0.1); repeatable, IPv4 and/or IPv6\n"
+"  --reuseport                set SO_REUSEPORT, so that several dnsortd\n"
+"                             processes can share the DNS and sort ports\n"
+"  --dns-tcp-idle-timeout S   close an idle DNS-over-TCP connection (default 10)\n"
+"  --dns-tcp-max-connections N  open DNS-over-TCP connections (default %u)\n"
+"\n"
+"Sort service:\n"
 "  --sort ADDR:PORT           sort service address (default " LOOP_DEFAULT_SORT ")\n"
 "  --threads N                sort worker threads, 1-%u (default: one per CPU)\n"
 "  --max-request-bytes SIZE   largest sort request body; a larger length prefix\n"
 "                             is refused before any body is read (default 8M;\n"
 "                             suffixes k, M, G)\n"
 "  --max-elements N           most numbers in one sort request (default %u)\n"
+"  --max-connections N        open sort connections; more get \"server busy\"\n"
+"                             (default %u)\n"
+"  --max-queued-jobs N        sorts queued or running; more get \"server busy\"\n"
+"                             (default %u per worker thread)\n"
+"  --max-inflight-bytes SIZE  request bytes held across all connections;\n"
+"                             past it new bodies get \"server busy\" (default 256M)\n"
+"  --worker-nice N            nice value of the worker threads, 0-19, so the\n"
+"                             loop thread wins the CPU (default %d)\n"
 "  --read-timeout SECONDS     time from accept to the last request byte\n"
 "                             (default %u)\n"
 "  --write-timeout SECONDS    time to deliver a reply to a slow reader\n"
@@ -262,14 +443,19 @@ void loop_config_usage(FILE *out) {
 "  --grace SECONDS            on SIGINT/SIGTERM, how long in-flight sorts may\n"
 "                             finish before their connections are closed\n"
 "                             (default %u); a second signal exits at once\n"
+"\n"
+"General:\n"
 "  --log-level LEVEL          error, warn, info (default) or debug; logs go to\n"
 "                             stderr\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n"
 "\n"
 "Once both services are bound, one line goes to stdout:\n"
-"  dnsortd listening dns=udp://ADDR:PORT sort=tcp://ADDR:PORT\n",
-          LOOP_MAX_THREADS, LOOP_DEFAULT_MAX_ELEMENTS,
+"  dnsortd listening dns=udp://ADDR:PORT sort=tcp://ADDR:PORT\n"
+"(one dns= entry per --dns; DNS over TCP uses the same ports.)\n"
+"Signals: SIGHUP reloads --hosts files; SIGINT/SIGTERM stop gracefully.\n",
+          LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS, LOOP_MAX_THREADS, LOOP_DEFAULT_MAX_ELEMENTS,
+          LOOP_DEFAULT_MAX_CONNECTIONS, LOOP_DEFAULT_JOBS_PER_THREAD, LOOP_DEFAULT_WORKER_NICE,
           LOOP_DEFAULT_READ_TIMEOUT_MS / 1000, LOOP_DEFAULT_WRITE_TIMEOUT_MS / 1000,
           LOOP_DEFAULT_GRACE_MS / 1000);
 }

@@ -1,6 +1,8 @@
 /* dnsortd: one process, one libuv loop, two services. main() parses the
- * command line, sizes the worker pool before anything can start it, binds
- * both services, prints the bound addresses, and runs until a signal. */
+ * command line, sizes the worker pool before anything can start it, loads
+ * the DNS zone, binds every listener, prints the bound addresses, and runs
+ * until a signal. SIGHUP rebuilds the zone on the worker pool and swaps it
+ * in between two packets. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,9 +11,10 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "dns_answer.h"
-#include "dns_map.h"
+#include "dns_load.h"
+#include "dns_tcp.h"
 #include "dns_udp.h"
+#include "dns_zone.h"
 #include "loop_config.h"
 #include "loop_log.h"
 #include "sort_server.h"
@@ -19,20 +22,46 @@
 #define container_of(ptr, type, member) \
   ((type *)((char *)(ptr) - offsetof(type, member)))
 
-/* How long a replied-to connection waits for the client's FIN. */
+/* How long a replied-to sort connection waits for the client's FIN. */
 #define SORT_LINGER_MS 2000
+/* With port 0, UDP picks the port and TCP must get the same one; another
+ * process may hold it for TCP, so try a few ports. */
+#define EPHEMERAL_PORT_TRIES 20
+
+typedef struct {
+  dns_udp_t udp;
+  dns_tcp_t tcp;
+  char text[80];               /* the bound address, for messages */
+} dns_listener_t;
+
+typedef struct {
+  uv_work_t work;
+  dns_load_config_t load;
+  dns_zone_t *zone;            /* built by the worker; NULL on error */
+  char err[512];
+} zone_reload_t;
 
 typedef struct {
   uv_loop_t loop;
   loop_config_t cfg;
-  dns_udp_t dns;
+  dns_load_config_t load;
+  const dns_zone_t *zone;      /* in service; handlers read it per query */
+  dns_listener_t *dns;
+  size_t n_dns;
   sort_server_t sort;
   uv_signal_t sigint;
   uv_signal_t sigterm;
+  uv_signal_t sighup;
   uv_timer_t grace;
-  dns_map_t *map;
+  zone_reload_t *reload;       /* in flight, at most one */
+  bool reload_again;           /* SIGHUP arrived during a reload */
+  unsigned closing;            /* services still closing at shutdown */
   bool stopping;
+  uint64_t reloads_ok;
+  uint64_t reloads_failed;
 } loop_server_t;
+
+static loop_server_t srv; /* large (I/O buffers): not on the stack */
 
 static void log_adapter(int level, const char *fmt, ...) {
   if (!loop_log_enabled((loop_log_level_t)level))
@@ -45,46 +74,127 @@ static void log_adapter(int level, const char *fmt, ...) {
   loop_log((loop_log_level_t)level, "%s", msg);
 }
 
-static void close_remaining(loop_server_t *srv) {
-  uv_close((uv_handle_t *)&srv->sigint, NULL);
-  uv_close((uv_handle_t *)&srv->sigterm, NULL);
-  uv_close((uv_handle_t *)&srv->grace, NULL);
+/* ---- SIGHUP: rebuild the zone off the loop thread ---- */
+
+static void start_reload(void);
+
+static void reload_work(uv_work_t *req) {
+  zone_reload_t *r = container_of(req, zone_reload_t, work);
+  r->zone = dns_load_zone(&r->load, r->err, sizeof(r->err));
+}
+
+static void reload_done(uv_work_t *req, int status) {
+  zone_reload_t *r = container_of(req, zone_reload_t, work);
+  srv.reload = NULL;
+  if (status == 0 && r->zone != NULL && !srv.stopping) {
+    /* Single-threaded loop: no packet is being answered right now, so the
+     * old zone has no reader once the pointer moves. */
+    dns_zone_t *old = (dns_zone_t *)srv.zone;
+    srv.zone = r->zone;
+    dns_zone_free(old);
+    srv.reloads_ok++;
+    loop_log(LOOP_LOG_INFO, "reloaded the DNS map: %zu names", dns_zone_names(srv.zone));
+  } else {
+    dns_zone_free(r->zone);
+    if (!srv.stopping) {
+      srv.reloads_failed++;
+      loop_log(LOOP_LOG_ERROR, "reload failed, the old map stays in service: %s", r->err);
+    }
+  }
+  free(r);
+  if (srv.reload_again && !srv.stopping) {
+    srv.reload_again = false;
+    start_reload();
+  }
+}
+
+static void start_reload(void) {
+  if (srv.reload != NULL) {
+    srv.reload_again = true; /* files may have changed after it read them */
+    return;
+  }
+  zone_reload_t *r = calloc(1, sizeof(*r));
+  if (r == NULL) {
+    loop_log(LOOP_LOG_ERROR, "reload: out of memory");
+    return;
+  }
+  r->load = srv.load;
+  int rc = uv_queue_work(&srv.loop, &r->work, reload_work, reload_done);
+  if (rc != 0) {
+    loop_log(LOOP_LOG_ERROR, "reload: %s", uv_strerror(rc));
+    free(r);
+    return;
+  }
+  srv.reload = r;
+}
+
+static void on_sighup(uv_signal_t *sig, int signum) {
+  (void)sig;
+  (void)signum;
+  loop_log(LOOP_LOG_INFO, "SIGHUP: reloading the DNS map");
+  start_reload();
+}
+
+/* ---- shutdown ---- */
+
+static void service_closed(void) {
+  if (--srv.closing > 0)
+    return;
+  uv_close((uv_handle_t *)&srv.sigint, NULL);
+  uv_close((uv_handle_t *)&srv.sigterm, NULL);
+  uv_close((uv_handle_t *)&srv.sighup, NULL);
+  uv_close((uv_handle_t *)&srv.grace, NULL);
+}
+
+static void on_udp_closed(dns_udp_t *u) {
+  (void)u;
+  service_closed();
+}
+
+static void on_tcp_closed(dns_tcp_t *t) {
+  (void)t;
+  service_closed();
 }
 
 static void on_sort_drained(sort_server_t *sort) {
-  loop_server_t *srv = container_of(sort, loop_server_t, sort);
-  loop_log(LOOP_LOG_INFO, "sort service drained; %llu ok, %llu error replies, %llu cancelled",
+  loop_log(LOOP_LOG_INFO, "sort service drained: %llu ok, %llu error replies, %llu cancelled",
            (unsigned long long)sort->replied_ok,
            (unsigned long long)sort->replied_error,
            (unsigned long long)sort->cancelled);
-  close_remaining(srv);
+  service_closed();
 }
 
 static void on_grace_over(uv_timer_t *t) {
-  loop_server_t *srv = container_of(t, loop_server_t, grace);
+  (void)t;
   loop_log(LOOP_LOG_WARN, "grace period of %llu ms over; closing %zu connection(s)",
-           (unsigned long long)srv->cfg.grace_ms, srv->sort.n_conns);
-  sort_server_abort(&srv->sort);
+           (unsigned long long)srv.cfg.grace_ms, srv.sort.n_conns);
+  sort_server_abort(&srv.sort);
 }
 
 static void on_signal(uv_signal_t *sig, int signum) {
-  loop_server_t *srv = sig->data;
-  if (srv->stopping) {
+  (void)sig;
+  if (srv.stopping) {
     /* The operator asked twice: do not wait for anything. */
     loop_log(LOOP_LOG_WARN, "second %s: exiting now", strsignal(signum));
     _exit(128 + signum);
   }
-  srv->stopping = true;
+  srv.stopping = true;
   loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish",
-           strsignal(signum), (unsigned long long)srv->cfg.grace_ms);
-  dns_udp_close(&srv->dns, NULL);
-  sort_server_drain(&srv->sort, on_sort_drained);
-  uv_timer_start(&srv->grace, on_grace_over, srv->cfg.grace_ms, 0);
+           strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
+  srv.closing = (unsigned)(2 * srv.n_dns + 1);
+  for (size_t i = 0; i < srv.n_dns; i++) {
+    dns_udp_close(&srv.dns[i].udp, on_udp_closed);
+    dns_tcp_close(&srv.dns[i].tcp, on_tcp_closed);
+  }
+  sort_server_drain(&srv.sort, on_sort_drained);
+  uv_timer_start(&srv.grace, on_grace_over, srv.cfg.grace_ms, 0);
 }
+
+/* ---- start-up ---- */
 
 /* libuv reads UV_THREADPOOL_SIZE once, when the pool first starts; this
  * runs before anything can start it. */
-static void size_worker_pool(unsigned threads) {
+static unsigned size_worker_pool(unsigned threads) {
   if (threads == 0) {
     threads = uv_available_parallelism();
     if (threads > LOOP_MAX_THREADS)
@@ -93,14 +203,69 @@ static void size_worker_pool(unsigned threads) {
   char text[16];
   snprintf(text, sizeof(text), "%u", threads);
   setenv("UV_THREADPOOL_SIZE", text, 1);
+  return threads;
+}
+
+static uint16_t get_port(const struct sockaddr_storage *ss) {
+  if (ss->ss_family == AF_INET)
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+  return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+/* Bind UDP and TCP DNS on one address, the same port for both. Returns 0 or
+ * a libuv error with a message printed. */
+static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *want) {
+  dns_tcp_config_t tcp_cfg = {
+      .idle_timeout_ms = srv.cfg.dns_tcp_idle_ms,
+      .max_connections = srv.cfg.dns_tcp_max_connections,
+      .max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES,
+      .reuseport = srv.cfg.reuseport,
+  };
+  char want_text[80];
+  loop_format_addr((const struct sockaddr *)want, want_text, sizeof(want_text));
+  int tries = get_port(want) == 0 ? EPHEMERAL_PORT_TRIES : 1;
+  int rc = 0;
+
+  for (int i = 0; i < tries; i++) {
+    struct sockaddr_storage addr = *want;
+    rc = dns_udp_start(&l->udp, &srv.loop, (struct sockaddr *)&addr, &srv.zone,
+                       srv.cfg.reuseport);
+    if (rc != 0) {
+      fprintf(stderr, "dnsortd: cannot bind DNS to udp://%s: %s\n", want_text, uv_strerror(rc));
+      return rc;
+    }
+    int len = sizeof(addr);
+    uv_udp_getsockname(&l->udp.udp, (struct sockaddr *)&addr, &len);
+    rc = dns_tcp_start(&l->tcp, &srv.loop, (struct sockaddr *)&addr, &srv.zone, &tcp_cfg);
+    if (rc == 0) {
+      loop_format_addr((struct sockaddr *)&addr, l->text, sizeof(l->text));
+      return 0;
+    }
+    dns_udp_close(&l->udp, NULL);
+    /* Both handles must finish closing before the structs are reused. */
+    uv_run(&srv.loop, UV_RUN_NOWAIT);
+    if (rc != UV_EADDRINUSE || tries == 1)
+      break;
+  }
+  fprintf(stderr, "dnsortd: cannot listen for DNS on tcp://%s: %s\n", want_text, uv_strerror(rc));
+  return rc;
+}
+
+/* Start-up failed after n DNS listeners were bound: close them. */
+static void close_dns_listeners(size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    dns_udp_close(&srv.dns[i].udp, NULL);
+    dns_tcp_close(&srv.dns[i].tcp, NULL);
+  }
 }
 
 int main(int argc, char **argv) {
-  static loop_server_t srv; /* large (I/O buffers): not on the stack */
-  char err[256];
-  char dns_text[80], sort_text[80];
+  char err[512];
+  char sort_text[80];
   int rc;
   int exit_code = 1;
+  size_t n_started = 0;
+  dns_zone_t *zone = NULL;
 
   if (loop_config_parse(&srv.cfg, argc, argv, err, sizeof(err)) != 0) {
     fprintf(stderr, "dnsortd: %s\n", err);
@@ -115,75 +280,96 @@ int main(int argc, char **argv) {
     return 0;
   }
   loop_log_set_level(srv.cfg.log_level);
-  size_worker_pool(srv.cfg.threads);
+  unsigned threads = size_worker_pool(srv.cfg.threads);
+  if (srv.cfg.max_queued_jobs == 0)
+    srv.cfg.max_queued_jobs = (size_t)threads * LOOP_DEFAULT_JOBS_PER_THREAD;
   /* A client that resets while we write must cost an EPIPE, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);
 
+  srv.load = (dns_load_config_t){
+      .hosts_files = srv.cfg.hosts_files,
+      .n_hosts_files = srv.cfg.n_hosts_files,
+      .map_specs = srv.cfg.map_specs,
+      .n_map_specs = srv.cfg.n_map_specs,
+      .default_map = srv.cfg.default_map,
+      .options = srv.cfg.zone,
+  };
+  /* Start-up may block on files: nothing else is running yet. */
+  zone = dns_load_zone(&srv.load, err, sizeof(err));
+  if (zone == NULL) {
+    fprintf(stderr, "dnsortd: %s\n", err);
+    return 2;
+  }
+  srv.zone = zone;
+
   rc = uv_loop_init(&srv.loop);
   if (rc != 0) {
     fprintf(stderr, "dnsortd: cannot start the event loop: %s\n", uv_strerror(rc));
+    dns_zone_free(zone);
     return 1;
   }
 
-  srv.map = dns_map_new_default();
-  if (srv.map == NULL) {
-    fprintf(stderr, "dnsortd: out of memory building the DNS map\n");
+  srv.dns = calloc(srv.cfg.n_dns_addrs, sizeof(*srv.dns));
+  if (srv.dns == NULL) {
+    fprintf(stderr, "dnsortd: out of memory\n");
     goto close_loop;
   }
-  dns_answer_config_t answer = {
-      .map = srv.map, .ttl = 60, .unknown_a = {127, 0, 0, 1}};
+  for (; n_started < srv.cfg.n_dns_addrs; n_started++) {
+    if (start_dns_listener(&srv.dns[n_started], &srv.cfg.dns_addrs[n_started]) != 0) {
+      close_dns_listeners(n_started);
+      goto close_loop;
+    }
+  }
+  srv.n_dns = n_started;
 
-  loop_format_addr((struct sockaddr *)&srv.cfg.dns_addr, dns_text, sizeof(dns_text));
   loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, sort_text, sizeof(sort_text));
-
-  rc = dns_udp_start(&srv.dns, &srv.loop, (struct sockaddr *)&srv.cfg.dns_addr, &answer);
-  if (rc != 0) {
-    fprintf(stderr, "dnsortd: cannot bind DNS to udp://%s: %s\n", dns_text, uv_strerror(rc));
-    goto close_loop;
-  }
-
   sort_server_config_t sort_cfg = {
       .max_request_bytes = srv.cfg.max_request_bytes,
       .max_elements = srv.cfg.max_elements,
       .read_timeout_ms = srv.cfg.read_timeout_ms,
       .write_timeout_ms = srv.cfg.write_timeout_ms,
       .linger_ms = SORT_LINGER_MS,
+      .reuseport = srv.cfg.reuseport,
+      .max_connections = srv.cfg.max_connections,
+      .max_queued_jobs = srv.cfg.max_queued_jobs,
+      .max_inflight_bytes = srv.cfg.max_inflight_bytes,
+      .worker_nice = srv.cfg.worker_nice,
       .log = log_adapter,
   };
   rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);
   if (rc != 0) {
     fprintf(stderr, "dnsortd: cannot listen for sort on tcp://%s: %s\n", sort_text, uv_strerror(rc));
-    dns_udp_close(&srv.dns, NULL);
+    close_dns_listeners(n_started);
     goto close_loop;
   }
-
   /* Report the real bound ports, so that port 0 is usable by scripts. */
   struct sockaddr_storage bound;
   int blen = sizeof(bound);
-  if (uv_udp_getsockname(&srv.dns.udp, (struct sockaddr *)&bound, &blen) == 0)
-    loop_format_addr((struct sockaddr *)&bound, dns_text, sizeof(dns_text));
-  blen = sizeof(bound);
   if (uv_tcp_getsockname(&srv.sort.listener, (struct sockaddr *)&bound, &blen) == 0)
     loop_format_addr((struct sockaddr *)&bound, sort_text, sizeof(sort_text));
 
   uv_signal_init(&srv.loop, &srv.sigint);
   uv_signal_init(&srv.loop, &srv.sigterm);
+  uv_signal_init(&srv.loop, &srv.sighup);
   uv_timer_init(&srv.loop, &srv.grace);
-  srv.sigint.data = srv.sigterm.data = &srv;
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
 
-  printf("dnsortd listening dns=udp://%s sort=tcp://%s\n", dns_text, sort_text);
+  printf("dnsortd listening");
+  for (size_t i = 0; i < srv.n_dns; i++)
+    printf(" dns=udp://%s", srv.dns[i].text);
+  printf(" sort=tcp://%s\n", sort_text);
   fflush(stdout);
-  loop_log(LOOP_LOG_INFO, "ready: dns=udp://%s sort=tcp://%s, %s worker threads",
-           dns_text, sort_text, getenv("UV_THREADPOOL_SIZE"));
+  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=tcp://%s, %s worker threads",
+           dns_zone_names(srv.zone), srv.n_dns, sort_text, getenv("UV_THREADPOOL_SIZE"));
 
   uv_run(&srv.loop, UV_RUN_DEFAULT);
   exit_code = 0;
 
 close_loop:
-  /* Whatever is still open (only on the error paths) gets closed, so that
+  /* Let every close callback run (on the error paths too), so that
    * uv_loop_close can succeed. */
   uv_run(&srv.loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&srv.loop);
@@ -191,7 +377,8 @@ close_loop:
     loop_log(LOOP_LOG_ERROR, "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
     exit_code = 1;
   }
-  dns_map_free(srv.map);
+  free(srv.dns);
+  dns_zone_free((dns_zone_t *)srv.zone);
   if (exit_code == 0)
     loop_log(LOOP_LOG_INFO, "stopped cleanly");
   return exit_code;

@@ -1,6 +1,11 @@
 #include "sort_server.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +47,7 @@ typedef struct sort_conn {
   unsigned handles_open;     /* close callbacks still to come (tcp, timer) */
   bool work_pending;         /* after_work_cb still to come */
   bool peer_eof;
+  uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
 } sort_conn_t;
 
 #define LOG(s, level, ...)              \
@@ -52,6 +58,12 @@ typedef struct sort_conn {
 
 static void conn_close(sort_conn_t *c);
 static void reply_error(sort_conn_t *c, const char *msg);
+static void reply_busy(sort_conn_t *c, const char *msg);
+
+static void release_inflight(sort_conn_t *c) {
+  c->server->inflight_bytes -= c->inflight_bytes;
+  c->inflight_bytes = 0;
+}
 
 static void maybe_drained(sort_server_t *s) {
   if (s->draining && !s->listening && s->n_conns == 0 && s->on_drained) {
@@ -75,6 +87,7 @@ static void conn_maybe_free(sort_conn_t *c) {
   if (c->next != NULL)
     c->next->prev = c->prev;
   s->n_conns--;
+  release_inflight(c);
   sort_frame_free(&c->frame);
   free(c->body);
   free(c->reply);
@@ -113,10 +126,12 @@ static void on_timer(uv_timer_t *t) {
   switch (c->state) {
   case CONN_READING:
     LOG(s, 3, "sort: read timeout after %" PRIu64 " ms", s->cfg.read_timeout_ms);
+    s->timeouts++;
     reply_error(c, "timeout: the request did not arrive in time");
     break;
   case CONN_WRITING:
     LOG(s, 3, "sort: write timeout, client did not read its reply");
+    s->timeouts++;
     conn_close(c);
     break;
   default:
@@ -165,6 +180,11 @@ static void write_reply(sort_conn_t *c, char *reply, size_t len) {
     conn_close(c);
 }
 
+static void reply_busy(sort_conn_t *c, const char *msg) {
+  c->server->busy++;
+  reply_error(c, msg);
+}
+
 static void reply_error(sort_conn_t *c, const char *msg) {
   size_t len;
   char *reply = sort_json_error(msg, &len);
@@ -177,12 +197,29 @@ static void reply_error(sort_conn_t *c, const char *msg) {
   write_reply(c, reply, len);
 }
 
-/* Runs on a worker thread: touches only the job's own data. */
+/* Lower this worker thread's priority once: on Linux, nice applies per
+ * thread (setpriority on the thread id), so the loop thread keeps its own
+ * and wins the CPU when sorts saturate every core. */
+static void lower_worker_priority(int nice_value) {
+  static _Thread_local bool done;
+  if (done)
+    return;
+  done = true;
+  if (nice_value != 0)
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), nice_value);
+}
+
+/* Runs on a worker thread: touches only the job's own data (and one
+ * atomic counter). */
 static void work_cb(uv_work_t *req) {
   sort_conn_t *c = container_of(req, sort_conn_t, work);
-  sort_job_limits_t limits = {.max_elements = c->server->cfg.max_elements};
+  sort_server_t *s = c->server;
+  lower_worker_priority(s->cfg.worker_nice);
+  atomic_fetch_add_explicit(&s->jobs_running, 1, memory_order_relaxed);
+  sort_job_limits_t limits = {.max_elements = s->cfg.max_elements};
   c->job_status = sort_job_run(c->body, c->body_len, &limits, &c->cancel,
                                &c->reply, &c->reply_len);
+  atomic_fetch_sub_explicit(&s->jobs_running, 1, memory_order_relaxed);
   /* The body can be large; drop it as soon as it is no longer needed. */
   free(c->body);
   c->body = NULL;
@@ -192,6 +229,8 @@ static void after_work_cb(uv_work_t *req, int status) {
   sort_conn_t *c = container_of(req, sort_conn_t, work);
   sort_server_t *s = c->server;
   c->work_pending = false;
+  s->jobs--;
+  release_inflight(c);
   if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
     s->cancelled++;
     conn_maybe_free(c);
@@ -206,6 +245,7 @@ static void after_work_cb(uv_work_t *req, int status) {
     break;
   case SORT_JOB_BAD_INPUT:
     s->replied_error++;
+    s->bad_input++;
     write_reply(c, reply, c->reply_len);
     break;
   case SORT_JOB_CANCELLED:
@@ -227,21 +267,48 @@ static void start_work(sort_conn_t *c) {
   c->body = (char *)body;
   c->state = CONN_WORKING;
   uv_timer_stop(&c->timer);
+  if (s->jobs >= s->cfg.max_queued_jobs) {
+    /* Refuse rather than queue without bound: a queue longer than this
+     * only turns into timeouts for everyone. */
+    free(c->body);
+    c->body = NULL;
+    release_inflight(c);
+    reply_busy(c, "server busy: too many sorts queued");
+    return;
+  }
   int rc = uv_queue_work(s->loop, &c->work, work_cb, after_work_cb);
   if (rc != 0) {
     free(c->body);
     c->body = NULL;
-    reply_error(c, "server busy");
+    release_inflight(c);
+    reply_busy(c, "server busy");
     return;
   }
   c->work_pending = true;
+  s->jobs++;
 }
 
 static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
   sort_server_t *s = c->server;
   size_t used;
   char msg[160];
-  switch (sort_frame_feed(&c->frame, data, len, &used)) {
+  bool had_prefix = c->frame.prefix_have == SORT_FRAME_PREFIX_LEN;
+  /* Until the length is known, the frame reader's bound is whatever the
+   * server can still hold, so a body that does not fit is refused before
+   * it is allocated; which limit it broke is sorted out below. */
+  if (!had_prefix) {
+    uint64_t room = s->inflight_bytes < s->cfg.max_inflight_bytes
+                        ? s->cfg.max_inflight_bytes - s->inflight_bytes
+                        : 0;
+    c->frame.max_body = room < s->cfg.max_request_bytes ? room : s->cfg.max_request_bytes;
+  }
+  sort_frame_status_t st = sort_frame_feed(&c->frame, data, len, &used);
+  if (!had_prefix && c->frame.prefix_have == SORT_FRAME_PREFIX_LEN &&
+      (st == SORT_FRAME_NEED_MORE || st == SORT_FRAME_COMPLETE)) {
+    c->inflight_bytes = c->frame.body_len;
+    s->inflight_bytes += c->inflight_bytes;
+  }
+  switch (st) {
   case SORT_FRAME_NEED_MORE:
     break;
   case SORT_FRAME_COMPLETE:
@@ -252,6 +319,11 @@ static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
     reply_error(c, "empty request: the length prefix is 0");
     break;
   case SORT_FRAME_TOO_LARGE:
+    if (c->frame.body_len <= s->cfg.max_request_bytes) {
+      reply_busy(c, "server busy: too many request bytes in flight");
+      break;
+    }
+    s->too_large++;
     snprintf(msg, sizeof(msg),
              "request too large: %" PRIu64 " bytes, the limit is %" PRIu64,
              c->frame.body_len, s->cfg.max_request_bytes);
@@ -272,6 +344,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   sort_conn_t *c = container_of((uv_tcp_t *)stream, sort_conn_t, tcp);
+  sort_server_t *s = c->server;
   char msg[160];
   if (c->state == CONN_CLOSING)
     return;
@@ -308,12 +381,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
                c->frame.body_have, c->frame.body_len);
     reply_error(c, msg);
     break;
+  case CONN_WORKING:
+    /* A FIN while the sort is queued or running: the client has gone (a
+     * half-close cannot be told apart from a close, and a client that
+     * closed and moved on is by far the common case), so the job is
+     * cancelled and the worker freed for others. */
+    LOG(s, 3, "sort: client left while its sort was pending");
+    conn_close(c);
+    break;
   case CONN_LINGERING:
     conn_close(c);
     break;
   default:
-    /* WORKING or WRITING: a half-close after the request is legitimate
-     * (the client said all it had to say); the reply still goes out. */
+    /* WRITING: the reply is already on its way; the client may still
+     * read it. */
     break;
   }
 }
@@ -324,16 +405,26 @@ static void on_connection(uv_stream_t *listener, int status) {
     /* EMFILE and friends: libuv has already shed the pending connection;
      * the server goes on. */
     s->accept_errors++;
-    LOG(s, 1, "sort: accept failed: %s", uv_strerror(status));
+    /* Logged at powers of two: a flood must not become a log flood. */
+    if ((s->accept_errors & (s->accept_errors - 1)) == 0)
+      LOG(s, 1, "sort: accept failed: %s (%" PRIu64 " so far)",
+          uv_strerror(status), s->accept_errors);
     return;
   }
-  sort_conn_t *c = calloc(1, sizeof(*c));
+  /* Past the limit, busy replies cost a conn each for a moment; past a
+   * second, higher bound even that stops and the connection is dropped
+   * unanswered, so a flood cannot grow memory without bound. */
+  size_t hard_limit = s->cfg.max_connections + s->cfg.max_connections / 4 + 64;
+  sort_conn_t *c = s->n_conns >= hard_limit ? NULL : calloc(1, sizeof(*c));
   if (c == NULL || uv_tcp_init(s->loop, &c->tcp) != 0) {
     /* Still accept, so that the listener keeps polling (libuv stops when a
      * connection is left pending), then drop it. */
+    if (c == NULL && s->n_conns >= hard_limit)
+      s->busy++;
+    else
+      s->accept_errors++;
     free(c);
     uv_tcp_t *tmp = malloc(sizeof(*tmp));
-    s->accept_errors++;
     if (tmp != NULL && uv_tcp_init(s->loop, tmp) == 0) {
       uv_accept(listener, (uv_stream_t *)tmp);
       uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
@@ -344,6 +435,7 @@ static void on_connection(uv_stream_t *listener, int status) {
   }
   c->server = s;
   c->state = CONN_READING;
+  bool over_limit = s->n_conns >= s->cfg.max_connections;
   c->handles_open = 1;
   sort_frame_init(&c->frame, s->cfg.max_request_bytes);
   atomic_init(&c->cancel, false);
@@ -369,6 +461,12 @@ static void on_connection(uv_stream_t *listener, int status) {
     conn_close(c);
     return;
   }
+  if (over_limit) {
+    /* Tell the client why instead of leaving it to a timeout; these conns
+     * live only for a write and a short linger. */
+    reply_busy(c, "server busy");
+    return;
+  }
   uv_timer_start(&c->timer, on_timer, s->cfg.read_timeout_ms, 0);
 }
 
@@ -383,13 +481,26 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
   s->draining = false;
   s->on_drained = NULL;
   s->on_close = NULL;
+  s->jobs = 0;
+  atomic_init(&s->jobs_running, 0);
+  s->inflight_bytes = 0;
   s->accepted = s->replied_ok = s->replied_error = 0;
+  s->bad_input = s->too_large = s->timeouts = s->busy = 0;
   s->cancelled = s->accept_errors = 0;
 
-  int rc = uv_tcp_init(loop, &s->listener);
+  /* init_ex makes the socket now, so SO_REUSEPORT can precede bind. */
+  int rc = uv_tcp_init_ex(loop, &s->listener, addr->sa_family);
   if (rc != 0)
     return rc;
-  rc = uv_tcp_bind(&s->listener, addr, 0);
+  if (cfg->reuseport) {
+    uv_os_fd_t fd;
+    int one = 1;
+    rc = uv_fileno((uv_handle_t *)&s->listener, &fd);
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+      rc = -errno;
+  }
+  if (rc == 0)
+    rc = uv_tcp_bind(&s->listener, addr, 0);
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
   if (rc != 0) {

@@ -6,6 +6,7 @@
 #ifndef DNSORT_SORT_SERVER_H
 #define DNSORT_SORT_SERVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,11 @@ typedef struct {
   uint64_t write_timeout_ms;   /* reply written to the kernel and read */
   uint64_t linger_ms;          /* after our FIN, wait this long for theirs */
   bool reuseport;              /* SO_REUSEPORT, for several processes */
+  size_t max_connections;      /* more get "server busy" and are closed */
+  size_t max_queued_jobs;      /* sorts queued or running, all clients */
+  uint64_t max_inflight_bytes; /* request bodies held, all clients */
+  int worker_nice;             /* nice value of the worker threads; the
+                                  loop thread keeps 0 and wins the CPU */
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
   void (*log)(int level, const char *fmt, ...);
 } sort_server_config_t;
@@ -34,11 +40,18 @@ typedef struct sort_server {
   bool draining;
   void (*on_drained)(struct sort_server *);
   void (*on_close)(struct sort_server *);
-  /* Counters, for logs and tests. */
+  size_t jobs;                 /* queued or running */
+  atomic_size_t jobs_running;  /* inside work_cb (written by workers) */
+  uint64_t inflight_bytes;
+  /* Counters, for logs, metrics and tests. */
   uint64_t accepted;
   uint64_t replied_ok;
-  uint64_t replied_error;
-  uint64_t cancelled;
+  uint64_t replied_error;      /* every error reply, busy ones included */
+  uint64_t bad_input;          /* invalid JSON, not numbers, too many, ... */
+  uint64_t too_large;
+  uint64_t timeouts;           /* read or write */
+  uint64_t busy;               /* refused: connections, jobs or bytes */
+  uint64_t cancelled;          /* the client left before its reply */
   uint64_t accept_errors;
   /* One read buffer for every connection: libuv calls alloc and read back
    * to back on the loop thread, and read_cb copies what it keeps. */

@@ -53,7 +53,8 @@ class Server:
         self.proc.wait(10)
 
     def signal(self, signum=signal.SIGTERM):
-        self.signalled = True
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self.signalled = True
         self.proc.send_signal(signum)
 
     def stop(self, timeout=15):
@@ -384,13 +385,6 @@ class SortClient(unittest.TestCase):
             reply = recv_all(s)
         self.assertIn("truncated", json.loads(reply)["error"])
 
-    def test_half_close_after_full_request_still_gets_reply(self):
-        with socket.create_connection(("127.0.0.1", self.srv.sort_port), timeout=10) as s:
-            body = b"[3, 2, 1]"
-            s.sendall(struct.pack(">Q", len(body)) + body)
-            s.shutdown(socket.SHUT_WR)
-            self.assertEqual(recv_all(s), b"[1, 2, 3]")
-
     def test_connection_refused_is_reported_by_client(self):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -398,6 +392,396 @@ class SortClient(unittest.TestCase):
         r = run([SORT_CLIENT, "--port", str(port), "1"])
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("refused", r.stderr.lower())
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def a_answers(reply):
+    """The IPv4 addresses in a reply's answer section (owner compressed)."""
+    qd, an = struct.unpack(">HH", reply[4:8])
+    pos = 12
+    for _ in range(qd):
+        while reply[pos] != 0:
+            pos += 1 + reply[pos]
+        pos += 5
+    out = []
+    for _ in range(an):
+        if reply[pos] & 0xC0 == 0xC0:
+            pos += 2
+        else:
+            while reply[pos] != 0:
+                pos += 1 + reply[pos]
+            pos += 1
+        rtype, _, _, rdlen = struct.unpack(">HHIH", reply[pos:pos + 10])
+        pos += 10
+        if rtype == 1:
+            out.append(socket.inet_ntoa(reply[pos:pos + 4]))
+        pos += rdlen
+    return out
+
+
+class DnsConfig(unittest.TestCase):
+    """--hosts, --map, wildcards, policies, TCP and reload, with real clients."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.hosts = os.path.join(cls.tmp.name, "hosts")
+        many = "".join("10.0.0.%d many.test\n" % i for i in range(1, 41))
+        write_file(cls.hosts, "# test data\n"
+                   "192.0.2.1 web.test www.test  # alias\n"
+                   "2001:db8::1 web.test\n"
+                   "2001:db8::2 six.test\n"
+                   "192.0.2.9 *.wild.test\n"
+                   "192.0.2.10 exact.wild.test\n" + many)
+        cls.srv = Server("--hosts", cls.hosts, "--map", "cli.test=198.51.100.7,198.51.100.8",
+                         "--ttl", "300")
+
+    @classmethod
+    def tearDownClass(cls):
+        code, err = cls.srv.stop()
+        cls.tmp.cleanup()
+        assert code == 0, "exit %s\n%s" % (code, err)
+
+    def dig(self, *args):
+        r = run(["dig", "@127.0.0.1", "-p", str(self.srv.dns_port), "+time=2", "+tries=1", *args])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout
+
+    def test_hosts_file_names_aliases_and_ttl(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        self.assertEqual(self.dig("+short", "web.test").split(), ["192.0.2.1"])
+        self.assertEqual(self.dig("+short", "WWW.test.").split(), ["192.0.2.1"])
+        self.assertRegex(self.dig("web.test"), r"web\.test\.\s+300\s+IN\s+A\s+192\.0\.2\.1")
+        self.assertEqual(self.dig("+short", "cli.test").split(), ["198.51.100.7", "198.51.100.8"])
+        # The default map is still there.
+        self.assertEqual(self.dig("+short", "facebook.com").split(), ["173.252.120.6"])
+
+    def test_aaaa_any_and_nodata(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        self.assertEqual(self.dig("+short", "web.test", "AAAA").split(), ["2001:db8::1"])
+        out = self.dig("six.test", "A")
+        self.assertIn("status: NOERROR", out)
+        self.assertIn("ANSWER: 0", out)
+        self.assertEqual(sorted(self.dig("+short", "web.test", "ANY").split()), ["192.0.2.1", "2001:db8::1"])
+        out = self.dig("web.test", "MX")
+        self.assertIn("status: NOERROR", out)
+        self.assertIn("ANSWER: 0", out)
+
+    def test_wildcards(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        self.assertEqual(self.dig("+short", "a.b.wild.test").split(), ["192.0.2.9"])
+        self.assertEqual(self.dig("+short", "exact.wild.test").split(), ["192.0.2.10"])
+        # *.wild.test does not cover wild.test itself: the unknown policy.
+        self.assertEqual(self.dig("+short", "wild.test").split(), ["127.0.0.1"])
+
+    def test_truncation_then_tcp_gets_all_40(self):
+        if not have("dig"):
+            self.skipTest("dig missing")
+        out = self.dig("+notcp", "+ignore", "+noedns", "many.test")
+        self.assertRegex(out, r"flags: qr aa tc rd;")
+        self.assertIn("ANSWER: 0", out)
+        out = self.dig("+noedns", "many.test")  # dig retries over TCP by itself
+        self.assertIn("ANSWER: 40", out)
+        self.assertIn("(TCP)", out)
+        out = self.dig("+tcp", "many.test")
+        self.assertIn("ANSWER: 40", out)
+        # With EDNS 1232, 40 A records (about 660 bytes) fit in UDP.
+        out = self.dig("+notcp", "+edns=0", "many.test")
+        self.assertIn("ANSWER: 40", out)
+        self.assertIn("(UDP)", out)
+
+    def test_tcp_with_kdig_drill_nslookup(self):
+        port = str(self.srv.dns_port)
+        if have("kdig"):
+            r = run(["kdig", "@127.0.0.1", "-p", port, "+tcp", "+timeout=2", "web.test"])
+            self.assertIn("192.0.2.1", r.stdout)
+            self.assertIn("TCP", r.stdout)
+        if have("drill"):
+            r = run(["drill", "-t", "-p", port, "wipo.int", "@127.0.0.1"])
+            self.assertIn("193.5.93.80", r.stdout)
+        if have("nslookup"):
+            r = run(["nslookup", "-vc", "-port=" + port, "yougov.com", "127.0.0.1"])
+            self.assertIn("213.52.133.246", r.stdout)
+
+    def test_pipelined_tcp_queries_answered_in_order(self):
+        names = ["facebook.com", "web.test", "wipo.int", "nothing.example"]
+        wire = b"".join(struct.pack(">H", len(q)) + q
+                        for q in (dns_query(n, qid=i + 1) for i, n in enumerate(names)))
+        with socket.create_connection(("127.0.0.1", self.srv.dns_port), timeout=5) as s:
+            s.sendall(wire)
+            replies = []
+            buf = b""
+            while len(replies) < len(names):
+                buf += s.recv(4096)
+                while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+                    n = struct.unpack(">H", buf[:2])[0]
+                    replies.append(buf[2:2 + n])
+                    buf = buf[2 + n:]
+        self.assertEqual([struct.unpack(">H", r[:2])[0] for r in replies], [1, 2, 3, 4])
+        self.assertEqual([a_answers(r) for r in replies],
+                         [["173.252.120.6"], ["192.0.2.1"], ["193.5.93.80"], ["127.0.0.1"]])
+
+
+class DnsPolicies(unittest.TestCase):
+    def test_unknown_policies_and_no_default_map(self):
+        for policy, rcode in (("nxdomain", 3), ("refused", 5)):
+            srv = Server("--unknown", policy, "--no-default-map", "--map", "x.test=192.0.2.3")
+            try:
+                reply = udp_exchange(srv.dns_port, dns_query("facebook.com"))
+                self.assertEqual(reply[3] & 0xF, rcode, policy)
+                self.assertEqual(a_answers(udp_exchange(srv.dns_port, dns_query("x.test"))), ["192.0.2.3"])
+            finally:
+                self.assertEqual(srv.stop()[0], 0)
+        srv = Server("--unknown-address", "10.9.8.7")
+        try:
+            self.assertEqual(a_answers(udp_exchange(srv.dns_port, dns_query("who.example"))), ["10.9.8.7"])
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_bad_hosts_file_names_file_and_line(self):
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".hosts", delete=False) as f:
+            f.write("192.0.2.1 ok.test\n\n300.1.2.3 bad.test\n")
+        try:
+            r = run([DNSORTD, "--dns", "127.0.0.1:0", "--sort", "127.0.0.1:0", "--hosts", f.name])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("%s:3:" % f.name, r.stderr)
+            self.assertEqual(r.stdout, "")
+            r = run([DNSORTD, "--hosts", "/nonexistent/hosts"])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("/nonexistent/hosts", r.stderr)
+            r = run([DNSORTD, "--map", "bad..name=1.2.3.4"])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("bad..name", r.stderr)
+        finally:
+            os.unlink(f.name)
+
+    def test_several_dns_addresses(self):
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+                s.bind(("::1", 0))
+            second = "[::1]:0"
+            fam, host = socket.AF_INET6, "::1"
+        except OSError:
+            second, fam, host = "127.0.0.2:0", socket.AF_INET, "127.0.0.2"
+        srv = Server()
+        srv.stop()
+        p = subprocess.Popen([DNSORTD, "--dns", "127.0.0.1:0", "--dns", second, "--sort", "127.0.0.1:0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = p.stdout.readline().decode()
+            ports = re.findall(r"dns=udp://(\S+):(\d+)", line)
+            self.assertEqual(len(ports), 2, line)
+            for (h, port) in ports:
+                h = h.strip("[]")
+                with socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(2)
+                    s.sendto(dns_query("wipo.int"), (h, int(port)))
+                    self.assertEqual(a_answers(s.recv(512)), ["193.5.93.80"])
+                with socket.create_connection((h, int(port)), timeout=2) as s:
+                    q = dns_query("wipo.int")
+                    s.sendall(struct.pack(">H", len(q)) + q)
+                    n = struct.unpack(">H", s.recv(2))[0]
+                    self.assertEqual(a_answers(s.recv(n)), ["193.5.93.80"])
+        finally:
+            p.send_signal(signal.SIGTERM)
+            p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 0)
+
+    def test_reuseport_lets_two_processes_share_the_port(self):
+        a = Server("--reuseport")
+        try:
+            b = Server("--reuseport", dns="127.0.0.1:%d" % a.dns_port, sort="127.0.0.1:%d" % a.sort_port)
+            try:
+                self.assertEqual(b.dns_port, a.dns_port)
+                for _ in range(20):
+                    self.assertEqual(a_answers(udp_exchange(a.dns_port, dns_query("wipo.int"))), ["193.5.93.80"])
+                self.assertEqual(sort_exchange(a.sort_port, b"[2, 1]"), b"[1, 2]")
+            finally:
+                self.assertEqual(b.stop()[0], 0)
+        finally:
+            self.assertEqual(a.stop()[0], 0)
+        # Without the option the second bind is refused.
+        a = Server()
+        try:
+            r = run([DNSORTD, "--dns", "127.0.0.1:%d" % a.dns_port, "--sort", "127.0.0.1:0"])
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("in use", r.stderr)
+        finally:
+            a.stop()
+
+
+class DnsReload(unittest.TestCase):
+    def test_sighup_under_load_swaps_without_loss_and_keeps_old_on_error(self):
+        import tempfile
+        tmp = tempfile.TemporaryDirectory()
+        hosts = os.path.join(tmp.name, "hosts")
+        write_file(hosts, "192.0.2.1 reload.test\n")
+        srv = Server("--hosts", hosts)
+        stop = threading.Event()
+        seen = {"old": 0, "new": 0, "bad": 0, "timeout": 0}
+
+        def client():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(1.0)
+                qid = 0
+                while not stop.is_set():
+                    qid = (qid + 1) & 0xFFFF
+                    s.sendto(dns_query("reload.test", qid=qid), ("127.0.0.1", srv.dns_port))
+                    try:
+                        reply = s.recv(512)
+                    except socket.timeout:
+                        seen["timeout"] += 1
+                        continue
+                    addrs = a_answers(reply)
+                    if addrs == ["192.0.2.1"]:
+                        seen["old"] += 1
+                    elif addrs == ["192.0.2.2"]:
+                        seen["new"] += 1
+                    else:
+                        seen["bad"] += 1
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        try:
+            for t in threads:
+                t.start()
+            time.sleep(0.3)
+            # A broken file: the old map stays in service.
+            write_file(hosts, "192.0.2.2 reload.test\nnot-an-address broken.test\n")
+            srv.signal(signal.SIGHUP)
+            time.sleep(0.5)
+            self.assertEqual(a_answers(udp_exchange(srv.dns_port, dns_query("reload.test"))), ["192.0.2.1"])
+            # A good file: swapped in.
+            write_file(hosts, "192.0.2.2 reload.test\n" + "".join(
+                "192.0.2.%d n%d.test\n" % (i % 250 + 1, i) for i in range(20000)))
+            for _ in range(5):
+                srv.signal(signal.SIGHUP)
+                time.sleep(0.05)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and seen["new"] == 0:
+                time.sleep(0.05)
+            time.sleep(0.3)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(5)
+            code, err = srv.stop()
+            tmp.cleanup()
+        self.assertEqual(code, 0, err)
+        self.assertGreater(seen["old"], 0)
+        self.assertGreater(seen["new"], 0)
+        self.assertEqual(seen["bad"], 0)
+        self.assertEqual(seen["timeout"], 0)
+        self.assertIn("reload failed", err)
+        self.assertIn(":2:", err)  # the line of the error
+        self.assertIn("reloaded the DNS map", err)
+
+
+def busy_sort_body(n=100000):
+    """A request that keeps a worker busy for seconds: gnome sort's worst
+    case (reversed input)."""
+    return json.dumps(list(range(n, 0, -1))).encode()
+
+
+class SortLimits(unittest.TestCase):
+    """Each limit at and past its edge, against its own server."""
+
+    def test_client_that_leaves_while_sorting_frees_the_worker(self):
+        srv = Server("--threads", "1", "--max-elements", "200000")
+        try:
+            for how in ("close", "reset"):
+                s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
+                body = busy_sort_body()
+                s.sendall(struct.pack(">Q", len(body)) + body)
+                time.sleep(0.2)  # the job is running now
+                if how == "reset":
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
+                # With the only worker still busy, this would wait for the
+                # whole 100000-element sort (tens of seconds) and time out.
+                self.assertEqual(sort_exchange(srv.sort_port, b"[2, 1]", timeout=5), b"[1, 2]", how)
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertEqual(err.count("client left while its sort was pending"), 1, err)
+
+    def test_max_connections(self):
+        srv = Server("--max-connections", "2")
+        try:
+            idle = [socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5) for _ in range(2)]
+            time.sleep(0.1)
+            with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5) as s:
+                self.assertEqual(json.loads(recv_all(s)), {"error": "server busy"})
+            for c in idle:
+                c.close()
+            time.sleep(0.2)
+            self.assertEqual(sort_exchange(srv.sort_port, b"[3, 1]"), b"[1, 3]")
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_max_queued_jobs(self):
+        srv = Server("--threads", "1", "--max-queued-jobs", "2", "--max-elements", "200000")
+        held = []
+        try:
+            body = busy_sort_body()
+            for _ in range(2):  # one running, one queued: at the limit
+                s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
+                s.sendall(struct.pack(">Q", len(body)) + body)
+                held.append(s)
+            time.sleep(0.3)
+            reply = sort_exchange(srv.sort_port, b"[1]", timeout=5)
+            self.assertIn("server busy", json.loads(reply)["error"])
+            for s in held:
+                s.close()  # cancels both
+            time.sleep(0.3)
+            self.assertEqual(sort_exchange(srv.sort_port, b"[1]", timeout=5), b"[1]")
+        finally:
+            for s in held:
+                s.close()
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_max_inflight_bytes(self):
+        srv = Server("--max-inflight-bytes", "100")
+        try:
+            a = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5)
+            a.sendall(struct.pack(">Q", 60) + b"[1,")
+            time.sleep(0.1)
+            # 60 held + 41 > 100: refused before the body is read.
+            reply = sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"1]")
+            self.assertIn("server busy", json.loads(reply)["error"])
+            # 60 + 40 = 100: exactly at the limit, accepted.
+            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 37 + b"2]"), b"[2]")
+            a.close()
+            time.sleep(0.1)
+            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 97 + b"3]"), b"[3]")
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_write_timeout_closes_a_client_that_never_reads(self):
+        srv = Server("--write-timeout", "0.5", "--max-elements", "2000000", "--max-request-bytes", "64M")
+        try:
+            n = 400000
+            body = ("[" + ", ".join(["-9223372036854775808"] * n) + "]").encode()
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.settimeout(30)
+                s.connect(("127.0.0.1", srv.sort_port))
+                s.sendall(struct.pack(">Q", len(body)) + body)
+                time.sleep(4)  # never read while the server writes
+                got = len(recv_all(s))
+            self.assertLess(got, len(body), "the whole reply was delivered; no timeout happened")
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn("write timeout", err)
 
 
 class Lifecycle(unittest.TestCase):

@@ -24,7 +24,8 @@ static void test_defaults_are_the_seeds_addresses(void **state) {
   char *argv[] = {"dnsortd", NULL};
   assert_int_equal(loop_config_parse(&cfg, 1, argv, err, sizeof(err)), 0);
   char text[64];
-  loop_format_addr((struct sockaddr *)&cfg.dns_addr, text, sizeof(text));
+  assert_int_equal(cfg.n_dns_addrs, 1);
+  loop_format_addr((struct sockaddr *)&cfg.dns_addrs[0], text, sizeof(text));
   assert_string_equal(text, "127.0.0.1:4343");
   loop_format_addr((struct sockaddr *)&cfg.sort_addr, text, sizeof(text));
   assert_string_equal(text, "127.0.0.1:2015");
@@ -73,7 +74,8 @@ static void test_every_option_parses(void **state) {
                  "--read-timeout", "0.5", "--write-timeout", "2",
                  "--grace", "0");
   assert_int_equal(rc, 0);
-  assert_int_equal(cfg.dns_addr.ss_family, AF_INET6);
+  assert_int_equal(cfg.n_dns_addrs, 1);
+  assert_int_equal(cfg.dns_addrs[0].ss_family, AF_INET6);
   assert_int_equal(cfg.threads, 3);
   assert_int_equal(cfg.log_level, LOOP_LOG_DEBUG);
   assert_int_equal(cfg.max_request_bytes, 65536);
@@ -120,6 +122,78 @@ static void test_unknown_and_incomplete_options_are_named(void **state) {
   assert_non_null(strstr(err, "loud"));
 }
 
+static void test_dns_options(void **state) {
+  (void)state;
+  loop_config_t cfg;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--dns", "127.0.0.1:1", "--dns", "[::1]:2",
+                         "--hosts", "a", "--hosts", "b", "--map", "x=1.2.3.4",
+                         "--no-default-map", "--ttl", "0", "--unknown", "nxdomain",
+                         "--reuseport", "--dns-tcp-idle-timeout", "0.25",
+                         "--dns-tcp-max-connections", "3"),
+                   0);
+  assert_int_equal(cfg.n_dns_addrs, 2);
+  assert_int_equal(cfg.dns_addrs[1].ss_family, AF_INET6);
+  assert_int_equal(cfg.n_hosts_files, 2);
+  assert_string_equal(cfg.hosts_files[1], "b");
+  assert_int_equal(cfg.n_map_specs, 1);
+  assert_false(cfg.default_map);
+  assert_int_equal(cfg.zone.ttl, 0);
+  assert_int_equal(cfg.zone.unknown, DNS_UNKNOWN_NXDOMAIN);
+  assert_true(cfg.reuseport);
+  assert_int_equal(cfg.dns_tcp_idle_ms, 250);
+  assert_int_equal(cfg.dns_tcp_max_connections, 3);
+
+  assert_int_equal(PARSE(&cfg, err, "--ttl", "2147483647"), 0);
+  assert_int_equal(PARSE(&cfg, err, "--ttl", "2147483648"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--ttl", "1k"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward"), -1);
+  assert_non_null(strstr(err, "--unknown"));
+
+  /* The first --unknown-address replaces 127.0.0.1; up to 8 in all. */
+  assert_int_equal(PARSE(&cfg, err, "--unknown-address", "::1", "--unknown-address", "10.0.0.1"), 0);
+  assert_int_equal(cfg.zone.n_unknown_addrs, 2);
+  assert_int_equal(cfg.zone.unknown_addrs[0].family, 6);
+  assert_int_equal(cfg.zone.unknown_addrs[1].family, 4);
+  assert_int_equal(PARSE(&cfg, err, "--unknown-address", "1.1.1.1", "--unknown-address", "1.1.1.2",
+                         "--unknown-address", "1.1.1.3", "--unknown-address", "1.1.1.4",
+                         "--unknown-address", "1.1.1.5", "--unknown-address", "1.1.1.6",
+                         "--unknown-address", "1.1.1.7", "--unknown-address", "1.1.1.8"),
+                   0);
+  assert_int_equal(PARSE(&cfg, err, "--unknown-address", "1.1.1.1", "--unknown-address", "1.1.1.2",
+                         "--unknown-address", "1.1.1.3", "--unknown-address", "1.1.1.4",
+                         "--unknown-address", "1.1.1.5", "--unknown-address", "1.1.1.6",
+                         "--unknown-address", "1.1.1.7", "--unknown-address", "1.1.1.8",
+                         "--unknown-address", "1.1.1.9"),
+                   -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown-address", "1.2.3.4:53"), -1);
+}
+
+static void test_sort_limits(void **state) {
+  (void)state;
+  loop_config_t cfg;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--max-connections", "1", "--max-queued-jobs", "1",
+                         "--max-inflight-bytes", "1", "--worker-nice", "19"),
+                   0);
+  assert_int_equal(cfg.max_connections, 1);
+  assert_int_equal(cfg.max_queued_jobs, 1);
+  assert_int_equal(cfg.max_inflight_bytes, 1);
+  assert_int_equal(cfg.worker_nice, 19);
+  assert_int_equal(parse(&cfg, err, sizeof(err), (char *[]){"dnsortd", NULL}), 0);
+  assert_int_equal(cfg.max_connections, 4096);
+  assert_int_equal(cfg.max_queued_jobs, 0); /* main() makes it 64 per thread */
+  assert_int_equal(cfg.max_inflight_bytes, 256u * 1024 * 1024);
+  assert_int_equal(cfg.worker_nice, 10);
+  assert_int_equal(PARSE(&cfg, err, "--max-connections", "0"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--max-queued-jobs", "0"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--max-inflight-bytes", "0"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--max-inflight-bytes", "65G"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--worker-nice", "20"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--worker-nice", "-1"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--worker-nice", "1x"), -1);
+}
+
 static void test_help_and_version_flags(void **state) {
   (void)state;
   loop_config_t cfg;
@@ -138,6 +212,8 @@ int main(void) {
       cmocka_unit_test(test_every_option_parses),
       cmocka_unit_test(test_limits_at_and_past_their_edges),
       cmocka_unit_test(test_unknown_and_incomplete_options_are_named),
+      cmocka_unit_test(test_dns_options),
+      cmocka_unit_test(test_sort_limits),
       cmocka_unit_test(test_help_and_version_flags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,81 @@
+/* dns_tcp: DNS over TCP (RFC 1035 4.2.2, RFC 7766) on the same address and
+ * port as UDP. Each message has a 2-byte big-endian length prefix; a
+ * connection carries many queries, pipelined queries are answered in order
+ * as they arrive, an idle connection is closed after idle_timeout_ms, and at
+ * most max_connections are open (more are accepted and closed at once, so
+ * the listener never stalls). A bad frame closes that connection only. */
+#ifndef DNSORT_DNS_TCP_H
+#define DNSORT_DNS_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "dns_stream.h"
+#include "dns_zone.h"
+
+#define DNS_TCP_DEFAULT_IDLE_TIMEOUT_MS 10000
+#define DNS_TCP_DEFAULT_MAX_CONNECTIONS 1024
+/* Replies a client has not read yet, per connection; past it we stop
+ * reading its queries until it catches up. */
+#define DNS_TCP_DEFAULT_MAX_PENDING_BYTES (256 * 1024)
+/* max_pending_bytes is clamped to this, so one write's length always fits
+ * the unsigned int of a uv_buf_t. */
+#define DNS_TCP_MAX_PENDING_LIMIT (1024 * 1024 * 1024)
+
+/* A field left at 0 takes its DNS_TCP_DEFAULT_ value. */
+typedef struct {
+  uint64_t idle_timeout_ms;
+  size_t max_connections;
+  size_t max_pending_bytes;
+  bool reuseport;              /* SO_REUSEPORT before bind */
+} dns_tcp_config_t;
+
+struct dns_tcp_conn;
+
+typedef struct dns_tcp {
+  uv_tcp_t listener;           /* first: the struct owns the handle */
+  uv_loop_t *loop;
+  dns_tcp_config_t cfg;
+  /* The zone in service: read at every query, so a swap by the owner
+   * takes effect between two queries. */
+  const dns_zone_t *const *zone;
+  struct dns_tcp_conn *conns;
+  size_t n_conns;
+  bool closing;
+  void (*on_close)(struct dns_tcp *);
+  uint64_t queries;
+  uint64_t refused_connections; /* over max_connections */
+  uint64_t bad_frames;
+  uint64_t accepted;
+  uint64_t accept_errors;       /* failed accepts (EMFILE...), survived */
+  uint64_t dropped;             /* complete messages not answered (QR=1...) */
+  uint64_t idle_timeouts;
+  /* The most reply bytes ever waiting on one connection (handed to
+   * uv_write, write callback not yet run): what a client that never reads
+   * costs. At most max_pending_bytes plus one reply, because answering
+   * stops mid-read once the limit is passed. */
+  size_t pending_high_water;
+
+  /* Private. */
+  size_t n_refusing;            /* refused sockets whose close is pending */
+  bool listener_open;           /* the listener's close callback is to come */
+  /* Shared by every connection: libuv reads into it and calls on_read at
+   * once, and each read is answered before the callback returns. */
+  uint8_t read_buf[64 * 1024];
+  uint8_t reply_buf[DNS_STREAM_PREFIX_LEN + DNS_STREAM_MAX_MESSAGE];
+} dns_tcp_t;
+
+/* Bind and listen on addr. Returns 0 or a negative libuv error (then the
+ * handle is being closed: run the loop before freeing s or starting it
+ * again; dns_tcp_close is a no-op). *zone must point at a zone whenever
+ * the loop runs. */
+int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
+                  const dns_zone_t *const *zone, const dns_tcp_config_t *cfg);
+
+/* Close the listener and every connection; on_close (may be NULL) runs
+ * once all of them are closed and freed. */
+void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *));
+
+#endif
