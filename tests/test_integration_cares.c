@@ -242,7 +242,8 @@ static bool server_start(server_t *s, const char *path) {
       _exit(126);
     if (dup2(fds[1], STDOUT_FILENO) < 0)
       _exit(126);
-    char *const args[] = {(char *)path, "--dns", "127.0.0.1:0", "--sort",
+    char *const args[] = {(char *)path, "--map", "v6.test=2001:db8::1,192.0.2.6",
+                          "--dns", "127.0.0.1:0", "--sort",
                           "127.0.0.1:0", NULL};
     execv(path, args);
     fprintf(stderr, "test_integration_cares: execv %s: %s\n", path,
@@ -429,6 +430,8 @@ static void result_free(query_result_t *r) {
 }
 
 static char g_servers_csv[96];
+/* ARES_FLAG_USEVC for the pass over TCP, 0 for UDP. */
+static int g_transport_flags;
 
 static bool make_channel(ares_channel *ch, int flags, int rcvbuf) {
   struct ares_options o;
@@ -589,7 +592,7 @@ static bool check_common(const query_result_t *r, bool edns, wire_info_t *w) {
 static bool case_a(bool edns, const char *name, const char *want_ip) {
   query_result_t r;
   wire_info_t w;
-  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0);
+  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0) | g_transport_flags;
 
   if (!run_query(flags, name, C_IN, T_A, &r))
     return false;
@@ -637,11 +640,37 @@ static bool case_a(bool edns, const char *name, const char *want_ip) {
   return ok;
 }
 
+/* AAAA from an IPv6 entry of --map. */
+static bool case_aaaa(bool edns, const char *name, const char *want_ip) {
+  query_result_t r;
+  wire_info_t w;
+  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0) | g_transport_flags;
+
+  if (!run_query(flags, name, C_IN, T_AAAA, &r))
+    return false;
+  bool ok = check_common(&r, edns, &w);
+  struct ares_addr6ttl ttls[4];
+  int nttls = 4;
+  char got[INET6_ADDRSTRLEN] = "";
+  int prc = ok ? ares_parse_aaaa_reply(r.abuf, r.alen, NULL, ttls, &nttls) : ARES_EBADRESP;
+  if (ok && prc == ARES_SUCCESS && nttls == 1)
+    inet_ntop(AF_INET6, &ttls[0].ip6addr, got, sizeof(got));
+  if (ok && (prc != ARES_SUCCESS || nttls != 1 || strcmp(got, want_ip) != 0 ||
+             ttls[0].ttl != EXPECTED_TTL || w.ancount != 1)) {
+    report_failure(__FILE__, __LINE__, "one AAAA == expected, ttl 60",
+                   "ares_parse_aaaa_reply: %s, %d address(es), got '%s', ancount %u",
+                   ares_strerror(prc), nttls, got, w.ancount);
+    ok = false;
+  }
+  result_free(&r);
+  return ok;
+}
+
 /* NOERROR with no answers: c-ares maps that to ARES_ENODATA. */
 static bool case_nodata(bool edns, const char *name, int type) {
   query_result_t r;
   wire_info_t w;
-  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0);
+  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0) | g_transport_flags;
 
   if (!run_query(flags, name, C_IN, type, &r))
     return false;
@@ -663,7 +692,7 @@ static bool case_nodata(bool edns, const char *name, int type) {
 static bool case_chaos(bool edns, const char *name) {
   query_result_t r;
   wire_info_t w;
-  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0);
+  int flags = ARES_FLAG_NOCHECKRESP | (edns ? ARES_FLAG_EDNS : 0) | g_transport_flags;
 
   if (!run_query(flags, name, C_CHAOS, T_A, &r))
     return false;
@@ -751,7 +780,8 @@ static bool case_burst(void) {
 }
 
 static void run_dns_cases(bool edns) {
-  const char *suffix = edns ? " (EDNS)" : "";
+  const char *suffix = edns ? (g_transport_flags ? " (EDNS, TCP)" : " (EDNS)")
+                            : (g_transport_flags ? " (TCP)" : "");
   char title[128];
 
   struct {
@@ -767,6 +797,10 @@ static void run_dns_cases(bool edns) {
              a_cases[i].ip, suffix);
     record(case_a(edns, a_cases[i].name, a_cases[i].ip), title);
   }
+  snprintf(title, sizeof(title), "AAAA v6.test -> 2001:db8::1%s", suffix);
+  record(case_aaaa(edns, "v6.test", "2001:db8::1"), title);
+  snprintf(title, sizeof(title), "A v6.test -> 192.0.2.6%s", suffix);
+  record(case_a(edns, "v6.test", "192.0.2.6"), title);
   snprintf(title, sizeof(title), "AAAA facebook.com -> NODATA%s", suffix);
   record(case_nodata(edns, "facebook.com", T_AAAA), title);
   snprintf(title, sizeof(title), "MX facebook.com -> NODATA%s", suffix);
@@ -804,6 +838,11 @@ int main(int argc, char **argv) {
 
   run_dns_cases(false);
   run_dns_cases(true);
+  /* DNS over TCP (RFC 7766), the same cases. */
+  g_transport_flags = ARES_FLAG_USEVC;
+  run_dns_cases(false);
+  run_dns_cases(true);
+  g_transport_flags = 0;
   record(case_burst(), "200 A queries in flight at once, all answered");
 
   bool stopped = server_stop(&g_server);
