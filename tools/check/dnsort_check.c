@@ -1,0 +1,571 @@
+/* dnsort-check: a health check for dnsortd, libc only (it runs as the
+ * container HEALTHCHECK and as the Kubernetes probes, so it must start fast
+ * and need nothing the runtime image does not have).
+ *
+ *   1. DNS over UDP: one A query (RD set, no EDNS) for --name; the reply
+ *      must carry the query's ID, QR=1, opcode QUERY, TC=0, RCODE NOERROR,
+ *      the question echoed byte for byte, and an A record with --expect.
+ *      Replies with another ID are ignored (they are someone else's); the
+ *      query is resent every 500 ms until the deadline.
+ *   2. Sort over TCP: the framed request [3, 1, 2] (8-byte big-endian
+ *      length, then the JSON body); the whole reply up to the server's
+ *      close must be exactly "[1, 2, 3]".
+ *
+ * Both checks share one deadline (--timeout seconds from start). Exit 0 when
+ * both pass, 1 with one line on stderr naming the first failure, 2 on a
+ * usage error. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_DNS "127.0.0.1:4343"
+#define DEFAULT_SORT "127.0.0.1:2015"
+#define DEFAULT_NAME "facebook.com"
+#define DEFAULT_EXPECT "173.252.120.6"
+#define DEFAULT_TIMEOUT 2.0
+#define SORT_BODY "[3, 1, 2]"
+#define SORT_REPLY "[1, 2, 3]"
+#define DNS_RESEND_MS 500
+
+#ifndef DNSORT_VERSION
+#define DNSORT_VERSION "unknown"
+#endif
+
+#if defined(__GNUC__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+static char reason[512];
+
+/* Record why the check failed; the first reason wins. Returns -1. */
+PRINTF_LIKE(1, 2)
+static int fail(const char *fmt, ...) {
+  if (reason[0] != '\0')
+    return -1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof(reason), fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+PRINTF_LIKE(1, 2)
+static void usage_error(const char *fmt, ...) {
+  va_list ap;
+  fputs("dnsort-check: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputs(" (try --help)\n", stderr);
+  exit(2);
+}
+
+static void usage(FILE *out) {
+  fputs(
+"Usage: dnsort-check [--dns ADDR:PORT] [--sort ADDR:PORT] [--timeout S]\n"
+"                    [--name NAME] [--expect IPV4]\n"
+"Health check for dnsortd: one DNS A query over UDP and one sort request\n"
+"over TCP. Exit 0 if both pass, 1 (with the reason on stderr) if not, 2 on\n"
+"a usage error.\n"
+"\n"
+"  --dns ADDR:PORT   DNS responder (default " DEFAULT_DNS "; IPv6 as [::1]:4343)\n"
+"  --sort ADDR:PORT  sort service (default " DEFAULT_SORT ")\n"
+"  --timeout S       deadline for both checks together, in seconds\n"
+"                    (default 2; fractions allowed)\n"
+"  --name NAME       name to query (default " DEFAULT_NAME ")\n"
+"  --expect IPV4     address the answer must contain (default " DEFAULT_EXPECT ")\n"
+"  -h, --help        show this help and exit\n"
+"  -V, --version     show the version and exit\n"
+"\n"
+"The sort check sends [3, 1, 2] framed with an 8-byte big-endian length\n"
+"and expects exactly \"" SORT_REPLY "\" back.\n", out);
+}
+
+/* ---- addresses and time ---- */
+
+static int parse_addr(const char *text, struct sockaddr_storage *out,
+                      socklen_t *outlen) {
+  char host[INET6_ADDRSTRLEN + 1];
+  const char *port_text;
+  size_t hlen;
+
+  if (text[0] == '[') {
+    const char *close = strchr(text, ']');
+    if (close == NULL || close[1] != ':')
+      return -1;
+    hlen = (size_t)(close - text - 1);
+    port_text = close + 2;
+    text++;
+  } else {
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL || strchr(text, ':') != colon)
+      return -1;
+    hlen = (size_t)(colon - text);
+    port_text = colon + 1;
+  }
+  if (hlen == 0 || hlen >= sizeof(host))
+    return -1;
+  memcpy(host, text, hlen);
+  host[hlen] = '\0';
+
+  if (*port_text == '\0' || strlen(port_text) > 5)
+    return -1;
+  unsigned long port = 0;
+  for (const char *p = port_text; *p; p++) {
+    if (*p < '0' || *p > '9')
+      return -1;
+    port = port * 10 + (unsigned long)(*p - '0');
+  }
+  if (port == 0 || port > 65535)
+    return -1;
+
+  memset(out, 0, sizeof(*out));
+  struct sockaddr_in *in4 = (struct sockaddr_in *)out;
+  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+  if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t)port);
+    *outlen = sizeof(*in4);
+    return 0;
+  }
+  if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+    in6->sin6_family = AF_INET6;
+    in6->sin6_port = htons((uint16_t)port);
+    *outlen = sizeof(*in6);
+    return 0;
+  }
+  return -1;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline, for poll(): 0 when it has passed. */
+static int left_ms(int64_t deadline) {
+  int64_t left = deadline - now_ms();
+  if (left <= 0)
+    return 0;
+  return left > 3600000 ? 3600000 : (int)left;
+}
+
+/* Wait for events on fd until the deadline. Returns the revents, 0 on
+ * timeout, -1 on a poll error. */
+static int wait_fd(int fd, short events, int64_t deadline, int max_ms) {
+  for (;;) {
+    int ms = left_ms(deadline);
+    if (ms == 0)
+      return 0;
+    if (max_ms >= 0 && ms > max_ms)
+      ms = max_ms;
+    struct pollfd p = {.fd = fd, .events = events, .revents = 0};
+    int n = poll(&p, 1, ms);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    return n == 0 ? 0 : p.revents;
+  }
+}
+
+/* Printable copy of at most 60 bytes of data, for messages. */
+static const char *printable(const unsigned char *data, size_t len) {
+  static char buf[80];
+  size_t o = 0;
+  for (size_t i = 0; i < len && o < 60; i++)
+    buf[o++] = (data[i] >= 0x20 && data[i] < 0x7f) ? (char)data[i] : '?';
+  if (len > 60) {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+/* ---- DNS over UDP ---- */
+
+static const char *const rcode_names[] = {
+  "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+};
+
+static uint16_t get16(const unsigned char *p) {
+  return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+/* Encode name as wire labels. Returns the length, or -1. */
+static int encode_name(const char *name, unsigned char *out, size_t cap) {
+  size_t o = 0;
+  const char *p = name;
+  if (strcmp(name, ".") == 0)
+    p = "";
+  while (*p != '\0') {
+    const char *dot = strchr(p, '.');
+    size_t n = dot != NULL ? (size_t)(dot - p) : strlen(p);
+    if (n == 0 || n > 63 || o + 1 + n + 1 > cap)
+      return -1;
+    out[o++] = (unsigned char)n;
+    memcpy(out + o, p, n);
+    o += n;
+    p += n;
+    if (*p == '.')
+      p++;
+  }
+  if (o + 1 > cap || o + 1 > 255)
+    return -1;
+  out[o++] = 0;
+  return (int)o;
+}
+
+/* Skip a possibly compressed name at off. Returns the offset after it, or
+ * -1 if it runs off the end. */
+static long skip_name(const unsigned char *m, size_t len, size_t off) {
+  while (off < len) {
+    unsigned char c = m[off];
+    if (c == 0)
+      return (long)off + 1;
+    if ((c & 0xc0) == 0xc0)
+      return off + 2 <= len ? (long)off + 2 : -1;
+    if ((c & 0xc0) != 0)
+      return -1;
+    off += 1u + c;
+  }
+  return -1;
+}
+
+/* Check a reply whose ID already matched. Returns 0 or -1 (reason set). */
+static int check_dns_reply(const unsigned char *m, size_t len,
+                           const unsigned char *query, size_t qlen,
+                           const char *name, struct in_addr expect) {
+  char want[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, &expect, want, sizeof(want));
+
+  uint16_t flags = get16(m + 2);
+  if (!(flags & 0x8000))
+    return fail("dns: reply has QR=0");
+  if (((flags >> 11) & 0xf) != 0)
+    return fail("dns: reply opcode %u, not QUERY", (flags >> 11) & 0xfu);
+  if (flags & 0x0200)
+    return fail("dns: reply truncated (TC=1)");
+  unsigned rcode = flags & 0xfu;
+  if (rcode != 0) {
+    if (rcode < sizeof(rcode_names) / sizeof(rcode_names[0]))
+      return fail("dns: %s for %s", rcode_names[rcode], name);
+    return fail("dns: rcode %u for %s", rcode, name);
+  }
+  if (get16(m + 4) != 1)
+    return fail("dns: reply has %u questions, not 1", get16(m + 4));
+  /* The question section of the query: from byte 12 to the end. */
+  size_t question = qlen - 12;
+  if (len < 12 + question || memcmp(m + 12, query + 12, question) != 0)
+    return fail("dns: reply does not echo the question");
+
+  unsigned ancount = get16(m + 6);
+  size_t off = 12 + question;
+  char got[256] = "";
+  size_t gotlen = 0;
+  for (unsigned i = 0; i < ancount; i++) {
+    long next = skip_name(m, len, off);
+    if (next < 0 || (size_t)next + 10 > len)
+      return fail("dns: malformed answer record %u", i + 1);
+    off = (size_t)next;
+    uint16_t type = get16(m + off);
+    uint16_t klass = get16(m + off + 2);
+    uint16_t rdlen = get16(m + off + 8);
+    off += 10;
+    if (off + rdlen > len)
+      return fail("dns: answer record %u runs past the message", i + 1);
+    if (type == 1 && klass == 1 && rdlen == 4) {
+      if (memcmp(m + off, &expect.s_addr, 4) == 0)
+        return 0;
+      char a[INET_ADDRSTRLEN];
+      inet_ntop(AF_INET, m + off, a, sizeof(a));
+      int w = snprintf(got + gotlen, sizeof(got) - gotlen, "%s%s",
+                       gotlen ? ", " : "", a);
+      if (w > 0 && (size_t)w < sizeof(got) - gotlen)
+        gotlen += (size_t)w;
+    }
+    off += rdlen;
+  }
+  if (ancount == 0)
+    return fail("dns: no answer for %s (expected %s)", name, want);
+  if (gotlen == 0)
+    return fail("dns: no A record for %s (expected %s)", name, want);
+  return fail("dns: %s is %s, expected %s", name, got, want);
+}
+
+static int check_dns(const struct sockaddr_storage *sa, socklen_t salen,
+                     const char *addr_text, const char *name,
+                     struct in_addr expect, int64_t deadline) {
+  unsigned char query[12 + 256 + 4];
+  uint16_t id;
+  if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
+    id = (uint16_t)(now_ms() ^ getpid());
+  memset(query, 0, 12);
+  query[0] = (unsigned char)(id >> 8);
+  query[1] = (unsigned char)id;
+  query[2] = 0x01; /* RD */
+  query[5] = 1;    /* QDCOUNT */
+  int nlen = encode_name(name, query + 12, 256);
+  if (nlen < 0)
+    return fail("dns: cannot encode the name '%s'", name);
+  size_t qlen = 12 + (size_t)nlen;
+  query[qlen++] = 0;
+  query[qlen++] = 1; /* A */
+  query[qlen++] = 0;
+  query[qlen++] = 1; /* IN */
+
+  int fd = socket(sa->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return fail("dns: socket: %s", strerror(errno));
+  /* connect() filters replies by source and turns an ICMP port
+   * unreachable into ECONNREFUSED, so a dead server fails at once. */
+  if (connect(fd, (const struct sockaddr *)sa, salen) != 0) {
+    int e = errno;
+    close(fd);
+    return fail("dns: udp://%s: %s", addr_text, strerror(e));
+  }
+
+  int rc = -1;
+  unsigned mismatched = 0;
+  int64_t next_send = 0;
+  unsigned char reply[4096];
+  for (;;) {
+    if (now_ms() >= next_send) {
+      if (send(fd, query, qlen, 0) < 0 && errno != EAGAIN && errno != EINTR) {
+        fail("dns: udp://%s: %s", addr_text, strerror(errno));
+        break;
+      }
+      next_send = now_ms() + DNS_RESEND_MS;
+    }
+    int64_t until_resend = next_send - now_ms();
+    int ev = wait_fd(fd, POLLIN, deadline, until_resend > 0 ? (int)until_resend : 0);
+    if (ev < 0) {
+      fail("dns: poll: %s", strerror(errno));
+      break;
+    }
+    if (ev == 0) {
+      if (left_ms(deadline) > 0)
+        continue; /* time to resend */
+      if (mismatched)
+        fail("dns: no reply with ID %u from udp://%s (%u with another ID)",
+             id, addr_text, mismatched);
+      else
+        fail("dns: no reply from udp://%s", addr_text);
+      break;
+    }
+    ssize_t n = recv(fd, reply, sizeof(reply), 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR)
+        continue;
+      fail("dns: udp://%s: %s", addr_text, strerror(errno));
+      break;
+    }
+    if (n < 12 || get16(reply) != id) {
+      mismatched++;
+      continue;
+    }
+    rc = check_dns_reply(reply, (size_t)n, query, qlen, name, expect);
+    break;
+  }
+  close(fd);
+  return rc;
+}
+
+/* ---- sort over TCP ---- */
+
+static int check_sort(const struct sockaddr_storage *sa, socklen_t salen,
+                      const char *addr_text, int64_t deadline) {
+  unsigned char req[8 + sizeof(SORT_BODY) - 1];
+  uint64_t body = sizeof(SORT_BODY) - 1;
+  for (int i = 0; i < 8; i++)
+    req[i] = (unsigned char)(body >> (56 - 8 * i));
+  memcpy(req + 8, SORT_BODY, sizeof(SORT_BODY) - 1);
+
+  int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return fail("sort: socket: %s", strerror(errno));
+
+  int rc = -1;
+  if (connect(fd, (const struct sockaddr *)sa, salen) != 0) {
+    if (errno != EINPROGRESS) {
+      fail("sort: tcp://%s: %s", addr_text, strerror(errno));
+      goto out;
+    }
+    int ev = wait_fd(fd, POLLOUT, deadline, -1);
+    if (ev <= 0) {
+      fail("sort: tcp://%s: %s", addr_text,
+           ev == 0 ? "connect timed out" : strerror(errno));
+      goto out;
+    }
+    int err = 0;
+    socklen_t errlen = sizeof(err);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0)
+      err = errno;
+    if (err != 0) {
+      fail("sort: tcp://%s: %s", addr_text, strerror(err));
+      goto out;
+    }
+  }
+
+  size_t sent = 0;
+  while (sent < sizeof(req)) {
+    ssize_t n = send(fd, req + sent, sizeof(req) - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += (size_t)n;
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN) {
+      fail("sort: tcp://%s: send: %s", addr_text, strerror(errno));
+      goto out;
+    }
+    if (wait_fd(fd, POLLOUT, deadline, -1) <= 0) {
+      fail("sort: tcp://%s: send timed out", addr_text);
+      goto out;
+    }
+  }
+  /* No shutdown(SHUT_WR): dnsortd takes a FIN that arrives while the sort
+   * is pending as "the client has gone" and cancels the job. */
+
+  unsigned char reply[512];
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = recv(fd, reply + got, sizeof(reply) - got, 0);
+    if (n == 0)
+      break;
+    if (n > 0) {
+      got += (size_t)n;
+      if (got == sizeof(reply)) {
+        fail("sort: reply longer than %zu bytes: %s", sizeof(reply),
+             printable(reply, got));
+        goto out;
+      }
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN) {
+      fail("sort: tcp://%s: recv: %s%s%s", addr_text, strerror(errno),
+           got ? " after " : "", got ? printable(reply, got) : "");
+      goto out;
+    }
+    if (wait_fd(fd, POLLIN, deadline, -1) <= 0) {
+      if (got)
+        fail("sort: tcp://%s: timed out after a partial reply: %s", addr_text,
+             printable(reply, got));
+      else
+        fail("sort: tcp://%s: no reply", addr_text);
+      goto out;
+    }
+  }
+  if (got != sizeof(SORT_REPLY) - 1 || memcmp(reply, SORT_REPLY, got) != 0) {
+    if (got == 0)
+      fail("sort: tcp://%s closed the connection without a reply", addr_text);
+    else
+      fail("sort: expected " SORT_REPLY ", got %s", printable(reply, got));
+    goto out;
+  }
+  rc = 0;
+out:
+  close(fd);
+  return rc;
+}
+
+/* ---- main ---- */
+
+int main(int argc, char **argv) {
+  const char *dns_text = DEFAULT_DNS;
+  const char *sort_text = DEFAULT_SORT;
+  const char *name = DEFAULT_NAME;
+  const char *expect_text = DEFAULT_EXPECT;
+  double timeout = DEFAULT_TIMEOUT;
+
+  static const struct option longopts[] = {
+    {"dns", required_argument, NULL, 'd'},
+    {"sort", required_argument, NULL, 's'},
+    {"timeout", required_argument, NULL, 't'},
+    {"name", required_argument, NULL, 'n'},
+    {"expect", required_argument, NULL, 'e'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+  };
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'd': dns_text = optarg; break;
+    case 's': sort_text = optarg; break;
+    case 'n': name = optarg; break;
+    case 'e': expect_text = optarg; break;
+    case 't': {
+      char *end;
+      errno = 0;
+      timeout = strtod(optarg, &end);
+      if (errno != 0 || end == optarg || *end != '\0' || !isfinite(timeout) ||
+          timeout <= 0 || timeout > 3600)
+        usage_error("--timeout: '%s' is not a number of seconds above 0 and at most 3600",
+                    optarg);
+      break;
+    }
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("dnsort-check %s\n", DNSORT_VERSION);
+      return 0;
+    case ':':
+      usage_error("%s needs a value", argv[optind - 1]);
+      break;
+    default:
+      usage_error("unknown option '%s'", argv[optind - 1]);
+      break;
+    }
+  }
+  if (optind < argc)
+    usage_error("unexpected argument '%s'", argv[optind]);
+
+  struct sockaddr_storage dns_sa, sort_sa;
+  socklen_t dns_len, sort_len;
+  if (parse_addr(dns_text, &dns_sa, &dns_len) != 0)
+    usage_error("--dns: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", dns_text);
+  if (parse_addr(sort_text, &sort_sa, &sort_len) != 0)
+    usage_error("--sort: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", sort_text);
+  struct in_addr expect;
+  if (inet_pton(AF_INET, expect_text, &expect) != 1)
+    usage_error("--expect: '%s' is not an IPv4 address", expect_text);
+  unsigned char scratch[256];
+  if (encode_name(name, scratch, sizeof(scratch)) < 0)
+    usage_error("--name: '%s' is not a DNS name", name);
+
+  int64_t deadline = now_ms() + (int64_t)(timeout * 1000.0 + 0.5);
+  if (check_dns(&dns_sa, dns_len, dns_text, name, expect, deadline) != 0 ||
+      check_sort(&sort_sa, sort_len, sort_text, deadline) != 0) {
+    if (reason[0] == '\0')
+      snprintf(reason, sizeof(reason), "failed");
+    fprintf(stderr, "dnsort-check: %s\n", reason);
+    return 1;
+  }
+  printf("dnsort-check: ok: %s A %s via udp://%s, " SORT_BODY " -> " SORT_REPLY
+         " via tcp://%s\n", name, expect_text, dns_text, sort_text);
+  return 0;
+}
