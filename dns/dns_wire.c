@@ -350,10 +350,12 @@ static bool answers_fit(const dns_rr_t *answers, size_t n, size_t room) {
   return true;
 }
 
-size_t dns_build_response(const dns_query_t *q, unsigned rcode,
-                          const dns_rr_t *answers, size_t n_answers,
-                          uint32_t ttl, uint8_t *out, size_t cap,
-                          size_t limit) {
+/* The one builder behind dns_build_response and dns_build_truncated:
+ * force_tc makes a TC=1 reply with the question only, whatever fits. */
+static size_t build_response(const dns_query_t *q, unsigned rcode,
+                             const dns_rr_t *answers, size_t n_answers,
+                             uint32_t ttl, uint8_t *out, size_t cap,
+                             size_t limit, bool force_tc) {
   dns_writer_t w = {out, cap < limit ? cap : limit, 0};
   size_t question_len = q->has_question ? q->question_len : 0;
   size_t opt_len = q->has_edns ? DNS_OPT_SIZE : 0;
@@ -368,7 +370,7 @@ size_t dns_build_response(const dns_query_t *q, unsigned rcode,
     return 0;
   /* The OPT is reserved before the answers: a truncated reply must still
    * carry it, or the client would think we do not speak EDNS. */
-  bool truncated = !answers_fit(answers, n_answers, w.cap - fixed);
+  bool truncated = force_tc || !answers_fit(answers, n_answers, w.cap - fixed);
   if (truncated)
     n_answers = 0;
 
@@ -411,4 +413,17 @@ size_t dns_build_response(const dns_query_t *q, unsigned rcode,
   }
 
   return ok ? w.pos : 0;
+}
+
+size_t dns_build_response(const dns_query_t *q, unsigned rcode,
+                          const dns_rr_t *answers, size_t n_answers,
+                          uint32_t ttl, uint8_t *out, size_t cap,
+                          size_t limit) {
+  return build_response(q, rcode, answers, n_answers, ttl, out, cap, limit,
+                        false);
+}
+
+size_t dns_build_truncated(const dns_query_t *q, unsigned rcode, uint8_t *out,
+                           size_t cap, size_t limit) {
+  return build_response(q, rcode, NULL, 0, 0, out, cap, limit, true);
 }

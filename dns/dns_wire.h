@@ -102,4 +102,10 @@ size_t dns_build_response(const dns_query_t *q, unsigned rcode,
                           uint32_t ttl, uint8_t *out, size_t cap,
                           size_t limit);
 
+/* The reply dns_build_response makes when the answers do not fit: TC=1,
+ * the question only (and the OPT), for callers whose answers are not
+ * dns_rr_t records (precomputed sections). */
+size_t dns_build_truncated(const dns_query_t *q, unsigned rcode, uint8_t *out,
+                           size_t cap, size_t limit);
+
 #endif

@@ -337,14 +337,6 @@ static unsigned rcode_for(dns_parse_t result) {
   return DNS_RCODE_SERVFAIL; /* not a dns_parse_t: cannot happen */
 }
 
-/* An answer no message can hold (12 fixed bytes and 65535 of rdata). When
- * our answers do not fit, this is what dns_build_response gets, so that it
- * makes its own TC=1 reply (question only, OPT kept): the one place that
- * decides what a truncated reply looks like stays in dns_wire.c. Its rdata
- * is never read: the builder's size check rejects the record first. */
-static const uint8_t never_read[1];
-static const dns_rr_t never_fits = {DNS_TYPE_A, UINT16_MAX, never_read};
-
 /* dns_build_response frames the reply (header, echoed question, OPT) and
  * the precomputed section is spliced in before the OPT: one memmove of at
  * most the OPT's 11 bytes and one memcpy, instead of re-encoding every
@@ -359,7 +351,7 @@ static size_t write_reply(const dns_query_t *q, unsigned rcode,
   if (n == 0 || section->count == 0 || !q->has_question)
     return n;
   if (section->len > room - n)
-    return dns_build_response(q, rcode, &never_fits, 1, 0, out, cap, limit);
+    return dns_build_truncated(q, rcode, out, cap, limit);
 
   size_t answers_at = DNS_HEADER_SIZE + q->question_len;
   memmove(out + answers_at + section->len, out + answers_at, n - answers_at);

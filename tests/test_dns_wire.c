@@ -790,6 +790,27 @@ static void test_answers_over_limit_set_tc_and_keep_opt(void **state) {
   assert_int_equal(out[7], 8);
 }
 
+static void test_build_truncated_is_the_same_tc_reply(void **state) {
+  dns_rr_t rrs[8];
+  dns_query_t q;
+  uint8_t want[512], got[512];
+  (void)state;
+
+  for (size_t i = 0; i < ARRAY_LEN(rrs); i++)
+    rrs[i] = (dns_rr_t){DNS_TYPE_A, 4, facebook_a};
+  assert_int_equal(dns_parse_query(q_facebook_dig, sizeof(q_facebook_dig), &q),
+                   DNS_PARSE_OK);
+  size_t n_want = dns_build_response(&q, DNS_RCODE_NOERROR, rrs, ARRAY_LEN(rrs),
+                                     60, want, sizeof(want), 41 + 127);
+  size_t n_got = dns_build_truncated(&q, DNS_RCODE_NOERROR, got, sizeof(got),
+                                     512);
+  assert_int_equal(n_got, 41);
+  assert_int_equal(n_got, n_want);
+  assert_memory_equal(got, want, n_got);
+  /* Too small for even the frame: nothing. */
+  assert_int_equal(dns_build_truncated(&q, DNS_RCODE_NOERROR, got, 40, 512), 0);
+}
+
 static void test_cap_below_limit_also_truncates(void **state) {
   dns_rr_t rr = {DNS_TYPE_A, 4, facebook_a};
   dns_query_t q;
@@ -885,6 +906,7 @@ int main(void) {
       cmocka_unit_test(test_response_without_question_has_qdcount_0),
       cmocka_unit_test(test_notimp_response_copies_opcode),
       cmocka_unit_test(test_answers_over_limit_set_tc_and_keep_opt),
+      cmocka_unit_test(test_build_truncated_is_the_same_tc_reply),
       cmocka_unit_test(test_cap_below_limit_also_truncates),
       cmocka_unit_test(test_build_returns_0_when_question_does_not_fit),
       cmocka_unit_test(test_answers_without_question_build_nothing),
