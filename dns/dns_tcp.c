@@ -12,6 +12,11 @@
 
 #define LISTEN_BACKLOG 511
 
+/* Queries one connection may have waiting for the forwarder; more get
+ * SERVFAIL at once, so that one pipelining client cannot take every
+ * waiting place the forwarder has (DNS_FORWARD_WAITERS_PER_QUERY). */
+#define MAX_FORWARDED_PER_CONN 256
+
 /* A typical read holds one or a few queries, whose replies fit here; a
  * bigger batch doubles from it. */
 #define BATCH_MIN_CAP 4096
@@ -38,6 +43,10 @@ typedef struct dns_tcp_conn {
   size_t backlog_len;
   size_t backlog_pos;
   unsigned handles_open;       /* close callbacks still to come */
+  /* Queries waiting for the forwarder; the connection stays open for
+   * their replies after the client's EOF, and cancels them on close. */
+  struct tcp_forwarded *forwarded;
+  size_t n_forwarded;
   bool reading;
   bool finishing;              /* EOF or a bad frame: close once written */
   bool closing;
@@ -89,17 +98,48 @@ static void on_conn_timer_close(uv_handle_t *h) {
   conn_maybe_free(c);
 }
 
+/* A query of c waiting for the forwarder. */
+typedef struct tcp_forwarded {
+  dns_forward_req_t req;
+  dns_tcp_conn_t *conn;
+  struct tcp_forwarded *prev, *next;
+} tcp_forwarded_t;
+
+static void forwarded_unlink(tcp_forwarded_t *w) {
+  dns_tcp_conn_t *c = w->conn;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    c->forwarded = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  c->n_forwarded--;
+}
+
 static void conn_close(dns_tcp_conn_t *c) {
   if (c->closing)
     return;
   c->closing = true;
   c->reading = false;
+  /* The upstream answers still fill the cache, but must not reach c. */
+  while (c->forwarded != NULL) {
+    tcp_forwarded_t *w = c->forwarded;
+    dns_forward_cancel(&w->req);
+    forwarded_unlink(w);
+    free(w);
+  }
   uv_close((uv_handle_t *)&c->tcp, on_conn_tcp_close);
   uv_close((uv_handle_t *)&c->idle, on_conn_timer_close);
 }
 
 static void on_idle(uv_timer_t *t) {
   dns_tcp_conn_t *c = container_of(t, dns_tcp_conn_t, idle);
+  /* Not idle while the upstream has its queries: the forwarder's own
+   * timeout bounds that wait. */
+  if (c->n_forwarded > 0) {
+    uv_timer_start(&c->idle, on_idle, c->server->cfg.idle_timeout_ms, 0);
+    return;
+  }
   c->server->idle_timeouts++;
   conn_close(c);
 }
@@ -135,11 +175,11 @@ static void conn_finish(dns_tcp_conn_t *c) {
     return;
   c->finishing = true;
   conn_stop_reading(c);
-  if (c->pending == 0)
+  if (c->pending == 0 && c->n_forwarded == 0)
     conn_close(c);
 }
 
-/* Until forwarding exists, a query the zone would forward is answered
+/* Without a forwarder, a query the zone would forward is answered
  * SERVFAIL, so the client moves on to another server at once instead of
  * waiting for a reply that never comes. Returns the reply length, 0 for
  * none. */
@@ -175,6 +215,72 @@ static bool batch_append(reply_batch_t **bp, const uint8_t *bytes,
   return true;
 }
 
+static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch);
+
+/* The upstream answered one of c's queries: its own write, framed. */
+static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
+                             size_t len) {
+  tcp_forwarded_t *w = container_of(req, tcp_forwarded_t, req);
+  dns_tcp_conn_t *c = w->conn;
+  uint8_t prefix[DNS_STREAM_PREFIX_LEN];
+  reply_batch_t *batch = NULL;
+
+  forwarded_unlink(w);
+  free(w);
+  if (!dns_stream_put_prefix(prefix, len)) {
+    c->server->dropped++;
+  } else if (!batch_append(&batch, prefix, sizeof(prefix)) ||
+             !batch_append(&batch, reply, len)) {
+    /* A reply that cannot be sent leaves the client waiting for it;
+     * closing tells it at once. */
+    free(batch);
+    conn_close(c);
+    return;
+  } else {
+    send_batch(c, batch);
+    if (c->closing)
+      return;
+  }
+  if (c->finishing && c->pending == 0 && c->n_forwarded == 0)
+    conn_close(c);
+}
+
+/* A query for the forwarder: answered now from the cache, or sent
+ * upstream (*out_len stays 0 and the reply comes later). Returns the
+ * reply length to append now. */
+static size_t conn_forward(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
+                           uint8_t *out, size_t cap) {
+  dns_forward_t *f = c->server->cfg.forward;
+  size_t out_len = 0;
+  switch (dns_forward_lookup(f, DNS_TRANSPORT_TCP, msg, len, out, cap,
+                             &out_len)) {
+  case DNS_FORWARD_REPLY:
+    return out_len;
+  case DNS_FORWARD_DROP:
+    return 0;
+  case DNS_FORWARD_MISS:
+    break;
+  }
+  tcp_forwarded_t *w = NULL;
+  if (c->n_forwarded < MAX_FORWARDED_PER_CONN)
+    w = malloc(sizeof(*w));
+  if (w != NULL) {
+    w->conn = c;
+    if (dns_forward_send(f, &w->req, DNS_TRANSPORT_TCP, msg, len,
+                         on_forward_reply) == 0) {
+      w->prev = NULL;
+      w->next = c->forwarded;
+      if (c->forwarded != NULL)
+        c->forwarded->prev = w;
+      c->forwarded = w;
+      c->n_forwarded++;
+      return 0;
+    }
+    free(w);
+  }
+  return dns_forward_servfail(msg, len, DNS_TRANSPORT_TCP, out, cap);
+}
+
 /* Answer one message into the batch. False when the batch cannot grow. */
 static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
                            reply_batch_t **batch) {
@@ -193,7 +299,14 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
     out_len = 0;
     break;
   case DNS_REPLY_FORWARD:
-    out_len = answer_forward(msg, len, out, cap);
+    if (s->cfg.forward == NULL) {
+      out_len = answer_forward(msg, len, out, cap);
+      break;
+    }
+    size_t waiting = c->n_forwarded;
+    out_len = conn_forward(c, msg, len, out, cap);
+    if (c->n_forwarded > waiting)
+      return true; /* the reply comes with the upstream's answer */
     break;
   }
   if (!dns_stream_put_prefix(s->reply_buf, out_len)) {
@@ -216,7 +329,7 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   if (c->finishing) {
-    if (c->pending == 0)
+    if (c->pending == 0 && c->n_forwarded == 0)
       conn_close(c);
     return;
   }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "dns_forward.h"
 #include "dns_stream.h"
 #include "dns_zone.h"
 
@@ -30,6 +31,11 @@ typedef struct {
   size_t max_connections;
   size_t max_pending_bytes;
   bool reuseport;              /* SO_REUSEPORT before bind */
+  /* Where names outside the map go (--unknown forward). NULL: they get
+   * SERVFAIL. Forwarded replies are written when the upstream answers, so
+   * they may overtake replies to later queries (RFC 7766 6.2.1.1 lets
+   * them; clients match replies by ID). */
+  dns_forward_t *forward;
 } dns_tcp_config_t;
 
 struct dns_tcp_conn;

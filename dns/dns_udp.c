@@ -73,6 +73,81 @@ static size_t dns_servfail(const uint8_t *pkt, size_t len, uint8_t *out,
                             dns_udp_limit(&q));
 }
 
+/* A query waiting for the forwarder, with where its reply goes. Freed
+ * when the reply is sent or the socket closes. */
+typedef struct dns_udp_forwarded {
+  dns_forward_req_t req;
+  dns_udp_t *server;
+  struct dns_udp_forwarded *prev, *next;
+  struct sockaddr_storage client;
+} forwarded_t;
+
+static void forwarded_unlink(forwarded_t *w) {
+  dns_udp_t *s = w->server;
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    s->forwarded = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  s->forward_waiting--;
+}
+
+static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
+                             size_t len) {
+  forwarded_t *w = container_of(req, forwarded_t, req);
+  dns_udp_t *s = w->server;
+  if (len > 0)
+    send_reply(s, reply, len, (const struct sockaddr *)&w->client);
+  else
+    s->dropped_send++;
+  forwarded_unlink(w);
+  free(w);
+}
+
+static size_t sockaddr_size(const struct sockaddr *sa) {
+  return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(struct sockaddr_in);
+}
+
+/* A cache hit (or an immediate SERVFAIL) is answered right here, like a
+ * map answer; a miss waits for the upstream with a copy of the address. */
+static void forward_query(dns_udp_t *s, size_t nread,
+                          const struct sockaddr *addr) {
+  size_t len;
+  switch (dns_forward_lookup(s->forward, DNS_TRANSPORT_UDP, s->recv_buf, nread,
+                             s->send_buf, sizeof(s->send_buf), &len)) {
+  case DNS_FORWARD_REPLY:
+    send_reply(s, s->send_buf, len, addr);
+    return;
+  case DNS_FORWARD_DROP:
+    s->dropped_invalid++;
+    return;
+  case DNS_FORWARD_MISS:
+    break;
+  }
+  forwarded_t *w = malloc(sizeof(*w));
+  if (w != NULL) {
+    w->server = s;
+    memcpy(&w->client, addr, sockaddr_size(addr));
+    if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, s->recv_buf,
+                         nread, on_forward_reply) == 0) {
+      w->prev = NULL;
+      w->next = s->forwarded;
+      if (s->forwarded != NULL)
+        s->forwarded->prev = w;
+      s->forwarded = w;
+      s->forward_waiting++;
+      return;
+    }
+    free(w);
+  }
+  len = dns_forward_servfail(s->recv_buf, nread, DNS_TRANSPORT_UDP,
+                             s->send_buf, sizeof(s->send_buf));
+  if (len > 0)
+    send_reply(s, s->send_buf, len, addr);
+}
+
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *addr, unsigned flags) {
   dns_udp_t *s = container_of(handle, dns_udp_t, udp);
@@ -101,8 +176,12 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     s->dropped_invalid++;
     break;
   case DNS_REPLY_FORWARD:
-    /* No forwarder is configured in this build: say so rather than let
-     * the client time out. */
+    if (s->forward != NULL) {
+      forward_query(s, (size_t)nread, addr);
+      break;
+    }
+    /* No forwarder is configured: say so rather than let the client time
+     * out. */
     s->forward_unavailable++;
     len = dns_servfail(s->recv_buf, (size_t)nread, s->send_buf,
                        sizeof(s->send_buf));
@@ -120,6 +199,8 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   s->queued_sends = 0;
   s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
   s->forward_unavailable = 0;
+  s->forwarded = NULL;
+  s->forward_waiting = 0;
   s->on_close = NULL;
 
   /* init_ex creates the socket now, so that SO_REUSEPORT can be set before
@@ -157,6 +238,14 @@ static void on_close(uv_handle_t *handle) {
 }
 
 void dns_udp_close(dns_udp_t *s, void (*cb)(dns_udp_t *)) {
+  /* Nobody will send their replies: the upstream answers still go to the
+   * cache, but no callback may reach this socket any more. */
+  while (s->forwarded != NULL) {
+    forwarded_t *w = s->forwarded;
+    dns_forward_cancel(&w->req);
+    forwarded_unlink(w);
+    free(w);
+  }
   s->on_close = cb;
   uv_udp_recv_stop(&s->udp);
   uv_close((uv_handle_t *)&s->udp, on_close);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "dns_forward.h"
 #include "dns_wire.h"
 #include "dns_zone.h"
 
@@ -26,6 +27,11 @@ typedef struct dns_udp {
   uint64_t dropped_invalid;     /* short or QR=1: not answered by design */
   uint64_t dropped_send;        /* could not be sent or queued */
   uint64_t forward_unavailable; /* DNS_REPLY_FORWARD with no forwarder */
+  /* Where names outside the map go (--unknown forward); set by the owner
+   * before dns_udp_start. NULL: they get SERVFAIL. */
+  dns_forward_t *forward;
+  struct dns_udp_forwarded *forwarded; /* queries waiting upstream */
+  size_t forward_waiting;       /* how many */
   void (*on_close)(struct dns_udp *);
   /* The receive buffer stays ours between alloc and recv callbacks: libuv
    * reads one datagram at a time into it and we answer before returning. */
@@ -39,8 +45,9 @@ typedef struct dns_udp {
 int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
                   const dns_zone_t *const *zone, bool reuseport);
 
-/* Stop receiving and close the handle; on_close (may be NULL) runs from
- * the close callback, after which s may be freed. */
+/* Stop receiving and close the handle; queries still upstream are
+ * cancelled. on_close (may be NULL) runs from the close callback, after
+ * which s may be freed. */
 void dns_udp_close(dns_udp_t *s, void (*on_close)(dns_udp_t *));
 
 #endif

@@ -75,6 +75,33 @@ int loop_parse_addr(const char *text, struct sockaddr_storage *out) {
   return -1;
 }
 
+int loop_parse_upstream(const char *text, struct sockaddr_storage *out) {
+  char buf[INET6_ADDRSTRLEN + 16];
+  size_t len = strlen(text);
+  const char *first = strchr(text, ':');
+
+  if (len == 0 || len > INET6_ADDRSTRLEN + 8)
+    return -1;
+  /* Without a port: 1.2.3.4, [::1], or a bare IPv6 address (two colons at
+   * least); those take port 53. The rest is loop_parse_addr's ADDR:PORT
+   * or [ADDR]:PORT. */
+  bool bare_v6 = text[0] != '[' && first != NULL && strchr(first + 1, ':') != NULL;
+  bool no_port = bare_v6 || (text[0] == '[' && text[len - 1] == ']') ||
+                 (text[0] != '[' && first == NULL);
+  if (no_port)
+    snprintf(buf, sizeof(buf), "%s%s%s:%d", bare_v6 ? "[" : "", text,
+             bare_v6 ? "]" : "", LOOP_DEFAULT_UPSTREAM_PORT);
+  else
+    snprintf(buf, sizeof(buf), "%s", text);
+  if (loop_parse_addr(buf, out) != 0)
+    return -1;
+  /* Port 0 is "pick one" for a listener, never a server to send to. */
+  if ((out->ss_family == AF_INET && ((struct sockaddr_in *)out)->sin_port == 0) ||
+      (out->ss_family == AF_INET6 && ((struct sockaddr_in6 *)out)->sin6_port == 0))
+    return -1;
+  return 0;
+}
+
 void loop_format_addr(const struct sockaddr *sa, char *out, size_t cap) {
   char host[INET6_ADDRSTRLEN];
   if (sa->sa_family == AF_INET) {
@@ -157,6 +184,12 @@ enum {
   OPT_MAX_QUEUED_JOBS,
   OPT_MAX_INFLIGHT_BYTES,
   OPT_WORKER_NICE,
+  OPT_UPSTREAM,
+  OPT_UPSTREAM_TIMEOUT,
+  OPT_MAX_UPSTREAM_INFLIGHT,
+  OPT_CACHE_SIZE,
+  OPT_CACHE_MAX_TTL,
+  OPT_CACHE_NEG_TTL,
 };
 
 static const struct option long_options[] = {
@@ -182,6 +215,12 @@ static const struct option long_options[] = {
     {"max-queued-jobs", required_argument, NULL, OPT_MAX_QUEUED_JOBS},
     {"max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT_BYTES},
     {"worker-nice", required_argument, NULL, OPT_WORKER_NICE},
+    {"upstream", required_argument, NULL, OPT_UPSTREAM},
+    {"upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT},
+    {"max-upstream-inflight", required_argument, NULL, OPT_MAX_UPSTREAM_INFLIGHT},
+    {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
+    {"cache-max-ttl", required_argument, NULL, OPT_CACHE_MAX_TTL},
+    {"cache-neg-ttl", required_argument, NULL, OPT_CACHE_NEG_TTL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -196,6 +235,11 @@ static const struct option long_options[] = {
 #define MAX_TCP_CONNECTIONS_LIMIT 1000000ull
 #define MAX_QUEUED_JOBS_LIMIT 10000000ull
 #define MAX_INFLIGHT_BYTES_LIMIT (64ull * 1024 * 1024 * 1024)
+/* c-ares 1.18 tells answers apart by a 16-bit ID: DNS_FORWARD_MAX_INFLIGHT
+ * keeps enough of them free. A cache entry costs up to about 1 KiB. */
+#define MAX_UPSTREAM_INFLIGHT_LIMIT 50000ull
+#define MAX_CACHE_SIZE_LIMIT 1000000ull
+#define MAX_UPSTREAM_TIMEOUT_MS (600u * 1000u)
 
 /* 0 to 19: raising priority above the loop's would defeat the point. */
 static int parse_nice(const char *text, int *out) {
@@ -214,7 +258,8 @@ static int parse_unknown_policy(const char *text, dns_unknown_t *out) {
     dns_unknown_t policy;
   } policies[] = {{"answer", DNS_UNKNOWN_ANSWER},
                   {"nxdomain", DNS_UNKNOWN_NXDOMAIN},
-                  {"refused", DNS_UNKNOWN_REFUSED}};
+                  {"refused", DNS_UNKNOWN_REFUSED},
+                  {"forward", DNS_UNKNOWN_FORWARD}};
   for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
     if (strcmp(text, policies[i].name) == 0) {
       *out = policies[i].policy;
@@ -256,6 +301,11 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
   dns_zone_options_default(&cfg->zone);
   cfg->dns_tcp_idle_ms = LOOP_DEFAULT_DNS_TCP_IDLE_MS;
   cfg->dns_tcp_max_connections = LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS;
+  cfg->upstream_timeout_ms = LOOP_DEFAULT_UPSTREAM_TIMEOUT_MS;
+  cfg->max_upstream_inflight = LOOP_DEFAULT_MAX_UPSTREAM_INFLIGHT;
+  cfg->cache_size = LOOP_DEFAULT_CACHE_SIZE;
+  cfg->cache_max_ttl = LOOP_DEFAULT_CACHE_MAX_TTL;
+  cfg->cache_neg_ttl = LOOP_DEFAULT_CACHE_NEG_TTL;
   bool dns_given = false, unknown_address_given = false;
   loop_parse_addr(LOOP_DEFAULT_SORT, &cfg->sort_addr);
   cfg->log_level = LOOP_LOG_INFO;
@@ -308,7 +358,7 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
       break;
     case OPT_UNKNOWN:
       if (parse_unknown_policy(optarg, &cfg->zone.unknown) != 0)
-        return fail(err, errlen, "--unknown: '%s' is not one of answer, nxdomain, refused", optarg);
+        return fail(err, errlen, "--unknown: '%s' is not one of answer, nxdomain, refused, forward", optarg);
       break;
     case OPT_UNKNOWN_ADDRESS:
       if (parse_unknown_address(optarg, &cfg->zone, &unknown_address_given) != 0)
@@ -339,6 +389,37 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
     case OPT_WORKER_NICE:
       if (parse_nice(optarg, &cfg->worker_nice) != 0)
         return fail(err, errlen, "--worker-nice: '%s' is not a number from 0 to 19", optarg);
+      break;
+    case OPT_UPSTREAM:
+      if (cfg->n_upstreams >= LOOP_MAX_UPSTREAMS)
+        return fail(err, errlen, "--upstream: at most %d servers", LOOP_MAX_UPSTREAMS);
+      if (loop_parse_upstream(optarg, &cfg->upstreams[cfg->n_upstreams]) != 0)
+        return fail(err, errlen, "--upstream: '%s' is not ADDR[:PORT] (IPv6 as [ADDR]:PORT, port 1-65535)", optarg);
+      cfg->n_upstreams++;
+      break;
+    case OPT_UPSTREAM_TIMEOUT:
+      if (parse_seconds(optarg, 10, MAX_UPSTREAM_TIMEOUT_MS, &cfg->upstream_timeout_ms) != 0)
+        return fail(err, errlen, "--upstream-timeout: '%s' is not a number of seconds from 0.01 to 600", optarg);
+      break;
+    case OPT_MAX_UPSTREAM_INFLIGHT:
+      if (parse_size(optarg, 1, MAX_UPSTREAM_INFLIGHT_LIMIT, &n) != 0 || strpbrk(optarg, "kKmMgG") != NULL)
+        return fail(err, errlen, "--max-upstream-inflight: '%s' is not a number from 1 to %llu", optarg, MAX_UPSTREAM_INFLIGHT_LIMIT);
+      cfg->max_upstream_inflight = (size_t)n;
+      break;
+    case OPT_CACHE_SIZE:
+      if (parse_size(optarg, 0, MAX_CACHE_SIZE_LIMIT, &n) != 0 || strpbrk(optarg, "kKmMgG") != NULL)
+        return fail(err, errlen, "--cache-size: '%s' is not a number of entries from 0 to %llu", optarg, MAX_CACHE_SIZE_LIMIT);
+      cfg->cache_size = (size_t)n;
+      break;
+    case OPT_CACHE_MAX_TTL:
+      if (parse_size(optarg, 0, MAX_TTL, &n) != 0 || strpbrk(optarg, "kKmMgG") != NULL)
+        return fail(err, errlen, "--cache-max-ttl: '%s' is not a number of seconds from 0 to %llu", optarg, MAX_TTL);
+      cfg->cache_max_ttl = (uint32_t)n;
+      break;
+    case OPT_CACHE_NEG_TTL:
+      if (parse_size(optarg, 0, MAX_TTL, &n) != 0 || strpbrk(optarg, "kKmMgG") != NULL)
+        return fail(err, errlen, "--cache-neg-ttl: '%s' is not a number of seconds from 0 to %llu", optarg, MAX_TTL);
+      cfg->cache_neg_ttl = (uint32_t)n;
       break;
     case OPT_DNS_TCP_MAX_CONNECTIONS:
       if (parse_size(optarg, 1, MAX_TCP_CONNECTIONS_LIMIT, &n) != 0)
@@ -393,6 +474,11 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
   }
   if (optind < argc)
     return fail(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
+  /* Either half alone is a mistake worth a word, not a silent default. */
+  if (cfg->zone.unknown == DNS_UNKNOWN_FORWARD && cfg->n_upstreams == 0)
+    return fail(err, errlen, "--unknown forward needs at least one --upstream ADDR[:PORT]");
+  if (cfg->zone.unknown != DNS_UNKNOWN_FORWARD && cfg->n_upstreams > 0)
+    return fail(err, errlen, "--upstream is only used with --unknown forward");
   return 0;
 }
 
@@ -413,13 +499,33 @@ void loop_config_usage(FILE *out) {
 "                             yougov.com and wipo.int entries\n"
 "  --ttl SECONDS              TTL of every answer (default 60)\n"
 "  --unknown POLICY           names not in the map: answer (default: the\n"
-"                             --unknown-address for A/AAAA), nxdomain, refused\n"
+"                             --unknown-address for A/AAAA), nxdomain, refused,\n"
+"                             forward (to the --upstream servers, any type)\n"
 "  --unknown-address ADDR     the address unknown names get (default\n"
 "                             127.0.0.1); repeatable, IPv4 and/or IPv6\n"
 "  --reuseport                set SO_REUSEPORT, so that several dnsortd\n"
 "                             processes can share the DNS and sort ports\n"
 "  --dns-tcp-idle-timeout S   close an idle DNS-over-TCP connection (default 10)\n"
-"  --dns-tcp-max-connections N  open DNS-over-TCP connections (default %u)\n"
+"  --dns-tcp-max-connections N  open DNS-over-TCP connections (default %u)\n",
+          LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS);
+  /* Three calls: ISO C only promises string literals of 4095 bytes. */
+  fprintf(out,
+"\n"
+"Forwarding (--unknown forward):\n"
+"  --upstream ADDR[:PORT]     a server to forward to (port 53 by default; IPv6\n"
+"                             as [::1]:53); repeatable, tried in order\n"
+"  --upstream-timeout S       time an upstream query may take, every server and\n"
+"                             retry included, before the client gets SERVFAIL\n"
+"                             (default %g)\n"
+"  --max-upstream-inflight N  upstream queries at once; past it, SERVFAIL at once\n"
+"                             (default %u; identical queries share one)\n"
+"  --cache-size N             cached answers, 0 disables (default %u); memory\n"
+"                             is bounded to 1 KiB per entry; SIGHUP empties it\n"
+"  --cache-max-ttl S          longest a positive answer is kept (default %u)\n"
+"  --cache-neg-ttl S          longest an NXDOMAIN/NODATA is kept (default %u)\n",
+          LOOP_DEFAULT_UPSTREAM_TIMEOUT_MS / 1000.0, LOOP_DEFAULT_MAX_UPSTREAM_INFLIGHT,
+          LOOP_DEFAULT_CACHE_SIZE, LOOP_DEFAULT_CACHE_MAX_TTL, LOOP_DEFAULT_CACHE_NEG_TTL);
+  fprintf(out,
 "\n"
 "Sort service:\n"
 "  --sort ADDR:PORT           sort service address (default " LOOP_DEFAULT_SORT ")\n"
@@ -453,8 +559,9 @@ void loop_config_usage(FILE *out) {
 "Once both services are bound, one line goes to stdout:\n"
 "  dnsortd listening dns=udp://ADDR:PORT sort=tcp://ADDR:PORT\n"
 "(one dns= entry per --dns; DNS over TCP uses the same ports.)\n"
-"Signals: SIGHUP reloads --hosts files; SIGINT/SIGTERM stop gracefully.\n",
-          LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS, LOOP_MAX_THREADS, LOOP_DEFAULT_MAX_ELEMENTS,
+"Signals: SIGHUP reloads --hosts files (and empties the forwarding cache);\n"
+"SIGINT/SIGTERM stop gracefully.\n",
+          LOOP_MAX_THREADS, LOOP_DEFAULT_MAX_ELEMENTS,
           LOOP_DEFAULT_MAX_CONNECTIONS, LOOP_DEFAULT_JOBS_PER_THREAD, LOOP_DEFAULT_WORKER_NICE,
           LOOP_DEFAULT_READ_TIMEOUT_MS / 1000, LOOP_DEFAULT_WRITE_TIMEOUT_MS / 1000,
           LOOP_DEFAULT_GRACE_MS / 1000);

@@ -28,6 +28,13 @@
 #define LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS 1024u
 #define LOOP_MAX_DNS_ADDRS 16
 #define LOOP_MAX_SOURCES 64     /* --hosts files and --map specs, each */
+#define LOOP_MAX_UPSTREAMS 16   /* DNS_FORWARD_MAX_UPSTREAMS */
+#define LOOP_DEFAULT_UPSTREAM_PORT 53
+#define LOOP_DEFAULT_UPSTREAM_TIMEOUT_MS 2000u
+#define LOOP_DEFAULT_MAX_UPSTREAM_INFLIGHT 1024u
+#define LOOP_DEFAULT_CACHE_SIZE 10000u
+#define LOOP_DEFAULT_CACHE_MAX_TTL 86400u
+#define LOOP_DEFAULT_CACHE_NEG_TTL 300u
 
 typedef struct {
   struct sockaddr_storage dns_addrs[LOOP_MAX_DNS_ADDRS];
@@ -54,6 +61,14 @@ typedef struct {
   bool reuseport;
   uint64_t dns_tcp_idle_ms;
   size_t dns_tcp_max_connections;
+  /* --unknown forward: where, and the cache in front. */
+  struct sockaddr_storage upstreams[LOOP_MAX_UPSTREAMS];
+  size_t n_upstreams;
+  uint64_t upstream_timeout_ms;
+  size_t max_upstream_inflight;
+  size_t cache_size;            /* entries; 0 disables */
+  uint32_t cache_max_ttl;
+  uint32_t cache_neg_ttl;
   bool help;
   bool version;
 } loop_config_t;
@@ -65,6 +80,10 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
 /* "1.2.3.4:53", "[::1]:53", "localhost" is not accepted: no DNS lookups at
  * start-up. Returns 0 or -1. */
 int loop_parse_addr(const char *text, struct sockaddr_storage *out);
+
+/* An upstream server: "1.2.3.4", "1.2.3.4:5353", "::1", "[::1]:53";
+ * the port defaults to 53 and may not be 0. Returns 0 or -1. */
+int loop_parse_upstream(const char *text, struct sockaddr_storage *out);
 
 /* "ADDR:PORT" with IPv6 in brackets, for messages. */
 void loop_format_addr(const struct sockaddr *sa, char *out, size_t cap);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "dns_forward.h"
 #include "dns_load.h"
 #include "dns_tcp.h"
 #include "dns_udp.h"
@@ -59,6 +60,7 @@ typedef struct {
   bool stopping;
   uint64_t reloads_ok;
   uint64_t reloads_failed;
+  dns_forward_t *forward;      /* --unknown forward, else NULL */
 } loop_server_t;
 
 static loop_server_t srv; /* large (I/O buffers): not on the stack */
@@ -128,11 +130,29 @@ static void start_reload(void) {
   srv.reload = r;
 }
 
+/* What the forwarding cache holds and may hold, on one line. */
+static void log_cache(const char *what) {
+  dns_forward_stats_t st;
+  dns_forward_stats(srv.forward, &st);
+  loop_log(LOOP_LOG_INFO, "%s: %zu entries, %zu bytes (bound: %zu entries, %zu bytes + %zu bytes of index); "
+           "%llu queries, %llu cache hits, %llu upstream, %llu coalesced, %llu SERVFAIL",
+           what, st.cache.entries, st.cache.bytes, st.cache.max_entries, st.cache.max_bytes,
+           st.cache.index_bytes, (unsigned long long)st.queries, (unsigned long long)st.cache_hits,
+           (unsigned long long)st.upstream_queries, (unsigned long long)st.coalesced,
+           (unsigned long long)st.servfails);
+}
+
 static void on_sighup(uv_signal_t *sig, int signum) {
   (void)sig;
   (void)signum;
   loop_log(LOOP_LOG_INFO, "SIGHUP: reloading the DNS map");
   start_reload();
+  if (srv.forward != NULL) {
+    /* The map may now hold names whose upstream answers are cached, and
+     * an operator who sends SIGHUP expects fresh data. */
+    log_cache("SIGHUP: flushing the cache");
+    dns_forward_flush(srv.forward);
+  }
 }
 
 /* ---- shutdown ---- */
@@ -164,6 +184,16 @@ static void on_sort_drained(sort_server_t *sort) {
   service_closed();
 }
 
+static void on_forward_closed(dns_forward_t *f, void *data) {
+  (void)f;
+  (void)data;
+  log_cache("forwarder closed");
+  srv.forward = NULL;
+  /* On a start-up failure the forwarder is closed outside a shutdown. */
+  if (srv.stopping)
+    service_closed();
+}
+
 static void on_grace_over(uv_timer_t *t) {
   (void)t;
   loop_log(LOOP_LOG_WARN, "grace period of %llu ms over; closing %zu connection(s)",
@@ -181,11 +211,15 @@ static void on_signal(uv_signal_t *sig, int signum) {
   srv.stopping = true;
   loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish",
            strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
-  srv.closing = (unsigned)(2 * srv.n_dns + 1);
+  srv.closing = (unsigned)(2 * srv.n_dns + 1 + (srv.forward != NULL));
   for (size_t i = 0; i < srv.n_dns; i++) {
     dns_udp_close(&srv.dns[i].udp, on_udp_closed);
     dns_tcp_close(&srv.dns[i].tcp, on_tcp_closed);
   }
+  /* After the listeners, which cancel their clients' upstream queries;
+   * the forwarder then drops the queries themselves. */
+  if (srv.forward != NULL)
+    dns_forward_close(srv.forward, on_forward_closed, NULL);
   sort_server_drain(&srv.sort, on_sort_drained);
   uv_timer_start(&srv.grace, on_grace_over, srv.cfg.grace_ms, 0);
 }
@@ -220,6 +254,7 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
       .max_connections = srv.cfg.dns_tcp_max_connections,
       .max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES,
       .reuseport = srv.cfg.reuseport,
+      .forward = srv.forward,
   };
   char want_text[80];
   loop_format_addr((const struct sockaddr *)want, want_text, sizeof(want_text));
@@ -228,6 +263,7 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
 
   for (int i = 0; i < tries; i++) {
     struct sockaddr_storage addr = *want;
+    l->udp.forward = srv.forward;
     rc = dns_udp_start(&l->udp, &srv.loop, (struct sockaddr *)&addr, &srv.zone,
                        srv.cfg.reuseport);
     if (rc != 0) {
@@ -249,6 +285,39 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
   }
   fprintf(stderr, "dnsortd: cannot listen for DNS on tcp://%s: %s\n", want_text, uv_strerror(rc));
   return rc;
+}
+
+_Static_assert(LOOP_MAX_UPSTREAMS == DNS_FORWARD_MAX_UPSTREAMS,
+               "every --upstream the parser takes must fit the forwarder");
+
+/* The forwarder, before the listeners that hand it queries. Returns 0 or
+ * a libuv error with a message printed. */
+static int start_forward(void) {
+  dns_forward_config_t fcfg;
+  dns_forward_config_default(&fcfg);
+  fcfg.upstreams = srv.cfg.upstreams;
+  fcfg.n_upstreams = srv.cfg.n_upstreams;
+  fcfg.timeout_ms = srv.cfg.upstream_timeout_ms;
+  fcfg.max_inflight = srv.cfg.max_upstream_inflight;
+  fcfg.cache_size = srv.cfg.cache_size;
+  fcfg.cache_max_ttl = srv.cfg.cache_max_ttl;
+  fcfg.cache_neg_ttl = srv.cfg.cache_neg_ttl;
+  int rc = dns_forward_new(&srv.loop, &fcfg, &srv.forward);
+  if (rc != 0) {
+    fprintf(stderr, "dnsortd: cannot start forwarding: %s\n", uv_strerror(rc));
+    return rc;
+  }
+  char list[LOOP_MAX_UPSTREAMS * 56] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < srv.cfg.n_upstreams && used < sizeof(list); i++) {
+    char one[64];
+    loop_format_addr((struct sockaddr *)&srv.cfg.upstreams[i], one, sizeof(one));
+    used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? " " : "", one);
+  }
+  loop_log(LOOP_LOG_INFO, "forwarding names outside the map to %s (timeout %llu ms, at most %zu queries in flight)",
+           list, (unsigned long long)srv.cfg.upstream_timeout_ms, srv.cfg.max_upstream_inflight);
+  log_cache("cache");
+  return 0;
 }
 
 /* Start-up failed after n DNS listeners were bound: close them. */
@@ -310,6 +379,8 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  if (srv.cfg.zone.unknown == DNS_UNKNOWN_FORWARD && start_forward() != 0)
+    goto close_loop;
   srv.dns = calloc(srv.cfg.n_dns_addrs, sizeof(*srv.dns));
   if (srv.dns == NULL) {
     fprintf(stderr, "dnsortd: out of memory\n");
@@ -371,6 +442,8 @@ int main(int argc, char **argv) {
 close_loop:
   /* Let every close callback run (on the error paths too), so that
    * uv_loop_close can succeed. */
+  if (srv.forward != NULL && !srv.stopping)
+    dns_forward_close(srv.forward, on_forward_closed, NULL);
   uv_run(&srv.loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&srv.loop);
   if (rc != 0) {

@@ -194,6 +194,87 @@ static void test_sort_limits(void **state) {
   assert_int_equal(PARSE(&cfg, err, "--worker-nice", "1x"), -1);
 }
 
+static void test_forward_options(void **state) {
+  (void)state;
+  loop_config_t cfg;
+  char err[256];
+  char text[64];
+
+  /* Defaults, with forwarding off. */
+  assert_int_equal(parse(&cfg, err, sizeof(err), (char *[]){"dnsortd", NULL}), 0);
+  assert_int_equal(cfg.n_upstreams, 0);
+  assert_int_equal(cfg.upstream_timeout_ms, 2000);
+  assert_int_equal(cfg.max_upstream_inflight, 1024);
+  assert_int_equal(cfg.cache_size, 10000);
+  assert_int_equal(cfg.cache_max_ttl, 86400);
+  assert_int_equal(cfg.cache_neg_ttl, 300);
+
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "192.0.2.1",
+                         "--upstream", "[2001:db8::1]:5353", "--upstream", "::1",
+                         "--upstream", "127.0.0.1:5300", "--upstream", "[::1]",
+                         "--upstream-timeout", "0.5", "--max-upstream-inflight", "100",
+                         "--cache-size", "0", "--cache-max-ttl", "3600", "--cache-neg-ttl", "5"),
+                   0);
+  assert_int_equal(cfg.zone.unknown, DNS_UNKNOWN_FORWARD);
+  assert_int_equal(cfg.n_upstreams, 5);
+  const char *want[] = {"192.0.2.1:53", "[2001:db8::1]:5353", "[::1]:53", "127.0.0.1:5300",
+                        "[::1]:53"};
+  for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+    loop_format_addr((struct sockaddr *)&cfg.upstreams[i], text, sizeof(text));
+    assert_string_equal(text, want[i]);
+  }
+  assert_int_equal(cfg.upstream_timeout_ms, 500);
+  assert_int_equal(cfg.max_upstream_inflight, 100);
+  assert_int_equal(cfg.cache_size, 0);
+  assert_int_equal(cfg.cache_max_ttl, 3600);
+  assert_int_equal(cfg.cache_neg_ttl, 5);
+
+  /* Each half needs the other. */
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward"), -1);
+  assert_non_null(strstr(err, "--upstream"));
+  assert_int_equal(PARSE(&cfg, err, "--upstream", "192.0.2.1"), -1);
+  assert_non_null(strstr(err, "--unknown forward"));
+
+  const char *bad[] = {"", "localhost", "192.0.2.1:0", "192.0.2.1:65536", "[::1]:0",
+                       "[::1", "1.2.3", "192.0.2.1:53:53", "[::1]53"};
+  for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    if (PARSE(&cfg, err, "--unknown", "forward", "--upstream", (char *)bad[i]) != -1)
+      fail_msg("accepted bad upstream '%s'", bad[i]);
+    assert_non_null(strstr(err, "--upstream"));
+  }
+  char *many[2 + 2 * (LOOP_MAX_UPSTREAMS + 1) + 1];
+  size_t n = 0;
+  many[n++] = "dnsortd";
+  many[n++] = "--unknown=forward";
+  for (int i = 0; i <= LOOP_MAX_UPSTREAMS; i++) {
+    many[n++] = "--upstream";
+    many[n++] = "192.0.2.1";
+  }
+  many[n] = NULL;
+  assert_int_equal(loop_config_parse(&cfg, (int)n, many, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "at most"));
+
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-timeout", "0.001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-timeout", "601"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--max-upstream-inflight", "0"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--max-upstream-inflight", "50000"), 0);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--max-upstream-inflight", "50001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--cache-size", "1000001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--cache-size", "10k"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--cache-max-ttl", "2147483648"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--cache-neg-ttl", "x"), -1);
+  assert_non_null(strstr(err, "--cache-neg-ttl"));
+}
+
 static void test_help_and_version_flags(void **state) {
   (void)state;
   loop_config_t cfg;
@@ -214,6 +295,7 @@ int main(void) {
       cmocka_unit_test(test_unknown_and_incomplete_options_are_named),
       cmocka_unit_test(test_dns_options),
       cmocka_unit_test(test_sort_limits),
+      cmocka_unit_test(test_forward_options),
       cmocka_unit_test(test_help_and_version_flags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

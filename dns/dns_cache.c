@@ -1,0 +1,596 @@
+#include "dns_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Header fields (RFC 1035 4.1.1) this module reads or patches. */
+#define HDR_ID 0
+#define HDR_FLAGS 2
+#define HDR_ARCOUNT 10
+#define FLAG_QR 0x8000u
+#define FLAG_AA 0x0400u
+#define FLAG_TC 0x0200u
+#define FLAG_RD 0x0100u
+#define FLAG_RA 0x0080u
+#define FLAG_AD 0x0020u
+#define FLAG_CD 0x0010u
+#define OPCODE_MASK 0x7800u
+#define RCODE_MASK 0x000Fu
+
+/* The key's flag byte: every query bit that can change the upstream's
+ * answer. RD=0 asks a resolver for its cache only; CD turns validation
+ * off; AD asks for the AD bit (RFC 6840 5.7); DO asks for DNSSEC records. */
+#define KEY_RD 0x01u
+#define KEY_CD 0x02u
+#define KEY_AD 0x04u
+#define KEY_DO 0x08u
+#define KEY_FIXED 5 /* flag byte, QTYPE, QCLASS */
+
+#define RR_FIXED 10 /* TYPE, CLASS, TTL, RDLENGTH after the owner */
+#define SOA_MIN_RDATA 22 /* two root names and five 32-bit fields */
+#define MAX_TTL_31 0x7FFFFFFFu /* RFC 2181 8: larger reads as 0 */
+
+/* The only reader of upstream bytes in this file: every fetch checks the
+ * remaining length first. */
+typedef struct {
+  const uint8_t *p;
+  size_t len;
+  size_t pos;
+} reader_t;
+
+static bool rd_be16(reader_t *r, uint16_t *v) {
+  if (r->len - r->pos < 2)
+    return false;
+  *v = (uint16_t)((unsigned)r->p[r->pos] << 8 | r->p[r->pos + 1]);
+  r->pos += 2;
+  return true;
+}
+
+static bool rd_be32(reader_t *r, uint32_t *v) {
+  if (r->len - r->pos < 4)
+    return false;
+  *v = (uint32_t)r->p[r->pos] << 24 | (uint32_t)r->p[r->pos + 1] << 16 |
+       (uint32_t)r->p[r->pos + 2] << 8 | (uint32_t)r->p[r->pos + 3];
+  r->pos += 4;
+  return true;
+}
+
+static bool rd_skip(reader_t *r, size_t n) {
+  if (r->len - r->pos < n)
+    return false;
+  r->pos += n;
+  return true;
+}
+
+/* Past one name. Owner names in the answer sections may end in a
+ * compression pointer, which is skipped, never followed: we only need to
+ * know where the record goes on. */
+static bool rd_skip_name(reader_t *r) {
+  size_t total = 0;
+  for (;;) {
+    if (r->pos >= r->len)
+      return false;
+    uint8_t octet = r->p[r->pos++];
+    if ((octet & 0xC0u) == 0xC0u)
+      return rd_skip(r, 1);
+    if ((octet & 0xC0u) != 0)
+      return false;
+    total += 1u + octet;
+    if (total > DNS_MAX_NAME)
+      return false;
+    if (octet == 0)
+      return true;
+    if (!rd_skip(r, octet))
+      return false;
+  }
+}
+
+static uint32_t get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         (uint32_t)p[3];
+}
+
+static void put_be16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+static uint16_t get_be16(const uint8_t *p) {
+  return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* ---- keys and hashing ---- */
+
+size_t dns_cache_key(const dns_query_t *q, uint8_t *key) {
+  if (!q->has_question || q->qname_len > DNS_MAX_NAME)
+    return 0;
+  uint8_t flags = 0;
+  if (q->flags & FLAG_RD)
+    flags |= KEY_RD;
+  if (q->flags & FLAG_CD)
+    flags |= KEY_CD;
+  if (q->flags & FLAG_AD)
+    flags |= KEY_AD;
+  if (q->has_edns && q->edns_do)
+    flags |= KEY_DO;
+  key[0] = flags;
+  put_be16(key + 1, q->qtype);
+  put_be16(key + 3, q->qclass);
+  if (dns_name_lower(q->question, q->qname_len, key + KEY_FIXED,
+                     DNS_MAX_NAME) != q->qname_len)
+    return 0;
+  return KEY_FIXED + q->qname_len;
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012), written from the paper.
+ * Query names are chosen by whoever sends us packets, so an unkeyed hash
+ * would let them fill one bucket chain and make every lookup a long walk. */
+static uint64_t rotl64(uint64_t x, unsigned b) {
+  return (x << b) | (x >> (64 - b));
+}
+
+static void sip_round(uint64_t v[4]) {
+  v[0] += v[1];
+  v[1] = rotl64(v[1], 13);
+  v[1] ^= v[0];
+  v[0] = rotl64(v[0], 32);
+  v[2] += v[3];
+  v[3] = rotl64(v[3], 16);
+  v[3] ^= v[2];
+  v[0] += v[3];
+  v[3] = rotl64(v[3], 21);
+  v[3] ^= v[0];
+  v[2] += v[1];
+  v[1] = rotl64(v[1], 17);
+  v[1] ^= v[2];
+  v[2] = rotl64(v[2], 32);
+}
+
+static uint64_t siphash24(const uint64_t k[2], const uint8_t *p, size_t len) {
+  uint64_t v[4] = {k[0] ^ 0x736f6d6570736575ull, k[1] ^ 0x646f72616e646f6dull,
+                   k[0] ^ 0x6c7967656e657261ull, k[1] ^ 0x7465646279746573ull};
+  size_t full = len & ~(size_t)7;
+  for (size_t i = 0; i < full; i += 8) {
+    uint64_t m = 0;
+    for (unsigned j = 0; j < 8; j++)
+      m |= (uint64_t)p[i + j] << (8 * j);
+    v[3] ^= m;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= m;
+  }
+  uint64_t last = (uint64_t)len << 56;
+  for (size_t j = 0; j < (len & 7); j++)
+    last |= (uint64_t)p[full + j] << (8 * j);
+  v[3] ^= last;
+  sip_round(v);
+  sip_round(v);
+  v[0] ^= last;
+  v[2] ^= 0xff;
+  for (int i = 0; i < 4; i++)
+    sip_round(v);
+  return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* ---- reading an upstream response ---- */
+
+/* What one walk over a response learns. */
+typedef struct {
+  uint16_t flags;
+  size_t end;             /* where the last record ends; trailing bytes go */
+  size_t opt_len;         /* the OPT record, when it is the very last one */
+  bool cacheable;
+  uint32_t lifetime;      /* seconds, once capped */
+  uint32_t ttl_cap;       /* served TTLs are at most this */
+  size_t n_ttls;
+  uint16_t ttl_at[DNS_CACHE_MAX_RECORDS];
+} msg_info_t;
+
+/* Does the response's question equal the key's (name compared without
+ * case, RFC 4343)? The question is the first name in the message, so a
+ * compression pointer there is malformed. */
+static bool question_matches(reader_t *r, const uint8_t *key, size_t key_len) {
+  const uint8_t *name = key + KEY_FIXED;
+  size_t name_len = key_len - KEY_FIXED;
+  size_t start = r->pos;
+  uint16_t qtype, qclass;
+
+  if (!rd_skip(r, name_len))
+    return false;
+  uint8_t lowered[DNS_MAX_NAME];
+  if (dns_name_lower(r->p + start, name_len, lowered, sizeof(lowered)) !=
+          name_len ||
+      memcmp(lowered, name, name_len) != 0)
+    return false;
+  if (!rd_be16(r, &qtype) || !rd_be16(r, &qclass))
+    return false;
+  return qtype == get_be16(key + 1) && qclass == get_be16(key + 3);
+}
+
+/* Walk msg: check it answers the key's question (when key is not NULL)
+ * and is well formed, and work out whether and how long it may be kept.
+ * False when it is invalid. */
+static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
+                    size_t key_len, uint32_t max_ttl, uint32_t neg_ttl,
+                    msg_info_t *info) {
+  reader_t r = {msg, len, 0};
+  uint16_t id, qd, an, ns, ar;
+
+  info->n_ttls = 0;
+  info->opt_len = 0;
+  info->cacheable = false;
+  if (!rd_be16(&r, &id) || !rd_be16(&r, &info->flags) || !rd_be16(&r, &qd) ||
+      !rd_be16(&r, &an) || !rd_be16(&r, &ns) || !rd_be16(&r, &ar))
+    return false;
+  if (!(info->flags & FLAG_QR) || (info->flags & OPCODE_MASK) != 0 || qd != 1)
+    return false;
+  if (key != NULL) {
+    if (!question_matches(&r, key, key_len))
+      return false;
+  } else if (!rd_skip_name(&r) || !rd_skip(&r, 4)) {
+    return false;
+  }
+
+  uint32_t min_answer = UINT32_MAX;
+  uint32_t negative = UINT32_MAX; /* from the first SOA in authority */
+  uint32_t ext_rcode = 0;
+  bool seen_opt = false;
+  size_t opt_start = 0, opt_end = 0;
+  bool too_many = false;
+  unsigned total = (unsigned)an + ns + ar;
+
+  for (unsigned i = 0; i < total; i++) {
+    size_t rr_start = r.pos;
+    uint16_t type, rclass, rdlen;
+    uint32_t ttl;
+    if (!rd_skip_name(&r) || !rd_be16(&r, &type) || !rd_be16(&r, &rclass))
+      return false;
+    size_t ttl_pos = r.pos;
+    if (!rd_be32(&r, &ttl) || !rd_be16(&r, &rdlen))
+      return false;
+    size_t rdata = r.pos;
+    if (!rd_skip(&r, rdlen))
+      return false;
+
+    if (type == DNS_TYPE_OPT) {
+      /* RFC 6891 6.1.1: at most one, in the additional section; its TTL
+       * field holds flags and the extended rcode, never a TTL. */
+      if (i < (unsigned)an + ns || seen_opt)
+        return false;
+      seen_opt = true;
+      opt_start = rr_start;
+      opt_end = r.pos;
+      ext_rcode = ttl >> 24;
+      continue;
+    }
+    if (ttl > MAX_TTL_31)
+      ttl = 0;
+    if (info->n_ttls < DNS_CACHE_MAX_RECORDS)
+      info->ttl_at[info->n_ttls++] = (uint16_t)ttl_pos;
+    else
+      too_many = true;
+    if (i < an) {
+      min_answer = min_u32(min_answer, ttl);
+    } else if (i < (unsigned)an + ns && type == DNS_TYPE_SOA &&
+               negative == UINT32_MAX && rdlen >= SOA_MIN_RDATA) {
+      /* MINIMUM is the last field, whatever the names before it. */
+      negative = min_u32(ttl, get_be32(msg + rdata + rdlen - 4));
+    }
+  }
+  info->end = r.pos;
+  if (seen_opt && opt_end == info->end)
+    info->opt_len = opt_end - opt_start;
+
+  unsigned rcode = info->flags & RCODE_MASK;
+  if ((info->flags & FLAG_TC) || ext_rcode != 0 || too_many ||
+      info->end > DNS_CACHE_MAX_MESSAGE)
+    return true;
+  if (rcode == DNS_RCODE_NOERROR && an > 0) {
+    info->lifetime = min_u32(min_answer, max_ttl);
+    info->ttl_cap = max_ttl;
+  } else if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) &&
+             negative != UINT32_MAX) {
+    info->lifetime = min_u32(negative, neg_ttl);
+    info->ttl_cap = info->lifetime;
+  } else {
+    return true; /* SERVFAIL and the like, or negative without an SOA */
+  }
+  info->cacheable = info->lifetime > 0;
+  return true;
+}
+
+/* ---- building a client's reply ---- */
+
+/* A response ready to serve: bytes, where its TTLs are, how old it is. */
+typedef struct {
+  const uint8_t *msg;
+  size_t len;
+  size_t opt_len;
+  const uint16_t *ttl_at;
+  size_t n_ttls;
+  uint32_t ttl_cap;
+  uint32_t age;           /* seconds */
+} view_t;
+
+/* TC=1 and the question only, for an answer longer than the client takes.
+ * dns_build_response frames it (ID, question, the client's OPT); the
+ * flags are then the upstream's where they describe the data. */
+static size_t reply_truncated(uint16_t up_flags, const dns_query_t *q,
+                              uint8_t *out, size_t cap, size_t limit) {
+  unsigned rcode = up_flags & RCODE_MASK;
+  size_t n = dns_build_response(q, rcode, NULL, 0, 0, out, cap, limit);
+  if (n == 0)
+    return 0;
+  uint16_t flags = (uint16_t)(FLAG_QR | FLAG_TC | (q->flags & FLAG_RD) |
+                              (up_flags & (FLAG_AA | FLAG_RA | FLAG_CD)) |
+                              rcode);
+  put_be16(out + HDR_FLAGS, flags);
+  return n;
+}
+
+static size_t render(const view_t *v, const dns_query_t *q, size_t limit,
+                     uint8_t *out, size_t cap) {
+  size_t room = cap < limit ? cap : limit;
+  /* RFC 6891 7: no OPT in a reply to a query that had none. */
+  size_t n = q->has_edns ? v->len : v->len - v->opt_len;
+
+  if (n > room)
+    return reply_truncated(get_be16(v->msg + HDR_FLAGS), q, out, cap, limit);
+  memcpy(out, v->msg, n);
+  put_be16(out + HDR_ID, q->id);
+  /* Same name (the key says so), so the same length: only the spelling
+   * may differ, and the client gets its own back. */
+  memcpy(out + DNS_HEADER_SIZE, q->question, q->question_len);
+  if (n < v->len)
+    put_be16(out + HDR_ARCOUNT, (uint16_t)(get_be16(out + HDR_ARCOUNT) - 1));
+  else if (v->opt_len > 0)
+    /* The OPT's CLASS is the payload size the sender takes: ours, as in
+     * every reply of this server, not the upstream's. */
+    put_be16(out + n - v->opt_len + 3, DNS_EDNS_ADVERTISED);
+  for (size_t i = 0; i < v->n_ttls; i++) {
+    size_t at = v->ttl_at[i];
+    if (at + 4 > n)
+      continue;
+    uint32_t ttl = get_be32(v->msg + at);
+    if (ttl > MAX_TTL_31)
+      ttl = 0;
+    ttl = min_u32(ttl, v->ttl_cap);
+    put_be32(out + at, ttl > v->age ? ttl - v->age : 0);
+  }
+  return n;
+}
+
+size_t dns_cache_relay(const uint8_t *msg, size_t len, const dns_query_t *q,
+                       size_t limit, uint8_t *out, size_t cap) {
+  msg_info_t info;
+  if (!q->has_question || !analyze(msg, len, NULL, 0, 0, 0, &info))
+    return 0;
+  /* The question lengths must agree, or the patch would shift records. */
+  reader_t r = {msg, info.end, DNS_HEADER_SIZE};
+  if (!rd_skip_name(&r) || r.pos != DNS_HEADER_SIZE + q->qname_len)
+    return 0;
+  view_t v = {msg, info.end, info.opt_len, NULL, 0, UINT32_MAX, 0};
+  return render(&v, q, limit, out, cap);
+}
+
+/* ---- the cache ---- */
+
+/* One allocation: the header, the TTL offsets, the key, the message. */
+typedef struct cache_entry {
+  struct cache_entry *chain;            /* next in the bucket */
+  struct cache_entry *newer, *older;    /* LRU list */
+  uint64_t hash;
+  uint64_t stored_ms;
+  uint64_t expires_ms;
+  size_t size;                          /* of this allocation */
+  uint32_t ttl_cap;
+  uint16_t key_len;
+  uint16_t msg_len;
+  uint16_t opt_len;
+  uint16_t n_ttls;
+  uint16_t ttl_at[];                    /* then key, then message */
+} cache_entry_t;
+
+struct dns_cache {
+  dns_cache_config_t cfg;
+  cache_entry_t **buckets;
+  size_t mask;                          /* buckets - 1 */
+  cache_entry_t *newest, *oldest;
+  size_t entries;
+  size_t bytes;
+  uint64_t stored, evicted, expired;
+  msg_info_t scratch;                   /* analyze() output, ~800 bytes */
+};
+
+static uint8_t *entry_key(cache_entry_t *e) {
+  return (uint8_t *)(e->ttl_at + e->n_ttls);
+}
+
+static uint8_t *entry_msg(cache_entry_t *e) {
+  return entry_key(e) + e->key_len;
+}
+
+dns_cache_t *dns_cache_new(const dns_cache_config_t *cfg) {
+  dns_cache_t *c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return NULL;
+  c->cfg = *cfg;
+  if (c->cfg.max_bytes == 0)
+    c->cfg.max_bytes = c->cfg.max_entries * DNS_CACHE_BYTES_PER_ENTRY;
+  if (c->cfg.max_entries == 0)
+    return c;
+  /* A power of two at or above max_entries: chains stay about one long. */
+  size_t n = 16;
+  while (n < c->cfg.max_entries && n < ((size_t)1 << 30))
+    n <<= 1;
+  c->buckets = calloc(n, sizeof(*c->buckets));
+  if (c->buckets == NULL) {
+    free(c);
+    return NULL;
+  }
+  c->mask = n - 1;
+  return c;
+}
+
+static void lru_unlink(dns_cache_t *c, cache_entry_t *e) {
+  if (e->newer != NULL)
+    e->newer->older = e->older;
+  else
+    c->newest = e->older;
+  if (e->older != NULL)
+    e->older->newer = e->newer;
+  else
+    c->oldest = e->newer;
+  e->newer = e->older = NULL;
+}
+
+static void lru_push_newest(dns_cache_t *c, cache_entry_t *e) {
+  e->older = c->newest;
+  e->newer = NULL;
+  if (c->newest != NULL)
+    c->newest->newer = e;
+  c->newest = e;
+  if (c->oldest == NULL)
+    c->oldest = e;
+}
+
+static void entry_remove(dns_cache_t *c, cache_entry_t *e) {
+  cache_entry_t **pp = &c->buckets[e->hash & c->mask];
+  while (*pp != e)
+    pp = &(*pp)->chain;
+  *pp = e->chain;
+  lru_unlink(c, e);
+  c->entries--;
+  c->bytes -= e->size;
+  free(e);
+}
+
+void dns_cache_flush(dns_cache_t *c) {
+  while (c->oldest != NULL)
+    entry_remove(c, c->oldest);
+}
+
+void dns_cache_free(dns_cache_t *c) {
+  if (c == NULL)
+    return;
+  dns_cache_flush(c);
+  free(c->buckets);
+  free(c);
+}
+
+void dns_cache_stats(const dns_cache_t *c, dns_cache_stats_t *out) {
+  *out = (dns_cache_stats_t){
+      .entries = c->entries,
+      .bytes = c->bytes,
+      .index_bytes = c->buckets != NULL ? (c->mask + 1) * sizeof(*c->buckets)
+                                        : 0,
+      .max_entries = c->cfg.max_entries,
+      .max_bytes = c->cfg.max_bytes,
+      .stored = c->stored,
+      .evicted = c->evicted,
+      .expired = c->expired,
+  };
+}
+
+uint64_t dns_cache_hash(const dns_cache_t *c, const uint8_t *key,
+                        size_t key_len) {
+  return siphash24(c->cfg.hash_key, key, key_len);
+}
+
+static cache_entry_t *find(const dns_cache_t *c, const uint8_t *key,
+                           size_t key_len, uint64_t hash) {
+  for (cache_entry_t *e = c->buckets[hash & c->mask]; e != NULL;
+       e = e->chain) {
+    if (e->hash == hash && e->key_len == key_len &&
+        memcmp(entry_key(e), key, key_len) == 0)
+      return e;
+  }
+  return NULL;
+}
+
+size_t dns_cache_answer(dns_cache_t *c, const uint8_t *key, size_t key_len,
+                        const dns_query_t *q, size_t limit, uint64_t now_ms,
+                        uint8_t *out, size_t cap) {
+  if (c->entries == 0 || key_len == 0)
+    return 0;
+  cache_entry_t *e = find(c, key, key_len, dns_cache_hash(c, key, key_len));
+  if (e == NULL)
+    return 0;
+  if (now_ms >= e->expires_ms) {
+    c->expired++;
+    entry_remove(c, e);
+    return 0;
+  }
+  lru_unlink(c, e);
+  lru_push_newest(c, e);
+  /* A clock that went backwards makes the entry new again, not negative
+   * in age. */
+  uint64_t age_ms = now_ms > e->stored_ms ? now_ms - e->stored_ms : 0;
+  view_t v = {entry_msg(e), e->msg_len, e->opt_len, e->ttl_at, e->n_ttls,
+              e->ttl_cap, (uint32_t)(age_ms / 1000)};
+  return render(&v, q, limit, out, cap);
+}
+
+dns_cache_verdict_t dns_cache_store(dns_cache_t *c, const uint8_t *key,
+                                    size_t key_len, const uint8_t *msg,
+                                    size_t len, uint64_t now_ms) {
+  msg_info_t *info = &c->scratch;
+  if (key_len <= KEY_FIXED || key_len > DNS_CACHE_KEY_MAX ||
+      !analyze(msg, len, key, key_len, c->cfg.max_ttl, c->cfg.neg_ttl, info))
+    return DNS_CACHE_INVALID;
+  if (!info->cacheable || c->cfg.max_entries == 0)
+    return DNS_CACHE_NOT_STORED;
+
+  size_t size = sizeof(cache_entry_t) + info->n_ttls * sizeof(uint16_t) +
+                key_len + info->end;
+  if (size > c->cfg.max_bytes)
+    return DNS_CACHE_NOT_STORED;
+
+  uint64_t hash = dns_cache_hash(c, key, key_len);
+  cache_entry_t *old = find(c, key, key_len, hash);
+  if (old != NULL)
+    entry_remove(c, old);
+  while (c->oldest != NULL && (c->entries >= c->cfg.max_entries ||
+                               c->bytes + size > c->cfg.max_bytes)) {
+    cache_entry_t *victim = c->oldest;
+    if (now_ms >= victim->expires_ms)
+      c->expired++;
+    else
+      c->evicted++;
+    entry_remove(c, victim);
+  }
+
+  cache_entry_t *e = malloc(size);
+  if (e == NULL)
+    return DNS_CACHE_NOT_STORED;
+  e->hash = hash;
+  e->stored_ms = now_ms;
+  e->expires_ms = now_ms + (uint64_t)info->lifetime * 1000;
+  e->size = size;
+  e->ttl_cap = info->ttl_cap;
+  e->key_len = (uint16_t)key_len;
+  e->msg_len = (uint16_t)info->end;
+  e->opt_len = (uint16_t)info->opt_len;
+  e->n_ttls = (uint16_t)info->n_ttls;
+  memcpy(e->ttl_at, info->ttl_at, info->n_ttls * sizeof(uint16_t));
+  memcpy(entry_key(e), key, key_len);
+  memcpy(entry_msg(e), msg, info->end);
+
+  size_t b = hash & c->mask;
+  e->chain = c->buckets[b];
+  c->buckets[b] = e;
+  lru_push_newest(c, e);
+  c->entries++;
+  c->bytes += size;
+  c->stored++;
+  return DNS_CACHE_STORED;
+}
