@@ -227,6 +227,8 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
 
   forwarded_unlink(w);
   free(w);
+  if (len > 0)
+    dns_stats_count(&c->server->stats, reply, len);
   if (!dns_stream_put_prefix(prefix, len)) {
     c->server->dropped++;
   } else if (!batch_append(&batch, prefix, sizeof(prefix)) ||
@@ -313,6 +315,7 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
     s->dropped++;
     return true;
   }
+  dns_stats_count(&s->stats, out, out_len);
   return batch_append(batch, s->reply_buf, DNS_STREAM_PREFIX_LEN + out_len);
 }
 
@@ -554,6 +557,7 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   s->n_conns = 0;
   s->closing = false;
   s->on_close = NULL;
+  memset(&s->stats, 0, sizeof(s->stats));
   s->queries = s->refused_connections = s->bad_frames = 0;
   s->accepted = s->accept_errors = s->dropped = s->idle_timeouts = 0;
   s->pending_high_water = 0;

@@ -14,6 +14,7 @@
 
 #include "dns_forward.h"
 #include "dns_stream.h"
+#include "dns_stats.h"
 #include "dns_zone.h"
 
 #define DNS_TCP_DEFAULT_IDLE_TIMEOUT_MS 10000
@@ -51,6 +52,7 @@ typedef struct dns_tcp {
   size_t n_conns;
   bool closing;
   void (*on_close)(struct dns_tcp *);
+  dns_stats_t stats;            /* replies by qtype and rcode */
   uint64_t queries;
   uint64_t refused_connections; /* over max_connections */
   uint64_t bad_frames;

@@ -33,6 +33,7 @@ static void on_queued_send(uv_udp_send_t *req, int status) {
 
 static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
                        const struct sockaddr *addr) {
+  dns_stats_count(&s->stats, reply, len);
   uv_buf_t buf = uv_buf_init((char *)reply, (unsigned)len);
   int rc = uv_udp_try_send(&s->udp, &buf, 1, addr);
   if (rc >= 0) {
@@ -197,6 +198,7 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   if (s->max_queued_sends == 0)
     s->max_queued_sends = DNS_UDP_DEFAULT_MAX_QUEUED_SENDS;
   s->queued_sends = 0;
+  memset(&s->stats, 0, sizeof(s->stats));
   s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
   s->forward_unavailable = 0;
   s->forwarded = NULL;

@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "dns_forward.h"
+#include "dns_stats.h"
 #include "dns_wire.h"
 #include "dns_zone.h"
 
@@ -22,6 +23,7 @@ typedef struct dns_udp {
   const dns_zone_t *const *zone;
   size_t max_queued_sends;
   size_t queued_sends;
+  dns_stats_t stats;            /* replies by qtype and rcode */
   uint64_t received;
   uint64_t answered;
   uint64_t dropped_invalid;     /* short or QR=1: not answered by design */

@@ -1,0 +1,46 @@
+/* dns_stats: per-listener answer counters, by query type and rcode, read
+ * straight from the reply's bytes (so every path that answers - map,
+ * cache, upstream, error - is counted the same way). Pure; a handful of
+ * increments per answer. */
+#ifndef DNSORT_DNS_STATS_H
+#define DNSORT_DNS_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+  DNS_STATS_QTYPE_A = 0,
+  DNS_STATS_QTYPE_AAAA,
+  DNS_STATS_QTYPE_ANY,
+  DNS_STATS_QTYPE_MX,
+  DNS_STATS_QTYPE_TXT,
+  DNS_STATS_QTYPE_OTHER,
+  DNS_STATS_QTYPE_NONE,   /* a reply without a question (FORMERR) */
+  DNS_STATS_QTYPES
+} dns_stats_qtype_t;
+
+typedef enum {
+  DNS_STATS_RCODE_NOERROR = 0,
+  DNS_STATS_RCODE_FORMERR,
+  DNS_STATS_RCODE_SERVFAIL,
+  DNS_STATS_RCODE_NXDOMAIN,
+  DNS_STATS_RCODE_NOTIMP,
+  DNS_STATS_RCODE_REFUSED,
+  DNS_STATS_RCODE_BADVERS,
+  DNS_STATS_RCODE_OTHER,
+  DNS_STATS_RCODES
+} dns_stats_rcode_t;
+
+typedef struct {
+  uint64_t replies[DNS_STATS_QTYPES][DNS_STATS_RCODES];
+  uint64_t truncated;          /* replies with TC=1 */
+} dns_stats_t;
+
+/* Count one reply (a message we are about to send). */
+void dns_stats_count(dns_stats_t *stats, const uint8_t *reply, size_t len);
+
+/* Label values for Prometheus: "A", "AAAA", ..., "NOERROR", ... */
+const char *dns_stats_qtype_name(dns_stats_qtype_t t);
+const char *dns_stats_rcode_name(dns_stats_rcode_t r);
+
+#endif
