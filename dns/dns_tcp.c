@@ -227,8 +227,11 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
 
   forwarded_unlink(w);
   free(w);
-  if (len > 0)
+  if (len > 0) {
     dns_stats_count(&c->server->stats, reply, len);
+    if (c->server->log_query != NULL)
+      c->server->log_query(c->server->log_ctx, "tcp", NULL, reply, len);
+  }
   if (!dns_stream_put_prefix(prefix, len)) {
     c->server->dropped++;
   } else if (!batch_append(&batch, prefix, sizeof(prefix)) ||
@@ -316,6 +319,8 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
     return true;
   }
   dns_stats_count(&s->stats, out, out_len);
+  if (s->log_query != NULL)
+    s->log_query(s->log_ctx, "tcp", NULL, out, out_len);
   return batch_append(batch, s->reply_buf, DNS_STREAM_PREFIX_LEN + out_len);
 }
 

@@ -53,6 +53,11 @@ typedef struct dns_tcp {
   bool closing;
   void (*on_close)(struct dns_tcp *);
   dns_stats_t stats;            /* replies by qtype and rcode */
+  /* Per-query log (--log-queries), NULL when off: called with every reply
+   * just before it is sent. client is NULL when unknown. */
+  void (*log_query)(void *ctx, const char *proto, const struct sockaddr *client,
+                    const uint8_t *reply, size_t len);
+  void *log_ctx;
   uint64_t queries;
   uint64_t refused_connections; /* over max_connections */
   uint64_t bad_frames;

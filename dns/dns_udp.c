@@ -34,6 +34,8 @@ static void on_queued_send(uv_udp_send_t *req, int status) {
 static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
                        const struct sockaddr *addr) {
   dns_stats_count(&s->stats, reply, len);
+  if (s->log_query != NULL)
+    s->log_query(s->log_ctx, "udp", addr, reply, len);
   uv_buf_t buf = uv_buf_init((char *)reply, (unsigned)len);
   int rc = uv_udp_try_send(&s->udp, &buf, 1, addr);
   if (rc >= 0) {

@@ -24,6 +24,11 @@ typedef struct dns_udp {
   size_t max_queued_sends;
   size_t queued_sends;
   dns_stats_t stats;            /* replies by qtype and rcode */
+  /* Per-query log (--log-queries), NULL when off: called with every reply
+   * just before it is sent. client is NULL when unknown. */
+  void (*log_query)(void *ctx, const char *proto, const struct sockaddr *client,
+                    const uint8_t *reply, size_t len);
+  void *log_ctx;
   uint64_t received;
   uint64_t answered;
   uint64_t dropped_invalid;     /* short or QR=1: not answered by design */
