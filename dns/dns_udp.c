@@ -20,7 +20,8 @@ typedef struct {
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   dns_udp_t *s = container_of((uv_udp_t *)handle, dns_udp_t, udp);
   (void)suggested;
-  *buf = uv_buf_init((char *)s->recv_buf, sizeof(s->recv_buf));
+  *buf = uv_buf_init((char *)s->recv_area,
+                     DNS_UDP_RECV_BATCH * DNS_UDP_RECV_SLOT);
 }
 
 static void on_queued_send(uv_udp_send_t *req, int status) {
@@ -31,23 +32,14 @@ static void on_queued_send(uv_udp_send_t *req, int status) {
   free(q);
 }
 
-static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
+/* Keep a copy of a reply that the kernel would not take now (EAGAIN) and
+ * let libuv send it when the socket is writable again. */
+static void queue_copy(dns_udp_t *s, const uint8_t *reply, size_t len,
                        const struct sockaddr *addr) {
-  dns_stats_count(&s->stats, reply, len);
-  if (s->log_query != NULL)
-    s->log_query(s->log_ctx, "udp", addr, reply, len);
-  uv_buf_t buf = uv_buf_init((char *)reply, (unsigned)len);
-  int rc = uv_udp_try_send(&s->udp, &buf, 1, addr);
-  if (rc >= 0) {
-    s->answered++;
-    return;
-  }
-  if (rc != UV_EAGAIN || s->queued_sends >= s->max_queued_sends) {
+  if (s->queued_sends >= s->max_queued_sends) {
     s->dropped_send++;
     return;
   }
-  /* The socket buffer is full (or earlier sends are queued, which makes
-   * try_send refuse to jump the queue): keep a copy until libuv sends it. */
   queued_send_t *q = malloc(sizeof(*q) + len);
   if (q == NULL) {
     s->dropped_send++;
@@ -56,7 +48,7 @@ static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
   q->server = s;
   q->len = len;
   memcpy(q->data, reply, len);
-  buf = uv_buf_init((char *)q->data, (unsigned)len);
+  uv_buf_t buf = uv_buf_init((char *)q->data, (unsigned)len);
   if (uv_udp_send(&q->req, &s->udp, &buf, 1, addr, on_queued_send) != 0) {
     free(q);
     s->dropped_send++;
@@ -64,6 +56,84 @@ static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
   }
   s->queued_sends++;
   s->answered++;
+}
+
+static void send_now(dns_udp_t *s, const uint8_t *reply, size_t len,
+                     const struct sockaddr *addr) {
+  uv_buf_t buf = uv_buf_init((char *)reply, (unsigned)len);
+  int rc = uv_udp_try_send(&s->udp, &buf, 1, addr);
+  if (rc >= 0) {
+    s->answered++;
+    return;
+  }
+  /* EAGAIN: the socket buffer is full, or earlier sends are queued (which
+   * makes try_send refuse to jump the queue). */
+  if (rc == UV_EAGAIN)
+    queue_copy(s, reply, len, addr);
+  else
+    s->dropped_send++;
+}
+
+static size_t sockaddr_size(const struct sockaddr *sa) {
+  return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(struct sockaddr_in);
+}
+
+/* Send the replies of the batch that just ended with one sendmmsg. The
+ * socket is non-blocking: what the kernel does not take now is queued
+ * through libuv like any other EAGAIN; a reply it refuses (e.g. an
+ * unreachable address) is dropped alone and the rest still go. */
+static void batch_flush(dns_udp_t *s) {
+  size_t n = s->batch.n, sent = 0;
+  s->batch.open = false;
+  s->batch.n = 0;
+  if (n == 0)
+    return;
+  s->batches++;
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) {
+    s->dropped_send += n;
+    return;
+  }
+  while (sent < n) {
+    int rc = sendmmsg(fd, s->batch.msgs + sent, (unsigned)(n - sent), 0);
+    if (rc > 0) {
+      sent += (size_t)rc;
+      s->answered += (uint64_t)rc;
+    } else if (rc < 0 && errno == EINTR) {
+      continue;
+    } else if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      for (; sent < n; sent++)
+        queue_copy(s, s->batch.data[sent], s->batch.iov[sent].iov_len,
+                   (const struct sockaddr *)&s->batch.addrs[sent]);
+    } else {
+      s->dropped_send++;
+      sent++;
+    }
+  }
+}
+
+/* Every reply goes through here: counted, logged if asked, then batched
+ * while a recvmmsg batch is open, or sent at once. */
+static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
+                       const struct sockaddr *addr) {
+  dns_stats_count(&s->stats, reply, len);
+  if (s->log_query != NULL)
+    s->log_query(s->log_ctx, "udp", addr, reply, len);
+  size_t i = s->batch.n;
+  if (!s->batch.open || i >= DNS_UDP_SEND_BATCH || len > sizeof(s->batch.data[i])) {
+    send_now(s, reply, len, addr);
+    return;
+  }
+  memcpy(s->batch.data[i], reply, len);
+  socklen_t alen = (socklen_t)sockaddr_size(addr);
+  memcpy(&s->batch.addrs[i], addr, alen);
+  s->batch.iov[i].iov_base = s->batch.data[i];
+  s->batch.iov[i].iov_len = len;
+  s->batch.msgs[i].msg_hdr = (struct msghdr){
+      .msg_name = &s->batch.addrs[i], .msg_namelen = alen,
+      .msg_iov = &s->batch.iov[i], .msg_iovlen = 1};
+  s->batch.n++;
 }
 
 /* SERVFAIL for a query we cannot answer; 0 when it must be dropped. */
@@ -108,17 +178,12 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
   free(w);
 }
 
-static size_t sockaddr_size(const struct sockaddr *sa) {
-  return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                   : sizeof(struct sockaddr_in);
-}
-
 /* A cache hit (or an immediate SERVFAIL) is answered right here, like a
  * map answer; a miss waits for the upstream with a copy of the address. */
-static void forward_query(dns_udp_t *s, size_t nread,
+static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
                           const struct sockaddr *addr) {
   size_t len;
-  switch (dns_forward_lookup(s->forward, DNS_TRANSPORT_UDP, s->recv_buf, nread,
+  switch (dns_forward_lookup(s->forward, DNS_TRANSPORT_UDP, pkt, nread,
                              s->send_buf, sizeof(s->send_buf), &len)) {
   case DNS_FORWARD_REPLY:
     send_reply(s, s->send_buf, len, addr);
@@ -133,7 +198,7 @@ static void forward_query(dns_udp_t *s, size_t nread,
   if (w != NULL) {
     w->server = s;
     memcpy(&w->client, addr, sockaddr_size(addr));
-    if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, s->recv_buf,
+    if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, pkt,
                          nread, on_forward_reply) == 0) {
       w->prev = NULL;
       w->next = s->forwarded;
@@ -145,7 +210,7 @@ static void forward_query(dns_udp_t *s, size_t nread,
     }
     free(w);
   }
-  len = dns_forward_servfail(s->recv_buf, nread, DNS_TRANSPORT_UDP,
+  len = dns_forward_servfail(pkt, nread, DNS_TRANSPORT_UDP,
                              s->send_buf, sizeof(s->send_buf));
   if (len > 0)
     send_reply(s, s->send_buf, len, addr);
@@ -154,7 +219,12 @@ static void forward_query(dns_udp_t *s, size_t nread,
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *addr, unsigned flags) {
   dns_udp_t *s = container_of(handle, dns_udp_t, udp);
-  (void)buf;
+  /* The end of a recvmmsg batch: libuv hands back the whole area (ours,
+   * nothing to free) and the batch's replies go out together. */
+  if (flags & UV_UDP_MMSG_FREE) {
+    batch_flush(s);
+    return;
+  }
   /* nread == 0 with no address means "nothing more to read", not an empty
    * datagram; errors on an unconnected UDP socket (ICMP feedback) concern
    * one peer, never the server, so they are counted and ignored. */
@@ -168,10 +238,12 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     s->dropped_invalid++;
     return;
   }
+  if (flags & UV_UDP_MMSG_CHUNK)
+    s->batch.open = true;
+  const uint8_t *pkt = (const uint8_t *)buf->base;
   size_t len;
-  switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_UDP, s->recv_buf,
-                          (size_t)nread, s->send_buf, sizeof(s->send_buf),
-                          &len)) {
+  switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_UDP, pkt, (size_t)nread,
+                          s->send_buf, sizeof(s->send_buf), &len)) {
   case DNS_REPLY_SEND:
     send_reply(s, s->send_buf, len, addr);
     break;
@@ -180,19 +252,20 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     break;
   case DNS_REPLY_FORWARD:
     if (s->forward != NULL) {
-      forward_query(s, (size_t)nread, addr);
+      forward_query(s, pkt, (size_t)nread, addr);
       break;
     }
     /* No forwarder is configured: say so rather than let the client time
      * out. */
     s->forward_unavailable++;
-    len = dns_servfail(s->recv_buf, (size_t)nread, s->send_buf,
-                       sizeof(s->send_buf));
+    len = dns_servfail(pkt, (size_t)nread, s->send_buf, sizeof(s->send_buf));
     if (len > 0)
       send_reply(s, s->send_buf, len, addr);
     break;
   }
 }
+
+static void on_close(uv_handle_t *handle);
 
 int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
                   const dns_zone_t *const *zone, bool reuseport) {
@@ -206,13 +279,23 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   s->forwarded = NULL;
   s->forward_waiting = 0;
   s->on_close = NULL;
+  s->batches = 0;
+  s->batch.open = false;
+  s->batch.n = 0;
+  s->recv_area = malloc(DNS_UDP_RECV_BATCH * DNS_UDP_RECV_SLOT);
+  if (s->recv_area == NULL)
+    return UV_ENOMEM;
 
   /* init_ex creates the socket now, so that SO_REUSEPORT can be set before
    * bind (libuv's UV_UDP_REUSEADDR is only SO_REUSEADDR on Linux, which
-   * does not spread packets across processes). */
-  int rc = uv_udp_init_ex(loop, &s->udp, addr->sa_family);
-  if (rc != 0)
+   * does not spread packets across processes). UV_UDP_RECVMMSG reads up to
+   * 20 datagrams per system call; bench/README.md has the measurement. */
+  int rc = uv_udp_init_ex(loop, &s->udp, addr->sa_family | UV_UDP_RECVMMSG);
+  if (rc != 0) {
+    free(s->recv_area);
+    s->recv_area = NULL;
     return rc;
+  }
   if (reuseport) {
     uv_os_fd_t fd;
     int one = 1;
@@ -225,18 +308,25 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   rc = uv_udp_bind(&s->udp, addr, 0);
   if (rc != 0)
     goto fail;
+  /* Best effort: the kernel caps it at net.core.rmem_max. */
+  int rcvbuf = (int)(s->recv_buffer_bytes != 0 ? s->recv_buffer_bytes
+                                               : DNS_UDP_DEFAULT_RECV_BUFFER);
+  uv_recv_buffer_size((uv_handle_t *)&s->udp, &rcvbuf);
   rc = uv_udp_recv_start(&s->udp, on_alloc, on_recv);
   if (rc != 0)
     goto fail;
   return 0;
 
 fail:
-  uv_close((uv_handle_t *)&s->udp, NULL);
+  /* on_close frees recv_area; s->on_close is NULL, so nobody is told. */
+  uv_close((uv_handle_t *)&s->udp, on_close);
   return rc;
 }
 
 static void on_close(uv_handle_t *handle) {
   dns_udp_t *s = container_of((uv_udp_t *)handle, dns_udp_t, udp);
+  free(s->recv_area);
+  s->recv_area = NULL;
   if (s->on_close != NULL)
     s->on_close(s);
 }

@@ -1,12 +1,17 @@
-/* dns_udp: the UDP glue around dns_zone_answer. Receives into one fixed buffer,
- * answers in the receive callback into another, and sends with
- * uv_udp_try_send; only when the socket buffer is full does it fall back to
- * a queued uv_udp_send with a copy, bounded by max_queued_sends. */
+/* dns_udp: the UDP glue around dns_zone_answer. Receives batches with
+ * recvmmsg (libuv's UV_UDP_RECVMMSG) into one area allocated at start,
+ * answers each datagram in the receive callback into a fixed slot, and
+ * sends the batch's replies with one sendmmsg when libuv says the batch is
+ * over; a reply outside a batch (an upstream answer) goes out with
+ * uv_udp_try_send. Only when the socket buffer is full does it fall back to
+ * a queued uv_udp_send with a copy, bounded by max_queued_sends. Nothing
+ * on this path allocates. */
 #ifndef DNSORT_DNS_UDP_H
 #define DNSORT_DNS_UDP_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "dns_forward.h"
@@ -15,6 +20,12 @@
 #include "dns_zone.h"
 
 #define DNS_UDP_DEFAULT_MAX_QUEUED_SENDS 1024
+#define DNS_UDP_DEFAULT_RECV_BUFFER (4u * 1024 * 1024)
+/* libuv 1.44 hands at most 20 datagrams to one recvmmsg (UV__MMSG_MAXWIDTH)
+ * and wants 64 KiB per slot. */
+#define DNS_UDP_RECV_BATCH 20
+#define DNS_UDP_RECV_SLOT (64 * 1024)
+#define DNS_UDP_SEND_BATCH DNS_UDP_RECV_BATCH
 
 typedef struct dns_udp {
   uv_udp_t udp;                 /* first: the struct is the handle's owner */
@@ -40,9 +51,24 @@ typedef struct dns_udp {
   struct dns_udp_forwarded *forwarded; /* queries waiting upstream */
   size_t forward_waiting;       /* how many */
   void (*on_close)(struct dns_udp *);
-  /* The receive buffer stays ours between alloc and recv callbacks: libuv
-   * reads one datagram at a time into it and we answer before returning. */
-  uint8_t recv_buf[64 * 1024];
+  /* SO_RCVBUF to ask for (0: DNS_UDP_DEFAULT_RECV_BUFFER); a burst larger
+   * than the socket buffer is lost in the kernel before we see it. */
+  size_t recv_buffer_bytes;
+  uint64_t batches;             /* recvmmsg batches, for the benchmark */
+  /* Where libuv's recvmmsg puts a batch: DNS_UDP_RECV_BATCH slots of 64
+   * KiB (libuv's slot size), allocated once at start. It stays ours
+   * between the alloc and recv callbacks; we answer before returning. */
+  uint8_t *recv_area;
+  /* Replies to one recvmmsg batch, sent with one sendmmsg when the batch
+   * ends (libuv's UV_UDP_MMSG_FREE callback). */
+  struct {
+    bool open;
+    size_t n;
+    struct mmsghdr msgs[DNS_UDP_SEND_BATCH];
+    struct iovec iov[DNS_UDP_SEND_BATCH];
+    struct sockaddr_storage addrs[DNS_UDP_SEND_BATCH];
+    uint8_t data[DNS_UDP_SEND_BATCH][DNS_EDNS_ADVERTISED];
+  } batch;
   uint8_t send_buf[DNS_MAX_MESSAGE];
 } dns_udp_t;
 
