@@ -85,27 +85,6 @@ static bool rd_skip_name(reader_t *r) {
   }
 }
 
-static uint32_t get_be32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         (uint32_t)p[3];
-}
-
-static void put_be16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-static uint16_t get_be16(const uint8_t *p) {
-  return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
 /* ---- keys and hashing ---- */
@@ -123,8 +102,8 @@ size_t dns_cache_key(const dns_query_t *q, uint8_t *key) {
   if (q->has_edns && q->edns_do)
     flags |= KEY_DO;
   key[0] = flags;
-  put_be16(key + 1, q->qtype);
-  put_be16(key + 3, q->qclass);
+  dns_put_be16(key + 1, q->qtype);
+  dns_put_be16(key + 3, q->qclass);
   if (dns_name_lower(q->question, q->qname_len, key + KEY_FIXED,
                      DNS_MAX_NAME) != q->qname_len)
     return 0;
@@ -213,7 +192,7 @@ static bool question_matches(reader_t *r, const uint8_t *key, size_t key_len) {
     return false;
   if (!rd_be16(r, &qtype) || !rd_be16(r, &qclass))
     return false;
-  return qtype == get_be16(key + 1) && qclass == get_be16(key + 3);
+  return qtype == dns_get_be16(key + 1) && qclass == dns_get_be16(key + 3);
 }
 
 /* Walk msg: check it answers the key's question (when key is not NULL)
@@ -283,7 +262,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
     } else if (i < (unsigned)an + ns && type == DNS_TYPE_SOA &&
                negative == UINT32_MAX && rdlen >= SOA_MIN_RDATA) {
       /* MINIMUM is the last field, whatever the names before it. */
-      negative = min_u32(ttl, get_be32(msg + rdata + rdlen - 4));
+      negative = min_u32(ttl, dns_get_be32(msg + rdata + rdlen - 4));
     }
   }
   info->end = r.pos;
@@ -333,7 +312,7 @@ static size_t reply_truncated(uint16_t up_flags, const dns_query_t *q,
   uint16_t flags = (uint16_t)(FLAG_QR | FLAG_TC | (q->flags & FLAG_RD) |
                               (up_flags & (FLAG_AA | FLAG_RA | FLAG_CD)) |
                               rcode);
-  put_be16(out + HDR_FLAGS, flags);
+  dns_put_be16(out + HDR_FLAGS, flags);
   return n;
 }
 
@@ -344,27 +323,27 @@ static size_t render(const view_t *v, const dns_query_t *q, size_t limit,
   size_t n = q->has_edns ? v->len : v->len - v->opt_len;
 
   if (n > room)
-    return reply_truncated(get_be16(v->msg + HDR_FLAGS), q, out, cap, limit);
+    return reply_truncated(dns_get_be16(v->msg + HDR_FLAGS), q, out, cap, limit);
   memcpy(out, v->msg, n);
-  put_be16(out + HDR_ID, q->id);
+  dns_put_be16(out + HDR_ID, q->id);
   /* Same name (the key says so), so the same length: only the spelling
    * may differ, and the client gets its own back. */
   memcpy(out + DNS_HEADER_SIZE, q->question, q->question_len);
   if (n < v->len)
-    put_be16(out + HDR_ARCOUNT, (uint16_t)(get_be16(out + HDR_ARCOUNT) - 1));
+    dns_put_be16(out + HDR_ARCOUNT, (uint16_t)(dns_get_be16(out + HDR_ARCOUNT) - 1));
   else if (v->opt_len > 0)
     /* The OPT's CLASS is the payload size the sender takes: ours, as in
      * every reply of this server, not the upstream's. */
-    put_be16(out + n - v->opt_len + 3, DNS_EDNS_ADVERTISED);
+    dns_put_be16(out + n - v->opt_len + 3, DNS_EDNS_ADVERTISED);
   for (size_t i = 0; i < v->n_ttls; i++) {
     size_t at = v->ttl_at[i];
     if (at + 4 > n)
       continue;
-    uint32_t ttl = get_be32(v->msg + at);
+    uint32_t ttl = dns_get_be32(v->msg + at);
     if (ttl > MAX_TTL_31)
       ttl = 0;
     ttl = min_u32(ttl, v->ttl_cap);
-    put_be32(out + at, ttl > v->age ? ttl - v->age : 0);
+    dns_put_be32(out + at, ttl > v->age ? ttl - v->age : 0);
   }
   return n;
 }

@@ -78,18 +78,6 @@ struct dns_forward {
   uint8_t reply[DNS_MAX_MESSAGE];
 };
 
-static void put_be16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
 void dns_forward_config_default(dns_forward_config_t *cfg) {
   *cfg = (dns_forward_config_t){
       .timeout_ms = DNS_FORWARD_DEFAULT_TIMEOUT_MS,
@@ -112,7 +100,7 @@ static size_t servfail_for(const dns_query_t *q, size_t limit, uint8_t *out,
   if (n >= DNS_HEADER_SIZE) {
     unsigned flags = (unsigned)out[HDR_FLAGS] << 8 | out[HDR_FLAGS + 1];
     flags = (flags & ~FLAG_AA) | FLAG_RA;
-    put_be16(out + HDR_FLAGS, (uint16_t)flags);
+    dns_put_be16(out + HDR_FLAGS, (uint16_t)flags);
   }
   return n;
 }
@@ -137,19 +125,19 @@ static size_t build_upstream_query(const dns_query_t *q, uint16_t id,
   size_t n = DNS_HEADER_SIZE + q->question_len + OPT_RR_SIZE;
   if (n > cap)
     return 0;
-  put_be16(out, id);
-  put_be16(out + 2, (uint16_t)(q->flags & (FLAG_RD | FLAG_AD | FLAG_CD)));
-  put_be16(out + 4, 1); /* QDCOUNT */
-  put_be16(out + 6, 0);
-  put_be16(out + 8, 0);
-  put_be16(out + 10, 1); /* ARCOUNT: the OPT */
+  dns_put_be16(out, id);
+  dns_put_be16(out + 2, (uint16_t)(q->flags & (FLAG_RD | FLAG_AD | FLAG_CD)));
+  dns_put_be16(out + 4, 1); /* QDCOUNT */
+  dns_put_be16(out + 6, 0);
+  dns_put_be16(out + 8, 0);
+  dns_put_be16(out + 10, 1); /* ARCOUNT: the OPT */
   memcpy(out + DNS_HEADER_SIZE, q->question, q->question_len);
   uint8_t *opt = out + DNS_HEADER_SIZE + q->question_len;
   opt[0] = 0;
-  put_be16(opt + 1, DNS_TYPE_OPT);
-  put_be16(opt + 3, DNS_FORWARD_UPSTREAM_EDNS_SIZE);
-  put_be32(opt + 5, q->has_edns && q->edns_do ? OPT_TTL_DO : 0);
-  put_be16(opt + 9, 0);
+  dns_put_be16(opt + 1, DNS_TYPE_OPT);
+  dns_put_be16(opt + 3, DNS_FORWARD_UPSTREAM_EDNS_SIZE);
+  dns_put_be32(opt + 5, q->has_edns && q->edns_do ? OPT_TTL_DO : 0);
+  dns_put_be16(opt + 9, 0);
   return n;
 }
 

@@ -33,7 +33,7 @@ static dns_stats_qtype_t classify_qtype(unsigned qtype) {
 /* The qtype of the echoed question: walk its (uncompressed, as we echo it
  * as received) name; anything odd counts as "none" rather than guessing. */
 static dns_stats_qtype_t reply_qtype(const uint8_t *reply, size_t len) {
-  if (len < DNS_HEADER_SIZE || ((reply[4] << 8) | reply[5]) != 1)
+  if (len < DNS_HEADER_SIZE || dns_get_be16(reply + 4) != 1)
     return DNS_STATS_QTYPE_NONE;
   size_t pos = DNS_HEADER_SIZE;
   while (pos < len && reply[pos] != 0) {
@@ -43,19 +43,19 @@ static dns_stats_qtype_t reply_qtype(const uint8_t *reply, size_t len) {
   }
   if (pos >= len || len - pos < 3)
     return DNS_STATS_QTYPE_NONE;
-  return classify_qtype((unsigned)(reply[pos + 1] << 8) | reply[pos + 2]);
+  return classify_qtype(dns_get_be16(reply + pos + 1));
 }
 
 void dns_stats_count(dns_stats_t *stats, const uint8_t *reply, size_t len) {
   if (len < DNS_HEADER_SIZE)
     return;
-  unsigned flags = (unsigned)(reply[2] << 8) | reply[3];
+  unsigned flags = dns_get_be16(reply + 2);
   unsigned rcode = flags & RCODE_MASK;
   dns_stats_rcode_t r = rcode <= DNS_RCODE_REFUSED ? (dns_stats_rcode_t)rcode
                                                    : DNS_STATS_RCODE_OTHER;
   /* BADVERS lives in the OPT's extended rcode with 0 in the header; our
    * own replies carry exactly one OPT, last, so look there. */
-  if (rcode == 0 && ((reply[10] << 8) | reply[11]) >= 1 && len >= 11 &&
+  if (rcode == 0 && dns_get_be16(reply + 10) >= 1 && len >= 11 &&
       reply[len - 11] == 0 && reply[len - 10] == 0 &&
       reply[len - 9] == DNS_TYPE_OPT && reply[len - 6] != 0)
     r = DNS_STATS_RCODE_BADVERS;

@@ -43,6 +43,30 @@ enum dns_rcode {
   DNS_RCODE_BADVERS = 16,
 };
 
+/* Big-endian fields at a known-good offset, for code that has already
+ * checked its bounds (the response builders, the cache). Reading packets
+ * from the network goes through dns_wire.c's bounds-checked cursor. */
+static inline uint16_t dns_get_be16(const uint8_t *p) {
+  return (uint16_t)((unsigned)p[0] << 8 | p[1]);
+}
+
+static inline uint32_t dns_get_be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         (uint32_t)p[3];
+}
+
+static inline void dns_put_be16(uint8_t *p, uint16_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static inline void dns_put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
 /* What the parser decided. Everything but DROP is answered. */
 typedef enum {
   DNS_PARSE_OK = 0,      /* a well-formed standard query */

@@ -112,25 +112,15 @@ static size_t count_labels(const uint8_t *name, size_t len) {
   return 0;
 }
 
-static uint8_t *put_be16(uint8_t *p, uint16_t v) {
-  p[0] = (uint8_t)(v >> 8);
-  p[1] = (uint8_t)v;
-  return p + 2;
-}
-
-static uint8_t *put_be32(uint8_t *p, uint32_t v) {
-  p = put_be16(p, (uint16_t)(v >> 16));
-  return put_be16(p, (uint16_t)v);
-}
-
 /* Writes one record at p, which the caller sized; returns its end. */
 static uint8_t *put_rr(uint8_t *p, uint16_t type, uint32_t ttl,
                        const uint8_t *rdata, uint16_t rdlen) {
-  p = put_be16(p, ZONE_OWNER_POINTER);
-  p = put_be16(p, type);
-  p = put_be16(p, DNS_CLASS_IN);
-  p = put_be32(p, ttl);
-  p = put_be16(p, rdlen);
+  dns_put_be16(p, ZONE_OWNER_POINTER);
+  dns_put_be16(p + 2, type);
+  dns_put_be16(p + 4, DNS_CLASS_IN);
+  dns_put_be32(p + 6, ttl);
+  dns_put_be16(p + 10, rdlen);
+  p += 12;
   memcpy(p, rdata, rdlen);
   return p + rdlen;
 }
@@ -356,7 +346,7 @@ static size_t write_reply(const dns_query_t *q, unsigned rcode,
   size_t answers_at = DNS_HEADER_SIZE + q->question_len;
   memmove(out + answers_at + section->len, out + answers_at, n - answers_at);
   memcpy(out + answers_at, section->bytes, section->len);
-  put_be16(out + ZONE_ANCOUNT_OFFSET, section->count);
+  dns_put_be16(out + ZONE_ANCOUNT_OFFSET, section->count);
   return n + section->len;
 }
 
