@@ -28,10 +28,15 @@ LISTEN_RE = re.compile(r"^dnsortd listening dns=udp://(\S+):(\d+) sort=tcp://(\S
 class Server:
     """A dnsortd started on port 0; ports read back from its stdout line."""
 
-    def __init__(self, *extra, dns="127.0.0.1:0", sort="127.0.0.1:0"):
+    def __init__(self, *extra, dns="127.0.0.1:0", sort="127.0.0.1:0", nofile=None):
+        def limit_files():
+            if nofile is not None:
+                import resource
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen(
             [DNSORTD, "--dns", dns, "--sort", sort, "--log-level", "debug", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=limit_files)
         ready, _, _ = select.select([self.proc.stdout], [], [], 10)
         if not ready:
             self.kill()
@@ -726,6 +731,53 @@ class SortLimits(unittest.TestCase):
             self.assertEqual(sort_exchange(srv.sort_port, b"[3, 1]"), b"[1, 3]")
         finally:
             self.assertEqual(srv.stop()[0], 0)
+
+    def test_out_of_file_descriptors_is_survived_without_spinning(self):
+        limit = 48
+        srv = Server("--threads", "1", nofile=limit)
+        proc, port = srv.proc, srv.sort_port
+        held = []
+        try:
+            for _ in range(limit + 20):  # past the server's descriptor limit
+                try:
+                    held.append(socket.create_connection(("127.0.0.1", port), timeout=2))
+                except OSError:
+                    break
+            time.sleep(0.5)
+            ticks = os.sysconf("SC_CLK_TCK")
+
+            def cpu():
+                with open("/proc/%d/stat" % proc.pid) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                return (int(fields[11]) + int(fields[12])) / ticks
+
+            before = cpu()
+            time.sleep(1.0)
+            # A listener stuck on EMFILE in a level-triggered loop would burn
+            # a whole core here; a healthy one sleeps.
+            self.assertLess(cpu() - before, 0.5, "the server spins while out of descriptors")
+            # The connections it had no descriptor for were shed (libuv's
+            # EMFILE trick accepts and closes them), not left hanging.
+            shed = 0
+            for c in held:
+                c.settimeout(0.05)
+                try:
+                    shed += c.recv(1) == b""
+                except ConnectionResetError:
+                    shed += 1
+                except socket.timeout:
+                    pass
+            self.assertGreater(shed, 0)
+            for c in held:
+                c.close()
+            held = []
+            time.sleep(0.3)
+            self.assertEqual(sort_exchange(port, b"[2, 1]", timeout=5), b"[1, 2]")
+        finally:
+            for c in held:
+                c.close()
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
 
     def test_max_queued_jobs(self):
         srv = Server("--threads", "1", "--max-queued-jobs", "2", "--max-elements", "200000")
