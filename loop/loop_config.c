@@ -190,6 +190,9 @@ enum {
   OPT_CACHE_SIZE,
   OPT_CACHE_MAX_TTL,
   OPT_CACHE_NEG_TTL,
+  OPT_METRICS,
+  OPT_LOG_FORMAT,
+  OPT_LOG_QUERIES,
 };
 
 static const struct option long_options[] = {
@@ -221,6 +224,9 @@ static const struct option long_options[] = {
     {"cache-size", required_argument, NULL, OPT_CACHE_SIZE},
     {"cache-max-ttl", required_argument, NULL, OPT_CACHE_MAX_TTL},
     {"cache-neg-ttl", required_argument, NULL, OPT_CACHE_NEG_TTL},
+    {"metrics", required_argument, NULL, OPT_METRICS},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"log-queries", no_argument, NULL, OPT_LOG_QUERIES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -439,6 +445,18 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
       if (loop_log_parse_level(optarg, &cfg->log_level) != 0)
         return fail(err, errlen, "--log-level: '%s' is not one of error, warn, info, debug", optarg);
       break;
+    case OPT_METRICS:
+      if (loop_parse_addr(optarg, &cfg->metrics_addr) != 0)
+        return fail(err, errlen, "--metrics: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", optarg);
+      cfg->metrics = true;
+      break;
+    case OPT_LOG_FORMAT:
+      if (loop_log_parse_format(optarg, &cfg->log_format) != 0)
+        return fail(err, errlen, "--log-format: '%s' is not one of text, json", optarg);
+      break;
+    case OPT_LOG_QUERIES:
+      cfg->log_queries = true;
+      break;
     case OPT_MAX_REQUEST_BYTES:
       if (parse_size(optarg, 1, MAX_REQUEST_BYTES_LIMIT, &cfg->max_request_bytes) != 0)
         return fail(err, errlen, "--max-request-bytes: '%s' is not a size from 1 to 4G (suffixes k, M, G)", optarg);
@@ -553,12 +571,18 @@ void loop_config_usage(FILE *out) {
 "General:\n"
 "  --log-level LEVEL          error, warn, info (default) or debug; logs go to\n"
 "                             stderr\n"
+"  --log-format FORMAT        text (default) or json: one object per line\n"
+"  --log-queries              one line per answered DNS query (proto, client,\n"
+"                             name, type, rcode); off by default: it costs speed\n"
+"  --metrics ADDR:PORT        serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                             (off by default; 9153 is the usual port)\n"
 "  -h, --help                 show this help and exit\n"
 "  -V, --version              show the version and exit\n"
 "\n"
 "Once both services are bound, one line goes to stdout:\n"
 "  dnsortd listening dns=udp://ADDR:PORT sort=tcp://ADDR:PORT\n"
-"(one dns= entry per --dns; DNS over TCP uses the same ports.)\n"
+"(one dns= entry per --dns; DNS over TCP uses the same ports; with --metrics,\n"
+"metrics=http://ADDR:PORT at the end.)\n"
 "Signals: SIGHUP reloads --hosts files (and empties the forwarding cache);\n"
 "SIGINT/SIGTERM stop gracefully.\n",
           LOOP_MAX_THREADS, LOOP_DEFAULT_MAX_ELEMENTS,

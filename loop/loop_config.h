@@ -42,6 +42,10 @@ typedef struct {
   struct sockaddr_storage sort_addr;
   unsigned threads;             /* 0: one per CPU, decided by main() */
   loop_log_level_t log_level;
+  loop_log_format_t log_format;
+  bool log_queries;             /* one line per answered query */
+  bool metrics;                 /* --metrics given: serve metrics_addr */
+  struct sockaddr_storage metrics_addr;
   uint64_t max_request_bytes;
   size_t max_elements;
   uint64_t read_timeout_ms;

@@ -1,17 +1,30 @@
 #include "loop_log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+/* Room for one line. A JSON escape can take 6 bytes per input byte, so
+ * this is above the text message's own bound (MSG_MAX). */
+#define LINE_MAX_BYTES 4096
+#define MSG_MAX 1024
+#define STAMP_MAX 48         /* "2026-01-02T03:04:05.678Z" and room */
+/* Kept free while a line is built, for what closes it: '"', '}', '\n'. */
+#define LINE_TAIL 4
+
 static loop_log_level_t current_level = LOOP_LOG_INFO;
+static loop_log_format_t current_format = LOOP_LOG_TEXT;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static const char *const format_names[] = {"text", "json"};
 
 void loop_log_set_level(loop_log_level_t level) { current_level = level; }
 
 int loop_log_enabled(loop_log_level_t level) { return level <= current_level; }
+
+void loop_log_set_format(loop_log_format_t format) { current_format = format; }
 
 int loop_log_parse_level(const char *text, loop_log_level_t *out) {
   for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -23,29 +36,427 @@ int loop_log_parse_level(const char *text, loop_log_level_t *out) {
   return -1;
 }
 
+int loop_log_parse_format(const char *text, loop_log_format_t *out) {
+  for (size_t i = 0; i < sizeof(format_names) / sizeof(format_names[0]); i++) {
+    if (strcmp(text, format_names[i]) == 0) {
+      *out = (loop_log_format_t)i;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* ---- building a line ---- */
+
+/* A bounded writer: each piece goes in whole or not at all, and once one
+ * does not fit the line is full and the rest is left out. */
+typedef struct {
+  char *buf;
+  size_t cap;       /* usable for content: the tail is reserved apart */
+  size_t len;
+  bool full;
+} line_t;
+
+static bool put(line_t *l, const char *s, size_t n) {
+  if (l->full || n > l->cap - l->len) {
+    l->full = true;
+    return false;
+  }
+  memcpy(l->buf + l->len, s, n);
+  l->len += n;
+  return true;
+}
+
+static bool puts_(line_t *l, const char *s) { return put(l, s, strlen(s)); }
+
+/* The length of the valid UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *s) {
+  unsigned char c = s[0];
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0)
+      lo = 0xA0;
+    else if (c == 0xED)
+      hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    else if (c == 0xF4)
+      hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s[1] < lo || s[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++) {
+    if (s[i] < 0x80 || s[i] > 0xBF)
+      return 0;
+  }
+  return n;
+}
+
+/* The inside of a JSON string and its closing quote (the caller writes
+ * the opening one with the key, so that a key never goes out without its
+ * value): quote, backslash and control characters escaped (RFC 8259 7);
+ * bytes that are not UTF-8 (a hosts file may hold anything) become
+ * U+FFFD, so that every line parses. A value cut short still gets its
+ * closing quote, from the reserved tail. */
+static void put_json_string(line_t *l, const char *text) {
+  const unsigned char *s = (const unsigned char *)text;
+  while (*s != '\0' && !l->full) {
+    char esc[8];
+    const char *piece = esc;
+    size_t n;
+    if (*s == '"' || *s == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)*s;
+      n = 2;
+      s++;
+    } else if (*s < 0x20) {
+      static const char short_forms[] = "btn\0fr"; /* \b \t \n, \f \r */
+      if (*s >= '\b' && *s <= '\r' && short_forms[*s - '\b'] != '\0')
+        n = (size_t)snprintf(esc, sizeof(esc), "\\%c", short_forms[*s - '\b']);
+      else
+        n = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", *s);
+      s++;
+    } else if (*s < 0x80) {
+      piece = (const char *)s;
+      n = 1;
+      s++;
+    } else if ((n = utf8_len(s)) > 0) {
+      piece = (const char *)s;
+      s += n;
+    } else {
+      piece = "\\ufffd";
+      n = 6;
+      s++;
+    }
+    put(l, piece, n);
+  }
+  if (!put(l, "\"", 1)) {
+    /* From the tail, which is there for this; nothing more goes in. */
+    l->buf[l->len++] = '"';
+    l->full = true;
+  }
+}
+
+/* A text value, quoted (with \" and \\) only when it would otherwise be
+ * ambiguous, so that the common case stays plain key=value: a query name
+ * in presentation form (a\032b.) needs no quotes. */
+static void put_text_value(line_t *l, const char *s) {
+  bool quote = *s == '\0' || strpbrk(s, " \"=") != NULL;
+  for (const char *c = s; *c != '\0' && !quote; c++)
+    quote = (unsigned char)*c < 0x20;
+  if (!quote) {
+    puts_(l, s);
+    return;
+  }
+  if (!put(l, "\"", 1))
+    return;
+  for (const char *c = s; *c != '\0'; c++) {
+    char esc[8];
+    size_t n;
+    if (*c == '"' || *c == '\\')
+      n = (size_t)snprintf(esc, sizeof(esc), "\\%c", *c);
+    else if ((unsigned char)*c < 0x20)
+      n = (size_t)snprintf(esc, sizeof(esc), "\\x%02x", (unsigned char)*c);
+    else
+      n = (size_t)snprintf(esc, sizeof(esc), "%c", *c);
+    if (!put(l, esc, n))
+      return;
+  }
+  put(l, "\"", 1);
+}
+
+size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format,
+                            const char *stamp, loop_log_level_t level,
+                            const char *msg, const loop_log_field_t *fields,
+                            size_t n_fields) {
+  line_t l = {.buf = out, .cap = cap - LINE_TAIL, .len = 0, .full = false};
+  const char *level_name = level_names[level];
+
+  if (format == LOOP_LOG_JSON) {
+    /* The head goes in whole (it fits the 64 bytes cap may be at the
+     * least), then the message. */
+    char head[96];
+    snprintf(head, sizeof(head), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", stamp, level_name);
+    if (!puts_(&l, head)) {
+      l.len = 0;
+      l.full = false;
+      puts_(&l, "{");
+    } else {
+      put_json_string(&l, msg);
+    }
+    for (size_t i = 0; i < n_fields && !l.full; i++) {
+      /* The key, its colon and the value's opening quote whole, or the
+       * field is left out. */
+      char key[64];
+      int n = snprintf(key, sizeof(key), ",\"%s\":\"", fields[i].key);
+      if (n < 0 || (size_t)n >= sizeof(key) || !put(&l, key, (size_t)n))
+        break;
+      put_json_string(&l, fields[i].value);
+    }
+    l.buf[l.len++] = '}';
+  } else {
+    puts_(&l, stamp);
+    puts_(&l, " dnsortd ");
+    puts_(&l, level_name);
+    puts_(&l, ": ");
+    /* A message that does not fit whole is cut where it stops fitting. */
+    size_t n = strlen(msg);
+    if (n > l.cap - l.len)
+      n = l.cap - l.len;
+    put(&l, msg, n);
+    for (size_t i = 0; i < n_fields && !l.full; i++) {
+      put(&l, " ", 1);
+      puts_(&l, fields[i].key);
+      put(&l, "=", 1);
+      put_text_value(&l, fields[i].value);
+    }
+  }
+  l.buf[l.len++] = '\n';
+  return l.len;
+}
+
+/* ---- writing a line ---- */
+
+/* "2026-01-02T03:04:05.678Z". The seconds part is formatted once per
+ * second: with --log-queries this runs for every answer. Per thread, in
+ * case a worker ever logs. */
+static void format_stamp(char *out) {
+  static _Thread_local time_t cached_sec = (time_t)-1;
+  static _Thread_local char cached[24];
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (now.tv_sec != cached_sec) {
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_sec = now.tv_sec;
+  }
+  snprintf(out, STAMP_MAX, "%s.%03ldZ", cached, now.tv_nsec / 1000000L);
+}
+
+/* One write per line, so that lines never interleave mid-line. */
+static void write_line(loop_log_level_t level, const char *msg,
+                       const loop_log_field_t *fields, size_t n_fields) {
+  char stamp[STAMP_MAX];
+  char line[LINE_MAX_BYTES];
+  format_stamp(stamp);
+  size_t len = loop_log_format_line(line, sizeof(line), current_format, stamp,
+                                    level, msg, fields, n_fields);
+  fwrite(line, 1, len, stderr);
+}
+
 void loop_log(loop_log_level_t level, const char *fmt, ...) {
   if (!loop_log_enabled(level))
     return;
-
-  char stamp[32];
-  struct timespec now;
-  struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &now);
-  gmtime_r(&now.tv_sec, &tm);
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-
-  /* Build the line first and write it with one call, so that lines from
-   * different sources never interleave mid-line. */
-  char line[1024];
-  int off = snprintf(line, sizeof(line), "%s.%03ldZ dnsortd %s: ", stamp,
-                     now.tv_nsec / 1000000L, level_names[level]);
+  char msg[MSG_MAX];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(line + off, sizeof(line) - (size_t)off - 1, fmt, ap);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
-  size_t len = (size_t)off + (n < 0 ? 0 : (size_t)n);
-  if (len > sizeof(line) - 2)
-    len = sizeof(line) - 2;
-  line[len++] = '\n';
-  fwrite(line, 1, len, stderr);
+  write_line(level, msg, NULL, 0);
+}
+
+void loop_log_fields(loop_log_level_t level, const char *msg,
+                     const loop_log_field_t *fields, size_t n_fields) {
+  if (loop_log_enabled(level))
+    write_line(level, msg, fields, n_fields);
+}
+
+void loop_log_startup_error(const char *fmt, ...) {
+  char msg[MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (current_format == LOOP_LOG_JSON)
+    write_line(LOOP_LOG_ERROR, msg, NULL, 0);
+  else
+    fprintf(stderr, "dnsortd: %s\n", msg);
+}
+
+/* ---- the per-query log ---- */
+
+#define HEADER_SIZE 12
+#define TYPE_OPT 41
+#define MAX_LABEL 63
+
+typedef struct {
+  const uint8_t *p;
+  size_t len;
+  size_t pos;
+} cursor_t;
+
+static bool get16(cursor_t *c, unsigned *out) {
+  if (c->len - c->pos < 2)
+    return false;
+  *out = (unsigned)(c->p[c->pos] << 8) | c->p[c->pos + 1];
+  c->pos += 2;
+  return true;
+}
+
+/* Past a name anywhere in a message: labels, ended by a zero octet or a
+ * compression pointer (which is not followed: only its length matters). */
+static bool skip_name(cursor_t *c) {
+  while (c->pos < c->len) {
+    uint8_t b = c->p[c->pos];
+    if ((b & 0xC0) == 0xC0) {
+      if (c->len - c->pos < 2)
+        return false;
+      c->pos += 2;
+      return true;
+    }
+    if (b > MAX_LABEL)
+      return false;
+    c->pos += 1u + b;
+    if (b == 0)
+      return true;
+  }
+  return false;
+}
+
+/* The question's name into presentation form. The question is echoed as
+ * the client sent it, and dnsortd refuses pointers there, so none is
+ * followed. */
+static bool read_qname(cursor_t *c, char *out, size_t cap) {
+  size_t o = 0;
+  for (;;) {
+    if (c->pos >= c->len)
+      return false;
+    uint8_t n = c->p[c->pos++];
+    if (n == 0)
+      break;
+    if (n > MAX_LABEL || c->len - c->pos < n)
+      return false;
+    for (uint8_t i = 0; i < n; i++) {
+      /* At most 4 bytes per octet, and the dot and NUL after the name. */
+      if (cap - o < 6)
+        return false;
+      uint8_t b = c->p[c->pos++];
+      if (b <= 0x20 || b >= 0x7F) {
+        out[o++] = '\\';
+        out[o++] = (char)('0' + b / 100);
+        out[o++] = (char)('0' + b / 10 % 10);
+        out[o++] = (char)('0' + b % 10);
+      } else {
+        if (strchr(".\\\";()@$", b) != NULL)
+          out[o++] = '\\';
+        out[o++] = (char)b;
+      }
+    }
+    if (o + 1 >= cap)
+      return false;
+    out[o++] = '.';
+  }
+  if (o == 0)
+    out[o++] = '.'; /* the root */
+  out[o] = '\0';
+  return true;
+}
+
+static void type_name(unsigned t, char *out, size_t cap) {
+  static const struct {
+    unsigned type;
+    const char *name;
+  } names[] = {{1, "A"},      {2, "NS"},     {5, "CNAME"},   {6, "SOA"},
+               {12, "PTR"},   {13, "HINFO"}, {15, "MX"},     {16, "TXT"},
+               {28, "AAAA"},  {33, "SRV"},   {35, "NAPTR"},  {41, "OPT"},
+               {43, "DS"},    {46, "RRSIG"}, {47, "NSEC"},   {48, "DNSKEY"},
+               {52, "TLSA"},  {64, "SVCB"},  {65, "HTTPS"},  {251, "IXFR"},
+               {252, "AXFR"}, {255, "ANY"},  {257, "CAA"}};
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (names[i].type == t) {
+      snprintf(out, cap, "%s", names[i].name);
+      return;
+    }
+  }
+  snprintf(out, cap, "TYPE%u", t); /* RFC 3597 5 */
+}
+
+static void rcode_name(unsigned r, char *out, size_t cap) {
+  static const char *const names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                      "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+                                      "NXRRSET", "NOTAUTH", "NOTZONE"};
+  if (r < sizeof(names) / sizeof(names[0]))
+    snprintf(out, cap, "%s", names[r]);
+  else if (r == 16)
+    snprintf(out, cap, "BADVERS"); /* RFC 6891 9: only an OPT carries it */
+  else
+    snprintf(out, cap, "RCODE%u", r);
+}
+
+/* The upper 8 bits of the rcode sit in the OPT record's TTL (RFC 6891
+ * 6.1.3); find the OPT among the records after the question. -1 when
+ * there is none or the records cannot be walked. */
+static int extended_rcode(cursor_t c, unsigned ancount, unsigned nscount,
+                          unsigned arcount) {
+  unsigned total = ancount + nscount + arcount;
+  for (unsigned i = 0; i < total; i++) {
+    unsigned type, cls, ttl_hi, ttl_lo, rdlen;
+    if (!skip_name(&c) || !get16(&c, &type) || !get16(&c, &cls) ||
+        !get16(&c, &ttl_hi) || !get16(&c, &ttl_lo) || !get16(&c, &rdlen) ||
+        c.len - c.pos < rdlen)
+      return -1;
+    if (type == TYPE_OPT && i >= ancount + nscount)
+      return (int)(ttl_hi >> 8);
+    c.pos += rdlen;
+  }
+  return -1;
+}
+
+int loop_log_decode_reply(const uint8_t *reply, size_t len,
+                          loop_log_reply_t *out) {
+  strcpy(out->qname, "-");
+  strcpy(out->qtype, "-");
+  strcpy(out->rcode, "-");
+  if (len < HEADER_SIZE)
+    return -1;
+
+  cursor_t c = {.p = reply, .len = len, .pos = 4};
+  unsigned qdcount, ancount, nscount, arcount, qtype, qclass;
+  get16(&c, &qdcount);
+  get16(&c, &ancount);
+  get16(&c, &nscount);
+  get16(&c, &arcount);
+  unsigned rcode = reply[3] & 0x0Fu;
+
+  bool question = qdcount == 1 && read_qname(&c, out->qname, sizeof(out->qname)) &&
+                  get16(&c, &qtype) && get16(&c, &qclass);
+  if (question) {
+    type_name(qtype, out->qtype, sizeof(out->qtype));
+    int ext = extended_rcode(c, ancount, nscount, arcount);
+    if (ext > 0)
+      rcode |= (unsigned)ext << 4;
+  } else {
+    strcpy(out->qname, "-");
+  }
+  rcode_name(rcode, out->rcode, sizeof(out->rcode));
+  return 0;
+}
+
+void loop_log_query(const char *proto, const char *client,
+                    const uint8_t *reply, size_t len) {
+  loop_log_reply_t r;
+  loop_log_decode_reply(reply, len, &r);
+  loop_log_field_t fields[] = {
+      {"proto", proto},   {"client", client},  {"qname", r.qname},
+      {"qtype", r.qtype}, {"rcode", r.rcode},
+  };
+  loop_log_field_t *f = fields;
+  size_t n = sizeof(fields) / sizeof(fields[0]);
+  if (client == NULL) {
+    /* Over TCP the reply hooks have no address: leave the field out. */
+    fields[1] = fields[0];
+    f++;
+    n--;
+  }
+  write_line(LOOP_LOG_INFO, "query", f, n);
 }

@@ -1,13 +1,15 @@
-/* dnsortd: one process, one libuv loop, two services. main() parses the
- * command line, sizes the worker pool before anything can start it, loads
- * the DNS zone, binds every listener, prints the bound addresses, and runs
- * until a signal. SIGHUP rebuilds the zone on the worker pool and swaps it
- * in between two packets. */
+/* dnsortd: one process, one libuv loop, two services (and, with --metrics,
+ * a Prometheus endpoint on the same loop). main() parses the command line,
+ * sizes the worker pool before anything can start it, loads the DNS zone,
+ * binds every listener, prints the bound addresses, and runs until a
+ * signal. SIGHUP rebuilds the zone on the worker pool and swaps it in
+ * between two packets. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -18,6 +20,7 @@
 #include "dns_zone.h"
 #include "loop_config.h"
 #include "loop_log.h"
+#include "loop_metrics.h"
 #include "sort_server.h"
 
 #define container_of(ptr, type, member) \
@@ -50,6 +53,8 @@ typedef struct {
   dns_listener_t *dns;
   size_t n_dns;
   sort_server_t sort;
+  loop_metrics_t metrics;      /* started with --metrics only */
+  double start_time;           /* seconds since the epoch, for metrics */
   uv_signal_t sigint;
   uv_signal_t sigterm;
   uv_signal_t sighup;
@@ -65,6 +70,11 @@ typedef struct {
 
 static loop_server_t srv; /* large (I/O buffers): not on the stack */
 
+/* The services' log callback; printf-like, so the compiler checks every
+ * call through it. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
 static void log_adapter(int level, const char *fmt, ...) {
   if (!loop_log_enabled((loop_log_level_t)level))
     return;
@@ -74,6 +84,87 @@ static void log_adapter(int level, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   loop_log((loop_log_level_t)level, "%s", msg);
+}
+
+/* --log-queries: called by the DNS handlers with every reply just before
+ * it is sent. Over TCP they pass no client address. */
+static void log_query_hook(void *ctx, const char *proto, const struct sockaddr *client,
+                           const uint8_t *reply, size_t len) {
+  (void)ctx;
+  char addr[64];
+  if (client != NULL)
+    loop_format_addr(client, addr, sizeof(addr));
+  loop_log_query(proto, client != NULL ? addr : NULL, reply, len);
+}
+
+/* ---- metrics: one pass over every service, on the loop thread ---- */
+
+static void add_stats(dns_stats_t *sum, const dns_stats_t *one) {
+  for (int t = 0; t < DNS_STATS_QTYPES; t++) {
+    for (int r = 0; r < DNS_STATS_RCODES; r++)
+      sum->replies[t][r] += one->replies[t][r];
+  }
+  sum->truncated += one->truncated;
+}
+
+static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
+  (void)data;
+  for (size_t i = 0; i < srv.n_dns; i++) {
+    const dns_udp_t *u = &srv.dns[i].udp;
+    const dns_tcp_t *t = &srv.dns[i].tcp;
+    add_stats(&s->udp_stats, &u->stats);
+    add_stats(&s->tcp_stats, &t->stats);
+    s->udp_received += u->received;
+    s->udp_dropped_invalid += u->dropped_invalid;
+    s->udp_dropped_send += u->dropped_send;
+    s->tcp_queries += t->queries;
+    s->tcp_dropped_invalid += t->dropped;
+    s->tcp_bad_frames += t->bad_frames;
+    s->tcp_accepted += t->accepted;
+    s->tcp_refused += t->refused_connections;
+    s->tcp_accept_errors += t->accept_errors;
+    s->tcp_idle_timeouts += t->idle_timeouts;
+    s->tcp_open += t->n_conns;
+  }
+  s->reloads_ok = srv.reloads_ok;
+  s->reloads_failed = srv.reloads_failed;
+  s->zone_names = dns_zone_names(srv.zone);
+  if (srv.forward != NULL) {
+    s->forwarding = true;
+    dns_forward_stats(srv.forward, &s->forward);
+  }
+
+  const sort_server_t *sort = &srv.sort;
+  s->sort_ok = sort->replied_ok;
+  s->sort_bad_input = sort->bad_input;
+  s->sort_too_large = sort->too_large;
+  s->sort_timeouts = sort->timeouts;
+  s->sort_busy = sort->busy;
+  s->sort_cancelled = sort->cancelled;
+  s->sort_shutdown = sort->shutdown;
+  s->sort_error_replies = sort->replied_error;
+  s->sort_accepted = sort->accepted;
+  s->sort_accept_errors = sort->accept_errors;
+  /* jobs counts queued and running; the workers keep the running count,
+   * so the two can disagree for an instant: clamp, never underflow. */
+  size_t running = atomic_load_explicit(&srv.sort.jobs_running, memory_order_relaxed);
+  if (running > sort->jobs)
+    running = sort->jobs;
+  s->sort_running = running;
+  s->sort_queued = sort->jobs - running;
+  s->sort_connections = sort->n_conns;
+  s->sort_inflight_bytes = sort->inflight_bytes;
+  s->sort_request_bytes = (loop_prom_hist_t){
+      .bounds = sort->request_bytes.bounds, .n_bounds = sort->request_bytes.n_bounds,
+      .counts = sort->request_bytes.counts, .sum = sort->request_bytes.sum, .per_unit = 1.0};
+  s->sort_duration = (loop_prom_hist_t){
+      .bounds = sort->duration_ns.bounds, .n_bounds = sort->duration_ns.n_bounds,
+      .counts = sort->duration_ns.counts, .sum = sort->duration_ns.sum, .per_unit = 1e9};
+
+  loop_metrics_process(s);
+  s->start_time_seconds = srv.start_time;
+  s->version = DNSORT_VERSION;
+  s->libuv_version = uv_version_string();
 }
 
 /* ---- SIGHUP: rebuild the zone off the loop thread ---- */
@@ -177,10 +268,19 @@ static void on_tcp_closed(dns_tcp_t *t) {
 }
 
 static void on_sort_drained(sort_server_t *sort) {
-  loop_log(LOOP_LOG_INFO, "sort service drained: %llu ok, %llu error replies, %llu cancelled",
+  /* The metrics endpoint is closed by now: the shutdown outcome is seen
+   * here (bench/scale.sh parses the line up to "cancelled"). */
+  loop_log(LOOP_LOG_INFO, "sort service drained: %llu ok, %llu error replies, %llu cancelled, "
+           "%llu refused as shutting down",
            (unsigned long long)sort->replied_ok,
            (unsigned long long)sort->replied_error,
-           (unsigned long long)sort->cancelled);
+           (unsigned long long)sort->cancelled,
+           (unsigned long long)sort->shutdown);
+  service_closed();
+}
+
+static void on_metrics_closed(loop_metrics_t *m) {
+  (void)m;
   service_closed();
 }
 
@@ -211,7 +311,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
   srv.stopping = true;
   loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish",
            strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
-  srv.closing = (unsigned)(2 * srv.n_dns + 1 + (srv.forward != NULL));
+  srv.closing = (unsigned)(2 * srv.n_dns + 1 + (srv.forward != NULL) + srv.cfg.metrics);
   for (size_t i = 0; i < srv.n_dns; i++) {
     dns_udp_close(&srv.dns[i].udp, on_udp_closed);
     dns_tcp_close(&srv.dns[i].tcp, on_tcp_closed);
@@ -221,6 +321,8 @@ static void on_signal(uv_signal_t *sig, int signum) {
   if (srv.forward != NULL)
     dns_forward_close(srv.forward, on_forward_closed, NULL);
   sort_server_drain(&srv.sort, on_sort_drained);
+  if (srv.cfg.metrics)
+    loop_metrics_close(&srv.metrics, on_metrics_closed);
   uv_timer_start(&srv.grace, on_grace_over, srv.cfg.grace_ms, 0);
 }
 
@@ -264,10 +366,14 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
   for (int i = 0; i < tries; i++) {
     struct sockaddr_storage addr = *want;
     l->udp.forward = srv.forward;
+    if (srv.cfg.log_queries) {
+      l->udp.log_query = log_query_hook;
+      l->tcp.log_query = log_query_hook;
+    }
     rc = dns_udp_start(&l->udp, &srv.loop, (struct sockaddr *)&addr, &srv.zone,
                        srv.cfg.reuseport);
     if (rc != 0) {
-      fprintf(stderr, "dnsortd: cannot bind DNS to udp://%s: %s\n", want_text, uv_strerror(rc));
+      loop_log_startup_error("cannot bind DNS to udp://%s: %s", want_text, uv_strerror(rc));
       return rc;
     }
     int len = sizeof(addr);
@@ -283,7 +389,7 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
     if (rc != UV_EADDRINUSE || tries == 1)
       break;
   }
-  fprintf(stderr, "dnsortd: cannot listen for DNS on tcp://%s: %s\n", want_text, uv_strerror(rc));
+  loop_log_startup_error("cannot listen for DNS on tcp://%s: %s", want_text, uv_strerror(rc));
   return rc;
 }
 
@@ -304,7 +410,7 @@ static int start_forward(void) {
   fcfg.cache_neg_ttl = srv.cfg.cache_neg_ttl;
   int rc = dns_forward_new(&srv.loop, &fcfg, &srv.forward);
   if (rc != 0) {
-    fprintf(stderr, "dnsortd: cannot start forwarding: %s\n", uv_strerror(rc));
+    loop_log_startup_error("cannot start forwarding: %s", uv_strerror(rc));
     return rc;
   }
   char list[LOOP_MAX_UPSTREAMS * 56] = "";
@@ -328,9 +434,32 @@ static void close_dns_listeners(size_t n) {
   }
 }
 
+/* The metrics endpoint, if --metrics. Returns 0 or a libuv error with a
+ * message printed; text gets the bound address. */
+static int start_metrics(char *text, size_t cap) {
+  loop_format_addr((struct sockaddr *)&srv.cfg.metrics_addr, text, cap);
+  loop_metrics_config_t mcfg = {
+      .max_connections = LOOP_METRICS_DEFAULT_MAX_CONNECTIONS,
+      .timeout_ms = LOOP_METRICS_DEFAULT_TIMEOUT_MS,
+      .collect = collect_metrics,
+      .log = log_adapter,
+  };
+  int rc = loop_metrics_start(&srv.metrics, &srv.loop, (struct sockaddr *)&srv.cfg.metrics_addr, &mcfg);
+  if (rc != 0) {
+    loop_log_startup_error("cannot listen for metrics on tcp://%s: %s", text, uv_strerror(rc));
+    return rc;
+  }
+  struct sockaddr_storage bound;
+  int len = sizeof(bound);
+  if (uv_tcp_getsockname(&srv.metrics.listener, (struct sockaddr *)&bound, &len) == 0)
+    loop_format_addr((struct sockaddr *)&bound, text, cap);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   char err[512];
   char sort_text[80];
+  char metrics_text[80] = "";
   int rc;
   int exit_code = 1;
   size_t n_started = 0;
@@ -349,6 +478,10 @@ int main(int argc, char **argv) {
     return 0;
   }
   loop_log_set_level(srv.cfg.log_level);
+  loop_log_set_format(srv.cfg.log_format);
+  struct timespec started;
+  clock_gettime(CLOCK_REALTIME, &started);
+  srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
   unsigned threads = size_worker_pool(srv.cfg.threads);
   if (srv.cfg.max_queued_jobs == 0)
     srv.cfg.max_queued_jobs = (size_t)threads * LOOP_DEFAULT_JOBS_PER_THREAD;
@@ -367,14 +500,14 @@ int main(int argc, char **argv) {
   /* Start-up may block on files: nothing else is running yet. */
   zone = dns_load_zone(&srv.load, err, sizeof(err));
   if (zone == NULL) {
-    fprintf(stderr, "dnsortd: %s\n", err);
+    loop_log_startup_error("%s", err);
     return 2;
   }
   srv.zone = zone;
 
   rc = uv_loop_init(&srv.loop);
   if (rc != 0) {
-    fprintf(stderr, "dnsortd: cannot start the event loop: %s\n", uv_strerror(rc));
+    loop_log_startup_error("cannot start the event loop: %s", uv_strerror(rc));
     dns_zone_free(zone);
     return 1;
   }
@@ -383,7 +516,7 @@ int main(int argc, char **argv) {
     goto close_loop;
   srv.dns = calloc(srv.cfg.n_dns_addrs, sizeof(*srv.dns));
   if (srv.dns == NULL) {
-    fprintf(stderr, "dnsortd: out of memory\n");
+    loop_log_startup_error("out of memory");
     goto close_loop;
   }
   for (; n_started < srv.cfg.n_dns_addrs; n_started++) {
@@ -393,6 +526,10 @@ int main(int argc, char **argv) {
     }
   }
   srv.n_dns = n_started;
+  if (srv.cfg.metrics && start_metrics(metrics_text, sizeof(metrics_text)) != 0) {
+    close_dns_listeners(n_started);
+    goto close_loop;
+  }
 
   loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, sort_text, sizeof(sort_text));
   sort_server_config_t sort_cfg = {
@@ -410,8 +547,10 @@ int main(int argc, char **argv) {
   };
   rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);
   if (rc != 0) {
-    fprintf(stderr, "dnsortd: cannot listen for sort on tcp://%s: %s\n", sort_text, uv_strerror(rc));
+    loop_log_startup_error("cannot listen for sort on tcp://%s: %s", sort_text, uv_strerror(rc));
     close_dns_listeners(n_started);
+    if (srv.cfg.metrics)
+      loop_metrics_close(&srv.metrics, NULL);
     goto close_loop;
   }
   /* Report the real bound ports, so that port 0 is usable by scripts. */
@@ -431,10 +570,15 @@ int main(int argc, char **argv) {
   printf("dnsortd listening");
   for (size_t i = 0; i < srv.n_dns; i++)
     printf(" dns=udp://%s", srv.dns[i].text);
-  printf(" sort=tcp://%s\n", sort_text);
+  printf(" sort=tcp://%s", sort_text);
+  if (srv.cfg.metrics)
+    printf(" metrics=http://%s", metrics_text);
+  printf("\n");
   fflush(stdout);
-  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=tcp://%s, %s worker threads",
-           dns_zone_names(srv.zone), srv.n_dns, sort_text, getenv("UV_THREADPOOL_SIZE"));
+  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=tcp://%s, %s worker threads%s%s%s",
+           dns_zone_names(srv.zone), srv.n_dns, sort_text, getenv("UV_THREADPOOL_SIZE"),
+           srv.cfg.metrics ? ", metrics=http://" : "", metrics_text,
+           srv.cfg.log_queries ? ", logging every query" : "");
 
   uv_run(&srv.loop, UV_RUN_DEFAULT);
   exit_code = 0;

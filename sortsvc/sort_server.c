@@ -48,7 +48,37 @@ typedef struct sort_conn {
   bool work_pending;         /* after_work_cb still to come */
   bool peer_eof;
   uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
+  uint64_t queued_at;        /* uv_hrtime() when the job was queued */
 } sort_conn_t;
+
+/* Request bodies from 16 bytes (a few numbers) to 64 MiB, by fours. */
+static const uint64_t request_bytes_bounds[] = {
+    16, 64, 256, 1024, 4096, 16384, 65536, 262144,
+    1048576, 4194304, 16777216, 67108864};
+/* Sorts from 100 us to a minute: gnome sort is quadratic, so the default
+ * --max-elements can take seconds. */
+static const uint64_t duration_bounds_ns[] = {
+    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
+    25000000, 50000000, 100000000, 250000000, 500000000, 1000000000,
+    2500000000, 10000000000, 60000000000};
+
+_Static_assert(sizeof(request_bytes_bounds) / sizeof(uint64_t) <= SORT_HIST_MAX_BOUNDS &&
+               sizeof(duration_bounds_ns) / sizeof(uint64_t) <= SORT_HIST_MAX_BOUNDS,
+               "the bounds must fit sort_hist_t");
+
+static void hist_init(sort_hist_t *h, const uint64_t *bounds, size_t n) {
+  memset(h, 0, sizeof(*h));
+  h->bounds = bounds;
+  h->n_bounds = n;
+}
+
+void sort_hist_observe(sort_hist_t *h, uint64_t value) {
+  size_t i = 0;
+  while (i < h->n_bounds && value > h->bounds[i])
+    i++;
+  h->counts[i]++;
+  h->sum += value;
+}
 
 #define LOG(s, level, ...)              \
   do {                                  \
@@ -238,6 +268,8 @@ static void after_work_cb(uv_work_t *req, int status) {
   }
   char *reply = c->reply;
   c->reply = NULL;
+  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT)
+    sort_hist_observe(&s->duration_ns, uv_hrtime() - c->queued_at);
   switch (c->job_status) {
   case SORT_JOB_OK:
     s->replied_ok++;
@@ -267,6 +299,7 @@ static void start_work(sort_conn_t *c) {
   c->body = (char *)body;
   c->state = CONN_WORKING;
   uv_timer_stop(&c->timer);
+  sort_hist_observe(&s->request_bytes, c->body_len);
   if (s->jobs >= s->cfg.max_queued_jobs) {
     /* Refuse rather than queue without bound: a queue longer than this
      * only turns into timeouts for everyone. */
@@ -276,6 +309,7 @@ static void start_work(sort_conn_t *c) {
     reply_busy(c, "server busy: too many sorts queued");
     return;
   }
+  c->queued_at = uv_hrtime();
   int rc = uv_queue_work(s->loop, &c->work, work_cb, after_work_cb);
   if (rc != 0) {
     free(c->body);
@@ -486,7 +520,11 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
   s->inflight_bytes = 0;
   s->accepted = s->replied_ok = s->replied_error = 0;
   s->bad_input = s->too_large = s->timeouts = s->busy = 0;
-  s->cancelled = s->accept_errors = 0;
+  s->cancelled = s->shutdown = s->accept_errors = 0;
+  hist_init(&s->request_bytes, request_bytes_bounds,
+            sizeof(request_bytes_bounds) / sizeof(request_bytes_bounds[0]));
+  hist_init(&s->duration_ns, duration_bounds_ns,
+            sizeof(duration_bounds_ns) / sizeof(duration_bounds_ns[0]));
 
   /* init_ex makes the socket now, so SO_REUSEPORT can precede bind. */
   int rc = uv_tcp_init_ex(loop, &s->listener, addr->sa_family);
@@ -525,8 +563,10 @@ void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
   uv_close((uv_handle_t *)&s->listener, on_listener_close);
   for (sort_conn_t *c = s->conns, *next; c != NULL; c = next) {
     next = c->next;
-    if (c->state == CONN_READING)
+    if (c->state == CONN_READING) {
+      s->shutdown++;
       reply_error(c, "server shutting down");
+    }
   }
 }
 

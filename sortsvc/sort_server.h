@@ -28,6 +28,22 @@ typedef struct {
   void (*log)(int level, const char *fmt, ...);
 } sort_server_config_t;
 
+/* A histogram with fixed buckets, for the metrics endpoint: bounds are
+ * inclusive upper bounds in the unit observed, ascending; counts[i] holds
+ * the observations in bucket i alone and counts[n_bounds] those above
+ * every bound (the exporter makes them cumulative). Updated on the loop
+ * thread only. */
+#define SORT_HIST_MAX_BOUNDS 16
+
+typedef struct {
+  const uint64_t *bounds;
+  size_t n_bounds;
+  uint64_t counts[SORT_HIST_MAX_BOUNDS + 1];
+  uint64_t sum;
+} sort_hist_t;
+
+void sort_hist_observe(sort_hist_t *h, uint64_t value);
+
 struct sort_conn;
 
 typedef struct sort_server {
@@ -52,7 +68,14 @@ typedef struct sort_server {
   uint64_t timeouts;           /* read or write */
   uint64_t busy;               /* refused: connections, jobs or bytes */
   uint64_t cancelled;          /* the client left before its reply */
+  uint64_t shutdown;           /* "server shutting down" replies */
   uint64_t accept_errors;
+  /* Body bytes of every complete request (refused busy ones included; a
+   * too-large one is never complete), and nanoseconds from a complete
+   * request to its reply being ready (queue wait, parse, sort, encode;
+   * cancelled jobs are not observed), both on the loop thread. */
+  sort_hist_t request_bytes;
+  sort_hist_t duration_ns;
   /* One read buffer for every connection: libuv calls alloc and read back
    * to back on the loop thread, and read_cb copies what it keeps. */
   char read_buf[64 * 1024];

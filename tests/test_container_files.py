@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The container files agree with each other: docker/Dockerfile (EXPOSE,
 CMD, HEALTHCHECK, USER), docker/compose.yaml and docker/k8s.yaml (ports,
-health checks, grace periods, the hosts ConfigMap).
+the metrics endpoint, health checks, grace periods, the hosts ConfigMap).
 
 Python standard library only. The YAML files are read by a small reader
 for the block-style subset they are written in (mappings, sequences, flow
@@ -25,14 +25,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 HEALTH_CHECK = "/usr/local/bin/dnsort-check"
 SERVER = "/usr/local/bin/dnsortd"
-# Every container file must offer these (port, protocol) pairs; the metrics
-# port is EXPOSEd in the image and may be published (it is commented out in
-# compose.yaml and k8s.yaml until dnsortd has --metrics).
+# Every container file must offer these (port, protocol) pairs, and the
+# metrics port, which every command serves with --metrics 0.0.0.0:9153.
 REQUIRED = {(4343, "udp"), (4343, "tcp"), (2015, "tcp")}
 METRICS = (9153, "tcp")
 DEFAULT_GRACE_S = 5.0          # dnsortd --grace default
 DEFAULT_CHECK_TIMEOUT_S = 2.0  # dnsort-check --timeout default
-RUNTIME_LIBS = {"libuv1", "libc-ares2", "libcjson1"}
+RUNTIME_LIBS = {"libuv1", "libc-ares2", "libcjson1", "libhttp-parser2.9"}
+# The build stage's -dev packages for those.
+BUILD_LIBS = {"libuv1-dev", "libc-ares-dev", "libcjson-dev", "libhttp-parser-dev"}
 
 
 # ---------------------------------------------------------------- YAML ----
@@ -392,6 +393,15 @@ def check_argv_ports(test, argv, dns_port, sort_port, host, what):
         test.assertEqual((dh, sh), (host, host), "%s must use %s" % (what, host))
 
 
+def check_metrics_argv(test, argv, what):
+    """--metrics 0.0.0.0:9153: the metrics port, on every interface of the
+    container, like the services."""
+    metrics = option(argv, "--metrics")
+    test.assertIsNotNone(metrics, "%s has no --metrics: %s" % (what, argv))
+    host, port = split_addr(metrics, what + " --metrics")
+    test.assertEqual((host, port, "tcp"), ("0.0.0.0",) + METRICS, "%s --metrics" % what)
+
+
 def check_health_argv(test, argv, dns_port, sort_port, what):
     test.assertTrue(argv and argv[0] == HEALTH_CHECK,
                     "%s must run %s, runs %s" % (what, HEALTH_CHECK, argv))
@@ -458,6 +468,13 @@ class ContainerFiles(unittest.TestCase):
                 part = args.split("apt-get install", 1)[1].split("&&")[0]
                 installed |= {w for w in shlex.split(part) if not w.startswith("-")}
         self.assertEqual(installed, RUNTIME_LIBS)
+        build = set()
+        for _, ins in self.image.stages[:-1]:
+            for name, args in ins:
+                if name == "RUN" and "apt-get install" in args:
+                    part = args.split("apt-get install", 1)[1].split("&&")[0]
+                    build |= {w for w in shlex.split(part) if not w.startswith("-")}
+        self.assertTrue(BUILD_LIBS <= build, "the build stage lacks %s" % sorted(BUILD_LIBS - build))
 
     def test_dockerfile_entrypoint_and_cmd(self):
         self.assertEqual(self.entrypoint, [SERVER])
@@ -465,6 +482,7 @@ class ContainerFiles(unittest.TestCase):
         self.assertTrue({(self.dns_port, "udp"), (self.dns_port, "tcp"), (self.sort_port, "tcp")}
                         <= self.expose, "CMD ports are not all EXPOSEd")
         self.assertEqual((self.dns_port, self.sort_port), (4343, 2015))
+        check_metrics_argv(self, self.cmd, "CMD")
 
     def test_dockerfile_healthcheck(self):
         hc = self.image.last("HEALTHCHECK")
@@ -528,11 +546,12 @@ class ContainerFiles(unittest.TestCase):
     def test_compose_ports(self):
         svc = self.service()
         ports = self.compose_ports(svc)
-        self.assertTrue(REQUIRED <= ports, "compose publishes %s" % sorted(ports))
+        self.assertTrue(REQUIRED | {METRICS} <= ports, "compose publishes %s" % sorted(ports))
         self.assertTrue(ports <= self.expose, "compose publishes ports the image does not EXPOSE")
         cmd = svc.get("command", self.cmd)
         self.assertIsInstance(cmd, list, "command in exec (list) form")
         check_argv_ports(self, cmd, self.dns_port, self.sort_port, "0.0.0.0", "compose command")
+        check_metrics_argv(self, cmd, "compose command")
 
     def test_compose_healthcheck(self):
         svc = self.service()
@@ -581,11 +600,18 @@ class ContainerFiles(unittest.TestCase):
     def test_k8s_container_ports(self):
         _, c = self.container()
         check_argv_ports(self, c.get("args", []), self.dns_port, self.sort_port, "0.0.0.0", "k8s args")
+        check_metrics_argv(self, c.get("args", []), "k8s args")
         ports = {(p["containerPort"], p.get("protocol", "TCP").lower()) for p in c["ports"]}
-        self.assertTrue(REQUIRED <= ports, "containerPorts %s" % sorted(ports))
+        self.assertTrue(REQUIRED | {METRICS} <= ports, "containerPorts %s" % sorted(ports))
         self.assertTrue(ports <= self.expose, "containerPorts the image does not EXPOSE")
         names = [p.get("name") for p in c["ports"]]
         self.assertEqual(len(names), len(set(names)), "container port names must be unique")
+        # The prometheus.io annotations, if any, point at the metrics port.
+        dep, _ = self.container()
+        notes = dep["spec"]["template"]["metadata"].get("annotations", {})
+        if "prometheus.io/port" in notes:
+            self.assertEqual(int(notes["prometheus.io/port"]), METRICS[0])
+            self.assertEqual(notes.get("prometheus.io/path", "/metrics"), "/metrics")
 
     def test_k8s_probes(self):
         _, c = self.container()
@@ -656,7 +682,7 @@ class ContainerFiles(unittest.TestCase):
                            and q.get("protocol", "TCP") == proto), None)
                 self.assertIsNotNone(cp, "targetPort %s/%s" % (target, proto))
             self.assertEqual(cp.get("protocol", "TCP"), proto, "protocol of %s" % p)
-        self.assertTrue(REQUIRED <= ports, "Service ports %s" % sorted(ports))
+        self.assertTrue(REQUIRED | {METRICS} <= ports, "Service ports %s" % sorted(ports))
         self.assertTrue(ports <= self.expose)
         labels = dep["spec"]["template"]["metadata"]["labels"]
         for k, v in svc["spec"]["selector"].items():

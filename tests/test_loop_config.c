@@ -275,6 +275,41 @@ static void test_forward_options(void **state) {
   assert_non_null(strstr(err, "--cache-neg-ttl"));
 }
 
+static void test_metrics_and_log_options(void **state) {
+  (void)state;
+  loop_config_t cfg;
+  char err[256];
+  char text[64];
+  /* Off by default. */
+  assert_int_equal(PARSE(&cfg, err, "--threads", "1"), 0);
+  assert_false(cfg.metrics);
+  assert_false(cfg.log_queries);
+  assert_int_equal(cfg.log_format, LOOP_LOG_TEXT);
+
+  assert_int_equal(PARSE(&cfg, err, "--metrics", "0.0.0.0:9153", "--log-format", "json",
+                         "--log-queries"), 0);
+  assert_true(cfg.metrics);
+  loop_format_addr((struct sockaddr *)&cfg.metrics_addr, text, sizeof(text));
+  assert_string_equal(text, "0.0.0.0:9153");
+  assert_int_equal(cfg.log_format, LOOP_LOG_JSON);
+  assert_true(cfg.log_queries);
+
+  assert_int_equal(PARSE(&cfg, err, "--metrics", "[::1]:0", "--log-format", "text"), 0);
+  assert_int_equal(cfg.metrics_addr.ss_family, AF_INET6);
+  assert_int_equal(cfg.log_format, LOOP_LOG_TEXT);
+
+  const char *bad_metrics[] = {"9153", "localhost:9153", "127.0.0.1:65536", ""};
+  for (size_t i = 0; i < ARRAY_LEN(bad_metrics); i++) {
+    assert_int_equal(PARSE(&cfg, err, "--metrics", (char *)bad_metrics[i]), -1);
+    assert_non_null(strstr(err, "--metrics"));
+  }
+  assert_int_equal(PARSE(&cfg, err, "--metrics"), -1);
+  assert_non_null(strstr(err, "--metrics"));
+  assert_int_equal(PARSE(&cfg, err, "--log-format", "xml"), -1);
+  assert_non_null(strstr(err, "xml"));
+  assert_int_equal(PARSE(&cfg, err, "--log-queries=yes"), -1);
+}
+
 static void test_help_and_version_flags(void **state) {
   (void)state;
   loop_config_t cfg;
@@ -296,6 +331,7 @@ int main(void) {
       cmocka_unit_test(test_dns_options),
       cmocka_unit_test(test_sort_limits),
       cmocka_unit_test(test_forward_options),
+      cmocka_unit_test(test_metrics_and_log_options),
       cmocka_unit_test(test_help_and_version_flags),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

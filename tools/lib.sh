@@ -3,7 +3,7 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-BUILD_PACKAGES="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libc-ares-dev libcjson-dev libcmocka-dev python3"
+BUILD_PACKAGES="gcc libc6-dev meson ninja-build pkg-config libuv1-dev libc-ares-dev libcjson-dev libhttp-parser-dev libcmocka-dev python3"
 
 # Install the Debian packages in "$@" that are not installed yet; nothing
 # happens (and no network is needed) when all are present.

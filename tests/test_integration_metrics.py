@@ -1,0 +1,824 @@
+#!/usr/bin/env python3
+"""Integration tests for --metrics, --log-format and --log-queries: the
+real dnsortd on ephemeral ports, scraped over HTTP before and after real
+traffic, with every counter checked to move by exactly what was sent; the
+endpoint's error answers and bounds (404/405/400/414/431, the connection
+limit, a slowloris client); SIGTERM with metrics connections open; JSON
+log lines that parse; one query line per query.
+
+Python standard library only. Run by meson test:
+    test_integration_metrics.py --dnsortd PATH
+"""
+import argparse
+import http.client
+import json
+import os
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+DNSORTD = None
+LISTEN_RE = re.compile(r"^dnsortd listening dns=udp://(\S+):(\d+) sort=tcp://(\S+):(\d+)"
+                       r"(?: metrics=http://(\S+):(\d+))?$")
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_TIMEOUT_S = 5.0     # LOOP_METRICS_DEFAULT_TIMEOUT_MS
+METRICS_MAX_CONNECTIONS = 64
+
+
+class LineCollector:
+    """Reads a child's stderr on a thread, so that a chatty child (one line
+    per query) never blocks on a full pipe."""
+
+    def __init__(self, stream):
+        self.lines = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _run(self, stream):
+        for raw in iter(stream.readline, b""):
+            with self.lock:
+                self.lines.append(raw.decode("utf-8", errors="replace").rstrip("\n"))
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.lines)
+
+    def wait_for(self, pred, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred(self.snapshot()):
+                return True
+            time.sleep(0.02)
+        return False
+
+
+class Server:
+    """dnsortd on port 0 with --metrics 127.0.0.1:0; every port is read
+    back from its listening line."""
+
+    def __init__(self, *extra, metrics=True, log_level="debug"):
+        args = [DNSORTD, "--dns", "127.0.0.1:0", "--sort", "127.0.0.1:0",
+                "--log-level", log_level, *extra]
+        if metrics:
+            args += ["--metrics", "127.0.0.1:0"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.log = LineCollector(self.proc.stderr)
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        self.line = self.proc.stdout.readline().decode().strip() if ready else ""
+        m = LISTEN_RE.match(self.line)
+        if not m or bool(m.group(5)) != metrics:
+            self.kill()
+            raise AssertionError("unexpected first line from dnsortd: %r\n%s"
+                                 % (self.line, "\n".join(self.log.snapshot())))
+        self.dns_port = int(m.group(2))
+        self.sort_port = int(m.group(4))
+        self.metrics_port = int(m.group(6)) if metrics else None
+        self.signalled = False
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self.close_pipes()
+
+    def close_pipes(self):
+        self.log.thread.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def signal(self, signum=signal.SIGTERM):
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self.signalled = True
+        self.proc.send_signal(signum)
+
+    def stop(self, timeout=15):
+        """SIGTERM (unless a test already sent one: a second one means "exit
+        at once"); returns (exit code, stderr lines)."""
+        if self.proc.poll() is None and not self.signalled:
+            self.signal()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("dnsortd did not exit within %s s of SIGTERM" % timeout)
+        self.close_pipes()
+        return self.proc.returncode, self.log.snapshot()
+
+    # ---- HTTP ----
+
+    def http(self, method="GET", path="/metrics"):
+        """(status, headers dict, body text) of one request."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=10)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            body = r.read().decode("utf-8")
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+        finally:
+            conn.close()
+
+    def raw_http(self, data, timeout=10):
+        """Send bytes, return everything the server sends until it closes."""
+        with socket.create_connection(("127.0.0.1", self.metrics_port), timeout=timeout) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            return recv_all(s)
+
+    def scrape(self):
+        status, headers, body = self.http()
+        if status != 200:
+            raise AssertionError("GET /metrics: %d %s" % (status, body))
+        if headers.get("content-type") != CONTENT_TYPE:
+            raise AssertionError("Content-Type %r" % headers.get("content-type"))
+        if int(headers["content-length"]) != len(body.encode()):
+            raise AssertionError("Content-Length differs from the body")
+        return parse_exposition(body)
+
+
+def recv_all(s):
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+# ------------------------------------------------- the text format ----
+
+SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)')
+
+
+def unescape(v):
+    return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), v)
+
+
+def parse_exposition(text):
+    """{(name, frozenset of label pairs): float}, with the format checked:
+    each family has HELP then TYPE, once, before its samples."""
+    samples, types = {}, {}
+    lines = text.split("\n")
+    if lines[-1] != "":
+        raise AssertionError("the exposition must end with a newline")
+    last_help = None
+    for line in lines[:-1]:
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            if name in types or last_help is not None:
+                raise AssertionError("HELP twice or without TYPE: %r" % line)
+            last_help = name
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            if name != last_help:
+                raise AssertionError("TYPE without its HELP: %r" % line)
+            if kind not in ("counter", "gauge", "histogram"):
+                raise AssertionError("TYPE %r" % kind)
+            types[name] = kind
+            last_help = None
+            continue
+        m = SAMPLE_RE.match(line)
+        if not m:
+            raise AssertionError("not a sample line: %r" % line)
+        name, labels_text, value = m.groups()
+        family = name
+        for suffix in ("_bucket", "_sum", "_count"):
+            if name.endswith(suffix) and types.get(name[:-len(suffix)]) == "histogram":
+                family = name[:-len(suffix)]
+        if family not in types:
+            raise AssertionError("sample before its TYPE: %r" % line)
+        if types[family] == "counter" and not name.endswith("_total"):
+            raise AssertionError("a counter without _total: %s" % name)
+        labels = []
+        if labels_text:
+            pos = 0
+            while pos < len(labels_text):
+                lm = LABEL_RE.match(labels_text, pos)
+                if not lm:
+                    raise AssertionError("bad labels: %r" % line)
+                labels.append((lm.group(1), unescape(lm.group(2))))
+                pos = lm.end()
+        key = (name, frozenset(labels))
+        if key in samples:
+            raise AssertionError("sample twice: %r" % line)
+        samples[key] = float(value)
+    samples["__types__"] = types
+    return samples
+
+
+def val(samples, name, **labels):
+    """A sample's value; 0 for a series that is not there."""
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def has(samples, name, **labels):
+    return (name, frozenset(labels.items())) in samples
+
+
+# ---------------------------------------------------------- clients ----
+
+def dns_query(name, qtype=1, qid=0x1234, flags=0x0100):
+    pkt = struct.pack(">HHHHHH", qid, flags, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        pkt += bytes([len(label)]) + label.encode()
+    return pkt + b"\x00" + struct.pack(">HH", qtype, 1)
+
+
+def udp_exchange(port, pkt, timeout=2.0):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(pkt, ("127.0.0.1", port))
+        try:
+            return s.recv(65535)
+        except socket.timeout:
+            return None
+
+
+def udp_send_only(port, pkt):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(pkt, ("127.0.0.1", port))
+
+
+def tcp_exchange(port, pkts, timeout=5.0):
+    """Send every message on one connection, pipelined; return the replies."""
+    wire = b"".join(struct.pack(">H", len(p)) + p for p in pkts)
+    replies, buf = [], b""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(wire)
+        while len(replies) < len(pkts):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            while len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+                n = struct.unpack(">H", buf[:2])[0]
+                replies.append(buf[2:2 + n])
+                buf = buf[2 + n:]
+    return replies
+
+
+def sort_exchange(port, body, prefix=None, timeout=30.0):
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall((struct.pack(">Q", len(body)) if prefix is None else prefix) + body)
+        return recv_all(s)
+
+
+def wait_until(pred, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+# ------------------------------------------------------------ tests ----
+
+class CountersMove(unittest.TestCase):
+    """N queries and M sort requests move each counter by exactly N and M."""
+
+    def setUp(self):
+        self.srv = Server("--threads", "2", "--max-request-bytes", "1k",
+                          "--map", "many.test=" + ",".join("10.0.0.%d" % i for i in range(1, 41)))
+
+    def tearDown(self):
+        code, _ = self.srv.stop()
+        self.assertEqual(code, 0)
+
+    def test_dns_counters(self):
+        before = self.srv.scrape()
+        n_udp, n_tcp, n_bad, n_formerr = 23, 9, 4, 3
+        for i in range(n_udp):
+            r = udp_exchange(self.srv.dns_port, dns_query("facebook.com", qid=i))
+            self.assertIsNotNone(r)
+        replies = tcp_exchange(self.srv.dns_port,
+                               [dns_query("wipo.int", qtype=28, qid=i) for i in range(n_tcp)])
+        self.assertEqual(len(replies), n_tcp)
+        # Responses (QR=1) are dropped, never answered.
+        for i in range(n_bad):
+            udp_send_only(self.srv.dns_port, dns_query("x.test", qid=i, flags=0x8000))
+        # QDCOUNT 2: FORMERR with no question echoed.
+        for i in range(n_formerr):
+            pkt = struct.pack(">HHHHHH", i, 0x0100, 2, 0, 0, 0)
+            self.assertIsNotNone(udp_exchange(self.srv.dns_port, pkt))
+        # 40 addresses do not fit 512 bytes: TC=1.
+        r = udp_exchange(self.srv.dns_port, dns_query("many.test"))
+        self.assertTrue(r[2] & 0x02, "expected TC=1")
+        # The dropped datagrams have no reply to wait for: the counter is.
+        self.assertTrue(wait_until(lambda: val(self.srv.scrape(), "dnsort_dns_dropped_total",
+                                                proto="udp", reason="invalid")
+                                   - val(before, "dnsort_dns_dropped_total",
+                                         proto="udp", reason="invalid") >= n_bad))
+        self.assertTrue(wait_until(lambda: val(self.srv.scrape(), "dnsort_dns_tcp_connections") == 0))
+        after = self.srv.scrape()
+
+        def delta(name, **labels):
+            return val(after, name, **labels) - val(before, name, **labels)
+
+        self.assertEqual(delta("dnsort_dns_queries_total", proto="udp"), n_udp + n_bad + n_formerr + 1)
+        self.assertEqual(delta("dnsort_dns_queries_total", proto="tcp"), n_tcp)
+        self.assertEqual(delta("dnsort_dns_responses_total", proto="udp", qtype="A", rcode="NOERROR"),
+                         n_udp + 1)
+        self.assertEqual(delta("dnsort_dns_responses_total", proto="tcp", qtype="AAAA", rcode="NOERROR"),
+                         n_tcp)
+        self.assertEqual(delta("dnsort_dns_responses_total", proto="udp", qtype="none", rcode="FORMERR"),
+                         n_formerr)
+        self.assertEqual(delta("dnsort_dns_truncated_responses_total", proto="udp"), 1)
+        self.assertEqual(delta("dnsort_dns_dropped_total", proto="udp", reason="invalid"), n_bad)
+        self.assertEqual(delta("dnsort_dns_dropped_total", proto="udp", reason="send"), 0)
+        self.assertEqual(delta("dnsort_dns_tcp_connections_accepted_total"), 1)
+        self.assertEqual(delta("dnsort_dns_tcp_connections_refused_total"), 0)
+        # Nothing else moved: the sum over every response series is exact.
+        total = sum(v - val(before, k[0], **dict(k[1])) for k, v in after.items()
+                    if k != "__types__" and k[0] == "dnsort_dns_responses_total")
+        self.assertEqual(total, n_udp + n_tcp + n_formerr + 1)
+        self.assertEqual(val(after, "dnsort_dns_map_names"), 4)
+
+    def test_sort_counters_and_histograms(self):
+        before = self.srv.scrape()
+        valid = [b"[3, 1, 2]", b"[]", b"[1.5, -2, 7, 0]", json.dumps(list(range(100, 0, -1))).encode()]
+        invalid = [b"[1, 2", b'["a"]', b"{}"]
+        for body in valid:
+            self.assertTrue(sort_exchange(self.srv.sort_port, body).startswith(b"["))
+        for body in invalid:
+            self.assertIn(b'"error"', sort_exchange(self.srv.sort_port, body))
+        too_large = 2
+        for _ in range(too_large):
+            reply = sort_exchange(self.srv.sort_port, b"", prefix=struct.pack(">Q", 4096))
+            self.assertIn(b"too large", reply)
+        self.assertTrue(wait_until(lambda: val(self.srv.scrape(), "dnsort_sort_connections") == 0))
+        after = self.srv.scrape()
+
+        def delta(name, **labels):
+            return val(after, name, **labels) - val(before, name, **labels)
+
+        self.assertEqual(delta("dnsort_sort_requests_total", outcome="ok"), len(valid))
+        self.assertEqual(delta("dnsort_sort_requests_total", outcome="bad_input"), len(invalid))
+        self.assertEqual(delta("dnsort_sort_requests_total", outcome="too_large"), too_large)
+        for outcome in ("timeout", "busy", "cancelled", "shutdown"):
+            self.assertEqual(delta("dnsort_sort_requests_total", outcome=outcome), 0, outcome)
+        self.assertEqual(delta("dnsort_sort_error_replies_total"), len(invalid) + too_large)
+        self.assertEqual(delta("dnsort_sort_connections_accepted_total"),
+                         len(valid) + len(invalid) + too_large)
+        # Complete requests only (a too-large one never is), each once.
+        complete = valid + invalid
+        self.assertEqual(delta("dnsort_sort_request_size_bytes_count"), len(complete))
+        self.assertEqual(delta("dnsort_sort_request_size_bytes_sum"), sum(len(b) for b in complete))
+        self.assertEqual(delta("dnsort_sort_request_size_bytes_bucket", le="16"),
+                         len([b for b in complete if len(b) <= 16]))
+        self.assertEqual(delta("dnsort_sort_request_size_bytes_bucket", le="+Inf"), len(complete))
+        # Every job that produced a reply, in seconds: well under one each.
+        self.assertEqual(delta("dnsort_sort_duration_seconds_count"), len(complete))
+        self.assertGreater(delta("dnsort_sort_duration_seconds_sum"), 0)
+        self.assertLess(delta("dnsort_sort_duration_seconds_sum"), len(complete))
+        self.assertEqual(delta("dnsort_sort_duration_seconds_bucket", le="10"), len(complete))
+        # Buckets are cumulative.
+        buckets = sorted((float(dict(k[1])["le"]), v) for k, v in after.items()
+                         if k != "__types__" and k[0] == "dnsort_sort_duration_seconds_bucket")
+        self.assertEqual([v for _, v in buckets], sorted(v for _, v in buckets))
+        self.assertEqual(buckets[-1][0], float("inf"))
+        self.assertEqual(val(after, "dnsort_sort_jobs", state="queued"), 0)
+        self.assertEqual(val(after, "dnsort_sort_jobs", state="running"), 0)
+        self.assertEqual(val(after, "dnsort_sort_inflight_bytes"), 0)
+
+    def test_scrapes_during_a_load_are_monotonic_and_end_exact(self):
+        before = self.srv.scrape()
+        threads, per_thread = 4, 150
+        errors = []
+
+        def client(t):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(2)
+                for i in range(per_thread):
+                    s.sendto(dns_query("yougov.com", qid=i), ("127.0.0.1", self.srv.dns_port))
+                    try:
+                        s.recv(512)
+                    except socket.timeout:
+                        errors.append((t, i))
+
+        workers = [threading.Thread(target=client, args=(t,)) for t in range(threads)]
+        for w in workers:
+            w.start()
+        seen = []
+        while any(w.is_alive() for w in workers):
+            seen.append(val(self.srv.scrape(), "dnsort_dns_responses_total",
+                            proto="udp", qtype="A", rcode="NOERROR"))
+        for w in workers:
+            w.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(len(seen), 1, "no scrape happened during the load")
+        self.assertEqual(seen, sorted(seen), "a counter went down")
+        after = self.srv.scrape()
+        self.assertEqual(val(after, "dnsort_dns_responses_total", proto="udp", qtype="A", rcode="NOERROR")
+                         - val(before, "dnsort_dns_responses_total", proto="udp", qtype="A",
+                               rcode="NOERROR"), threads * per_thread)
+
+    def test_gauges_while_a_sort_runs(self):
+        srv = Server("--threads", "1", "--max-elements", "200000")
+        try:
+            body = json.dumps(list(range(40000, 0, -1))).encode()
+            s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30)
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_sort_connections"), 1)
+            self.assertEqual(val(snap, "dnsort_sort_inflight_bytes"), len(body))
+            self.assertEqual(val(snap, "dnsort_sort_jobs", state="queued"), 0)
+            reply = recv_all(s)
+            s.close()
+            self.assertTrue(reply.startswith(b"[1, 2, 3"))
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_connections") == 0))
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_sort_jobs", state="running"), 0)
+            self.assertEqual(val(snap, "dnsort_sort_inflight_bytes"), 0)
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+
+class ProcessAndBuild(unittest.TestCase):
+    def test_process_families_and_build_info(self):
+        t0 = time.time()
+        srv = Server()
+        try:
+            snap = srv.scrape()
+            version = subprocess.run([DNSORTD, "--version"], capture_output=True, text=True).stdout
+            m = re.match(r"dnsortd (\S+) \(libuv (\S+)\)", version)
+            self.assertIsNotNone(m)
+            self.assertEqual(val(snap, "dnsort_build_info", version=m.group(1), libuv=m.group(2)), 1)
+            self.assertGreater(val(snap, "process_resident_memory_bytes"), 1 << 20)
+            self.assertGreater(val(snap, "process_virtual_memory_bytes"),
+                               val(snap, "process_resident_memory_bytes"))
+            self.assertGreaterEqual(val(snap, "process_cpu_seconds_total"), 0)
+            start = val(snap, "process_start_time_seconds")
+            self.assertLessEqual(abs(start - t0), 10)
+            types = snap["__types__"]
+            self.assertEqual(types["process_cpu_seconds_total"], "counter")
+            self.assertEqual(types["dnsort_sort_duration_seconds"], "histogram")
+            self.assertEqual(types["dnsort_sort_request_size_bytes"], "histogram")
+            self.assertEqual(types["dnsort_dns_map_names"], "gauge")
+            for name in types:
+                self.assertTrue(name.startswith("dnsort_") or name.startswith("process_"), name)
+            # No forwarder: no forwarding families.
+            self.assertFalse(any(n.startswith("dnsort_dns_forward") or n.startswith("dnsort_dns_cache")
+                                 for n in types))
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+
+class MapAndForward(unittest.TestCase):
+    def test_reloads_ok_and_failed_and_names(self):
+        with tempfile.TemporaryDirectory() as d:
+            hosts = os.path.join(d, "hosts")
+            with open(hosts, "w") as f:
+                f.write("192.0.2.1 a.test b.test\n")
+            srv = Server("--hosts", hosts, "--no-default-map")
+            try:
+                snap = srv.scrape()
+                self.assertEqual(val(snap, "dnsort_dns_map_names"), 2)
+                self.assertEqual(val(snap, "dnsort_dns_map_reloads_total", result="ok"), 0)
+                with open(hosts, "w") as f:
+                    f.write("192.0.2.1 a.test b.test\n192.0.2.2 c.test\n")
+                srv.signal(signal.SIGHUP)
+                self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_dns_map_reloads_total",
+                                                       result="ok") == 1))
+                self.assertEqual(val(srv.scrape(), "dnsort_dns_map_names"), 3)
+                with open(hosts, "w") as f:
+                    f.write("300.1.2.3 broken.test\n")
+                srv.signal(signal.SIGHUP)
+                self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_dns_map_reloads_total",
+                                                       result="failed") == 1))
+                snap = srv.scrape()
+                self.assertEqual(val(snap, "dnsort_dns_map_reloads_total", result="ok"), 1)
+                self.assertEqual(val(snap, "dnsort_dns_map_names"), 3)
+            finally:
+                self.assertEqual(srv.stop()[0], 0)
+
+    def test_forward_and_cache_counters(self):
+        upstream = Server(metrics=False)
+        try:
+            srv = Server("--unknown", "forward", "--upstream", "127.0.0.1:%d" % upstream.dns_port)
+            try:
+                before = srv.scrape()
+                for name in ("one.example", "two.example", "one.example", "one.example"):
+                    r = udp_exchange(srv.dns_port, dns_query(name))
+                    self.assertIsNotNone(r)
+                    self.assertEqual(r[3] & 0x0F, 0)
+                after = srv.scrape()
+
+                def delta(name):
+                    return val(after, name) - val(before, name)
+
+                self.assertEqual(delta("dnsort_dns_forward_queries_total"), 4)
+                self.assertEqual(delta("dnsort_dns_forward_upstream_queries_total"), 2)
+                self.assertEqual(delta("dnsort_dns_cache_hits_total"), 2)
+                self.assertEqual(delta("dnsort_dns_cache_misses_total"), 2)
+                self.assertEqual(delta("dnsort_dns_forward_upstream_failures_total"), 0)
+                self.assertEqual(val(after, "dnsort_dns_cache_entries"), 2)
+                self.assertGreater(val(after, "dnsort_dns_cache_memory_bytes"), 0)
+                self.assertEqual(val(after, "dnsort_dns_forward_inflight"), 0)
+            finally:
+                self.assertEqual(srv.stop()[0], 0)
+        finally:
+            self.assertEqual(upstream.stop()[0], 0)
+
+
+class Endpoint(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        code, _ = cls.srv.stop()
+        assert code == 0, code
+
+    def status_of(self, raw):
+        reply = self.srv.raw_http(raw)
+        m = re.match(rb"HTTP/1\.1 (\d{3}) ", reply)
+        self.assertIsNotNone(m, reply[:200])
+        head, _, body = reply.partition(b"\r\n\r\n")
+        self.assertIn(b"\r\nConnection: close\r\n", head + b"\r\n")
+        return int(m.group(1)), head.decode(), body
+
+    def test_errors_404_405_400_414_431(self):
+        before = self.srv.scrape()
+        self.assertEqual(self.srv.http("GET", "/")[0], 404)
+        self.assertEqual(self.srv.http("GET", "/metrics/x")[0], 404)
+        status, headers, _ = self.srv.http("POST", "/metrics")
+        self.assertEqual(status, 405)
+        self.assertEqual(headers.get("allow"), "GET, HEAD")
+        self.assertEqual(self.srv.http("DELETE", "/metrics")[0], 405)
+        self.assertEqual(self.status_of(b"hello there\r\n\r\n")[0], 400)
+        self.assertEqual(self.status_of(b"GET /metrics HTTP/1.1\r\nno colon\r\n\r\n")[0], 400)
+        self.assertEqual(self.status_of(b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\n\r\n")[0], 414)
+        self.assertEqual(self.status_of(b"GET /metrics HTTP/1.1\r\n" + b"X-A: b\r\n" * 2000
+                                        + b"\r\n")[0], 431)
+        after = self.srv.scrape()
+        for code, n in (("404", 2), ("405", 2), ("400", 2), ("414", 1), ("431", 1), ("200", 1)):
+            self.assertEqual(val(after, "dnsort_metrics_http_responses_total", code=code)
+                             - val(before, "dnsort_metrics_http_responses_total", code=code), n, code)
+
+    def test_head_has_the_headers_of_get_and_no_body(self):
+        status, head, body = self.status_of(b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(status, 200)
+        self.assertEqual(body, b"")
+        self.assertIn("Content-Type: " + CONTENT_TYPE, head)
+        length = int(re.search(r"Content-Length: (\d+)", head).group(1))
+        self.assertGreater(length, 1000)
+
+    def test_http_1_0_and_pipelined_requests_get_one_response(self):
+        status, _, body = self.status_of(b"GET /metrics HTTP/1.0\r\n\r\nGET /metrics HTTP/1.0\r\n\r\n")
+        self.assertEqual(status, 200)
+        self.assertEqual(body.count(b"# TYPE dnsort_build_info gauge"), 1)
+
+    def test_slowloris_is_closed_after_the_timeout(self):
+        before = self.srv.scrape()
+        s = socket.create_connection(("127.0.0.1", self.srv.metrics_port), timeout=15)
+        t0 = time.monotonic()
+        s.sendall(b"GET /metr")
+        closed_at = None
+        try:
+            # A byte every half second: each read is new data, but the
+            # bound is on the whole request.
+            for ch in b"ics HTTP/1.1\r\nX-Slow: " + b"z" * 40:
+                r, _, _ = select.select([s], [], [], 0.5)
+                if r:
+                    data = s.recv(100)
+                    if not data:
+                        closed_at = time.monotonic() - t0
+                        break
+                    self.fail("the server answered a request that never ended: %r" % data)
+                # Scrapes meanwhile are unaffected.
+                if ch == ord("H"):
+                    self.assertEqual(self.srv.http()[0], 200)
+                try:
+                    s.sendall(bytes([ch]))
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_at = time.monotonic() - t0
+                    break
+        finally:
+            s.close()
+        self.assertIsNotNone(closed_at, "the slow client was never closed")
+        self.assertGreaterEqual(closed_at, METRICS_TIMEOUT_S - 0.5)
+        self.assertLess(closed_at, METRICS_TIMEOUT_S + 2.5)
+        after = self.srv.scrape()
+        self.assertEqual(val(after, "dnsort_metrics_http_timeouts_total")
+                         - val(before, "dnsort_metrics_http_timeouts_total"), 1)
+
+    def test_connection_limit(self):
+        before = self.srv.scrape()
+        held = []
+        # The scrape above may still hold a connection for a moment (the
+        # server closes it when it reads the client's FIN), so one of ours
+        # can be refused: keep opening until 64 are open and stay open.
+        refused = 0
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                while len(held) < METRICS_MAX_CONNECTIONS:
+                    held.append(socket.create_connection(("127.0.0.1", self.srv.metrics_port),
+                                                         timeout=5))
+                time.sleep(0.3)  # let the server accept (or refuse) them all
+                closed = [c for c in held if select.select([c], [], [], 0)[0]]
+                if not closed:
+                    break
+                refused += len(closed)
+                for c in closed:
+                    held.remove(c)
+                    c.close()
+                self.assertLess(time.monotonic(), deadline)
+            with socket.create_connection(("127.0.0.1", self.srv.metrics_port), timeout=5) as extra:
+                extra.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+                self.assertEqual(recv_all(extra), b"", "the connection over the limit was served")
+            refused += 1
+        finally:
+            for c in held:
+                c.close()
+        # Closed by their clients, the held ones go as soon as the server
+        # reads their FIN; a scrape that comes first is refused too.
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                after = self.srv.scrape()
+                break
+            except (ConnectionError, http.client.HTTPException):
+                refused += 1
+                self.assertLess(time.monotonic(), deadline, "still refused after 5 s")
+                time.sleep(0.05)
+        self.assertEqual(val(after, "dnsort_metrics_http_refused_connections_total")
+                         - val(before, "dnsort_metrics_http_refused_connections_total"), refused)
+
+
+class Lifecycle(unittest.TestCase):
+    def test_listening_line_without_metrics_is_unchanged(self):
+        srv = Server(metrics=False)
+        try:
+            self.assertRegex(srv.line, r"^dnsortd listening dns=udp://127\.0\.0\.1:\d+ "
+                                       r"sort=tcp://127\.0\.0\.1:\d+$")
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_sigterm_with_metrics_connections_open_exits_0(self):
+        srv = Server()
+        idle = socket.create_connection(("127.0.0.1", srv.metrics_port), timeout=5)
+        half = socket.create_connection(("127.0.0.1", srv.metrics_port), timeout=5)
+        half.sendall(b"GET /metrics HTTP/1.1\r\n")
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        code, lines = srv.stop()
+        self.assertEqual(code, 0, "\n".join(lines))
+        self.assertLess(time.monotonic() - t0, METRICS_TIMEOUT_S, "shutdown waited for metrics clients")
+        self.assertIn("stopped cleanly", "\n".join(lines))
+        self.assertEqual(recv_all(idle), b"")
+        idle.close()
+        half.close()
+
+    def test_shutdown_outcome_is_counted_in_the_drain_line(self):
+        # The endpoint closes with the listeners, so the shutdown outcome
+        # is reported by the drain summary.
+        srv = Server()
+        s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
+        s.sendall(struct.pack(">Q", 10) + b"[1,")
+        self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_connections") == 1))
+        srv.signal()
+        self.assertIn(b"server shutting down", recv_all(s))
+        s.close()
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        self.assertTrue(any(re.search(r"drained: 0 ok, 1 error replies, 0 cancelled, "
+                                      r"1 refused as shutting down", l) for l in lines),
+                        "\n".join(lines))
+
+    def test_metrics_port_in_use_is_a_clear_error(self):
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen(1)
+            port = taken.getsockname()[1]
+            r = subprocess.run([DNSORTD, "--dns", "127.0.0.1:0", "--sort", "127.0.0.1:0",
+                                "--metrics", "127.0.0.1:%d" % port],
+                               capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("dnsortd: cannot listen for metrics on tcp://127.0.0.1:%d: address already in use"
+                      % port, r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_bad_metrics_address_exits_2(self):
+        r = subprocess.run([DNSORTD, "--metrics", "localhost:9153"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--metrics", r.stderr)
+
+
+class Logs(unittest.TestCase):
+    def send_queries(self, srv, n_udp, n_tcp):
+        for i in range(n_udp):
+            self.assertIsNotNone(udp_exchange(srv.dns_port, dns_query("WiPo.int", qid=i)))
+        if n_tcp:
+            self.assertEqual(len(tcp_exchange(srv.dns_port,
+                                              [dns_query("nope.example", qtype=15, qid=i)
+                                               for i in range(n_tcp)])), n_tcp)
+
+    def test_json_lines_parse_and_log_queries_logs_one_line_per_query(self):
+        srv = Server("--log-format", "json", "--log-queries", "--threads", "1", metrics=False)
+        n_udp, n_tcp = 12, 5
+        self.send_queries(srv, n_udp, n_tcp)
+        # A sort error logs at debug level with a quote in it.
+        sort_exchange(srv.sort_port, b'["x"]')
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        objs = []
+        for line in lines:
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                self.fail("not JSON: %r" % line)
+            self.assertIsInstance(obj, dict)
+            self.assertRegex(obj.get("ts", ""), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            self.assertIn(obj.get("level"), ("error", "warn", "info", "debug"))
+            self.assertIsInstance(obj.get("msg"), str)
+            objs.append(obj)
+        queries = [o for o in objs if o["msg"] == "query"]
+        self.assertEqual(len(queries), n_udp + n_tcp)
+        udp = [o for o in queries if o["proto"] == "udp"]
+        tcp = [o for o in queries if o["proto"] == "tcp"]
+        self.assertEqual(len(udp), n_udp)
+        self.assertEqual(len(tcp), n_tcp)
+        for o in udp:
+            self.assertEqual((o["qname"], o["qtype"], o["rcode"]), ("WiPo.int.", "A", "NOERROR"))
+            self.assertRegex(o["client"], r"^127\.0\.0\.1:\d+$")
+            self.assertEqual(o["level"], "info")
+        for o in tcp:
+            self.assertEqual((o["qname"], o["qtype"], o["rcode"]), ("nope.example.", "MX", "NOERROR"))
+            self.assertNotIn("client", o)
+        self.assertTrue(any(o["msg"].startswith("ready:") for o in objs))
+        self.assertTrue(any(o["msg"] == "stopped cleanly" for o in objs))
+
+    def test_text_query_lines(self):
+        srv = Server("--log-queries", metrics=False, log_level="error")
+        self.send_queries(srv, 7, 2)
+        # A FORMERR without a question, and a name that needs escaping.
+        udp_exchange(srv.dns_port, struct.pack(">HHHHHH", 1, 0x0100, 2, 0, 0, 0))
+        pkt = struct.pack(">HHHHHH", 2, 0x0100, 1, 0, 0, 0) + b"\x03a b\x00\x00\x01\x00\x01"
+        udp_exchange(srv.dns_port, pkt)
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        # --log-queries is its own switch: the lines come whatever the level.
+        queries = [l for l in lines if " dnsortd info: query " in l]
+        self.assertEqual(len(queries), 11, "\n".join(lines))
+        line_re = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z dnsortd info: query proto=(udp|tcp)"
+                             r"(?: client=127\.0\.0\.1:\d+)? qname=(\S+) qtype=(\S+) rcode=(\S+)$")
+        parsed = []
+        for l in queries:
+            m = line_re.match(l)
+            self.assertIsNotNone(m, l)
+            parsed.append(m.groups())
+        self.assertEqual(parsed.count(("udp", "WiPo.int.", "A", "NOERROR")), 7)
+        self.assertEqual(parsed.count(("tcp", "nope.example.", "MX", "NOERROR")), 2)
+        self.assertIn(("udp", "-", "-", "FORMERR"), parsed)
+        self.assertIn(("udp", "a\\032b.", "A", "NOERROR"), parsed)
+        # Nothing below error but the query lines.
+        self.assertEqual([l for l in lines if l not in queries], [])
+
+    def test_no_query_lines_by_default(self):
+        srv = Server(metrics=False)
+        self.send_queries(srv, 5, 1)
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        self.assertFalse([l for l in lines if "query proto=" in l])
+
+    def test_startup_error_in_json(self):
+        r = subprocess.run([DNSORTD, "--log-format", "json", "--hosts", "/nonexistent/hosts"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        lines = r.stderr.strip().split("\n")
+        self.assertEqual(len(lines), 1, r.stderr)
+        obj = json.loads(lines[0])
+        self.assertEqual(obj["level"], "error")
+        self.assertIn("/nonexistent/hosts", obj["msg"])
+
+
+def main():
+    global DNSORTD
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dnsortd", required=True)
+    args, rest = ap.parse_known_args()
+    DNSORTD = os.path.abspath(args.dnsortd)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+
+
+if __name__ == "__main__":
+    main()

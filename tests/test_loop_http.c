@@ -1,0 +1,187 @@
+/* Unit tests for the metrics endpoint's request reader (loop_http). */
+#include "test_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "loop_http.h"
+
+/* Feed text in pieces of step bytes (0: all at once); returns the status
+ * once ready, 0 if more is needed after the last byte. */
+static int feed(const char *text, size_t step, bool *head) {
+  loop_http_req_t r;
+  loop_http_req_init(&r);
+  size_t len = strlen(text);
+  if (step == 0)
+    step = len > 0 ? len : 1;
+  for (size_t off = 0; off < len; off += step) {
+    size_t n = len - off < step ? len - off : step;
+    if (loop_http_req_feed(&r, text + off, n) == LOOP_HTTP_READY) {
+      if (head != NULL)
+        *head = r.head;
+      return r.status;
+    }
+  }
+  return 0;
+}
+
+static void test_get_metrics_is_200_at_every_split(void **state) {
+  (void)state;
+  const char *req = "GET /metrics HTTP/1.1\r\nHost: localhost:9153\r\n"
+                    "User-Agent: Prometheus/2.45.0\r\nAccept: text/plain\r\n\r\n";
+  for (size_t step = 0; step <= 7; step++) {
+    bool head = true;
+    assert_int_equal(feed(req, step, &head), 200);
+    assert_false(head);
+  }
+}
+
+static void test_head_and_query_string_and_http_1_0(void **state) {
+  (void)state;
+  bool head = false;
+  assert_int_equal(feed("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", 0, &head), 200);
+  assert_true(head);
+  assert_int_equal(feed("GET /metrics?name[]=up HTTP/1.1\r\n\r\n", 0, NULL), 200);
+  assert_int_equal(feed("GET /metrics HTTP/1.0\r\n\r\n", 0, NULL), 200);
+  /* The absolute form (RFC 7230 5.3.2), as a proxy would send it. */
+  assert_int_equal(feed("GET http://h:9153/metrics HTTP/1.1\r\n\r\n", 0, NULL), 200);
+}
+
+static void test_other_paths_are_404(void **state) {
+  (void)state;
+  const char *reqs[] = {
+      "GET / HTTP/1.1\r\n\r\n",
+      "GET /metrics/ HTTP/1.1\r\n\r\n",
+      "GET /metricsx HTTP/1.1\r\n\r\n",
+      "GET /Metrics HTTP/1.1\r\n\r\n",
+      "GET /favicon.ico HTTP/1.1\r\n\r\n",
+  };
+  for (size_t i = 0; i < ARRAY_LEN(reqs); i++)
+    assert_int_equal(feed(reqs[i], 0, NULL), 404);
+}
+
+static void test_other_methods_are_405(void **state) {
+  (void)state;
+  const char *reqs[] = {
+      "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+      "PUT /metrics HTTP/1.1\r\n\r\n",
+      "DELETE /metrics HTTP/1.1\r\n\r\n",
+      "OPTIONS * HTTP/1.1\r\n\r\n",
+  };
+  for (size_t i = 0; i < ARRAY_LEN(reqs); i++)
+    assert_int_equal(feed(reqs[i], 0, NULL), 405);
+}
+
+static void test_malformed_requests_are_400(void **state) {
+  (void)state;
+  const char *reqs[] = {
+      "garbage\r\n\r\n",
+      "GET /metrics FTP/1.1\r\n\r\n",
+      "GET /metrics HTTP/1.1\r\nBad Header\r\n\r\n",
+      "GET /metrics HTTP/1.1\r\nContent-Length: x\r\n\r\n",
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", /* a TLS hello */
+  };
+  for (size_t i = 0; i < ARRAY_LEN(reqs); i++)
+    assert_int_equal(feed(reqs[i], 0, NULL), 400);
+}
+
+static void test_incomplete_request_needs_more(void **state) {
+  (void)state;
+  assert_int_equal(feed("GET /metrics HTTP/1.1\r\nHost: x\r\n", 0, NULL), 0);
+  assert_int_equal(feed("GET /met", 1, NULL), 0);
+}
+
+static void test_long_url_is_414(void **state) {
+  (void)state;
+  char req[LOOP_HTTP_MAX_URL + 64];
+  /* At the bound: a 1024-byte target is read (and is not /metrics). */
+  size_t n = (size_t)snprintf(req, sizeof(req), "GET /");
+  memset(req + n, 'a', LOOP_HTTP_MAX_URL - 1);
+  n += LOOP_HTTP_MAX_URL - 1;
+  n += (size_t)snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\n\r\n");
+  assert_int_equal(feed(req, 0, NULL), 404);
+  assert_int_equal(feed(req, 100, NULL), 404);
+  /* One byte more. */
+  n = (size_t)snprintf(req, sizeof(req), "GET /");
+  memset(req + n, 'a', LOOP_HTTP_MAX_URL);
+  n += LOOP_HTTP_MAX_URL;
+  snprintf(req + n, sizeof(req) - n, " HTTP/1.1\r\n\r\n");
+  assert_int_equal(feed(req, 0, NULL), 414);
+  assert_int_equal(feed(req, 100, NULL), 414);
+}
+
+/* A head of exactly total bytes: request line, one header, blank line. */
+static char *head_of(size_t total) {
+  const char *line = "GET /metrics HTTP/1.1\r\n";
+  size_t n = strlen(line);
+  size_t value = total - n - strlen("X: \r\n\r\n");
+  char *req = malloc(total + 1);
+  assert_non_null(req);
+  memcpy(req, line, n);
+  memcpy(req + n, "X: ", 3);
+  memset(req + n + 3, 'a', value);
+  strcpy(req + n + 3 + value, "\r\n\r\n");
+  assert_int_equal(strlen(req), total);
+  return req;
+}
+
+static void test_head_at_and_past_the_bound(void **state) {
+  (void)state;
+  char *req = head_of(LOOP_HTTP_MAX_HEAD);
+  assert_int_equal(feed(req, 0, NULL), 200);
+  assert_int_equal(feed(req, 999, NULL), 200);
+  free(req);
+  req = head_of(LOOP_HTTP_MAX_HEAD + 1);
+  assert_int_equal(feed(req, 0, NULL), 431);
+  assert_int_equal(feed(req, 999, NULL), 431);
+  free(req);
+}
+
+static void test_large_head_is_431(void **state) {
+  (void)state;
+  size_t cap = LOOP_HTTP_MAX_HEAD * 2;
+  char *req = malloc(cap);
+  assert_non_null(req);
+  size_t n = (size_t)snprintf(req, cap, "GET /metrics HTTP/1.1\r\n");
+  while (n < LOOP_HTTP_MAX_HEAD + 100)
+    n += (size_t)snprintf(req + n, cap - n, "X-Filler: %050d\r\n", 0);
+  snprintf(req + n, cap - n, "\r\n");
+  assert_int_equal(feed(req, 0, NULL), 431);
+  assert_int_equal(feed(req, 1000, NULL), 431);
+  free(req);
+}
+
+static void test_ready_request_ignores_what_follows(void **state) {
+  (void)state;
+  loop_http_req_t r;
+  loop_http_req_init(&r);
+  const char *two = "GET /nope HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n";
+  assert_int_equal(loop_http_req_feed(&r, two, strlen(two)), LOOP_HTTP_READY);
+  assert_int_equal(r.status, 404);
+  assert_int_equal(loop_http_req_feed(&r, "junk", 4), LOOP_HTTP_READY);
+  assert_int_equal(r.status, 404);
+}
+
+static void test_reasons(void **state) {
+  (void)state;
+  assert_string_equal(loop_http_reason(200), "OK");
+  assert_string_equal(loop_http_reason(405), "Method Not Allowed");
+  assert_string_equal(loop_http_reason(431), "Request Header Fields Too Large");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_get_metrics_is_200_at_every_split),
+      cmocka_unit_test(test_head_and_query_string_and_http_1_0),
+      cmocka_unit_test(test_other_paths_are_404),
+      cmocka_unit_test(test_other_methods_are_405),
+      cmocka_unit_test(test_malformed_requests_are_400),
+      cmocka_unit_test(test_incomplete_request_needs_more),
+      cmocka_unit_test(test_long_url_is_414),
+      cmocka_unit_test(test_head_at_and_past_the_bound),
+      cmocka_unit_test(test_large_head_is_431),
+      cmocka_unit_test(test_ready_request_ignores_what_follows),
+      cmocka_unit_test(test_reasons),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
