@@ -255,6 +255,12 @@ static void service_closed(void) {
   uv_close((uv_handle_t *)&srv.sigterm, NULL);
   uv_close((uv_handle_t *)&srv.sighup, NULL);
   uv_close((uv_handle_t *)&srv.grace, NULL);
+  /* Closing a uv_signal_t puts back the default action, which for these
+   * is "terminate": a signal in the last moments before exit would turn a
+   * clean stop into death by signal. Everything is shut down by now. */
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
 }
 
 static void on_udp_closed(dns_udp_t *u) {
