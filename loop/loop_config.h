@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "dns_zone.h"
+#include "loop_addr.h"
 #include "loop_log.h"
 
 #define LOOP_DEFAULT_DNS "127.0.0.1:4343"
@@ -81,16 +82,9 @@ typedef struct {
 int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
                       size_t errlen);
 
-/* "1.2.3.4:53", "[::1]:53", "localhost" is not accepted: no DNS lookups at
- * start-up. Returns 0 or -1. */
-int loop_parse_addr(const char *text, struct sockaddr_storage *out);
-
 /* An upstream server: "1.2.3.4", "1.2.3.4:5353", "::1", "[::1]:53";
  * the port defaults to 53 and may not be 0. Returns 0 or -1. */
 int loop_parse_upstream(const char *text, struct sockaddr_storage *out);
-
-/* "ADDR:PORT" with IPv6 in brackets, for messages. */
-void loop_format_addr(const struct sockaddr *sa, char *out, size_t cap);
 
 void loop_config_usage(FILE *out);
 

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "load_check.h"
+#include "loop_addr.h"
 
 #define DEFAULT_CONCURRENCY 16
 #define DEFAULT_DURATION_S 10.0
@@ -123,54 +124,11 @@ static load_opts_result_t fail(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 int load_parse_addr(const char *text, struct sockaddr_storage *out) {
-  char host[INET6_ADDRSTRLEN + 1];
-  const char *port_text;
-  size_t hlen;
-
-  if (text[0] == '[') {
-    const char *close = strchr(text, ']');
-    if (close == NULL || close[1] != ':')
-      return -1;
-    hlen = (size_t)(close - text - 1);
-    text++;
-    port_text = close + 2;
-  } else {
-    const char *colon = strrchr(text, ':');
-    if (colon == NULL || strchr(text, ':') != colon)
-      return -1;
-    hlen = (size_t)(colon - text);
-    port_text = colon + 1;
-  }
-  if (hlen == 0 || hlen >= sizeof(host))
+  /* A server to load: loop_parse_addr's form, minus port 0. */
+  if (loop_parse_addr(text, out) != 0 ||
+      loop_addr_port((const struct sockaddr *)out) == 0)
     return -1;
-  memcpy(host, text, hlen);
-  host[hlen] = '\0';
-
-  if (*port_text == '\0' || strlen(port_text) > 5)
-    return -1;
-  unsigned long port = 0;
-  for (const char *p = port_text; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return -1;
-    port = port * 10 + (unsigned long)(*p - '0');
-  }
-  if (port == 0 || port > 65535)
-    return -1;
-
-  memset(out, 0, sizeof(*out));
-  struct sockaddr_in *in4 = (struct sockaddr_in *)out;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
-  if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-    in4->sin_family = AF_INET;
-    in4->sin_port = htons((uint16_t)port);
-    return 0;
-  }
-  if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    return 0;
-  }
-  return -1;
+  return 0;
 }
 
 static int parse_u64(const char *text, uint64_t min, uint64_t max,
