@@ -155,6 +155,11 @@ static void on_timer(uv_timer_t *t) {
   sort_server_t *s = c->server;
   switch (c->state) {
   case CONN_READING:
+    if (s->draining) {
+      s->shutdown++;
+      reply_error(c, "server shutting down");
+      break;
+    }
     LOG(s, 3, "sort: read timeout after %" PRIu64 " ms", s->cfg.read_timeout_ms);
     s->timeouts++;
     reply_error(c, "timeout: the request did not arrive in time");
@@ -561,12 +566,18 @@ void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
   s->draining = true;
   s->on_drained = on_drained;
   uv_close((uv_handle_t *)&s->listener, on_listener_close);
-  for (sort_conn_t *c = s->conns, *next; c != NULL; c = next) {
-    next = c->next;
-    if (c->state == CONN_READING) {
-      s->shutdown++;
-      reply_error(c, "server shutting down");
-    }
+  /* A connection still reading may have its whole request waiting in the
+   * kernel, sent just before the signal: refusing it now would turn a
+   * request we can serve into an error. So each keeps reading for a short
+   * window (never longer than its read timeout, and the grace period ends
+   * everything anyway); a request complete by then is sorted and answered,
+   * the rest get "server shutting down" from on_timer. */
+  uint64_t window = s->cfg.read_timeout_ms < SORT_DRAIN_READ_WINDOW_MS
+                        ? s->cfg.read_timeout_ms
+                        : SORT_DRAIN_READ_WINDOW_MS;
+  for (sort_conn_t *c = s->conns; c != NULL; c = c->next) {
+    if (c->state == CONN_READING)
+      uv_timer_start(&c->timer, on_timer, window, 0);
   }
 }
 

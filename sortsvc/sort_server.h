@@ -12,6 +12,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+/* At shutdown, how long a connection still sending its request may go on
+ * reading before it is told "server shutting down". */
+#define SORT_DRAIN_READ_WINDOW_MS 250
+
 typedef struct {
   uint64_t max_request_bytes;  /* a larger length prefix is refused unread */
   size_t max_elements;
@@ -87,9 +91,10 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
                       const struct sockaddr *addr,
                       const sort_server_config_t *cfg);
 
-/* Graceful stop: close the listener, answer connections still sending
- * their request with a "server shutting down" error, let queued and running
- * sorts finish and their replies be written. on_drained runs (from a loop
+/* Graceful stop: close the listener, give connections still sending their
+ * request SORT_DRAIN_READ_WINDOW_MS to complete it (then "server shutting
+ * down"), let queued and running sorts finish and their replies be
+ * written. on_drained runs (from a loop
  * callback, never from inside this call) once no connection is left. */
 void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *));
 

@@ -927,6 +927,26 @@ class Lifecycle(unittest.TestCase):
         self.assertLess(elapsed, 10, "shutdown took %.1f s with a 0.3 s grace" % elapsed)
         self.assertIn("grace period", err)
 
+    def test_requests_already_sent_at_sigterm_are_served(self):
+        # Requests complete in the kernel's buffers when the signal comes
+        # (the server is stopped while they arrive) are sorted, not refused.
+        srv = Server("--grace", "10")
+        srv.proc.send_signal(signal.SIGSTOP)
+        socks = []
+        try:
+            for _ in range(4):
+                s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
+                s.sendall(struct.pack(">Q", 9) + b"[3, 1, 2]")
+                socks.append(s)
+            srv.signal(signal.SIGTERM)
+        finally:
+            srv.proc.send_signal(signal.SIGCONT)
+        replies = [recv_all(s) for s in socks]
+        for s in socks:
+            s.close()
+        self.assertEqual(replies, [b"[1, 2, 3]"] * 4)
+        self.assertEqual(srv.stop()[0], 0)
+
     def test_idle_connection_is_answered_at_shutdown(self):
         srv = Server("--grace", "5")
         with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10) as s:
