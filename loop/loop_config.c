@@ -478,7 +478,7 @@ void loop_config_usage(FILE *out) {
 "\n"
 "Sort service:\n"
 "  --sort ADDR:PORT           sort service address (default " LOOP_DEFAULT_SORT ")\n"
-"  --threads N                sort worker threads, 1-%u (default: one per CPU)\n"
+"  --threads N                sort worker threads, 1-%u (default: CPUs - 1, at least 1)\n"
 "  --max-request-bytes SIZE   largest sort request body; a larger length prefix\n"
 "                             is refused before any body is read (default 8M;\n"
 "                             suffixes k, M, G)\n"

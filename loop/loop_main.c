@@ -338,7 +338,11 @@ static void on_signal(uv_signal_t *sig, int signum) {
  * runs before anything can start it. */
 static unsigned size_worker_pool(unsigned threads) {
   if (threads == 0) {
+    /* One core is left to the loop thread: with as many workers as cores,
+     * saturating sorts pushed the DNS p99 up 3-9x even at nice 10; with one
+     * fewer it stayed within 1.5x (bench/README.md, "Sort service"). */
     threads = uv_available_parallelism();
+    threads = threads > 1 ? threads - 1 : 1;
     if (threads > LOOP_MAX_THREADS)
       threads = LOOP_MAX_THREADS;
   }
