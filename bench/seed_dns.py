@@ -66,15 +66,18 @@ class DNSProtocol(asyncio.DatagramProtocol):
             create_response(data, ip), addr)
 
 
-port = int(sys.argv[1]) if len(sys.argv) > 1 else 4343
-loop = asyncio.new_event_loop()
-asyncio.set_event_loop(loop)
-transport, protocol = loop.run_until_complete(
-    loop.create_datagram_endpoint(
-        DNSProtocol, local_addr=('127.0.0.1', port)))
-print("DNS Server running")
+if __name__ == '__main__':
+    # The seed runs this at module level; under a main guard so that
+    # bench/seed_sort.py can put the same DNSProtocol on its loop.
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 4343
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    transport, protocol = loop.run_until_complete(
+        loop.create_datagram_endpoint(
+            DNSProtocol, local_addr=('127.0.0.1', port)))
+    print("DNS Server running")
 
-with suppress(KeyboardInterrupt):
-    loop.run_forever()
-transport.close()
-loop.close()
+    with suppress(KeyboardInterrupt):
+        loop.run_forever()
+    transport.close()
+    loop.close()
