@@ -10,7 +10,7 @@
 # A benchmark, not a test: nothing runs it automatically. See the section
 # "Sort service" of bench/README.md.
 #
-#   bench/responsiveness.sh                 # about 6 minutes (2 rounds)
+#   bench/responsiveness.sh                 # about 8 minutes (7 configs, 2 rounds)
 #   ROUNDS=3 bench/responsiveness.sh        # 3 interleaved rounds, medians
 #   CONFIGS="t2n10 t2n0 seed" bench/responsiveness.sh
 #
