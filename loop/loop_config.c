@@ -109,6 +109,7 @@ enum {
   OPT_UNKNOWN,
   OPT_UNKNOWN_ADDRESS,
   OPT_REUSEPORT,
+  OPT_CANCEL_ON_EOF,
   OPT_DNS_TCP_IDLE,
   OPT_DNS_TCP_MAX_CONNECTIONS,
   OPT_MAX_CONNECTIONS,
@@ -143,6 +144,7 @@ static const struct option long_options[] = {
     {"unknown", required_argument, NULL, OPT_UNKNOWN},
     {"unknown-address", required_argument, NULL, OPT_UNKNOWN_ADDRESS},
     {"reuseport", no_argument, NULL, OPT_REUSEPORT},
+    {"cancel-on-eof", no_argument, NULL, OPT_CANCEL_ON_EOF},
     {"dns-tcp-idle-timeout", required_argument, NULL, OPT_DNS_TCP_IDLE},
     {"dns-tcp-max-connections", required_argument, NULL, OPT_DNS_TCP_MAX_CONNECTIONS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
@@ -301,6 +303,9 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
       if (parse_unknown_address(optarg, &cfg->zone, &unknown_address_given) != 0)
         return fail(err, errlen, "--unknown-address: '%s' is not an IPv4 or IPv6 address (at most %d)",
                     optarg, DNS_ZONE_MAX_UNKNOWN_ADDRS);
+      break;
+    case OPT_CANCEL_ON_EOF:
+      cfg->cancel_on_eof = true;
       break;
     case OPT_REUSEPORT:
       cfg->reuseport = true;
@@ -491,6 +496,9 @@ void loop_config_usage(FILE *out) {
 "                             past it new bodies get \"server busy\" (default 256M)\n"
 "  --worker-nice N            nice value of the worker threads, 0-19, so the\n"
 "                             loop thread wins the CPU (default %d)\n"
+"  --cancel-on-eof            a client's FIN while its sort is pending cancels\n"
+"                             the sort (default: a FIN after a complete request\n"
+"                             is a half-close and the reply is still written)\n"
 "  --read-timeout SECONDS     time from accept to the last request byte\n"
 "                             (default %u)\n"
 "  --write-timeout SECONDS    time to deliver a reply to a slow reader\n"

@@ -56,6 +56,7 @@ typedef struct {
   size_t max_queued_jobs;       /* 0: LOOP_DEFAULT_JOBS_PER_THREAD per thread */
   uint64_t max_inflight_bytes;
   int worker_nice;
+  bool cancel_on_eof;           /* a FIN during the sort cancels it */
   /* DNS data and policy; the strings point into argv. */
   const char *hosts_files[LOOP_MAX_SOURCES];
   size_t n_hosts_files;

@@ -553,6 +553,7 @@ int main(int argc, char **argv) {
       .max_queued_jobs = srv.cfg.max_queued_jobs,
       .max_inflight_bytes = srv.cfg.max_inflight_bytes,
       .worker_nice = srv.cfg.worker_nice,
+      .cancel_on_eof = srv.cfg.cancel_on_eof,
       .log = log_adapter,
   };
   rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -17,6 +18,10 @@
   ((type *)((char *)(ptr) - offsetof(type, member)))
 
 #define LISTEN_BACKLOG 511
+
+/* After a half-close, how often a pending sort's socket is checked for a
+ * reset: a client that is gone frees its worker within this time. */
+#define SORT_PEER_CHECK_MS 100
 
 /* A connection moves forward only: READING -> WORKING -> WRITING ->
  * LINGERING, with CLOSING reachable from each. Errors skip WORKING. */
@@ -150,10 +155,31 @@ static void conn_close(sort_conn_t *c) {
   uv_close((uv_handle_t *)&c->timer, on_timer_close);
 }
 
+/* True when the kernel has seen a reset (or any error) on a connection
+ * whose reading side is already at EOF. A peer that only half-closed
+ * reads as POLLIN|POLLRDHUP; one that reset also has POLLERR and POLLHUP
+ * (both directions shut). poll() with a zero timeout never blocks. */
+static bool peer_reset(sort_conn_t *c) {
+  uv_os_fd_t fd;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+    return true;
+  struct pollfd pfd = {.fd = fd, .events = POLLIN};
+  if (poll(&pfd, 1, 0) < 0)
+    return false;
+  return (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) != 0;
+}
+
 static void on_timer(uv_timer_t *t) {
   sort_conn_t *c = container_of(t, sort_conn_t, timer);
   sort_server_t *s = c->server;
   switch (c->state) {
+  case CONN_WORKING:
+    /* Only armed after a half-close: see on_read. */
+    if (peer_reset(c)) {
+      LOG(s, 3, "sort: half-closed client reset while its sort was pending");
+      conn_close(c);
+    }
+    break;
   case CONN_READING:
     if (s->draining) {
       s->shutdown++;
@@ -421,12 +447,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     reply_error(c, msg);
     break;
   case CONN_WORKING:
-    /* A FIN while the sort is queued or running: the client has gone (a
-     * half-close cannot be told apart from a close, and a client that
-     * closed and moved on is by far the common case), so the job is
-     * cancelled and the worker freed for others. */
-    LOG(s, 3, "sort: client left while its sort was pending");
-    conn_close(c);
+    if (s->cfg.cancel_on_eof) {
+      /* The deployment says its clients never half-close: a FIN means the
+       * client has gone, and the worker is freed for others at once. */
+      LOG(s, 3, "sort: client left while its sort was pending");
+      conn_close(c);
+      break;
+    }
+    /* The request carried its own length and is complete, so this FIN
+     * only means "done sending" (shutdown(SHUT_WR), socat, nc -N): the
+     * sort goes on and the reply is written. A client that has really
+     * gone shows up as a failed write, or as a reset seen by the check
+     * below while the job runs (reading stops at EOF, so on_read cannot
+     * report it). */
+    uv_timer_start(&c->timer, on_timer, SORT_PEER_CHECK_MS, SORT_PEER_CHECK_MS);
     break;
   case CONN_LINGERING:
     conn_close(c);

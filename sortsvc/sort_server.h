@@ -28,6 +28,8 @@ typedef struct {
   uint64_t max_inflight_bytes; /* request bodies held, all clients */
   int worker_nice;             /* nice value of the worker threads; the
                                   loop thread keeps 0 and wins the CPU */
+  bool cancel_on_eof;          /* a FIN while the sort is pending means the
+                                  client left (no half-closing clients) */
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
   void (*log)(int level, const char *fmt, ...);
 } sort_server_config_t;

@@ -111,6 +111,16 @@ def sort_exchange(port, body, prefix=None, timeout=30.0, chunks=None):
         return recv_all(s)
 
 
+def half_closed_exchange(port, nums):
+    """A client that shuts down its writing side after the request (socat,
+    nc -N, shutdown(SHUT_WR)), then reads the reply."""
+    body = json.dumps(nums).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.sendall(struct.pack(">Q", len(body)) + body)
+        s.shutdown(socket.SHUT_WR)
+        return recv_all(s)
+
+
 def recv_all(s):
     out = b""
     while True:
@@ -389,6 +399,18 @@ class SortClient(unittest.TestCase):
             s.shutdown(socket.SHUT_WR)
             reply = recv_all(s)
         self.assertIn("truncated", json.loads(reply)["error"])
+
+    def test_half_closed_client_gets_its_reply(self):
+        self.assertEqual(half_closed_exchange(self.srv.sort_port, [5, 3, 9, 1]), b"[1, 3, 5, 9]")
+
+    @unittest.skipUnless(shutil.which("socat"), "socat not installed")
+    def test_socat_half_close_gets_its_reply(self):
+        # socat shuts down its writing side when stdin ends, then reads.
+        for _ in range(20):
+            r = subprocess.run(["socat", "-t", "10", "-", "TCP:127.0.0.1:%d" % self.srv.sort_port],
+                               input=struct.pack(">Q", 12) + b"[5, 3, 9, 1]",
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.stdout, b"[1, 3, 5, 9]", r.stderr)
 
     def test_connection_refused_is_reported_by_client(self):
         with socket.socket() as probe:
@@ -699,24 +721,55 @@ def busy_sort_body(n=100000):
 class SortLimits(unittest.TestCase):
     """Each limit at and past its edge, against its own server."""
 
-    def test_client_that_leaves_while_sorting_frees_the_worker(self):
+    def test_client_that_resets_while_sorting_frees_the_worker(self):
         srv = Server("--threads", "1", "--max-elements", "200000")
         try:
-            for how in ("close", "reset"):
+            for how in ("reset", "half-close then reset"):
                 s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
                 body = busy_sort_body()
                 s.sendall(struct.pack(">Q", len(body)) + body)
+                if how != "reset":
+                    s.shutdown(socket.SHUT_WR)
                 time.sleep(0.2)  # the job is running now
-                if how == "reset":
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 s.close()
                 # With the only worker still busy, this would wait for the
-                # whole 100000-element sort (tens of seconds) and time out.
+                # whole 100000-element sort (seconds) and time out.
                 self.assertEqual(sort_exchange(srv.sort_port, b"[2, 1]", timeout=5), b"[1, 2]", how)
         finally:
             code, err = srv.stop()
         self.assertEqual(code, 0, err)
-        self.assertEqual(err.count("client left while its sort was pending"), 1, err)
+        self.assertEqual(err.count("half-closed client reset while its sort was pending"), 1, err)
+
+    def test_half_closed_client_gets_a_20000_element_reply(self):
+        srv = Server()  # the defaults: 20000 numbers are well inside them
+        try:
+            rng = random.Random(20000)
+            nums = [rng.randint(-10**12, 10**12) for _ in range(20000)]
+            self.assertEqual(json.loads(half_closed_exchange(srv.sort_port, nums)), sorted(nums))
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+
+    def test_cancel_on_eof_treats_a_fin_as_gone(self):
+        srv = Server("--threads", "1", "--max-elements", "200000", "--cancel-on-eof")
+        try:
+            s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
+            body = busy_sort_body()
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            time.sleep(0.2)  # the job is running now
+            s.close()  # a plain FIN
+            self.assertEqual(sort_exchange(srv.sort_port, b"[2, 1]", timeout=5), b"[1, 2]")
+            # A half-closing client loses its reply under this option: the
+            # documented trade-off.
+            with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10) as h:
+                h.sendall(struct.pack(">Q", len(body)) + body)
+                h.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_all(h), b"")
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertEqual(err.count("client left while its sort was pending"), 2, err)
 
     def test_max_connections(self):
         srv = Server("--max-connections", "2")
@@ -791,8 +844,9 @@ class SortLimits(unittest.TestCase):
             time.sleep(0.3)
             reply = sort_exchange(srv.sort_port, b"[1]", timeout=5)
             self.assertIn("server busy", json.loads(reply)["error"])
-            for s in held:
-                s.close()  # cancels both
+            for s in held:  # a reset cancels both (a FIN would be a half-close)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()
             time.sleep(0.3)
             self.assertEqual(sort_exchange(srv.sort_port, b"[1]", timeout=5), b"[1]")
         finally:

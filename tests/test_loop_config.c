@@ -174,8 +174,10 @@ static void test_sort_limits(void **state) {
   loop_config_t cfg;
   char err[256];
   assert_int_equal(PARSE(&cfg, err, "--max-connections", "1", "--max-queued-jobs", "1",
-                         "--max-inflight-bytes", "1", "--worker-nice", "19"),
+                         "--max-inflight-bytes", "1", "--worker-nice", "19",
+                         "--cancel-on-eof"),
                    0);
+  assert_true(cfg.cancel_on_eof);
   assert_int_equal(cfg.max_connections, 1);
   assert_int_equal(cfg.max_queued_jobs, 1);
   assert_int_equal(cfg.max_inflight_bytes, 1);
@@ -185,6 +187,7 @@ static void test_sort_limits(void **state) {
   assert_int_equal(cfg.max_queued_jobs, 0); /* main() makes it 64 per thread */
   assert_int_equal(cfg.max_inflight_bytes, 256u * 1024 * 1024);
   assert_int_equal(cfg.worker_nice, 10);
+  assert_false(cfg.cancel_on_eof);
   assert_int_equal(PARSE(&cfg, err, "--max-connections", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-queued-jobs", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-inflight-bytes", "0"), -1);
