@@ -110,6 +110,8 @@ enum {
   OPT_UNKNOWN_ADDRESS,
   OPT_REUSEPORT,
   OPT_CANCEL_ON_EOF,
+  OPT_WORKER_YIELD_US,
+  OPT_LOOP_SLICE_US,
   OPT_DNS_TCP_IDLE,
   OPT_DNS_TCP_MAX_CONNECTIONS,
   OPT_MAX_CONNECTIONS,
@@ -145,6 +147,8 @@ static const struct option long_options[] = {
     {"unknown-address", required_argument, NULL, OPT_UNKNOWN_ADDRESS},
     {"reuseport", no_argument, NULL, OPT_REUSEPORT},
     {"cancel-on-eof", no_argument, NULL, OPT_CANCEL_ON_EOF},
+    {"worker-yield-us", required_argument, NULL, OPT_WORKER_YIELD_US},
+    {"loop-slice-us", required_argument, NULL, OPT_LOOP_SLICE_US},
     {"dns-tcp-idle-timeout", required_argument, NULL, OPT_DNS_TCP_IDLE},
     {"dns-tcp-max-connections", required_argument, NULL, OPT_DNS_TCP_MAX_CONNECTIONS},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
@@ -255,7 +259,9 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
   cfg->grace_ms = LOOP_DEFAULT_GRACE_MS;
   cfg->max_connections = LOOP_DEFAULT_MAX_CONNECTIONS;
   cfg->max_inflight_bytes = LOOP_DEFAULT_MAX_INFLIGHT_BYTES;
-  cfg->worker_nice = LOOP_DEFAULT_WORKER_NICE;
+  cfg->worker_nice = LOOP_SCHED_AUTO;
+  cfg->worker_yield_us = LOOP_SCHED_AUTO;
+  cfg->loop_slice_us = LOOP_SCHED_AUTO;
 
   /* getopt keeps global state; reset it so the parser can run more than
    * once in one process (the unit tests do). */
@@ -303,6 +309,18 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
       if (parse_unknown_address(optarg, &cfg->zone, &unknown_address_given) != 0)
         return fail(err, errlen, "--unknown-address: '%s' is not an IPv4 or IPv6 address (at most %d)",
                     optarg, DNS_ZONE_MAX_UNKNOWN_ADDRS);
+      break;
+    case OPT_WORKER_YIELD_US:
+      if (parse_size(optarg, 0, LOOP_MAX_WORKER_YIELD_US, &n) != 0)
+        return fail(err, errlen, "--worker-yield-us: '%s' is not a number from 0 to %u", optarg, LOOP_MAX_WORKER_YIELD_US);
+      cfg->worker_yield_us = (int64_t)n;
+      break;
+    case OPT_LOOP_SLICE_US:
+      /* The kernel clamps a slice to 100 us .. 100 ms; say so instead. */
+      if (parse_size(optarg, 0, LOOP_MAX_LOOP_SLICE_US, &n) != 0 ||
+          (n != 0 && n < LOOP_MIN_LOOP_SLICE_US))
+        return fail(err, errlen, "--loop-slice-us: '%s' is not 0 or a number from %u to %u", optarg, LOOP_MIN_LOOP_SLICE_US, LOOP_MAX_LOOP_SLICE_US);
+      cfg->loop_slice_us = (int64_t)n;
       break;
     case OPT_CANCEL_ON_EOF:
       cfg->cancel_on_eof = true;
@@ -483,7 +501,7 @@ void loop_config_usage(FILE *out) {
 "\n"
 "Sort service:\n"
 "  --sort ADDR:PORT           sort service address (default " LOOP_DEFAULT_SORT ")\n"
-"  --threads N                sort worker threads, 1-%u (default: CPUs - 1, at least 1)\n"
+"  --threads N                sort worker threads, 1-%u (default: one per CPU)\n"
 "  --max-request-bytes SIZE   largest sort request body; a larger length prefix\n"
 "                             is refused before any body is read (default 8M;\n"
 "                             suffixes k, M, G)\n"
@@ -494,8 +512,14 @@ void loop_config_usage(FILE *out) {
 "                             (default %u per worker thread)\n"
 "  --max-inflight-bytes SIZE  request bytes held across all connections;\n"
 "                             past it new bodies get \"server busy\" (default 256M)\n"
-"  --worker-nice N            nice value of the worker threads, 0-19, so the\n"
-"                             loop thread wins the CPU (default %d)\n"
+"  --worker-nice N            nice value of the worker threads, 0-19 (default:\n"
+"                             10 with libuv >= 1.45, 0 before it)\n"
+"  --worker-yield-us N        a worker that has sorted for N us gives up its\n"
+"                             CPU (sched_yield), so a woken loop thread waits\n"
+"                             at most about that long; 0 never (default: 100\n"
+"                             with libuv < 1.45, else 0)\n"
+"  --loop-slice-us N          the loop thread's time slice, %u-%u us (Linux\n"
+"                             >= 6.12); 0 keeps the kernel's (default 0)\n"
 "  --cancel-on-eof            a client's FIN while its sort is pending cancels\n"
 "                             the sort (default: a FIN after a complete request\n"
 "                             is a half-close and the reply is still written)\n"
@@ -525,7 +549,8 @@ void loop_config_usage(FILE *out) {
 "Signals: SIGHUP reloads --hosts files (and empties the forwarding cache);\n"
 "SIGINT/SIGTERM stop gracefully.\n",
           LOOP_MAX_THREADS, LOOP_DEFAULT_MAX_ELEMENTS,
-          LOOP_DEFAULT_MAX_CONNECTIONS, LOOP_DEFAULT_JOBS_PER_THREAD, LOOP_DEFAULT_WORKER_NICE,
+          LOOP_DEFAULT_MAX_CONNECTIONS, LOOP_DEFAULT_JOBS_PER_THREAD,
+          LOOP_MIN_LOOP_SLICE_US, LOOP_MAX_LOOP_SLICE_US,
           LOOP_DEFAULT_READ_TIMEOUT_MS / 1000, LOOP_DEFAULT_WRITE_TIMEOUT_MS / 1000,
           LOOP_DEFAULT_GRACE_MS / 1000);
 }

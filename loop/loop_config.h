@@ -12,6 +12,7 @@
 #include "dns_zone.h"
 #include "loop_addr.h"
 #include "loop_log.h"
+#include "loop_sched.h"
 
 #define LOOP_DEFAULT_DNS "127.0.0.1:4343"
 #define LOOP_DEFAULT_SORT "127.0.0.1:2015"
@@ -23,7 +24,9 @@
 #define LOOP_DEFAULT_MAX_CONNECTIONS 4096u
 #define LOOP_DEFAULT_JOBS_PER_THREAD 64u
 #define LOOP_DEFAULT_MAX_INFLIGHT_BYTES (256ull * 1024 * 1024)
-#define LOOP_DEFAULT_WORKER_NICE 10
+#define LOOP_MAX_WORKER_YIELD_US 1000000u
+#define LOOP_MIN_LOOP_SLICE_US 100u
+#define LOOP_MAX_LOOP_SLICE_US 100000u
 #define LOOP_MAX_THREADS 1024u /* libuv's MAX_THREADPOOL_SIZE */
 #define LOOP_DEFAULT_DNS_TCP_IDLE_MS 10000u
 #define LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS 1024u
@@ -55,7 +58,9 @@ typedef struct {
   size_t max_connections;
   size_t max_queued_jobs;       /* 0: LOOP_DEFAULT_JOBS_PER_THREAD per thread */
   uint64_t max_inflight_bytes;
-  int worker_nice;
+  int worker_nice;              /* LOOP_SCHED_AUTO: loop_sched_plan picks */
+  int64_t worker_yield_us;      /* idem */
+  int64_t loop_slice_us;        /* idem */
   bool cancel_on_eof;           /* a FIN during the sort cancels it */
   /* DNS data and policy; the strings point into argv. */
   const char *hosts_files[LOOP_MAX_SOURCES];

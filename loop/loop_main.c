@@ -4,6 +4,7 @@
  * binds every listener, prints the bound addresses, and runs until a
  * signal. SIGHUP rebuilds the zone on the worker pool and swaps it in
  * between two packets. */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,22 +335,31 @@ static void on_signal(uv_signal_t *sig, int signum) {
 
 /* ---- start-up ---- */
 
-/* libuv reads UV_THREADPOOL_SIZE once, when the pool first starts; this
- * runs before anything can start it. */
-static unsigned size_worker_pool(unsigned threads) {
-  if (threads == 0) {
-    /* One core is left to the loop thread: with as many workers as cores,
-     * saturating sorts pushed the DNS p99 up 3-9x even at nice 10; with one
-     * fewer it stayed within 1.5x (bench/README.md, "Sort service"). */
-    threads = uv_available_parallelism();
-    threads = threads > 1 ? threads - 1 : 1;
-    if (threads > LOOP_MAX_THREADS)
-      threads = LOOP_MAX_THREADS;
-  }
+/* Decide the pool's size and scheduling (loop_sched_plan) and apply what
+ * belongs to the process: libuv reads UV_THREADPOOL_SIZE once, when the
+ * pool first starts, and this runs before anything can start it; the loop
+ * thread's slice is set here, on the loop thread. The workers' nice and
+ * yield go to the sort server, which applies them on each worker. */
+static loop_sched_plan_t plan_worker_pool(const loop_config_t *cfg) {
+  loop_sched_request_t req = {
+      .threads = cfg->threads == 0 ? LOOP_SCHED_AUTO : (int)cfg->threads,
+      .worker_nice = cfg->worker_nice,
+      .yield_us = cfg->worker_yield_us,
+      .loop_slice_us = cfg->loop_slice_us,
+  };
+  loop_sched_plan_t plan = loop_sched_plan(&req, uv_available_parallelism(), uv_version());
+  if (plan.threads > LOOP_MAX_THREADS)
+    plan.threads = LOOP_MAX_THREADS;
   char text[16];
-  snprintf(text, sizeof(text), "%u", threads);
+  snprintf(text, sizeof(text), "%u", plan.threads);
   setenv("UV_THREADPOOL_SIZE", text, 1);
-  return threads;
+  if (plan.loop_slice_us != 0) {
+    int rc = loop_sched_set_slice(plan.loop_slice_us);
+    if (rc != 0)
+      loop_log(LOOP_LOG_WARN, "cannot set the loop thread's time slice to %" PRIu64 " us (Linux >= 6.12 needed): %s; keeping the kernel's",
+               plan.loop_slice_us, uv_strerror(rc));
+  }
+  return plan;
 }
 
 static uint16_t get_port(const struct sockaddr_storage *ss) {
@@ -492,9 +502,9 @@ int main(int argc, char **argv) {
   struct timespec started;
   clock_gettime(CLOCK_REALTIME, &started);
   srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
-  unsigned threads = size_worker_pool(srv.cfg.threads);
+  loop_sched_plan_t pool = plan_worker_pool(&srv.cfg);
   if (srv.cfg.max_queued_jobs == 0)
-    srv.cfg.max_queued_jobs = (size_t)threads * LOOP_DEFAULT_JOBS_PER_THREAD;
+    srv.cfg.max_queued_jobs = (size_t)pool.threads * LOOP_DEFAULT_JOBS_PER_THREAD;
   /* A client that resets while we write must cost an EPIPE, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);
@@ -552,7 +562,8 @@ int main(int argc, char **argv) {
       .max_connections = srv.cfg.max_connections,
       .max_queued_jobs = srv.cfg.max_queued_jobs,
       .max_inflight_bytes = srv.cfg.max_inflight_bytes,
-      .worker_nice = srv.cfg.worker_nice,
+      .worker_nice = pool.worker_nice,
+      .worker_yield_us = pool.yield_us,
       .cancel_on_eof = srv.cfg.cancel_on_eof,
       .log = log_adapter,
   };
@@ -586,8 +597,8 @@ int main(int argc, char **argv) {
     printf(" metrics=http://%s", metrics_text);
   printf("\n");
   fflush(stdout);
-  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=tcp://%s, %s worker threads%s%s%s",
-           dns_zone_names(srv.zone), srv.n_dns, sort_text, getenv("UV_THREADPOOL_SIZE"),
+  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=tcp://%s, %u worker threads (%s)%s%s%s",
+           dns_zone_names(srv.zone), srv.n_dns, sort_text, pool.threads, pool.why,
            srv.cfg.metrics ? ", metrics=http://" : "", metrics_text,
            srv.cfg.log_queries ? ", logging every query" : "");
 

@@ -28,6 +28,8 @@ typedef struct {
   uint64_t max_inflight_bytes; /* request bodies held, all clients */
   int worker_nice;             /* nice value of the worker threads; the
                                   loop thread keeps 0 and wins the CPU */
+  uint64_t worker_yield_us;    /* a worker that has sorted this long gives
+                                  up its CPU (sched_yield); 0 never */
   bool cancel_on_eof;          /* a FIN while the sort is pending means the
                                   client left (no half-closing clients) */
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */

@@ -186,8 +186,21 @@ static void test_sort_limits(void **state) {
   assert_int_equal(cfg.max_connections, 4096);
   assert_int_equal(cfg.max_queued_jobs, 0); /* main() makes it 64 per thread */
   assert_int_equal(cfg.max_inflight_bytes, 256u * 1024 * 1024);
-  assert_int_equal(cfg.worker_nice, 10);
+  assert_int_equal(cfg.worker_nice, LOOP_SCHED_AUTO); /* loop_sched_plan picks */
+  assert_int_equal(cfg.worker_yield_us, LOOP_SCHED_AUTO);
+  assert_int_equal(cfg.loop_slice_us, LOOP_SCHED_AUTO);
   assert_false(cfg.cancel_on_eof);
+  assert_int_equal(PARSE(&cfg, err, "--worker-yield-us", "0", "--loop-slice-us", "0"), 0);
+  assert_int_equal(cfg.worker_yield_us, 0);
+  assert_int_equal(cfg.loop_slice_us, 0);
+  assert_int_equal(PARSE(&cfg, err, "--worker-yield-us", "1000000", "--loop-slice-us", "100"), 0);
+  assert_int_equal(cfg.worker_yield_us, 1000000);
+  assert_int_equal(cfg.loop_slice_us, 100);
+  assert_int_equal(PARSE(&cfg, err, "--loop-slice-us", "100000"), 0);
+  assert_int_equal(PARSE(&cfg, err, "--worker-yield-us", "1000001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--loop-slice-us", "99"), -1);
+  assert_non_null(strstr(err, "--loop-slice-us"));
+  assert_int_equal(PARSE(&cfg, err, "--loop-slice-us", "100001"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-connections", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-queued-jobs", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-inflight-bytes", "0"), -1);
