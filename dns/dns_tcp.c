@@ -1,16 +1,10 @@
 #include "dns_tcp.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "dns_wire.h"
-
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
-
-#define LISTEN_BACKLOG 511
+#include "net_util.h"
 
 /* Queries one connection may have waiting for the forwarder; more get
  * SERVFAIL at once, so that one pipelining client cannot take every
@@ -31,10 +25,9 @@ typedef struct {
 } reply_batch_t;
 
 typedef struct dns_tcp_conn {
-  uv_tcp_t tcp;                /* first: freeing the conn frees the handle */
+  net_tcp_conn_t net;          /* first: the socket, as net_tcp requires */
   uv_timer_t idle;
   dns_tcp_t *server;
-  struct dns_tcp_conn *prev, *next;
   dns_stream_t stream;
   size_t pending;              /* bytes in writes whose callback is to come */
   /* Queries read but not answered yet because the client had too many
@@ -42,10 +35,9 @@ typedef struct dns_tcp_conn {
   uint8_t *backlog;
   size_t backlog_len;
   size_t backlog_pos;
-  unsigned handles_open;       /* close callbacks still to come */
   /* Queries waiting for the forwarder; the connection stays open for
    * their replies after the client's EOF, and cancels them on close. */
-  struct tcp_forwarded *forwarded;
+  LIST_HEAD(, tcp_forwarded) forwarded;
   size_t n_forwarded;
   bool reading;
   bool finishing;              /* EOF or a bad frame: close once written */
@@ -56,64 +48,30 @@ static void conn_close(dns_tcp_conn_t *c);
 static void conn_resume(dns_tcp_conn_t *c);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
-/* Runs on_close once the listener and every socket are gone; the owner
- * may free s in it, so callers return right after. */
-static void maybe_closed(dns_tcp_t *s) {
-  if (!s->closing || s->listener_open || s->n_conns > 0 || s->n_refusing > 0)
-    return;
-  void (*cb)(dns_tcp_t *) = s->on_close;
-  s->on_close = NULL;
-  if (cb != NULL)
-    cb(s);
-}
-
-static void conn_maybe_free(dns_tcp_conn_t *c) {
-  if (c->handles_open > 0)
-    return;
-  dns_tcp_t *s = c->server;
-  if (c->prev != NULL)
-    c->prev->next = c->next;
-  else
-    s->conns = c->next;
-  if (c->next != NULL)
-    c->next->prev = c->prev;
-  s->n_conns--;
+/* net_tcp frees the conn once the socket and the timer are closed; libuv
+ * runs the callbacks of cancelled writes before the close callback, so
+ * by then no write can still point at c. */
+static void conn_free(net_tcp_conn_t *nc) {
+  dns_tcp_conn_t *c = container_of(nc, dns_tcp_conn_t, net);
   dns_stream_free(&c->stream);
   free(c->backlog);
-  free(c);
-  maybe_closed(s);
-}
-
-/* libuv runs the callbacks of cancelled writes before the close callback,
- * so once both handles are closed no write can still point at c. */
-static void on_conn_tcp_close(uv_handle_t *h) {
-  dns_tcp_conn_t *c = container_of((uv_tcp_t *)h, dns_tcp_conn_t, tcp);
-  c->handles_open--;
-  conn_maybe_free(c);
 }
 
 static void on_conn_timer_close(uv_handle_t *h) {
   dns_tcp_conn_t *c = container_of((uv_timer_t *)h, dns_tcp_conn_t, idle);
-  c->handles_open--;
-  conn_maybe_free(c);
+  net_tcp_conn_release(&c->net);
 }
 
 /* A query of c waiting for the forwarder. */
 typedef struct tcp_forwarded {
   dns_forward_req_t req;
   dns_tcp_conn_t *conn;
-  struct tcp_forwarded *prev, *next;
+  LIST_ENTRY(tcp_forwarded) link;
 } tcp_forwarded_t;
 
 static void forwarded_unlink(tcp_forwarded_t *w) {
-  dns_tcp_conn_t *c = w->conn;
-  if (w->prev != NULL)
-    w->prev->next = w->next;
-  else
-    c->forwarded = w->next;
-  if (w->next != NULL)
-    w->next->prev = w->prev;
-  c->n_forwarded--;
+  LIST_REMOVE(w, link);
+  w->conn->n_forwarded--;
 }
 
 static void conn_close(dns_tcp_conn_t *c) {
@@ -122,14 +80,18 @@ static void conn_close(dns_tcp_conn_t *c) {
   c->closing = true;
   c->reading = false;
   /* The upstream answers still fill the cache, but must not reach c. */
-  while (c->forwarded != NULL) {
-    tcp_forwarded_t *w = c->forwarded;
+  while (!LIST_EMPTY(&c->forwarded)) {
+    tcp_forwarded_t *w = LIST_FIRST(&c->forwarded);
     dns_forward_cancel(&w->req);
     forwarded_unlink(w);
     free(w);
   }
-  uv_close((uv_handle_t *)&c->tcp, on_conn_tcp_close);
+  net_tcp_conn_close(&c->net);
   uv_close((uv_handle_t *)&c->idle, on_conn_timer_close);
+}
+
+static void on_close_conn(net_tcp_conn_t *nc) {
+  conn_close(container_of(nc, dns_tcp_conn_t, net));
 }
 
 static void on_idle(uv_timer_t *t) {
@@ -145,7 +107,7 @@ static void on_idle(uv_timer_t *t) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  dns_tcp_conn_t *c = container_of((uv_tcp_t *)h, dns_tcp_conn_t, tcp);
+  dns_tcp_conn_t *c = container_of((uv_tcp_t *)h, dns_tcp_conn_t, net.tcp);
   (void)suggested;
   *buf = uv_buf_init((char *)c->server->read_buf,
                      sizeof(c->server->read_buf));
@@ -154,7 +116,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void conn_start_reading(dns_tcp_conn_t *c) {
   if (c->reading || c->closing || c->finishing)
     return;
-  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+  if (uv_read_start((uv_stream_t *)&c->net.tcp, on_alloc, on_read) != 0) {
     conn_close(c);
     return;
   }
@@ -164,7 +126,7 @@ static void conn_start_reading(dns_tcp_conn_t *c) {
 static void conn_stop_reading(dns_tcp_conn_t *c) {
   if (!c->reading)
     return;
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  uv_read_stop((uv_stream_t *)&c->net.tcp);
   c->reading = false;
 }
 
@@ -273,11 +235,7 @@ static size_t conn_forward(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
     w->conn = c;
     if (dns_forward_send(f, &w->req, DNS_TRANSPORT_TCP, msg, len,
                          on_forward_reply) == 0) {
-      w->prev = NULL;
-      w->next = c->forwarded;
-      if (c->forwarded != NULL)
-        c->forwarded->prev = w;
-      c->forwarded = w;
+      LIST_INSERT_HEAD(&c->forwarded, w, link);
       c->n_forwarded++;
       return 0;
     }
@@ -327,7 +285,7 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
 static void on_write(uv_write_t *req, int status) {
   reply_batch_t *batch = container_of(req, reply_batch_t, req);
   dns_tcp_conn_t *c = container_of((uv_tcp_t *)req->handle, dns_tcp_conn_t,
-                                   tcp);
+                                   net.tcp);
   c->pending -= batch->len;
   free(batch);
   if (c->closing)
@@ -350,7 +308,8 @@ static void on_write(uv_write_t *req, int status) {
 static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch) {
   dns_tcp_t *s = c->server;
   uv_buf_t buf = uv_buf_init((char *)batch->data, (unsigned)batch->len);
-  if (uv_write(&batch->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0) {
+  if (uv_write(&batch->req, (uv_stream_t *)&c->net.tcp, &buf, 1, on_write) !=
+      0) {
     free(batch);
     conn_close(c);
     return;
@@ -420,7 +379,8 @@ static void conn_resume(dns_tcp_conn_t *c) {
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  dns_tcp_conn_t *c = container_of((uv_tcp_t *)stream, dns_tcp_conn_t, tcp);
+  dns_tcp_conn_t *c = container_of((uv_tcp_t *)stream, dns_tcp_conn_t,
+                                   net.tcp);
   if (c->closing || nread == 0)
     return;
   if (nread < 0) {
@@ -454,100 +414,33 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     conn_stop_reading(c);
 }
 
-static void on_refused_close(uv_handle_t *h) {
-  dns_tcp_t *s = h->data;
-  free(h);
-  s->n_refusing--;
-  maybe_closed(s);
-}
-
-/* Accept and close at once: libuv stops polling a listener whose pending
- * connection was not accepted, and the client learns it should go
- * elsewhere instead of waiting in the backlog. */
-static void refuse(dns_tcp_t *s) {
-  uv_tcp_t *t = malloc(sizeof(*t));
-  if (t == NULL || uv_tcp_init(s->loop, t) != 0) {
-    /* Without a handle there is no way to accept; the listener pauses
-     * until memory is back and the next uv_accept. */
-    free(t);
-    return;
-  }
-  t->data = s;
-  uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t);
-  uv_close((uv_handle_t *)t, on_refused_close);
-  s->n_refusing++;
-}
-
-static void on_connection(uv_stream_t *listener, int status) {
-  dns_tcp_t *s = container_of((uv_tcp_t *)listener, dns_tcp_t, listener);
-  if (status < 0) {
-    /* EMFILE and the like: in libuv 1.44 the pending connection is already
-     * shed (uv__emfile_trick); the listener goes on. */
-    s->accept_errors++;
-    return;
-  }
-  if (s->n_conns >= s->cfg.max_connections) {
-    s->refused_connections++;
-    refuse(s);
-    return;
-  }
-  dns_tcp_conn_t *c = calloc(1, sizeof(*c));
-  if (c == NULL || uv_tcp_init(s->loop, &c->tcp) != 0) {
-    free(c);
-    s->accept_errors++;
-    refuse(s);
-    return;
-  }
+/* Past max_connections a connection is closed at once (no on_refuse): a
+ * DNS client that is refused simply tries another server. */
+static void on_accept(net_tcp_conn_t *nc) {
+  dns_tcp_conn_t *c = container_of(nc, dns_tcp_conn_t, net);
+  dns_tcp_t *s = container_of(nc->server, dns_tcp_t, net);
   c->server = s;
-  c->handles_open = 1;
   dns_stream_init(&c->stream);
-  c->next = s->conns;
-  if (s->conns != NULL)
-    s->conns->prev = c;
-  s->conns = c;
-  s->n_conns++;
-  uv_timer_init(s->loop, &c->idle); /* cannot fail on unix */
-  c->handles_open++;
-
-  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-  if (rc != 0) {
-    s->accept_errors++;
-    conn_close(c);
-    return;
-  }
-  s->accepted++;
+  LIST_INIT(&c->forwarded);
+  uv_timer_init(s->net.loop, &c->idle); /* cannot fail on unix */
+  net_tcp_conn_hold(nc);
   /* Replies are already gathered per read; Nagle would only hold the next
    * read's replies back until the client acknowledges the last ones. */
-  uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_nodelay(&nc->tcp, 1);
   uv_timer_start(&c->idle, on_idle, s->cfg.idle_timeout_ms, 0);
   conn_start_reading(c);
 }
 
-static int set_reuseport(uv_tcp_t *tcp) {
-#ifdef SO_REUSEPORT
-  uv_os_fd_t fd;
-  int on = 1;
-  int rc = uv_fileno((uv_handle_t *)tcp, &fd);
-  if (rc != 0)
-    return rc;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
-    return uv_translate_sys_error(errno);
-  return 0;
-#else
-  (void)tcp;
-  return UV_ENOTSUP;
-#endif
-}
-
-static void on_listener_close(uv_handle_t *h) {
-  dns_tcp_t *s = container_of((uv_tcp_t *)h, dns_tcp_t, listener);
-  s->listener_open = false;
-  maybe_closed(s);
+static void on_drained(net_tcp_t *t) {
+  dns_tcp_t *s = container_of(t, dns_tcp_t, net);
+  void (*cb)(dns_tcp_t *) = s->on_close;
+  s->on_close = NULL;
+  if (cb != NULL)
+    cb(s);
 }
 
 int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
                   const dns_zone_t *const *zone, const dns_tcp_config_t *cfg) {
-  s->loop = loop;
   s->cfg = *cfg;
   if (s->cfg.idle_timeout_ms == 0)
     s->cfg.idle_timeout_ms = DNS_TCP_DEFAULT_IDLE_TIMEOUT_MS;
@@ -558,51 +451,28 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   if (s->cfg.max_pending_bytes > DNS_TCP_MAX_PENDING_LIMIT)
     s->cfg.max_pending_bytes = DNS_TCP_MAX_PENDING_LIMIT;
   s->zone = zone;
-  s->conns = NULL;
-  s->n_conns = 0;
-  s->closing = false;
   s->on_close = NULL;
   memset(&s->stats, 0, sizeof(s->stats));
-  s->queries = s->refused_connections = s->bad_frames = 0;
-  s->accepted = s->accept_errors = s->dropped = s->idle_timeouts = 0;
+  s->queries = s->bad_frames = s->dropped = s->idle_timeouts = 0;
   s->pending_high_water = 0;
-  s->n_refusing = 0;
-  s->listener_open = false;
 
-  /* _ex creates the socket now, so SO_REUSEPORT can be set before bind. */
-  int rc = uv_tcp_init_ex(loop, &s->listener, addr->sa_family);
-  if (rc != 0)
-    return rc;
-  if (s->cfg.reuseport) {
-    rc = set_reuseport(&s->listener);
-    if (rc != 0)
-      goto fail;
-  }
-  rc = uv_tcp_bind(&s->listener, addr, 0);
-  if (rc != 0)
-    goto fail;
-  /* uv_tcp_bind keeps EADDRINUSE for uv_listen to report. */
-  rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
-  if (rc != 0)
-    goto fail;
-  s->listener_open = true;
-  return 0;
-
-fail:
-  /* A later dns_tcp_close must not close the listener a second time. */
-  s->closing = true;
-  uv_close((uv_handle_t *)&s->listener, NULL);
-  return rc;
+  net_tcp_config_t net = {
+      .name = "dns-tcp",
+      .conn_size = sizeof(dns_tcp_conn_t),
+      .max_connections = s->cfg.max_connections,
+      .reuseport = s->cfg.reuseport,
+      .on_accept = on_accept,
+      .on_close = on_close_conn,
+      .on_free = conn_free,
+      .log = s->cfg.log,
+  };
+  return net_tcp_start(&s->net, loop, addr, &net);
 }
 
 void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *)) {
-  if (s->closing)
+  if (s->net.stopping)
     return;
-  s->closing = true;
   s->on_close = on_close;
-  uv_close((uv_handle_t *)&s->listener, on_listener_close);
-  /* conn_close only starts closing; the list changes in close callbacks,
-   * so walking it here is safe. */
-  for (dns_tcp_conn_t *c = s->conns; c != NULL; c = c->next)
-    conn_close(c);
+  net_tcp_stop(&s->net, on_drained);
+  net_tcp_close_all(&s->net);
 }

@@ -16,6 +16,7 @@
 #include "dns_stream.h"
 #include "dns_stats.h"
 #include "dns_zone.h"
+#include "net_tcp.h"
 
 #define DNS_TCP_DEFAULT_IDLE_TIMEOUT_MS 10000
 #define DNS_TCP_DEFAULT_MAX_CONNECTIONS 1024
@@ -37,20 +38,20 @@ typedef struct {
    * they may overtake replies to later queries (RFC 7766 6.2.1.1 lets
    * them; clients match replies by ID). */
   dns_forward_t *forward;
+  /* Optional event log (failed accepts); level 0 error, 1 warn, 2 info,
+   * 3 debug. */
+  void (*log)(int level, const char *fmt, ...);
 } dns_tcp_config_t;
 
-struct dns_tcp_conn;
-
 typedef struct dns_tcp {
-  uv_tcp_t listener;           /* first: the struct owns the handle */
-  uv_loop_t *loop;
+  /* First: the listener and the connections. Its counters are this
+   * service's: accepted, refused (over max_connections), accept_errors
+   * (failed accepts, EMFILE..., survived); n_conns is the open ones. */
+  net_tcp_t net;
   dns_tcp_config_t cfg;
   /* The zone in service: read at every query, so a swap by the owner
    * takes effect between two queries. */
   const dns_zone_t *const *zone;
-  struct dns_tcp_conn *conns;
-  size_t n_conns;
-  bool closing;
   void (*on_close)(struct dns_tcp *);
   dns_stats_t stats;            /* replies by qtype and rcode */
   /* Per-query log (--log-queries), NULL when off: called with every reply
@@ -59,10 +60,7 @@ typedef struct dns_tcp {
                     const uint8_t *reply, size_t len);
   void *log_ctx;
   uint64_t queries;
-  uint64_t refused_connections; /* over max_connections */
   uint64_t bad_frames;
-  uint64_t accepted;
-  uint64_t accept_errors;       /* failed accepts (EMFILE...), survived */
   uint64_t dropped;             /* complete messages not answered (QR=1...) */
   uint64_t idle_timeouts;
   /* The most reply bytes ever waiting on one connection (handed to
@@ -72,8 +70,6 @@ typedef struct dns_tcp {
   size_t pending_high_water;
 
   /* Private. */
-  size_t n_refusing;            /* refused sockets whose close is pending */
-  bool listener_open;           /* the listener's close callback is to come */
   /* Shared by every connection: libuv reads into it and calls on_read at
    * once, and each read is answered before the callback returns. */
   uint8_t read_buf[64 * 1024];

@@ -121,11 +121,11 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
     s->tcp_queries += t->queries;
     s->tcp_dropped_invalid += t->dropped;
     s->tcp_bad_frames += t->bad_frames;
-    s->tcp_accepted += t->accepted;
-    s->tcp_refused += t->refused_connections;
-    s->tcp_accept_errors += t->accept_errors;
+    s->tcp_accepted += t->net.accepted;
+    s->tcp_refused += t->net.refused;
+    s->tcp_accept_errors += t->net.accept_errors;
     s->tcp_idle_timeouts += t->idle_timeouts;
-    s->tcp_open += t->n_conns;
+    s->tcp_open += t->net.n_conns;
   }
   s->reloads_ok = srv.reloads_ok;
   s->reloads_failed = srv.reloads_failed;
@@ -377,6 +377,7 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
       .max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES,
       .reuseport = srv.cfg.reuseport,
       .forward = srv.forward,
+      .log = log_adapter,
   };
   char want_text[80];
   loop_format_addr((const struct sockaddr *)want, want_text, sizeof(want_text));

@@ -287,7 +287,7 @@ static bool client_gone(const client_t *c) {
 /* ---- server ---- */
 
 static void on_server_closed(dns_tcp_t *s) {
-  fixture_t *fx = s->listener.data;
+  fixture_t *fx = s->net.listener.data;
   fx->server_closed++;
 }
 
@@ -302,9 +302,9 @@ static void start_server(fixture_t *fx, const dns_tcp_config_t *cfg) {
                                  &fx->zone_in_service,
                                  cfg != NULL ? cfg : &defaults),
                    0);
-  fx->server->listener.data = fx;
+  fx->server->net.listener.data = fx;
   fx->server_started = true;
-  assert_int_equal(uv_tcp_getsockname(&fx->server->listener,
+  assert_int_equal(uv_tcp_getsockname(&fx->server->net.listener,
                                       (struct sockaddr *)&bound, &namelen),
                    0);
   fx->addr.sin_port = ((struct sockaddr_in *)&bound)->sin_port;
@@ -349,7 +349,7 @@ static int teardown(void **state) {
   uv_run(&fx->loop, UV_RUN_DEFAULT);
   if (fx->server_started) {
     assert_int_equal(fx->server_closed, 1);
-    assert_int_equal(fx->server->n_conns, 0);
+    assert_int_equal(fx->server->net.n_conns, 0);
   }
   assert_int_equal(uv_loop_close(&fx->loop), 0);
   for (size_t i = 0; i < MAX_CLIENTS; i++)
@@ -375,7 +375,7 @@ static void test_one_query_gets_one_answer(void **state) {
   assert_int_equal(c->n_replies, 1);
   assert_false(client_gone(c));
   assert_int_equal(fx->server->queries, 1);
-  assert_int_equal(fx->server->accepted, 1);
+  assert_int_equal(fx->server->net.accepted, 1);
 }
 
 static void test_three_pipelined_queries_in_one_write_answered_in_order(
@@ -434,7 +434,7 @@ static void test_several_queries_on_one_connection_over_time(void **state) {
     run_for(fx, 10);
   }
   assert_false(client_gone(c));
-  assert_int_equal(fx->server->accepted, 1);
+  assert_int_equal(fx->server->net.accepted, 1);
   assert_int_equal(fx->server->queries, ARRAY_LEN(names));
 }
 
@@ -495,7 +495,7 @@ static void test_idle_connection_is_closed(void **state) {
   /* Counted from the last query, not from the connection. */
   assert_true(uv_now(&fx->loop) - answered_at >= 90);
   assert_int_equal(fx->server->idle_timeouts, 1);
-  RUN_UNTIL(fx, fx->server->n_conns == 0);
+  RUN_UNTIL(fx, fx->server->net.n_conns == 0);
 }
 
 static void test_connection_over_max_is_closed_at_once(void **state) {
@@ -504,11 +504,11 @@ static void test_connection_over_max_is_closed_at_once(void **state) {
   start_server(fx, &cfg);
   client_t *a = client_open(fx);
   client_t *b = client_open(fx);
-  RUN_UNTIL(fx, fx->server->accepted == 2);
+  RUN_UNTIL(fx, fx->server->net.accepted == 2);
   client_t *third = client_open(fx);
   RUN_UNTIL(fx, client_gone(third));
-  assert_int_equal(fx->server->refused_connections, 1);
-  assert_int_equal(fx->server->accepted, 2);
+  assert_int_equal(fx->server->net.refused, 1);
+  assert_int_equal(fx->server->net.accepted, 2);
   client_send_query(a, 1, "wipo.int");
   client_send_query(b, 2, "yougov.com");
   RUN_UNTIL(fx, a->n_replies == 1 && b->n_replies == 1);
@@ -549,9 +549,9 @@ static void test_reset_by_client_closes_only_that_connection(void **state) {
   client_t *first = client_open(fx);
   client_t *middle = client_open(fx);
   client_t *last = client_open(fx);
-  RUN_UNTIL(fx, fx->server->accepted == 3);
+  RUN_UNTIL(fx, fx->server->net.accepted == 3);
   assert_int_equal(uv_tcp_close_reset(&middle->tcp, NULL), 0);
-  RUN_UNTIL(fx, fx->server->n_conns == 2);
+  RUN_UNTIL(fx, fx->server->net.n_conns == 2);
   client_send_query(first, 1, "wipo.int");
   client_send_query(last, 2, "yougov.com");
   RUN_UNTIL(fx, first->n_replies == 1 && last->n_replies == 1);
@@ -637,7 +637,7 @@ static void test_client_that_never_reads_is_bounded(void **state) {
    * the kernel holds little and the server's own limit is what binds. */
   int size = 4096;
   assert_int_equal(
-      uv_send_buffer_size((uv_handle_t *)&fx->server->listener, &size), 0);
+      uv_send_buffer_size((uv_handle_t *)&fx->server->net.listener, &size), 0);
   client_t *slow = client_new(fx);
   size = 4096;
   assert_int_equal(uv_recv_buffer_size((uv_handle_t *)&slow->tcp, &size), 0);
@@ -687,14 +687,14 @@ static void test_close_with_open_connections_frees_everything(void **state) {
   client_send(partial, wire, n / 2); /* a message left half-sent */
   client_send_query(busy, 2, "wipo.int");
   RUN_UNTIL(fx, busy->n_replies == 1 && partial->writes_done == 1 &&
-                    fx->server->n_conns == 3);
+                    fx->server->net.n_conns == 3);
   run_for(fx, 10);
 
   close_server(fx);
   assert_int_equal(fx->server_closed, 0); /* never from inside close */
   RUN_UNTIL(fx, fx->server_closed == 1);
-  assert_int_equal(fx->server->n_conns, 0);
-  assert_null(fx->server->conns);
+  assert_int_equal(fx->server->net.n_conns, 0);
+  assert_true(LIST_EMPTY(&fx->server->net.conns));
   RUN_UNTIL(fx, client_gone(idle) && client_gone(partial) &&
                     client_gone(busy));
 }
@@ -710,7 +710,7 @@ static void test_reuseport_lets_two_servers_share_a_port(void **state) {
                                  (const struct sockaddr *)&fx->addr,
                                  &fx->zone_in_service, &cfg),
                    0);
-  twin->listener.data = fx;
+  twin->net.listener.data = fx;
   dns_tcp_close(twin, on_server_closed);
   RUN_UNTIL(fx, fx->server_closed == 1);
   free(twin);
