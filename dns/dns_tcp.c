@@ -431,7 +431,7 @@ static void on_accept(net_tcp_conn_t *nc) {
   conn_start_reading(c);
 }
 
-static void on_drained(net_tcp_t *t) {
+static void on_net_drained(net_tcp_t *t) {
   dns_tcp_t *s = container_of(t, dns_tcp_t, net);
   void (*cb)(dns_tcp_t *) = s->on_close;
   s->on_close = NULL;
@@ -473,6 +473,6 @@ void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *)) {
   if (s->net.stopping)
     return;
   s->on_close = on_close;
-  net_tcp_stop(&s->net, on_drained);
+  net_tcp_stop(&s->net, on_net_drained);
   net_tcp_close_all(&s->net);
 }

@@ -140,12 +140,12 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
   s->sort_bad_input = sort->bad_input;
   s->sort_too_large = sort->too_large;
   s->sort_timeouts = sort->timeouts;
-  s->sort_busy = sort->busy;
+  s->sort_busy = sort->busy + sort->net.dropped;
   s->sort_cancelled = sort->cancelled;
   s->sort_shutdown = sort->shutdown;
   s->sort_error_replies = sort->replied_error;
-  s->sort_accepted = sort->accepted;
-  s->sort_accept_errors = sort->accept_errors;
+  s->sort_accepted = sort->net.accepted + sort->net.refused;
+  s->sort_accept_errors = sort->net.accept_errors;
   /* jobs counts queued and running; the workers keep the running count,
    * so the two can disagree for an instant: clamp, never underflow. */
   size_t running = atomic_load_explicit(&srv.sort.jobs_running, memory_order_relaxed);
@@ -153,7 +153,7 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
     running = sort->jobs;
   s->sort_running = running;
   s->sort_queued = sort->jobs - running;
-  s->sort_connections = sort->n_conns;
+  s->sort_connections = sort->net.n_conns;
   s->sort_inflight_bytes = sort->inflight_bytes;
   s->sort_request_bytes = (loop_prom_hist_t){
       .bounds = sort->request_bytes.bounds, .n_bounds = sort->request_bytes.n_bounds,
@@ -304,7 +304,7 @@ static void on_forward_closed(dns_forward_t *f, void *data) {
 static void on_grace_over(uv_timer_t *t) {
   (void)t;
   loop_log(LOOP_LOG_WARN, "grace period of %llu ms over; closing %zu connection(s)",
-           (unsigned long long)srv.cfg.grace_ms, srv.sort.n_conns);
+           (unsigned long long)srv.cfg.grace_ms, srv.sort.net.n_conns);
   sort_server_abort(&srv.sort);
 }
 
@@ -579,7 +579,7 @@ int main(int argc, char **argv) {
   /* Report the real bound ports, so that port 0 is usable by scripts. */
   struct sockaddr_storage bound;
   int blen = sizeof(bound);
-  if (uv_tcp_getsockname(&srv.sort.listener, (struct sockaddr *)&bound, &blen) == 0)
+  if (uv_tcp_getsockname(&srv.sort.net.listener, (struct sockaddr *)&bound, &blen) == 0)
     loop_format_addr((struct sockaddr *)&bound, sort_text, sizeof(sort_text));
 
   uv_signal_init(&srv.loop, &srv.sigint);

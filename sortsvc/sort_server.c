@@ -1,10 +1,8 @@
 #include "sort_server.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -13,11 +11,7 @@
 #include "sort_frame.h"
 #include "sort_job.h"
 #include "sort_json.h"
-
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
-
-#define LISTEN_BACKLOG 511
+#include "net_util.h"
 
 /* After a half-close, how often a pending sort's socket is checked for a
  * reset: a client that is gone frees its worker within this time. */
@@ -34,13 +28,12 @@ typedef enum {
 } conn_state_t;
 
 typedef struct sort_conn {
-  uv_tcp_t tcp;              /* first: freeing the conn frees the handle */
+  net_tcp_conn_t net;        /* first: the socket, as net_tcp requires */
   uv_timer_t timer;          /* read timeout, then write timeout, then linger */
   uv_work_t work;
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
   sort_server_t *server;
-  struct sort_conn *prev, *next;
   conn_state_t state;
   sort_frame_t frame;
   char *body;                /* owned by the worker while work_pending */
@@ -49,8 +42,7 @@ typedef struct sort_conn {
   size_t reply_len;
   sort_job_status_t job_status;
   atomic_bool cancel;
-  unsigned handles_open;     /* close callbacks still to come (tcp, timer) */
-  bool work_pending;         /* after_work_cb still to come */
+  bool work_pending;         /* after_work_cb still to come (holds c) */
   bool peer_eof;
   uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
   uint64_t queued_at;        /* uv_hrtime() when the job was queued */
@@ -100,46 +92,20 @@ static void release_inflight(sort_conn_t *c) {
   c->inflight_bytes = 0;
 }
 
-static void maybe_drained(sort_server_t *s) {
-  if (s->draining && !s->listening && s->n_conns == 0 && s->on_drained) {
-    void (*cb)(sort_server_t *) = s->on_drained;
-    s->on_drained = NULL;
-    cb(s);
-  }
-}
-
-/* The conn is freed by whichever of its close callbacks and its
- * after-work callback comes last; until then something may still point at
- * it. */
-static void conn_maybe_free(sort_conn_t *c) {
-  if (c->handles_open > 0 || c->work_pending)
-    return;
-  sort_server_t *s = c->server;
-  if (c->prev != NULL)
-    c->prev->next = c->next;
-  else
-    s->conns = c->next;
-  if (c->next != NULL)
-    c->next->prev = c->prev;
-  s->n_conns--;
+/* The conn is freed by net_tcp once its socket and timer are closed and
+ * its after-work callback has run, whichever comes last; until then
+ * something may still point at it. */
+static void conn_free(net_tcp_conn_t *nc) {
+  sort_conn_t *c = container_of(nc, sort_conn_t, net);
   release_inflight(c);
   sort_frame_free(&c->frame);
   free(c->body);
   free(c->reply);
-  free(c);
-  maybe_drained(s);
-}
-
-static void on_tcp_close(uv_handle_t *h) {
-  sort_conn_t *c = container_of((uv_tcp_t *)h, sort_conn_t, tcp);
-  c->handles_open--;
-  conn_maybe_free(c);
 }
 
 static void on_timer_close(uv_handle_t *h) {
   sort_conn_t *c = container_of((uv_timer_t *)h, sort_conn_t, timer);
-  c->handles_open--;
-  conn_maybe_free(c);
+  net_tcp_conn_release(&c->net);
 }
 
 static void conn_close(sort_conn_t *c) {
@@ -151,8 +117,12 @@ static void conn_close(sort_conn_t *c) {
   atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
   if (c->work_pending)
     uv_cancel((uv_req_t *)&c->work);
-  uv_close((uv_handle_t *)&c->tcp, on_tcp_close);
+  net_tcp_conn_close(&c->net);
   uv_close((uv_handle_t *)&c->timer, on_timer_close);
+}
+
+static void on_close_conn(net_tcp_conn_t *nc) {
+  conn_close(container_of(nc, sort_conn_t, net));
 }
 
 /* True when the kernel has seen a reset (or any error) on a connection
@@ -161,7 +131,7 @@ static void conn_close(sort_conn_t *c) {
  * (both directions shut). poll() with a zero timeout never blocks. */
 static bool peer_reset(sort_conn_t *c) {
   uv_os_fd_t fd;
-  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+  if (uv_fileno((uv_handle_t *)&c->net.tcp, &fd) != 0)
     return true;
   struct pollfd pfd = {.fd = fd, .events = POLLIN};
   if (poll(&pfd, 1, 0) < 0)
@@ -226,7 +196,7 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->net.tcp, on_shutdown) != 0)
     conn_close(c);
 }
 
@@ -237,7 +207,7 @@ static void write_reply(sort_conn_t *c, char *reply, size_t len) {
   c->reply_len = len;
   uv_timer_start(&c->timer, on_timer, c->server->cfg.write_timeout_ms, 0);
   uv_buf_t buf = uv_buf_init(reply, (unsigned)len);
-  if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, &buf, 1, on_write) != 0)
+  if (uv_write(&c->write_req, (uv_stream_t *)&c->net.tcp, &buf, 1, on_write) != 0)
     conn_close(c);
 }
 
@@ -294,9 +264,11 @@ static void after_work_cb(uv_work_t *req, int status) {
   release_inflight(c);
   if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
     s->cancelled++;
-    conn_maybe_free(c);
+    net_tcp_conn_release(&c->net);
     return;
   }
+  /* Not closing: the socket still holds c. */
+  net_tcp_conn_release(&c->net);
   char *reply = c->reply;
   c->reply = NULL;
   if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT)
@@ -341,7 +313,7 @@ static void start_work(sort_conn_t *c) {
     return;
   }
   c->queued_at = uv_hrtime();
-  int rc = uv_queue_work(s->loop, &c->work, work_cb, after_work_cb);
+  int rc = uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb);
   if (rc != 0) {
     free(c->body);
     c->body = NULL;
@@ -350,6 +322,7 @@ static void start_work(sort_conn_t *c) {
     return;
   }
   c->work_pending = true;
+  net_tcp_conn_hold(&c->net);
   s->jobs++;
 }
 
@@ -402,13 +375,13 @@ static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  sort_conn_t *c = container_of((uv_tcp_t *)h, sort_conn_t, tcp);
+  sort_conn_t *c = container_of((uv_tcp_t *)h, sort_conn_t, net.tcp);
   (void)suggested;
   *buf = uv_buf_init(c->server->read_buf, sizeof(c->server->read_buf));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  sort_conn_t *c = container_of((uv_tcp_t *)stream, sort_conn_t, tcp);
+  sort_conn_t *c = container_of((uv_tcp_t *)stream, sort_conn_t, net.tcp);
   sort_server_t *s = c->server;
   char msg[160];
   if (c->state == CONN_CLOSING)
@@ -472,126 +445,77 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   }
 }
 
-static void on_connection(uv_stream_t *listener, int status) {
-  sort_server_t *s = container_of((uv_tcp_t *)listener, sort_server_t, listener);
-  if (status < 0) {
-    /* EMFILE and friends: libuv has already shed the pending connection;
-     * the server goes on. */
-    s->accept_errors++;
-    /* Logged at powers of two: a flood must not become a log flood. */
-    if ((s->accept_errors & (s->accept_errors - 1)) == 0)
-      LOG(s, 1, "sort: accept failed: %s (%" PRIu64 " so far)",
-          uv_strerror(status), s->accept_errors);
-    return;
-  }
-  /* Past the limit, busy replies cost a conn each for a moment; past a
-   * second, higher bound even that stops and the connection is dropped
-   * unanswered, so a flood cannot grow memory without bound. */
-  size_t hard_limit = s->cfg.max_connections + s->cfg.max_connections / 4 + 64;
-  sort_conn_t *c = s->n_conns >= hard_limit ? NULL : calloc(1, sizeof(*c));
-  if (c == NULL || uv_tcp_init(s->loop, &c->tcp) != 0) {
-    /* Still accept, so that the listener keeps polling (libuv stops when a
-     * connection is left pending), then drop it. */
-    if (c == NULL && s->n_conns >= hard_limit)
-      s->busy++;
-    else
-      s->accept_errors++;
-    free(c);
-    uv_tcp_t *tmp = malloc(sizeof(*tmp));
-    if (tmp != NULL && uv_tcp_init(s->loop, tmp) == 0) {
-      uv_accept(listener, (uv_stream_t *)tmp);
-      uv_close((uv_handle_t *)tmp, (uv_close_cb)free);
-    } else {
-      free(tmp);
-    }
-    return;
-  }
+/* What every conn starts with, served or refused. False when it could
+ * not start reading (it is then closing). */
+static bool conn_init(net_tcp_conn_t *nc) {
+  sort_conn_t *c = container_of(nc, sort_conn_t, net);
+  sort_server_t *s = container_of(nc->server, sort_server_t, net);
   c->server = s;
   c->state = CONN_READING;
-  bool over_limit = s->n_conns >= s->cfg.max_connections;
-  c->handles_open = 1;
   sort_frame_init(&c->frame, s->cfg.max_request_bytes);
   atomic_init(&c->cancel, false);
-  c->next = s->conns;
-  if (s->conns != NULL)
-    s->conns->prev = c;
-  s->conns = c;
-  s->n_conns++;
-  s->accepted++;
-
-  uv_timer_init(s->loop, &c->timer);  /* cannot fail on unix */
-  c->handles_open++;
-
-  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-  if (rc != 0) {
-    s->accept_errors++;
-    LOG(s, 0, "sort: uv_accept failed: %s", uv_strerror(rc));
+  uv_timer_init(s->net.loop, &c->timer);  /* cannot fail on unix */
+  net_tcp_conn_hold(nc);
+  if (uv_read_start((uv_stream_t *)&nc->tcp, on_alloc, on_read) != 0) {
     conn_close(c);
-    return;
+    return false;
   }
-  rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-  if (rc != 0) {
-    conn_close(c);
-    return;
-  }
-  if (over_limit) {
-    /* Tell the client why instead of leaving it to a timeout; these conns
-     * live only for a write and a short linger. */
+  return true;
+}
+
+static void on_accept(net_tcp_conn_t *nc) {
+  sort_conn_t *c = container_of(nc, sort_conn_t, net);
+  if (conn_init(nc))
+    uv_timer_start(&c->timer, on_timer, c->server->cfg.read_timeout_ms, 0);
+}
+
+/* Past max_connections: tell the client why instead of leaving it to a
+ * timeout; these conns live only for a write and a short linger. Past
+ * net_tcp's hard limit even that stops and the connection is dropped
+ * unanswered, so a flood cannot grow memory without bound. */
+static void on_refuse(net_tcp_conn_t *nc) {
+  sort_conn_t *c = container_of(nc, sort_conn_t, net);
+  if (conn_init(nc))
     reply_busy(c, "server busy");
-    return;
-  }
-  uv_timer_start(&c->timer, on_timer, s->cfg.read_timeout_ms, 0);
+}
+
+static void on_net_drained(net_tcp_t *t) {
+  sort_server_t *s = container_of(t, sort_server_t, net);
+  void (*cb)(sort_server_t *) = s->on_drained;
+  s->on_drained = NULL;
+  if (cb != NULL)
+    cb(s);
 }
 
 int sort_server_start(sort_server_t *s, uv_loop_t *loop,
                       const struct sockaddr *addr,
                       const sort_server_config_t *cfg) {
-  s->loop = loop;
   s->cfg = *cfg;
-  s->conns = NULL;
-  s->n_conns = 0;
-  s->listening = false;
   s->draining = false;
   s->on_drained = NULL;
-  s->on_close = NULL;
   s->jobs = 0;
   atomic_init(&s->jobs_running, 0);
   s->inflight_bytes = 0;
-  s->accepted = s->replied_ok = s->replied_error = 0;
+  s->replied_ok = s->replied_error = 0;
   s->bad_input = s->too_large = s->timeouts = s->busy = 0;
-  s->cancelled = s->shutdown = s->accept_errors = 0;
+  s->cancelled = s->shutdown = 0;
   hist_init(&s->request_bytes, request_bytes_bounds,
             sizeof(request_bytes_bounds) / sizeof(request_bytes_bounds[0]));
   hist_init(&s->duration_ns, duration_bounds_ns,
             sizeof(duration_bounds_ns) / sizeof(duration_bounds_ns[0]));
 
-  /* init_ex makes the socket now, so SO_REUSEPORT can precede bind. */
-  int rc = uv_tcp_init_ex(loop, &s->listener, addr->sa_family);
-  if (rc != 0)
-    return rc;
-  if (cfg->reuseport) {
-    uv_os_fd_t fd;
-    int one = 1;
-    rc = uv_fileno((uv_handle_t *)&s->listener, &fd);
-    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-      rc = -errno;
-  }
-  if (rc == 0)
-    rc = uv_tcp_bind(&s->listener, addr, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection);
-  if (rc != 0) {
-    uv_close((uv_handle_t *)&s->listener, NULL);
-    return rc;
-  }
-  s->listening = true;
-  return 0;
-}
-
-static void on_listener_close(uv_handle_t *h) {
-  sort_server_t *s = container_of((uv_tcp_t *)h, sort_server_t, listener);
-  s->listening = false;
-  maybe_drained(s);
+  net_tcp_config_t net = {
+      .name = "sort",
+      .conn_size = sizeof(sort_conn_t),
+      .max_connections = cfg->max_connections,
+      .reuseport = cfg->reuseport,
+      .on_accept = on_accept,
+      .on_refuse = on_refuse,
+      .on_close = on_close_conn,
+      .on_free = conn_free,
+      .log = cfg->log,
+  };
+  return net_tcp_start(&s->net, loop, addr, &net);
 }
 
 void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
@@ -599,7 +523,7 @@ void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
     return;
   s->draining = true;
   s->on_drained = on_drained;
-  uv_close((uv_handle_t *)&s->listener, on_listener_close);
+  net_tcp_stop(&s->net, on_net_drained);
   /* A connection still reading may have its whole request waiting in the
    * kernel, sent just before the signal: refusing it now would turn a
    * request we can serve into an error. So each keeps reading for a short
@@ -609,15 +533,14 @@ void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
   uint64_t window = s->cfg.read_timeout_ms < SORT_DRAIN_READ_WINDOW_MS
                         ? s->cfg.read_timeout_ms
                         : SORT_DRAIN_READ_WINDOW_MS;
-  for (sort_conn_t *c = s->conns; c != NULL; c = c->next) {
+  net_tcp_conn_t *nc;
+  LIST_FOREACH(nc, &s->net.conns, link) {
+    sort_conn_t *c = container_of(nc, sort_conn_t, net);
     if (c->state == CONN_READING)
       uv_timer_start(&c->timer, on_timer, window, 0);
   }
 }
 
 void sort_server_abort(sort_server_t *s) {
-  for (sort_conn_t *c = s->conns, *next; c != NULL; c = next) {
-    next = c->next;
-    conn_close(c);
-  }
+  net_tcp_close_all(&s->net);
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "net_tcp.h"
+
 /* At shutdown, how long a connection still sending its request may go on
  * reading before it is told "server shutting down". */
 #define SORT_DRAIN_READ_WINDOW_MS 250
@@ -23,7 +25,9 @@ typedef struct {
   uint64_t write_timeout_ms;   /* reply written to the kernel and read */
   uint64_t linger_ms;          /* after our FIN, wait this long for theirs */
   bool reuseport;              /* SO_REUSEPORT, for several processes */
-  size_t max_connections;      /* more get "server busy" and are closed */
+  size_t max_connections;      /* more get "server busy" and are closed
+                                  (past a higher, hard limit: dropped
+                                  unanswered, see net_tcp) */
   size_t max_queued_jobs;      /* sorts queued or running, all clients */
   uint64_t max_inflight_bytes; /* request bodies held, all clients */
   int worker_nice;             /* nice value of the worker threads; the
@@ -52,32 +56,29 @@ typedef struct {
 
 void sort_hist_observe(sort_hist_t *h, uint64_t value);
 
-struct sort_conn;
-
 typedef struct sort_server {
-  uv_tcp_t listener;           /* first: the struct owns the handle */
-  uv_loop_t *loop;
+  /* First: the listener and every open connection. Its counters are the
+   * service's: accepted (served) plus refused ("server busy") are the
+   * connections accepted, dropped the ones past the hard limit (busy,
+   * unanswered), accept_errors the failed accepts; n_conns counts the
+   * busy ones still open too. */
+  net_tcp_t net;
   sort_server_config_t cfg;
-  struct sort_conn *conns;     /* every open connection, for shutdown */
-  size_t n_conns;
-  bool listening;
   bool draining;
   void (*on_drained)(struct sort_server *);
-  void (*on_close)(struct sort_server *);
   size_t jobs;                 /* queued or running */
   atomic_size_t jobs_running;  /* inside work_cb (written by workers) */
   uint64_t inflight_bytes;
   /* Counters, for logs, metrics and tests. */
-  uint64_t accepted;
   uint64_t replied_ok;
   uint64_t replied_error;      /* every error reply, busy ones included */
   uint64_t bad_input;          /* invalid JSON, not numbers, too many, ... */
   uint64_t too_large;
   uint64_t timeouts;           /* read or write */
-  uint64_t busy;               /* refused: connections, jobs or bytes */
+  uint64_t busy;               /* refused: connections, jobs or bytes (the
+                                  dropped connections are net.dropped) */
   uint64_t cancelled;          /* the client left before its reply */
   uint64_t shutdown;           /* "server shutting down" replies */
-  uint64_t accept_errors;
   /* Body bytes of every complete request (refused busy ones included; a
    * too-large one is never complete), and nanoseconds from a complete
    * request to its reply being ready (queue wait, parse, sort, encode;
