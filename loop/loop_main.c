@@ -472,7 +472,7 @@ static int start_metrics(char *text, size_t cap) {
   }
   struct sockaddr_storage bound;
   int len = sizeof(bound);
-  if (uv_tcp_getsockname(&srv.metrics.listener, (struct sockaddr *)&bound, &len) == 0)
+  if (uv_tcp_getsockname(&srv.metrics.net.listener, (struct sockaddr *)&bound, &len) == 0)
     loop_format_addr((struct sockaddr *)&bound, text, cap);
   return 0;
 }

@@ -9,11 +9,8 @@
 #include <unistd.h>
 
 #include "loop_http.h"
+#include "net_util.h"
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
-
-#define LISTEN_BACKLOG 128
 /* After our FIN, how long to wait for the client's before closing (a
  * close with unread bytes would send RST, which can destroy the response
  * in the client's receive buffer). */
@@ -29,14 +26,12 @@ typedef enum {
 } conn_state_t;
 
 typedef struct loop_metrics_conn {
-  uv_tcp_t tcp;              /* first: freeing the conn frees the handle */
+  net_tcp_conn_t net;        /* first: the socket, as net_tcp requires */
   uv_timer_t timer;          /* request, then response, then linger */
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
   loop_metrics_t *server;
-  struct loop_metrics_conn *prev, *next;
   conn_state_t state;
-  unsigned handles_open;     /* close callbacks still to come */
   bool peer_eof;
   loop_http_req_t req;
   loop_prom_t body;          /* the scrape, until the write callback */
@@ -50,52 +45,29 @@ typedef struct loop_metrics_conn {
       (m)->cfg.log(level, __VA_ARGS__); \
   } while (0)
 
-static void maybe_closed(loop_metrics_t *m) {
-  if (m->closing && !m->listener_open && m->n_conns == 0 && m->n_refusing == 0 &&
-      m->on_close != NULL) {
-    void (*cb)(loop_metrics_t *) = m->on_close;
-    m->on_close = NULL;
-    cb(m);
-  }
-}
-
-/* Freed by the last close callback: libuv runs a cancelled write's or
- * shutdown's callback before the handle's close callback, so nothing
- * points at the conn any more. */
-static void conn_maybe_free(conn_t *c) {
-  if (c->handles_open > 0)
-    return;
-  loop_metrics_t *m = c->server;
-  if (c->prev != NULL)
-    c->prev->next = c->next;
-  else
-    m->conns = c->next;
-  if (c->next != NULL)
-    c->next->prev = c->prev;
-  m->n_conns--;
+/* Freed by net_tcp after the last close callback: libuv runs a cancelled
+ * write's or shutdown's callback before the handle's close callback, so
+ * nothing points at the conn any more. */
+static void conn_free(net_tcp_conn_t *nc) {
+  conn_t *c = container_of(nc, conn_t, net);
   loop_prom_free(&c->body);
-  free(c);
-  maybe_closed(m);
-}
-
-static void on_tcp_close(uv_handle_t *h) {
-  conn_t *c = container_of((uv_tcp_t *)h, conn_t, tcp);
-  c->handles_open--;
-  conn_maybe_free(c);
 }
 
 static void on_timer_close(uv_handle_t *h) {
   conn_t *c = container_of((uv_timer_t *)h, conn_t, timer);
-  c->handles_open--;
-  conn_maybe_free(c);
+  net_tcp_conn_release(&c->net);
 }
 
 static void conn_close(conn_t *c) {
   if (c->state == CONN_CLOSING)
     return;
   c->state = CONN_CLOSING;
-  uv_close((uv_handle_t *)&c->tcp, on_tcp_close);
+  net_tcp_conn_close(&c->net);
   uv_close((uv_handle_t *)&c->timer, on_timer_close);
+}
+
+static void on_close_conn(net_tcp_conn_t *nc) {
+  conn_close(container_of(nc, conn_t, net));
 }
 
 static void on_timer(uv_timer_t *t) {
@@ -132,7 +104,7 @@ static void on_write(uv_write_t *req, int status) {
   /* The scrape can be tens of KiB: not kept for the linger. */
   loop_prom_free(&c->body);
   if (status < 0 ||
-      uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0)
+      uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->net.tcp, on_shutdown) != 0)
     conn_close(c);
 }
 
@@ -145,7 +117,7 @@ static bool render_scrape(conn_t *c) {
   if (m->cfg.collect != NULL)
     m->cfg.collect(&snap, m->cfg.data);
   memcpy(snap.http_responses, m->responses, sizeof(snap.http_responses));
-  snap.http_refused = m->refused;
+  snap.http_refused = m->net.refused;
   snap.http_timeouts = m->timeouts;
   loop_prom_dnsort(&c->body, &snap);
   if (!c->body.failed)
@@ -195,18 +167,18 @@ static void respond(conn_t *c) {
   unsigned n = c->req.head || body_len == 0 ? 1 : 2;
   c->state = CONN_WRITING;
   uv_timer_start(&c->timer, on_timer, m->cfg.timeout_ms, 0);
-  if (uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, n, on_write) != 0)
+  if (uv_write(&c->write_req, (uv_stream_t *)&c->net.tcp, bufs, n, on_write) != 0)
     conn_close(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  conn_t *c = container_of((uv_tcp_t *)h, conn_t, tcp);
+  conn_t *c = container_of((uv_tcp_t *)h, conn_t, net.tcp);
   (void)suggested;
   *buf = uv_buf_init(c->server->read_buf, sizeof(c->server->read_buf));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  conn_t *c = container_of((uv_tcp_t *)stream, conn_t, tcp);
+  conn_t *c = container_of((uv_tcp_t *)stream, conn_t, net.tcp);
   if (c->state == CONN_CLOSING)
     return;
   if (nread > 0) {
@@ -229,68 +201,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_close(c);
 }
 
-static void on_refused_close(uv_handle_t *h) {
-  loop_metrics_t *m = h->data;
-  free(h);
-  m->n_refusing--;
-  maybe_closed(m);
-}
-
-/* Accept and close at once: the listener keeps polling (libuv stops when
- * a connection is left pending) and the client learns at once. */
-static void refuse(loop_metrics_t *m) {
-  uv_tcp_t *tmp = malloc(sizeof(*tmp));
-  if (tmp == NULL || uv_tcp_init(m->loop, tmp) != 0) {
-    free(tmp);
-    return;
-  }
-  tmp->data = m;
-  uv_accept((uv_stream_t *)&m->listener, (uv_stream_t *)tmp);
-  m->n_refusing++;
-  uv_close((uv_handle_t *)tmp, on_refused_close);
-}
-
-static void on_connection(uv_stream_t *listener, int status) {
-  loop_metrics_t *m = container_of((uv_tcp_t *)listener, loop_metrics_t, listener);
-  if (status < 0) {
-    /* EMFILE and friends: libuv has shed the pending connection. Logged
-     * at powers of two, so that a flood is not a log flood. */
-    m->accept_errors++;
-    if ((m->accept_errors & (m->accept_errors - 1)) == 0)
-      LOG(m, 1, "metrics: accept failed: %s (%" PRIu64 " so far)", uv_strerror(status),
-          m->accept_errors);
-    return;
-  }
-  conn_t *c = m->n_conns >= m->cfg.max_connections ? NULL : calloc(1, sizeof(*c));
-  if (c == NULL) {
-    m->refused++;
-    refuse(m);
-    return;
-  }
-  if (uv_tcp_init(m->loop, &c->tcp) != 0) {
-    free(c);
-    m->refused++;
-    refuse(m);
-    return;
-  }
-  uv_timer_init(m->loop, &c->timer); /* cannot fail on unix */
-  c->handles_open = 2;
+/* Past max_connections a connection is closed at once (no on_refuse). */
+static void on_accept(net_tcp_conn_t *nc) {
+  conn_t *c = container_of(nc, conn_t, net);
+  loop_metrics_t *m = container_of(nc->server, loop_metrics_t, net);
+  uv_timer_init(m->net.loop, &c->timer); /* cannot fail on unix */
+  net_tcp_conn_hold(nc);
   c->server = m;
   c->state = CONN_READING;
   loop_http_req_init(&c->req);
   loop_prom_init(&c->body, LOOP_METRICS_MAX_BODY);
-  c->next = m->conns;
-  if (m->conns != NULL)
-    m->conns->prev = c;
-  m->conns = c;
-  m->n_conns++;
-
-  int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-  if (rc == 0)
-    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  int rc = uv_read_start((uv_stream_t *)&nc->tcp, on_alloc, on_read);
   if (rc != 0) {
-    /* Loud: in libuv 1.44 a failed uv_accept can leave the listener no
-     * longer polled. */
     LOG(m, 0, "metrics: accepting a connection failed: %s", uv_strerror(rc));
     conn_close(c);
     return;
@@ -298,53 +220,44 @@ static void on_connection(uv_stream_t *listener, int status) {
   uv_timer_start(&c->timer, on_timer, m->cfg.timeout_ms, 0);
 }
 
+static void on_net_drained(net_tcp_t *t) {
+  loop_metrics_t *m = container_of(t, loop_metrics_t, net);
+  void (*cb)(loop_metrics_t *) = m->on_close;
+  m->on_close = NULL;
+  if (cb != NULL)
+    cb(m);
+}
+
 int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
                        const struct sockaddr *addr,
                        const loop_metrics_config_t *cfg) {
-  m->loop = loop;
   m->cfg = *cfg;
   if (m->cfg.max_connections == 0)
     m->cfg.max_connections = LOOP_METRICS_DEFAULT_MAX_CONNECTIONS;
   if (m->cfg.timeout_ms == 0)
     m->cfg.timeout_ms = LOOP_METRICS_DEFAULT_TIMEOUT_MS;
-  m->conns = NULL;
-  m->n_conns = 0;
-  m->closing = false;
   m->on_close = NULL;
   memset(m->responses, 0, sizeof(m->responses));
-  m->refused = m->timeouts = m->accept_errors = 0;
-  m->n_refusing = 0;
+  m->timeouts = 0;
 
-  int rc = uv_tcp_init(loop, &m->listener);
-  if (rc != 0)
-    return rc;
-  m->listener_open = true;
-  rc = uv_tcp_bind(&m->listener, addr, 0);
-  if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&m->listener, LISTEN_BACKLOG, on_connection);
-  if (rc != 0) {
-    m->listener_open = false;
-    uv_close((uv_handle_t *)&m->listener, NULL);
-  }
-  return rc;
-}
-
-static void on_listener_close(uv_handle_t *h) {
-  loop_metrics_t *m = container_of((uv_tcp_t *)h, loop_metrics_t, listener);
-  m->listener_open = false;
-  maybe_closed(m);
+  net_tcp_config_t net = {
+      .name = "metrics",
+      .conn_size = sizeof(conn_t),
+      .max_connections = m->cfg.max_connections,
+      .on_accept = on_accept,
+      .on_close = on_close_conn,
+      .on_free = conn_free,
+      .log = m->cfg.log,
+  };
+  return net_tcp_start(&m->net, loop, addr, &net);
 }
 
 void loop_metrics_close(loop_metrics_t *m, void (*on_close)(loop_metrics_t *)) {
-  if (m->closing)
+  if (m->net.stopping)
     return;
-  m->closing = true;
   m->on_close = on_close;
-  if (m->listener_open)
-    uv_close((uv_handle_t *)&m->listener, on_listener_close);
-  for (conn_t *c = m->conns; c != NULL; c = c->next)
-    conn_close(c);
-  maybe_closed(m);
+  net_tcp_stop(&m->net, on_net_drained);
+  net_tcp_close_all(&m->net);
 }
 
 void loop_metrics_process(loop_prom_snapshot_t *snap) {

@@ -18,6 +18,7 @@
 #include <uv.h>
 
 #include "loop_prom.h"
+#include "net_tcp.h"
 
 #define LOOP_METRICS_DEFAULT_MAX_CONNECTIONS 64
 #define LOOP_METRICS_DEFAULT_TIMEOUT_MS 5000
@@ -36,30 +37,23 @@ typedef struct {
   void (*log)(int level, const char *fmt, ...);
 } loop_metrics_config_t;
 
-struct loop_metrics_conn;
-
 typedef struct loop_metrics {
-  uv_tcp_t listener;           /* first: the struct owns the handle */
-  uv_loop_t *loop;
+  /* First: the listener and the connections; its refused counter (over
+   * max_connections) is exported with the rest. */
+  net_tcp_t net;
   loop_metrics_config_t cfg;
-  struct loop_metrics_conn *conns;
-  size_t n_conns;
-  bool listener_open;          /* its close callback is still to come */
-  bool closing;
   void (*on_close)(struct loop_metrics *);
   /* Counters, exported with the rest. */
   uint64_t responses[LOOP_PROM_N_HTTP_CODES]; /* by loop_prom_http_codes */
-  uint64_t refused;            /* over max_connections */
   uint64_t timeouts;
-  uint64_t accept_errors;
-  size_t n_refusing;           /* refused sockets whose close is pending */
   /* Shared by every connection: libuv calls alloc and read back to back
    * on the loop thread, and the request reader keeps what it needs. */
   char read_buf[4096];
 } loop_metrics_t;
 
 /* Bind and listen on addr. Returns 0 or a negative libuv error; the
- * handle is then being closed: run the loop before freeing m. */
+ * handle is then being closed (run the loop before freeing m) and
+ * loop_metrics_close is a no-op. */
 int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
                        const struct sockaddr *addr,
                        const loop_metrics_config_t *cfg);
