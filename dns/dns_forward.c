@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "net_util.h"
 
 /* Header flags we pass upstream or patch into our own replies (RFC 1035
  * 4.1.1; AD and CD from RFC 4035). */

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "net_sock.h"
+#include "net_util.h"
 
 /* A reply that had to be queued: request, buffer and bytes in one block,
  * freed in the send callback. */
@@ -297,11 +297,7 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
     return rc;
   }
   if (reuseport) {
-    uv_os_fd_t fd;
-    int one = 1;
-    rc = uv_fileno((uv_handle_t *)&s->udp, &fd);
-    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-      rc = -errno;
+    rc = net_sock_reuseport((uv_handle_t *)&s->udp);
     if (rc != 0)
       goto fail;
   }

@@ -22,10 +22,8 @@
 #include "loop_config.h"
 #include "loop_log.h"
 #include "loop_metrics.h"
+#include "net_util.h"
 #include "sort_server.h"
-
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* How long a replied-to sort connection waits for the client's FIN. */
 #define SORT_LINGER_MS 2000
