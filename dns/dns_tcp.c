@@ -431,14 +431,6 @@ static void on_accept(net_tcp_conn_t *nc) {
   conn_start_reading(c);
 }
 
-static void on_net_drained(net_tcp_t *t) {
-  dns_tcp_t *s = container_of(t, dns_tcp_t, net);
-  void (*cb)(dns_tcp_t *) = s->on_close;
-  s->on_close = NULL;
-  if (cb != NULL)
-    cb(s);
-}
-
 int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
                   const dns_zone_t *const *zone, const dns_tcp_config_t *cfg) {
   s->cfg = *cfg;
@@ -469,10 +461,16 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   return net_tcp_start(&s->net, loop, addr, &net);
 }
 
+/* net_tcp calls this once: the owner may free s in on_close. */
+static void on_net_drained(net_tcp_t *t) {
+  dns_tcp_t *s = container_of(t, dns_tcp_t, net);
+  if (s->on_close != NULL)
+    s->on_close(s);
+}
+
 void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *)) {
   if (s->net.stopping)
     return;
   s->on_close = on_close;
-  net_tcp_stop(&s->net, on_net_drained);
-  net_tcp_close_all(&s->net);
+  net_tcp_close(&s->net, on_net_drained);
 }

@@ -220,14 +220,6 @@ static void on_accept(net_tcp_conn_t *nc) {
   uv_timer_start(&c->timer, on_timer, m->cfg.timeout_ms, 0);
 }
 
-static void on_net_drained(net_tcp_t *t) {
-  loop_metrics_t *m = container_of(t, loop_metrics_t, net);
-  void (*cb)(loop_metrics_t *) = m->on_close;
-  m->on_close = NULL;
-  if (cb != NULL)
-    cb(m);
-}
-
 int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
                        const struct sockaddr *addr,
                        const loop_metrics_config_t *cfg) {
@@ -252,12 +244,18 @@ int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
   return net_tcp_start(&m->net, loop, addr, &net);
 }
 
+/* net_tcp calls this once: the owner may free m in on_close. */
+static void on_net_drained(net_tcp_t *t) {
+  loop_metrics_t *m = container_of(t, loop_metrics_t, net);
+  if (m->on_close != NULL)
+    m->on_close(m);
+}
+
 void loop_metrics_close(loop_metrics_t *m, void (*on_close)(loop_metrics_t *)) {
   if (m->net.stopping)
     return;
   m->on_close = on_close;
-  net_tcp_stop(&m->net, on_net_drained);
-  net_tcp_close_all(&m->net);
+  net_tcp_close(&m->net, on_net_drained);
 }
 
 void loop_metrics_process(loop_prom_snapshot_t *snap) {

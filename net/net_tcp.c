@@ -203,3 +203,8 @@ void net_tcp_close_all(net_tcp_t *t) {
       net_tcp_conn_close(c);
   }
 }
+
+void net_tcp_close(net_tcp_t *t, void (*on_drained)(net_tcp_t *)) {
+  net_tcp_stop(t, on_drained);
+  net_tcp_close_all(t);
+}

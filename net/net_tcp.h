@@ -103,6 +103,9 @@ void net_tcp_stop(net_tcp_t *t, void (*on_drained)(net_tcp_t *));
 /* Start closing every open connection (on_close for each). */
 void net_tcp_close_all(net_tcp_t *t);
 
+/* Both: stop, then close all. */
+void net_tcp_close(net_tcp_t *t, void (*on_drained)(net_tcp_t *));
+
 /* Close c's socket, once; c is freed when its last reference goes. */
 void net_tcp_conn_close(net_tcp_conn_t *c);
 

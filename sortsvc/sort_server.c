@@ -479,14 +479,6 @@ static void on_refuse(net_tcp_conn_t *nc) {
     reply_busy(c, "server busy");
 }
 
-static void on_net_drained(net_tcp_t *t) {
-  sort_server_t *s = container_of(t, sort_server_t, net);
-  void (*cb)(sort_server_t *) = s->on_drained;
-  s->on_drained = NULL;
-  if (cb != NULL)
-    cb(s);
-}
-
 int sort_server_start(sort_server_t *s, uv_loop_t *loop,
                       const struct sockaddr *addr,
                       const sort_server_config_t *cfg) {
@@ -516,6 +508,13 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
       .log = cfg->log,
   };
   return net_tcp_start(&s->net, loop, addr, &net);
+}
+
+/* net_tcp calls this once: the owner may free s in on_drained. */
+static void on_net_drained(net_tcp_t *t) {
+  sort_server_t *s = container_of(t, sort_server_t, net);
+  if (s->on_drained != NULL)
+    s->on_drained(s);
 }
 
 void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {

@@ -152,7 +152,7 @@ static net_tcp_config_t config(size_t max, size_t hard, bool refuse) {
       .max_connections = max,
       .hard_limit = hard,
       .on_accept = svc_accept,
-      .on_refuse = refuse ? svc_refuse : NULL,
+      .on_refuse = refuse ? svc_refuse : NULL, /* NULL: closed at once */
       .on_close = svc_close,
       .on_free = svc_free,
       .log = svc_log,
