@@ -6,12 +6,6 @@
 #include "net_sock.h"
 #include "net_util.h"
 
-#define LOG(t, level, ...)              \
-  do {                                  \
-    if ((t)->cfg.log != NULL)           \
-      (t)->cfg.log(level, __VA_ARGS__); \
-  } while (0)
-
 /* Runs on_drained once the listener and every socket are gone; the owner
  * may free t in it, so callers return right after. */
 static void maybe_drained(net_tcp_t *t) {
@@ -71,8 +65,9 @@ static void close_bare(net_tcp_t *t) {
      * us again for this listener: it has stopped until the service
      * closes. Only reachable when out of memory. */
     free(h);
-    LOG(t, 0, "%s: out of memory: the listener has stopped accepting",
-        t->cfg.name);
+    if (t->cfg.log != NULL)
+      t->cfg.log(0, "%s: out of memory: the listener has stopped accepting",
+                 t->cfg.name);
     return;
   }
   h->data = t;
@@ -85,9 +80,9 @@ static void close_bare(net_tcp_t *t) {
  * become a flood of log lines. */
 static void accept_failed(net_tcp_t *t, int status) {
   t->accept_errors++;
-  if ((t->accept_errors & (t->accept_errors - 1)) == 0)
-    LOG(t, 1, "%s: accept failed: %s (%" PRIu64 " so far)", t->cfg.name,
-        uv_strerror(status), t->accept_errors);
+  if ((t->accept_errors & (t->accept_errors - 1)) == 0 && t->cfg.log != NULL)
+    t->cfg.log(1, "%s: accept failed: %s (%" PRIu64 " so far)", t->cfg.name,
+               uv_strerror(status), t->accept_errors);
 }
 
 static void on_connection(uv_stream_t *listener, int status) {
@@ -126,7 +121,8 @@ static void on_connection(uv_stream_t *listener, int status) {
     /* Loud: in libuv 1.44 a failed uv_accept can leave the listener no
      * longer polled. */
     t->accept_errors++;
-    LOG(t, 0, "%s: uv_accept failed: %s", t->cfg.name, uv_strerror(rc));
+    if (t->cfg.log != NULL)
+      t->cfg.log(0, "%s: uv_accept failed: %s", t->cfg.name, uv_strerror(rc));
     net_tcp_conn_close(c);
     return;
   }
