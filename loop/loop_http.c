@@ -2,14 +2,17 @@
 
 #include <string.h>
 
-/* http_parser calls back with pieces of the URL as they arrive; they are
- * joined here, and a target past the bound stops the parser at once
- * (a non-zero return halts http_parser_execute). */
+/* http_parser calls back with pieces of the URL as they arrive (one call
+ * per piece the network delivered); they are joined here. A target past
+ * the bound is not copied but still parsed, so that the answer does not
+ * depend on how the bytes were split: halting here would answer 414 for a
+ * split request that, in one piece, the parser rejects (400) before it
+ * ever calls back. The head bound (431) keeps the reading finite. */
 static int on_url(http_parser *p, const char *at, size_t len) {
   loop_http_req_t *r = p->data;
-  if (len > sizeof(r->url) - r->url_len) {
-    r->status = 414;
-    return 1;
+  if (r->url_too_long || len > sizeof(r->url) - r->url_len) {
+    r->url_too_long = true;
+    return 0;
   }
   memcpy(r->url + r->url_len, at, len);
   r->url_len += len;
@@ -18,6 +21,8 @@ static int on_url(http_parser *p, const char *at, size_t len) {
 
 static int decide(loop_http_req_t *r) {
   const http_parser *p = &r->parser;
+  if (r->url_too_long)
+    return 414;
   if (p->method != HTTP_GET && p->method != HTTP_HEAD)
     return 405;
   struct http_parser_url u;
@@ -69,9 +74,8 @@ loop_http_result_t loop_http_req_feed(loop_http_req_t *r, const char *data,
     return LOOP_HTTP_READY;
   enum http_errno err = HTTP_PARSER_ERRNO(&r->parser);
   if (err != HPE_OK) {
-    /* Our own halt (414) or a request the parser cannot read. */
-    if (r->status == 0)
-      r->status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
+    /* A request the parser cannot read. */
+    r->status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
     r->ready = true;
     return LOOP_HTTP_READY;
   }

@@ -31,6 +31,7 @@ typedef struct {
   http_parser parser;       /* parser.data points back at this struct */
   size_t url_len;
   char url[LOOP_HTTP_MAX_URL];
+  bool url_too_long;        /* past LOOP_HTTP_MAX_URL: 414 once read */
   bool ready;
   int status;               /* 200, 400, 404, 405, 414 or 431 once ready */
   bool head;                /* HEAD: the response has no body */
