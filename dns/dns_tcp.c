@@ -474,3 +474,17 @@ void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *)) {
   s->on_close = on_close;
   net_tcp_close(&s->net, on_net_drained);
 }
+
+void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
+  *out = (dns_tcp_stats_t){
+      .replies = s->stats,
+      .queries = s->queries,
+      .dropped = s->dropped,
+      .bad_frames = s->bad_frames,
+      .idle_timeouts = s->idle_timeouts,
+      .accepted = s->net.accepted,
+      .refused = s->net.refused,
+      .accept_errors = s->net.accept_errors,
+      .open = s->net.n_conns,
+  };
+}

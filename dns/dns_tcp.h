@@ -87,4 +87,20 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
  * once all of them are closed and freed. */
 void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *));
 
+/* The counters, for metrics and logs (a copy: the owner reads these and
+ * never the struct's fields). */
+typedef struct {
+  dns_stats_t replies;          /* by qtype and rcode, TC=1 */
+  uint64_t queries;             /* complete messages read */
+  uint64_t dropped;             /* not answered (QR=1...) */
+  uint64_t bad_frames;
+  uint64_t idle_timeouts;
+  uint64_t accepted;
+  uint64_t refused;             /* over max_connections */
+  uint64_t accept_errors;
+  size_t open;                  /* connections now */
+} dns_tcp_stats_t;
+
+void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out);
+
 #endif

@@ -340,3 +340,14 @@ void dns_udp_close(dns_udp_t *s, void (*cb)(dns_udp_t *)) {
   uv_udp_recv_stop(&s->udp);
   uv_close((uv_handle_t *)&s->udp, on_close);
 }
+
+void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out) {
+  *out = (dns_udp_stats_t){
+      .replies = s->stats,
+      .received = s->received,
+      .answered = s->answered,
+      .dropped_invalid = s->dropped_invalid,
+      .dropped_send = s->dropped_send,
+      .forward_unavailable = s->forward_unavailable,
+  };
+}

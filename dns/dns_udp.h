@@ -83,4 +83,17 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
  * which s may be freed. */
 void dns_udp_close(dns_udp_t *s, void (*on_close)(dns_udp_t *));
 
+/* The counters, for metrics and logs (a copy: the owner reads these and
+ * never the struct's fields). */
+typedef struct {
+  dns_stats_t replies;          /* by qtype and rcode, TC=1 */
+  uint64_t received;
+  uint64_t answered;
+  uint64_t dropped_invalid;
+  uint64_t dropped_send;
+  uint64_t forward_unavailable;
+} dns_udp_stats_t;
+
+void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out);
+
 #endif

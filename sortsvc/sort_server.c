@@ -543,3 +543,29 @@ void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
 void sort_server_abort(sort_server_t *s) {
   net_tcp_close_all(&s->net);
 }
+
+void sort_server_stats(const sort_server_t *s, sort_server_stats_t *out) {
+  /* jobs counts queued and running; the workers keep the running count,
+   * so the two can disagree for an instant: clamp, never underflow. */
+  size_t running = atomic_load_explicit((atomic_size_t *)&s->jobs_running, memory_order_relaxed);
+  if (running > s->jobs)
+    running = s->jobs;
+  *out = (sort_server_stats_t){
+      .ok = s->replied_ok,
+      .error_replies = s->replied_error,
+      .bad_input = s->bad_input,
+      .too_large = s->too_large,
+      .timeouts = s->timeouts,
+      .busy = s->busy + s->net.dropped,
+      .cancelled = s->cancelled,
+      .shutdown = s->shutdown,
+      .accepted = s->net.accepted + s->net.refused,
+      .accept_errors = s->net.accept_errors,
+      .queued = s->jobs - running,
+      .running = running,
+      .connections = s->net.n_conns,
+      .inflight_bytes = s->inflight_bytes,
+      .request_bytes = &s->request_bytes,
+      .duration_ns = &s->duration_ns,
+  };
+}

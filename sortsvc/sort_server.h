@@ -108,4 +108,28 @@ void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *));
  * runs once the last connection is freed. */
 void sort_server_abort(sort_server_t *s);
 
+/* The counters, for metrics and logs: the owner reads these and never
+ * the struct's fields. The histograms are the server's own, valid until
+ * the loop runs again. */
+typedef struct {
+  uint64_t ok;
+  uint64_t error_replies;      /* every error reply, busy ones included */
+  uint64_t bad_input;
+  uint64_t too_large;
+  uint64_t timeouts;
+  uint64_t busy;               /* refused, answered or dropped unanswered */
+  uint64_t cancelled;
+  uint64_t shutdown;
+  uint64_t accepted;           /* served or refused busy */
+  uint64_t accept_errors;
+  size_t queued;
+  size_t running;
+  size_t connections;
+  uint64_t inflight_bytes;
+  const sort_hist_t *request_bytes;
+  const sort_hist_t *duration_ns;
+} sort_server_stats_t;
+
+void sort_server_stats(const sort_server_t *s, sort_server_stats_t *out);
+
 #endif
