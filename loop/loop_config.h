@@ -1,5 +1,9 @@
-/* loop_config: dnsortd's command line. Pure: parses into a struct and
- * reports errors as text, so it is unit-tested without starting anything. */
+/* loop_config: dnsortd's options. One table (loop_config_table) names
+ * every option once; loop_config_load reads the command line, DNSORT_*
+ * environment variables and a --config file through it, straight into
+ * each service's own config struct. Pure but for the file reads (the
+ * config file, a resolv.conf), so it is unit-tested without starting
+ * anything. */
 #ifndef DNSORT_LOOP_CONFIG_H
 #define DNSORT_LOOP_CONFIG_H
 
@@ -9,89 +13,110 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "dns_forward.h"
+#include "dns_load.h"
+#include "dns_tcp.h"
 #include "dns_zone.h"
 #include "loop_addr.h"
 #include "loop_log.h"
+#include "loop_options.h"
 #include "loop_sched.h"
+#include "sort_server.h"
 
-#define LOOP_DEFAULT_DNS "127.0.0.1:4343"
-#define LOOP_DEFAULT_SORT "127.0.0.1:2015"
-#define LOOP_DEFAULT_MAX_REQUEST_BYTES (8u * 1024 * 1024)
-#define LOOP_DEFAULT_MAX_ELEMENTS 100000u
-#define LOOP_DEFAULT_READ_TIMEOUT_MS 10000u
-#define LOOP_DEFAULT_WRITE_TIMEOUT_MS 10000u
-#define LOOP_DEFAULT_GRACE_MS 5000u
-#define LOOP_DEFAULT_MAX_CONNECTIONS 4096u
 #define LOOP_DEFAULT_JOBS_PER_THREAD 64u
-#define LOOP_DEFAULT_MAX_INFLIGHT_BYTES (256ull * 1024 * 1024)
 #define LOOP_MAX_WORKER_YIELD_US 1000000u
 #define LOOP_MIN_LOOP_SLICE_US 100u
 #define LOOP_MAX_LOOP_SLICE_US 100000u
 #define LOOP_MAX_THREADS 1024u /* libuv's MAX_THREADPOOL_SIZE */
-#define LOOP_DEFAULT_DNS_TCP_IDLE_MS 10000u
-#define LOOP_DEFAULT_DNS_TCP_MAX_CONNECTIONS 1024u
 #define LOOP_MAX_DNS_ADDRS 16
 #define LOOP_MAX_SOURCES 64     /* --hosts files and --map specs, each */
 #define LOOP_MAX_UPSTREAMS 16   /* DNS_FORWARD_MAX_UPSTREAMS */
 #define LOOP_DEFAULT_UPSTREAM_PORT 53
-#define LOOP_DEFAULT_UPSTREAM_TIMEOUT_MS 2000u
-#define LOOP_DEFAULT_MAX_UPSTREAM_INFLIGHT 1024u
-#define LOOP_DEFAULT_CACHE_SIZE 10000u
-#define LOOP_DEFAULT_CACHE_MAX_TTL 86400u
-#define LOOP_DEFAULT_CACHE_NEG_TTL 300u
+/* How long a replied-to sort connection waits for the client's FIN. */
+#define LOOP_SORT_LINGER_MS 2000
+/* --upstream resolv.conf: the file, and how much of it is read (a real
+ * one is a few hundred bytes). */
+#define LOOP_RESOLV_CONF "/etc/resolv.conf"
+#define LOOP_RESOLV_CONF_MAX (64u * 1024)
 
 typedef struct {
+  /* Each service's own options, filled in by the table; main() adds the
+   * run-time parts (log callbacks, the forwarder, the worker plan). */
+  sort_server_config_t sort;
+  dns_tcp_config_t dns_tcp;
+  dns_forward_config_t forward;  /* upstreams points at upstreams[] */
+  dns_load_config_t load;        /* the zone: hosts_files and map_specs
+                                    point at the arrays below */
+  loop_sched_request_t sched;    /* LOOP_SCHED_AUTO: loop_sched_plan picks */
   struct sockaddr_storage dns_addrs[LOOP_MAX_DNS_ADDRS];
-  size_t n_dns_addrs;           /* --dns is repeatable; default one */
+  size_t n_dns_addrs;
+  bool dns_on;                   /* false: --dns off */
   struct sockaddr_storage sort_addr;
-  unsigned threads;             /* 0: one per CPU, decided by main() */
+  bool sort_on;                  /* false: --sort off */
+  bool metrics;                  /* --metrics given: serve metrics_addr */
+  struct sockaddr_storage metrics_addr;
+  bool reuseport;                /* copied to sort and dns_tcp */
   loop_log_level_t log_level;
   loop_log_format_t log_format;
-  bool log_queries;             /* one line per answered query */
-  bool metrics;                 /* --metrics given: serve metrics_addr */
-  struct sockaddr_storage metrics_addr;
-  uint64_t max_request_bytes;
-  size_t max_elements;
-  uint64_t read_timeout_ms;
-  uint64_t write_timeout_ms;
+  bool log_queries;              /* one line per answered query */
   uint64_t grace_ms;
-  size_t max_connections;
-  size_t max_queued_jobs;       /* 0: LOOP_DEFAULT_JOBS_PER_THREAD per thread */
-  uint64_t max_inflight_bytes;
-  int worker_nice;              /* LOOP_SCHED_AUTO: loop_sched_plan picks */
-  int64_t worker_yield_us;      /* idem */
-  int64_t loop_slice_us;        /* idem */
-  bool cancel_on_eof;           /* a FIN during the sort cancels it */
-  /* DNS data and policy; the strings point into argv. */
   const char *hosts_files[LOOP_MAX_SOURCES];
-  size_t n_hosts_files;
   const char *map_specs[LOOP_MAX_SOURCES];
-  size_t n_map_specs;
-  bool default_map;
-  dns_zone_options_t zone;
-  bool reuseport;
-  uint64_t dns_tcp_idle_ms;
-  size_t dns_tcp_max_connections;
-  /* --unknown forward: where, and the cache in front. */
   struct sockaddr_storage upstreams[LOOP_MAX_UPSTREAMS];
-  size_t n_upstreams;
-  uint64_t upstream_timeout_ms;
-  size_t max_upstream_inflight;
-  size_t cache_size;            /* entries; 0 disables */
-  uint32_t cache_max_ttl;
-  uint32_t cache_neg_ttl;
+  const char *config_file;       /* --config or DNSORT_CONFIG, or NULL */
   bool help;
   bool version;
+  bool man;
+  /* Private: where the values came from; strings point into these (and
+   * into argv, which outlives everything). */
+  loop_opt_args_t cli;
+  loop_opt_args_t env;
+  loop_opt_args_t file;
 } loop_config_t;
 
-/* Parse argv. Returns 0, or -1 with a one-line message in err. */
+/* The option table. */
+const loop_opt_table_t *loop_config_table(void);
+
+/* Read the command line, the environment (envp as environ; NULL: none)
+ * and the config file, applied file first so that the environment wins
+ * over it and the command line over both. With --help, --version or
+ * --man only the command line is read. Returns 0, or -1 with one line in
+ * err. Call loop_config_free afterwards, on error too; cfg points into
+ * itself and must not be copied. */
+int loop_config_load(loop_config_t *cfg, int argc, char **argv,
+                     char *const *envp, char *err, size_t errlen);
+
+/* loop_config_load without the environment. */
 int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
                       size_t errlen);
+
+/* SIGHUP: the options again from the same command line and environment
+ * (as read at start) and the config file as it is now. Safe on a worker
+ * thread while cur is not written. fresh borrows cur's strings: free it
+ * before cur. */
+int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh,
+                       char *err, size_t errlen);
+
+/* The options that differ between a and b and that SIGHUP does not apply,
+ * as "--threads, --sort" (empty when none). */
+void loop_config_changed(const loop_config_t *a, const loop_config_t *b,
+                         char *out, size_t cap);
+
+void loop_config_free(loop_config_t *cfg);
 
 /* An upstream server: "1.2.3.4", "1.2.3.4:5353", "::1", "[::1]:53";
  * the port defaults to 53 and may not be 0. Returns 0 or -1. */
 int loop_parse_upstream(const char *text, struct sockaddr_storage *out);
 
+/* The "nameserver ADDR" lines of a resolv.conf text, in order, appended
+ * to out[*n..max). Returns 0, or -1 with "PATH:LINE: message" (too many,
+ * an address that is not one, none at all). */
+int loop_parse_resolv_conf(const char *text, size_t len, const char *path,
+                           struct sockaddr_storage *out, size_t *n,
+                           size_t max, char *err, size_t errlen);
+
+/* --help and --man (dnsortd.8), both from the table. */
 void loop_config_usage(FILE *out);
+void loop_config_man(FILE *out);
 
 #endif

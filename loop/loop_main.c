@@ -1,8 +1,9 @@
 /* dnsortd: one process, one libuv loop, two services (and, with --metrics,
- * a Prometheus endpoint on the same loop). main() parses the command line,
- * sizes the worker pool before anything can start it, loads the DNS zone,
- * binds every listener, prints the bound addresses, and runs until a
- * signal. SIGHUP rebuilds the zone on the worker pool and swaps it in
+ * a Prometheus endpoint on the same loop). main() reads the options (the
+ * command line, DNSORT_* variables, --config FILE), sizes the worker pool
+ * before anything can start it, loads the DNS zone, binds every listener,
+ * prints the bound addresses, and runs until a signal. SIGHUP rereads the
+ * options and rebuilds the zone on the worker pool, then swaps it in
  * between two packets. */
 #include <inttypes.h>
 #include <signal.h>
@@ -25,8 +26,8 @@
 #include "net_util.h"
 #include "sort_server.h"
 
-/* How long a replied-to sort connection waits for the client's FIN. */
-#define SORT_LINGER_MS 2000
+extern char **environ;
+
 /* With port 0, UDP picks the port and TCP must get the same one; another
  * process may hold it for TCP, so try a few ports. */
 #define EPHEMERAL_PORT_TRIES 20
@@ -39,19 +40,20 @@ typedef struct {
 
 typedef struct {
   uv_work_t work;
-  dns_load_config_t load;
+  loop_config_t cfg;           /* read again by the worker */
   dns_zone_t *zone;            /* built by the worker; NULL on error */
   char err[512];
+  char changed[256];           /* options that wait for a restart */
 } zone_reload_t;
 
 typedef struct {
   uv_loop_t loop;
-  loop_config_t cfg;
-  dns_load_config_t load;
+  loop_config_t cfg;           /* as read at start; never written after */
+  loop_sched_plan_t pool;
   const dns_zone_t *zone;      /* in service; handlers read it per query */
   dns_listener_t *dns;
   size_t n_dns;
-  sort_server_t sort;
+  sort_server_t sort;          /* started unless --sort off */
   loop_metrics_t metrics;      /* started with --metrics only */
   double start_time;           /* seconds since the epoch, for metrics */
   uv_signal_t sigint;
@@ -65,6 +67,8 @@ typedef struct {
   uint64_t reloads_ok;
   uint64_t reloads_failed;
   dns_forward_t *forward;      /* --unknown forward, else NULL */
+  char sort_text[80];          /* bound addresses, for the ready line */
+  char metrics_text[80];
 } loop_server_t;
 
 static loop_server_t srv; /* large (I/O buffers): not on the stack */
@@ -96,7 +100,7 @@ static void log_query_hook(void *ctx, const char *proto, const struct sockaddr *
   loop_log_query(proto, client != NULL ? addr : NULL, reply, len);
 }
 
-/* ---- metrics: one pass over every service, on the loop thread ---- */
+/* ---- metrics: one pass over every service's stats, on the loop thread ---- */
 
 static void add_stats(dns_stats_t *sum, const dns_stats_t *one) {
   for (int t = 0; t < DNS_STATS_QTYPES; t++) {
@@ -106,25 +110,62 @@ static void add_stats(dns_stats_t *sum, const dns_stats_t *one) {
   sum->truncated += one->truncated;
 }
 
+static void collect_dns(loop_prom_snapshot_t *s) {
+  for (size_t i = 0; i < srv.n_dns; i++) {
+    dns_udp_stats_t u;
+    dns_tcp_stats_t t;
+    dns_udp_stats(&srv.dns[i].udp, &u);
+    dns_tcp_stats(&srv.dns[i].tcp, &t);
+    add_stats(&s->udp_stats, &u.replies);
+    add_stats(&s->tcp_stats, &t.replies);
+    s->udp_received += u.received;
+    s->udp_dropped_invalid += u.dropped_invalid;
+    s->udp_dropped_send += u.dropped_send;
+    s->tcp_queries += t.queries;
+    s->tcp_dropped_invalid += t.dropped;
+    s->tcp_bad_frames += t.bad_frames;
+    s->tcp_accepted += t.accepted;
+    s->tcp_refused += t.refused;
+    s->tcp_accept_errors += t.accept_errors;
+    s->tcp_idle_timeouts += t.idle_timeouts;
+    s->tcp_open += t.open;
+  }
+}
+
+static void collect_sort(loop_prom_snapshot_t *s) {
+  static const uint64_t no_bounds[1];
+  static const uint64_t no_counts[1];
+  sort_server_stats_t st = {0};
+  if (srv.cfg.sort_on)
+    sort_server_stats(&srv.sort, &st);
+  s->sort_ok = st.ok;
+  s->sort_bad_input = st.bad_input;
+  s->sort_too_large = st.too_large;
+  s->sort_timeouts = st.timeouts;
+  s->sort_busy = st.busy;
+  s->sort_cancelled = st.cancelled;
+  s->sort_shutdown = st.shutdown;
+  s->sort_error_replies = st.error_replies;
+  s->sort_accepted = st.accepted;
+  s->sort_accept_errors = st.accept_errors;
+  s->sort_running = st.running;
+  s->sort_queued = st.queued;
+  s->sort_connections = st.connections;
+  s->sort_inflight_bytes = st.inflight_bytes;
+  /* --sort off: empty histograms (no bucket but +Inf, count 0). */
+  const sort_hist_t *rb = st.request_bytes, *du = st.duration_ns;
+  s->sort_request_bytes = (loop_prom_hist_t){
+      .bounds = rb ? rb->bounds : no_bounds, .n_bounds = rb ? rb->n_bounds : 0,
+      .counts = rb ? rb->counts : no_counts, .sum = rb ? rb->sum : 0, .per_unit = 1.0};
+  s->sort_duration = (loop_prom_hist_t){
+      .bounds = du ? du->bounds : no_bounds, .n_bounds = du ? du->n_bounds : 0,
+      .counts = du ? du->counts : no_counts, .sum = du ? du->sum : 0, .per_unit = 1e9};
+}
+
 static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
   (void)data;
-  for (size_t i = 0; i < srv.n_dns; i++) {
-    const dns_udp_t *u = &srv.dns[i].udp;
-    const dns_tcp_t *t = &srv.dns[i].tcp;
-    add_stats(&s->udp_stats, &u->stats);
-    add_stats(&s->tcp_stats, &t->stats);
-    s->udp_received += u->received;
-    s->udp_dropped_invalid += u->dropped_invalid;
-    s->udp_dropped_send += u->dropped_send;
-    s->tcp_queries += t->queries;
-    s->tcp_dropped_invalid += t->dropped;
-    s->tcp_bad_frames += t->bad_frames;
-    s->tcp_accepted += t->net.accepted;
-    s->tcp_refused += t->net.refused;
-    s->tcp_accept_errors += t->net.accept_errors;
-    s->tcp_idle_timeouts += t->idle_timeouts;
-    s->tcp_open += t->net.n_conns;
-  }
+  collect_dns(s);
+  collect_sort(s);
   s->reloads_ok = srv.reloads_ok;
   s->reloads_failed = srv.reloads_failed;
   s->zone_names = dns_zone_names(srv.zone);
@@ -132,47 +173,22 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
     s->forwarding = true;
     dns_forward_stats(srv.forward, &s->forward);
   }
-
-  const sort_server_t *sort = &srv.sort;
-  s->sort_ok = sort->replied_ok;
-  s->sort_bad_input = sort->bad_input;
-  s->sort_too_large = sort->too_large;
-  s->sort_timeouts = sort->timeouts;
-  s->sort_busy = sort->busy + sort->net.dropped;
-  s->sort_cancelled = sort->cancelled;
-  s->sort_shutdown = sort->shutdown;
-  s->sort_error_replies = sort->replied_error;
-  s->sort_accepted = sort->net.accepted + sort->net.refused;
-  s->sort_accept_errors = sort->net.accept_errors;
-  /* jobs counts queued and running; the workers keep the running count,
-   * so the two can disagree for an instant: clamp, never underflow. */
-  size_t running = atomic_load_explicit(&srv.sort.jobs_running, memory_order_relaxed);
-  if (running > sort->jobs)
-    running = sort->jobs;
-  s->sort_running = running;
-  s->sort_queued = sort->jobs - running;
-  s->sort_connections = sort->net.n_conns;
-  s->sort_inflight_bytes = sort->inflight_bytes;
-  s->sort_request_bytes = (loop_prom_hist_t){
-      .bounds = sort->request_bytes.bounds, .n_bounds = sort->request_bytes.n_bounds,
-      .counts = sort->request_bytes.counts, .sum = sort->request_bytes.sum, .per_unit = 1.0};
-  s->sort_duration = (loop_prom_hist_t){
-      .bounds = sort->duration_ns.bounds, .n_bounds = sort->duration_ns.n_bounds,
-      .counts = sort->duration_ns.counts, .sum = sort->duration_ns.sum, .per_unit = 1e9};
-
   loop_metrics_process(s);
   s->start_time_seconds = srv.start_time;
   s->version = DNSORT_VERSION;
   s->libuv_version = uv_version_string();
 }
 
-/* ---- SIGHUP: rebuild the zone off the loop thread ---- */
+/* ---- SIGHUP: reread the options and rebuild the zone off the loop thread ---- */
 
 static void start_reload(void);
 
 static void reload_work(uv_work_t *req) {
   zone_reload_t *r = container_of(req, zone_reload_t, work);
-  r->zone = dns_load_zone(&r->load, r->err, sizeof(r->err));
+  if (loop_config_reload(&srv.cfg, &r->cfg, r->err, sizeof(r->err)) != 0)
+    return;
+  loop_config_changed(&srv.cfg, &r->cfg, r->changed, sizeof(r->changed));
+  r->zone = dns_load_zone(&r->cfg.load, r->err, sizeof(r->err));
 }
 
 static void reload_done(uv_work_t *req, int status) {
@@ -186,6 +202,9 @@ static void reload_done(uv_work_t *req, int status) {
     dns_zone_free(old);
     srv.reloads_ok++;
     loop_log(LOOP_LOG_INFO, "reloaded the DNS map: %zu names", dns_zone_names(srv.zone));
+    if (r->changed[0] != '\0')
+      loop_log(LOOP_LOG_WARN, "%s: %s changed; restart to apply (SIGHUP applies the zone's options only)",
+               srv.cfg.config_file, r->changed);
   } else {
     dns_zone_free(r->zone);
     if (!srv.stopping) {
@@ -193,6 +212,7 @@ static void reload_done(uv_work_t *req, int status) {
       loop_log(LOOP_LOG_ERROR, "reload failed, the old map stays in service: %s", r->err);
     }
   }
+  loop_config_free(&r->cfg);
   free(r);
   if (srv.reload_again && !srv.stopping) {
     srv.reload_again = false;
@@ -210,7 +230,6 @@ static void start_reload(void) {
     loop_log(LOOP_LOG_ERROR, "reload: out of memory");
     return;
   }
-  r->load = srv.load;
   int rc = uv_queue_work(&srv.loop, &r->work, reload_work, reload_done);
   if (rc != 0) {
     loop_log(LOOP_LOG_ERROR, "reload: %s", uv_strerror(rc));
@@ -275,12 +294,12 @@ static void on_tcp_closed(dns_tcp_t *t) {
 static void on_sort_drained(sort_server_t *sort) {
   /* The metrics endpoint is closed by now: the shutdown outcome is seen
    * here (bench/scale.sh parses the line up to "cancelled"). */
+  sort_server_stats_t st;
+  sort_server_stats(sort, &st);
   loop_log(LOOP_LOG_INFO, "sort service drained: %llu ok, %llu error replies, %llu cancelled, "
            "%llu refused as shutting down",
-           (unsigned long long)sort->replied_ok,
-           (unsigned long long)sort->replied_error,
-           (unsigned long long)sort->cancelled,
-           (unsigned long long)sort->shutdown);
+           (unsigned long long)st.ok, (unsigned long long)st.error_replies,
+           (unsigned long long)st.cancelled, (unsigned long long)st.shutdown);
   service_closed();
 }
 
@@ -301,8 +320,12 @@ static void on_forward_closed(dns_forward_t *f, void *data) {
 
 static void on_grace_over(uv_timer_t *t) {
   (void)t;
+  if (!srv.cfg.sort_on)
+    return;
+  sort_server_stats_t st;
+  sort_server_stats(&srv.sort, &st);
   loop_log(LOOP_LOG_WARN, "grace period of %llu ms over; closing %zu connection(s)",
-           (unsigned long long)srv.cfg.grace_ms, srv.sort.net.n_conns);
+           (unsigned long long)srv.cfg.grace_ms, st.connections);
   sort_server_abort(&srv.sort);
 }
 
@@ -316,7 +339,8 @@ static void on_signal(uv_signal_t *sig, int signum) {
   srv.stopping = true;
   loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish",
            strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
-  srv.closing = (unsigned)(2 * srv.n_dns + 1 + (srv.forward != NULL) + srv.cfg.metrics);
+  srv.closing = (unsigned)(2 * srv.n_dns + srv.cfg.sort_on + (srv.forward != NULL) +
+                           srv.cfg.metrics);
   for (size_t i = 0; i < srv.n_dns; i++) {
     dns_udp_close(&srv.dns[i].udp, on_udp_closed);
     dns_tcp_close(&srv.dns[i].tcp, on_tcp_closed);
@@ -325,7 +349,8 @@ static void on_signal(uv_signal_t *sig, int signum) {
    * the forwarder then drops the queries themselves. */
   if (srv.forward != NULL)
     dns_forward_close(srv.forward, on_forward_closed, NULL);
-  sort_server_drain(&srv.sort, on_sort_drained);
+  if (srv.cfg.sort_on)
+    sort_server_drain(&srv.sort, on_sort_drained);
   if (srv.cfg.metrics)
     loop_metrics_close(&srv.metrics, on_metrics_closed);
   uv_timer_start(&srv.grace, on_grace_over, srv.cfg.grace_ms, 0);
@@ -338,14 +363,8 @@ static void on_signal(uv_signal_t *sig, int signum) {
  * pool first starts, and this runs before anything can start it; the loop
  * thread's slice is set here, on the loop thread. The workers' nice and
  * yield go to the sort server, which applies them on each worker. */
-static loop_sched_plan_t plan_worker_pool(const loop_config_t *cfg) {
-  loop_sched_request_t req = {
-      .threads = cfg->threads == 0 ? LOOP_SCHED_AUTO : (int)cfg->threads,
-      .worker_nice = cfg->worker_nice,
-      .yield_us = cfg->worker_yield_us,
-      .loop_slice_us = cfg->loop_slice_us,
-  };
-  loop_sched_plan_t plan = loop_sched_plan(&req, uv_available_parallelism(), uv_version());
+static loop_sched_plan_t plan_worker_pool(const loop_sched_request_t *req) {
+  loop_sched_plan_t plan = loop_sched_plan(req, uv_available_parallelism(), uv_version());
   if (plan.threads > LOOP_MAX_THREADS)
     plan.threads = LOOP_MAX_THREADS;
   char text[16];
@@ -368,15 +387,8 @@ static uint16_t get_port(const struct sockaddr_storage *ss) {
 
 /* Bind UDP and TCP DNS on one address, the same port for both. Returns 0 or
  * a libuv error with a message printed. */
-static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *want) {
-  dns_tcp_config_t tcp_cfg = {
-      .idle_timeout_ms = srv.cfg.dns_tcp_idle_ms,
-      .max_connections = srv.cfg.dns_tcp_max_connections,
-      .max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES,
-      .reuseport = srv.cfg.reuseport,
-      .forward = srv.forward,
-      .log = log_adapter,
-  };
+static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *want,
+                              const dns_tcp_config_t *tcp_cfg) {
   char want_text[80];
   loop_format_addr((const struct sockaddr *)want, want_text, sizeof(want_text));
   int tries = get_port(want) == 0 ? EPHEMERAL_PORT_TRIES : 1;
@@ -397,7 +409,7 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
     }
     int len = sizeof(addr);
     uv_udp_getsockname(&l->udp.udp, (struct sockaddr *)&addr, &len);
-    rc = dns_tcp_start(&l->tcp, &srv.loop, (struct sockaddr *)&addr, &srv.zone, &tcp_cfg);
+    rc = dns_tcp_start(&l->tcp, &srv.loop, (struct sockaddr *)&addr, &srv.zone, tcp_cfg);
     if (rc == 0) {
       loop_format_addr((struct sockaddr *)&addr, l->text, sizeof(l->text));
       return 0;
@@ -412,51 +424,64 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
   return rc;
 }
 
-_Static_assert(LOOP_MAX_UPSTREAMS == DNS_FORWARD_MAX_UPSTREAMS,
-               "every --upstream the parser takes must fit the forwarder");
+/* Start-up failed after the DNS listeners were bound: close them. */
+static void close_dns_listeners(void) {
+  for (size_t i = 0; i < srv.n_dns; i++) {
+    dns_udp_close(&srv.dns[i].udp, NULL);
+    dns_tcp_close(&srv.dns[i].tcp, NULL);
+  }
+  srv.n_dns = 0;
+}
+
+/* Every --dns address, or none with --dns off. Returns 0, or -1 with a
+ * message printed and nothing left open. */
+static int start_dns(void) {
+  dns_tcp_config_t tcp_cfg = srv.cfg.dns_tcp;
+  tcp_cfg.forward = srv.forward;
+  tcp_cfg.log = log_adapter;
+  if (!srv.cfg.dns_on)
+    return 0;
+  srv.dns = calloc(srv.cfg.n_dns_addrs, sizeof(*srv.dns));
+  if (srv.dns == NULL) {
+    loop_log_startup_error("out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < srv.cfg.n_dns_addrs; i++) {
+    if (start_dns_listener(&srv.dns[i], &srv.cfg.dns_addrs[i], &tcp_cfg) != 0) {
+      close_dns_listeners();
+      return -1;
+    }
+    srv.n_dns = i + 1;
+  }
+  return 0;
+}
 
 /* The forwarder, before the listeners that hand it queries. Returns 0 or
  * a libuv error with a message printed. */
 static int start_forward(void) {
-  dns_forward_config_t fcfg;
-  dns_forward_config_default(&fcfg);
-  fcfg.upstreams = srv.cfg.upstreams;
-  fcfg.n_upstreams = srv.cfg.n_upstreams;
-  fcfg.timeout_ms = srv.cfg.upstream_timeout_ms;
-  fcfg.max_inflight = srv.cfg.max_upstream_inflight;
-  fcfg.cache_size = srv.cfg.cache_size;
-  fcfg.cache_max_ttl = srv.cfg.cache_max_ttl;
-  fcfg.cache_neg_ttl = srv.cfg.cache_neg_ttl;
-  int rc = dns_forward_new(&srv.loop, &fcfg, &srv.forward);
+  int rc = dns_forward_new(&srv.loop, &srv.cfg.forward, &srv.forward);
   if (rc != 0) {
     loop_log_startup_error("cannot start forwarding: %s", uv_strerror(rc));
     return rc;
   }
   char list[LOOP_MAX_UPSTREAMS * 56] = "";
   size_t used = 0;
-  for (size_t i = 0; i < srv.cfg.n_upstreams && used < sizeof(list); i++) {
+  for (size_t i = 0; i < srv.cfg.forward.n_upstreams && used < sizeof(list); i++) {
     char one[64];
     loop_format_addr((struct sockaddr *)&srv.cfg.upstreams[i], one, sizeof(one));
     used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? " " : "", one);
   }
   loop_log(LOOP_LOG_INFO, "forwarding names outside the map to %s (timeout %llu ms, at most %zu queries in flight)",
-           list, (unsigned long long)srv.cfg.upstream_timeout_ms, srv.cfg.max_upstream_inflight);
+           list, (unsigned long long)srv.cfg.forward.timeout_ms, srv.cfg.forward.max_inflight);
   log_cache("cache");
   return 0;
 }
 
-/* Start-up failed after n DNS listeners were bound: close them. */
-static void close_dns_listeners(size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    dns_udp_close(&srv.dns[i].udp, NULL);
-    dns_tcp_close(&srv.dns[i].tcp, NULL);
-  }
-}
-
 /* The metrics endpoint, if --metrics. Returns 0 or a libuv error with a
- * message printed; text gets the bound address. */
-static int start_metrics(char *text, size_t cap) {
-  loop_format_addr((struct sockaddr *)&srv.cfg.metrics_addr, text, cap);
+ * message printed. */
+static int start_metrics(void) {
+  char *text = srv.metrics_text;
+  loop_format_addr((struct sockaddr *)&srv.cfg.metrics_addr, text, sizeof(srv.metrics_text));
   loop_metrics_config_t mcfg = {
       .max_connections = LOOP_METRICS_DEFAULT_MAX_CONNECTIONS,
       .timeout_ms = LOOP_METRICS_DEFAULT_TIMEOUT_MS,
@@ -471,115 +496,55 @@ static int start_metrics(char *text, size_t cap) {
   struct sockaddr_storage bound;
   int len = sizeof(bound);
   if (uv_tcp_getsockname(&srv.metrics.net.listener, (struct sockaddr *)&bound, &len) == 0)
-    loop_format_addr((struct sockaddr *)&bound, text, cap);
+    loop_format_addr((struct sockaddr *)&bound, text, sizeof(srv.metrics_text));
   return 0;
 }
 
-int main(int argc, char **argv) {
-  char err[512];
-  char sort_text[80];
-  char metrics_text[80] = "";
-  int rc;
-  int exit_code = 1;
-  size_t n_started = 0;
-  dns_zone_t *zone = NULL;
-
-  if (loop_config_parse(&srv.cfg, argc, argv, err, sizeof(err)) != 0) {
-    fprintf(stderr, "dnsortd: %s\n", err);
-    return 2;
-  }
-  if (srv.cfg.help) {
-    loop_config_usage(stdout);
-    return 0;
-  }
-  if (srv.cfg.version) {
-    printf("dnsortd %s (libuv %s)\n", DNSORT_VERSION, uv_version_string());
-    return 0;
-  }
-  loop_log_set_level(srv.cfg.log_level);
-  loop_log_set_format(srv.cfg.log_format);
-  struct timespec started;
-  clock_gettime(CLOCK_REALTIME, &started);
-  srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
-  loop_sched_plan_t pool = plan_worker_pool(&srv.cfg);
-  if (srv.cfg.max_queued_jobs == 0)
-    srv.cfg.max_queued_jobs = (size_t)pool.threads * LOOP_DEFAULT_JOBS_PER_THREAD;
-  /* A client that resets while we write must cost an EPIPE, not the
-   * process. */
-  signal(SIGPIPE, SIG_IGN);
-
-  srv.load = (dns_load_config_t){
-      .hosts_files = srv.cfg.hosts_files,
-      .n_hosts_files = srv.cfg.n_hosts_files,
-      .map_specs = srv.cfg.map_specs,
-      .n_map_specs = srv.cfg.n_map_specs,
-      .default_map = srv.cfg.default_map,
-      .options = srv.cfg.zone,
-  };
-  /* Start-up may block on files: nothing else is running yet. */
-  zone = dns_load_zone(&srv.load, err, sizeof(err));
-  if (zone == NULL) {
-    loop_log_startup_error("%s", err);
-    return 2;
-  }
-  srv.zone = zone;
-
-  rc = uv_loop_init(&srv.loop);
+/* The sort service: its options as read, plus the worker plan. Returns 0
+ * or a libuv error with a message printed. */
+static int start_sort(void) {
+  sort_server_config_t sort_cfg = srv.cfg.sort;
+  if (sort_cfg.max_queued_jobs == 0)
+    sort_cfg.max_queued_jobs = (size_t)srv.pool.threads * LOOP_DEFAULT_JOBS_PER_THREAD;
+  sort_cfg.worker_nice = srv.pool.worker_nice;
+  sort_cfg.worker_yield_us = srv.pool.yield_us;
+  sort_cfg.log = log_adapter;
+  char *text = srv.sort_text;
+  loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, text, sizeof(srv.sort_text));
+  int rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);
   if (rc != 0) {
-    loop_log_startup_error("cannot start the event loop: %s", uv_strerror(rc));
-    dns_zone_free(zone);
-    return 1;
+    loop_log_startup_error("cannot listen for sort on tcp://%s: %s", text, uv_strerror(rc));
+    return rc;
   }
+  /* Report the real bound port, so that port 0 is usable by scripts. */
+  struct sockaddr_storage bound;
+  int len = sizeof(bound);
+  if (uv_tcp_getsockname(&srv.sort.net.listener, (struct sockaddr *)&bound, &len) == 0)
+    loop_format_addr((struct sockaddr *)&bound, text, sizeof(srv.sort_text));
+  return 0;
+}
 
-  if (srv.cfg.zone.unknown == DNS_UNKNOWN_FORWARD && start_forward() != 0)
-    goto close_loop;
-  srv.dns = calloc(srv.cfg.n_dns_addrs, sizeof(*srv.dns));
-  if (srv.dns == NULL) {
-    loop_log_startup_error("out of memory");
-    goto close_loop;
+/* Every service in order: the forwarder before the DNS listeners that use
+ * it. Returns 0, or -1 with a message printed and the listeners closing. */
+static int start_services(void) {
+  if (srv.cfg.load.options.unknown == DNS_UNKNOWN_FORWARD && start_forward() != 0)
+    return -1;
+  if (start_dns() != 0)
+    return -1;
+  if (srv.cfg.metrics && start_metrics() != 0) {
+    close_dns_listeners();
+    return -1;
   }
-  for (; n_started < srv.cfg.n_dns_addrs; n_started++) {
-    if (start_dns_listener(&srv.dns[n_started], &srv.cfg.dns_addrs[n_started]) != 0) {
-      close_dns_listeners(n_started);
-      goto close_loop;
-    }
-  }
-  srv.n_dns = n_started;
-  if (srv.cfg.metrics && start_metrics(metrics_text, sizeof(metrics_text)) != 0) {
-    close_dns_listeners(n_started);
-    goto close_loop;
-  }
-
-  loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, sort_text, sizeof(sort_text));
-  sort_server_config_t sort_cfg = {
-      .max_request_bytes = srv.cfg.max_request_bytes,
-      .max_elements = srv.cfg.max_elements,
-      .read_timeout_ms = srv.cfg.read_timeout_ms,
-      .write_timeout_ms = srv.cfg.write_timeout_ms,
-      .linger_ms = SORT_LINGER_MS,
-      .reuseport = srv.cfg.reuseport,
-      .max_connections = srv.cfg.max_connections,
-      .max_queued_jobs = srv.cfg.max_queued_jobs,
-      .max_inflight_bytes = srv.cfg.max_inflight_bytes,
-      .worker_nice = pool.worker_nice,
-      .worker_yield_us = pool.yield_us,
-      .cancel_on_eof = srv.cfg.cancel_on_eof,
-      .log = log_adapter,
-  };
-  rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);
-  if (rc != 0) {
-    loop_log_startup_error("cannot listen for sort on tcp://%s: %s", sort_text, uv_strerror(rc));
-    close_dns_listeners(n_started);
+  if (srv.cfg.sort_on && start_sort() != 0) {
+    close_dns_listeners();
     if (srv.cfg.metrics)
       loop_metrics_close(&srv.metrics, NULL);
-    goto close_loop;
+    return -1;
   }
-  /* Report the real bound ports, so that port 0 is usable by scripts. */
-  struct sockaddr_storage bound;
-  int blen = sizeof(bound);
-  if (uv_tcp_getsockname(&srv.sort.net.listener, (struct sockaddr *)&bound, &blen) == 0)
-    loop_format_addr((struct sockaddr *)&bound, sort_text, sizeof(sort_text));
+  return 0;
+}
 
+static void start_signals(void) {
   uv_signal_init(&srv.loop, &srv.sigint);
   uv_signal_init(&srv.loop, &srv.sigterm);
   uv_signal_init(&srv.loop, &srv.sighup);
@@ -587,24 +552,69 @@ int main(int argc, char **argv) {
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
   uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
+}
 
+/* The line scripts wait for, with the real ports, then the log's. */
+static void announce(void) {
   printf("dnsortd listening");
   for (size_t i = 0; i < srv.n_dns; i++)
     printf(" dns=udp://%s", srv.dns[i].text);
-  printf(" sort=tcp://%s", sort_text);
+  if (srv.cfg.sort_on)
+    printf(" sort=tcp://%s", srv.sort_text);
   if (srv.cfg.metrics)
-    printf(" metrics=http://%s", metrics_text);
+    printf(" metrics=http://%s", srv.metrics_text);
   printf("\n");
   fflush(stdout);
-  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=tcp://%s, %u worker threads (%s)%s%s%s",
-           dns_zone_names(srv.zone), srv.n_dns, sort_text, pool.threads, pool.why,
-           srv.cfg.metrics ? ", metrics=http://" : "", metrics_text,
+  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=%s%s, %u worker threads (%s)%s%s%s",
+           dns_zone_names(srv.zone), srv.n_dns, srv.cfg.sort_on ? "tcp://" : "off",
+           srv.cfg.sort_on ? srv.sort_text : "", srv.pool.threads, srv.pool.why,
+           srv.cfg.metrics ? ", metrics=http://" : "", srv.metrics_text,
            srv.cfg.log_queries ? ", logging every query" : "");
+}
 
-  uv_run(&srv.loop, UV_RUN_DEFAULT);
-  exit_code = 0;
+/* read_options: start the server, rather than exit with this code. */
+#define GO_ON (-1)
 
-close_loop:
+/* The options; GO_ON, or the exit code (--help, --version, --man and
+ * errors stop here). */
+static int read_options(int argc, char **argv) {
+  char err[LOOP_OPTS_MAX_LINE + 256];
+  if (loop_config_load(&srv.cfg, argc, argv, environ, err, sizeof(err)) != 0) {
+    fprintf(stderr, "dnsortd: %s\n", err);
+    return 2;
+  }
+  if (srv.cfg.help)
+    loop_config_usage(stdout);
+  else if (srv.cfg.version)
+    printf("dnsortd %s (libuv %s)\n", DNSORT_VERSION, uv_version_string());
+  else if (srv.cfg.man)
+    loop_config_man(stdout);
+  else
+    return GO_ON;
+  return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int run(void) {
+  char err[512];
+  /* Start-up may block on files: nothing else is running yet. */
+  dns_zone_t *zone = dns_load_zone(&srv.cfg.load, err, sizeof(err));
+  if (zone == NULL) {
+    loop_log_startup_error("%s", err);
+    return 2;
+  }
+  srv.zone = zone;
+  int rc = uv_loop_init(&srv.loop);
+  if (rc != 0) {
+    loop_log_startup_error("cannot start the event loop: %s", uv_strerror(rc));
+    return 1;
+  }
+  int exit_code = 1;
+  if (start_services() == 0) {
+    start_signals();
+    announce();
+    uv_run(&srv.loop, UV_RUN_DEFAULT);
+    exit_code = 0;
+  }
   /* Let every close callback run (on the error paths too), so that
    * uv_loop_close can succeed. */
   if (srv.forward != NULL && !srv.stopping)
@@ -615,8 +625,29 @@ close_loop:
     loop_log(LOOP_LOG_ERROR, "uv_loop_close: %s (a handle was left open)", uv_strerror(rc));
     exit_code = 1;
   }
+  return exit_code;
+}
+
+int main(int argc, char **argv) {
+  int exit_code = read_options(argc, argv);
+  if (exit_code != GO_ON) {
+    loop_config_free(&srv.cfg);
+    return exit_code;
+  }
+  loop_log_set_level(srv.cfg.log_level);
+  loop_log_set_format(srv.cfg.log_format);
+  struct timespec started;
+  clock_gettime(CLOCK_REALTIME, &started);
+  srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
+  srv.pool = plan_worker_pool(&srv.cfg.sched);
+  /* A client that resets while we write must cost an EPIPE, not the
+   * process. */
+  signal(SIGPIPE, SIG_IGN);
+
+  exit_code = run();
   free(srv.dns);
   dns_zone_free((dns_zone_t *)srv.zone);
+  loop_config_free(&srv.cfg);
   if (exit_code == 0)
     loop_log(LOOP_LOG_INFO, "stopped cleanly");
   return exit_code;

@@ -3,15 +3,28 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "loop_config.h"
 
+/* One config for every test; each parse frees what the one before it
+ * held, and the group teardown the last. */
+static loop_config_t cfg;
+
+static int parse_argv(loop_config_t *c, int argc, char **argv, char *err, size_t errlen) {
+  loop_config_free(c);
+  return loop_config_parse(c, argc, argv, err, errlen);
+}
+
 /* Parse a NULL-terminated argument list (argv[0] included). */
-static int parse(loop_config_t *cfg, char *err, size_t errlen, char **argv) {
+static int parse(loop_config_t *c, char *err, size_t errlen, char **argv) {
   int argc = 0;
   while (argv[argc] != NULL)
     argc++;
-  return loop_config_parse(cfg, argc, argv, err, errlen);
+  return parse_argv(c, argc, argv, err, errlen);
 }
 
 #define PARSE(cfg, err, ...) \
@@ -19,21 +32,20 @@ static int parse(loop_config_t *cfg, char *err, size_t errlen, char **argv) {
 
 static void test_defaults_are_the_seeds_addresses(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   char *argv[] = {"dnsortd", NULL};
-  assert_int_equal(loop_config_parse(&cfg, 1, argv, err, sizeof(err)), 0);
+  assert_int_equal(parse_argv(&cfg, 1, argv, err, sizeof(err)), 0);
   char text[64];
   assert_int_equal(cfg.n_dns_addrs, 1);
   loop_format_addr((struct sockaddr *)&cfg.dns_addrs[0], text, sizeof(text));
   assert_string_equal(text, "127.0.0.1:4343");
   loop_format_addr((struct sockaddr *)&cfg.sort_addr, text, sizeof(text));
   assert_string_equal(text, "127.0.0.1:2015");
-  assert_int_equal(cfg.max_request_bytes, 8 * 1024 * 1024);
-  assert_int_equal(cfg.max_elements, 100000);
+  assert_int_equal(cfg.sort.max_request_bytes, 8 * 1024 * 1024);
+  assert_int_equal(cfg.sort.max_elements, 100000);
   assert_int_equal(cfg.grace_ms, 5000);
-  assert_int_equal(cfg.read_timeout_ms, 10000);
-  assert_int_equal(cfg.threads, 0);
+  assert_int_equal(cfg.sort.read_timeout_ms, 10000);
+  assert_int_equal(cfg.sched.threads, LOOP_SCHED_AUTO); /* one per CPU */
   assert_int_equal(cfg.log_level, LOOP_LOG_INFO);
   assert_false(cfg.help);
 }
@@ -66,7 +78,6 @@ static void test_bad_addresses_are_refused(void **state) {
 
 static void test_every_option_parses(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   int rc = PARSE(&cfg, err, "--dns", "[::1]:0", "--sort", "127.0.0.2:9",
                  "--threads", "3", "--log-level", "debug",
@@ -76,25 +87,24 @@ static void test_every_option_parses(void **state) {
   assert_int_equal(rc, 0);
   assert_int_equal(cfg.n_dns_addrs, 1);
   assert_int_equal(cfg.dns_addrs[0].ss_family, AF_INET6);
-  assert_int_equal(cfg.threads, 3);
+  assert_int_equal(cfg.sched.threads, 3);
   assert_int_equal(cfg.log_level, LOOP_LOG_DEBUG);
-  assert_int_equal(cfg.max_request_bytes, 65536);
-  assert_int_equal(cfg.max_elements, 7);
-  assert_int_equal(cfg.read_timeout_ms, 500);
-  assert_int_equal(cfg.write_timeout_ms, 2000);
+  assert_int_equal(cfg.sort.max_request_bytes, 65536);
+  assert_int_equal(cfg.sort.max_elements, 7);
+  assert_int_equal(cfg.sort.read_timeout_ms, 500);
+  assert_int_equal(cfg.sort.write_timeout_ms, 2000);
   assert_int_equal(cfg.grace_ms, 0);
 }
 
 static void test_limits_at_and_past_their_edges(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   assert_int_equal(PARSE(&cfg, err, "--threads", "1024"), 0);
   assert_int_equal(PARSE(&cfg, err, "--threads", "1025"), -1);
   assert_non_null(strstr(err, "--threads"));
   assert_int_equal(PARSE(&cfg, err, "--threads", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-request-bytes", "4G"), 0);
-  assert_int_equal(cfg.max_request_bytes, 4ull << 30);
+  assert_int_equal(cfg.sort.max_request_bytes, 4ull << 30);
   assert_int_equal(PARSE(&cfg, err, "--max-request-bytes", "4294967297"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-request-bytes", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--max-request-bytes", "99999999999999999999999"), -1);
@@ -110,7 +120,6 @@ static void test_limits_at_and_past_their_edges(void **state) {
 
 static void test_unknown_and_incomplete_options_are_named(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   assert_int_equal(PARSE(&cfg, err, "--bogus"), -1);
   assert_non_null(strstr(err, "--bogus"));
@@ -124,7 +133,6 @@ static void test_unknown_and_incomplete_options_are_named(void **state) {
 
 static void test_dns_options(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   assert_int_equal(PARSE(&cfg, err, "--dns", "127.0.0.1:1", "--dns", "[::1]:2",
                          "--hosts", "a", "--hosts", "b", "--map", "x=1.2.3.4",
@@ -134,15 +142,15 @@ static void test_dns_options(void **state) {
                    0);
   assert_int_equal(cfg.n_dns_addrs, 2);
   assert_int_equal(cfg.dns_addrs[1].ss_family, AF_INET6);
-  assert_int_equal(cfg.n_hosts_files, 2);
+  assert_int_equal(cfg.load.n_hosts_files, 2);
   assert_string_equal(cfg.hosts_files[1], "b");
-  assert_int_equal(cfg.n_map_specs, 1);
-  assert_false(cfg.default_map);
-  assert_int_equal(cfg.zone.ttl, 0);
-  assert_int_equal(cfg.zone.unknown, DNS_UNKNOWN_NXDOMAIN);
+  assert_int_equal(cfg.load.n_map_specs, 1);
+  assert_false(cfg.load.default_map);
+  assert_int_equal(cfg.load.options.ttl, 0);
+  assert_int_equal(cfg.load.options.unknown, DNS_UNKNOWN_NXDOMAIN);
   assert_true(cfg.reuseport);
-  assert_int_equal(cfg.dns_tcp_idle_ms, 250);
-  assert_int_equal(cfg.dns_tcp_max_connections, 3);
+  assert_int_equal(cfg.dns_tcp.idle_timeout_ms, 250);
+  assert_int_equal(cfg.dns_tcp.max_connections, 3);
 
   assert_int_equal(PARSE(&cfg, err, "--ttl", "2147483647"), 0);
   assert_int_equal(PARSE(&cfg, err, "--ttl", "2147483648"), -1);
@@ -152,9 +160,9 @@ static void test_dns_options(void **state) {
 
   /* The first --unknown-address replaces 127.0.0.1; up to 8 in all. */
   assert_int_equal(PARSE(&cfg, err, "--unknown-address", "::1", "--unknown-address", "10.0.0.1"), 0);
-  assert_int_equal(cfg.zone.n_unknown_addrs, 2);
-  assert_int_equal(cfg.zone.unknown_addrs[0].family, 6);
-  assert_int_equal(cfg.zone.unknown_addrs[1].family, 4);
+  assert_int_equal(cfg.load.options.n_unknown_addrs, 2);
+  assert_int_equal(cfg.load.options.unknown_addrs[0].family, 6);
+  assert_int_equal(cfg.load.options.unknown_addrs[1].family, 4);
   assert_int_equal(PARSE(&cfg, err, "--unknown-address", "1.1.1.1", "--unknown-address", "1.1.1.2",
                          "--unknown-address", "1.1.1.3", "--unknown-address", "1.1.1.4",
                          "--unknown-address", "1.1.1.5", "--unknown-address", "1.1.1.6",
@@ -171,31 +179,30 @@ static void test_dns_options(void **state) {
 
 static void test_sort_limits(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   assert_int_equal(PARSE(&cfg, err, "--max-connections", "1", "--max-queued-jobs", "1",
                          "--max-inflight-bytes", "1", "--worker-nice", "19",
                          "--cancel-on-eof"),
                    0);
-  assert_true(cfg.cancel_on_eof);
-  assert_int_equal(cfg.max_connections, 1);
-  assert_int_equal(cfg.max_queued_jobs, 1);
-  assert_int_equal(cfg.max_inflight_bytes, 1);
-  assert_int_equal(cfg.worker_nice, 19);
+  assert_true(cfg.sort.cancel_on_eof);
+  assert_int_equal(cfg.sort.max_connections, 1);
+  assert_int_equal(cfg.sort.max_queued_jobs, 1);
+  assert_int_equal(cfg.sort.max_inflight_bytes, 1);
+  assert_int_equal(cfg.sched.worker_nice, 19);
   assert_int_equal(parse(&cfg, err, sizeof(err), (char *[]){"dnsortd", NULL}), 0);
-  assert_int_equal(cfg.max_connections, 4096);
-  assert_int_equal(cfg.max_queued_jobs, 0); /* main() makes it 64 per thread */
-  assert_int_equal(cfg.max_inflight_bytes, 256u * 1024 * 1024);
-  assert_int_equal(cfg.worker_nice, LOOP_SCHED_AUTO); /* loop_sched_plan picks */
-  assert_int_equal(cfg.worker_yield_us, LOOP_SCHED_AUTO);
-  assert_int_equal(cfg.loop_slice_us, LOOP_SCHED_AUTO);
-  assert_false(cfg.cancel_on_eof);
+  assert_int_equal(cfg.sort.max_connections, 4096);
+  assert_int_equal(cfg.sort.max_queued_jobs, 0); /* main() makes it 64 per thread */
+  assert_int_equal(cfg.sort.max_inflight_bytes, 256u * 1024 * 1024);
+  assert_int_equal(cfg.sched.worker_nice, LOOP_SCHED_AUTO); /* loop_sched_plan picks */
+  assert_int_equal(cfg.sched.yield_us, LOOP_SCHED_AUTO);
+  assert_int_equal(cfg.sched.loop_slice_us, LOOP_SCHED_AUTO);
+  assert_false(cfg.sort.cancel_on_eof);
   assert_int_equal(PARSE(&cfg, err, "--worker-yield-us", "0", "--loop-slice-us", "0"), 0);
-  assert_int_equal(cfg.worker_yield_us, 0);
-  assert_int_equal(cfg.loop_slice_us, 0);
+  assert_int_equal(cfg.sched.yield_us, 0);
+  assert_int_equal(cfg.sched.loop_slice_us, 0);
   assert_int_equal(PARSE(&cfg, err, "--worker-yield-us", "1000000", "--loop-slice-us", "100"), 0);
-  assert_int_equal(cfg.worker_yield_us, 1000000);
-  assert_int_equal(cfg.loop_slice_us, 100);
+  assert_int_equal(cfg.sched.yield_us, 1000000);
+  assert_int_equal(cfg.sched.loop_slice_us, 100);
   assert_int_equal(PARSE(&cfg, err, "--loop-slice-us", "100000"), 0);
   assert_int_equal(PARSE(&cfg, err, "--worker-yield-us", "1000001"), -1);
   assert_int_equal(PARSE(&cfg, err, "--loop-slice-us", "99"), -1);
@@ -212,18 +219,17 @@ static void test_sort_limits(void **state) {
 
 static void test_forward_options(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   char text[64];
 
   /* Defaults, with forwarding off. */
   assert_int_equal(parse(&cfg, err, sizeof(err), (char *[]){"dnsortd", NULL}), 0);
-  assert_int_equal(cfg.n_upstreams, 0);
-  assert_int_equal(cfg.upstream_timeout_ms, 2000);
-  assert_int_equal(cfg.max_upstream_inflight, 1024);
-  assert_int_equal(cfg.cache_size, 10000);
-  assert_int_equal(cfg.cache_max_ttl, 86400);
-  assert_int_equal(cfg.cache_neg_ttl, 300);
+  assert_int_equal(cfg.forward.n_upstreams, 0);
+  assert_int_equal(cfg.forward.timeout_ms, 2000);
+  assert_int_equal(cfg.forward.max_inflight, 1024);
+  assert_int_equal(cfg.forward.cache_size, 10000);
+  assert_int_equal(cfg.forward.cache_max_ttl, 86400);
+  assert_int_equal(cfg.forward.cache_neg_ttl, 300);
 
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "192.0.2.1",
                          "--upstream", "[2001:db8::1]:5353", "--upstream", "::1",
@@ -231,19 +237,19 @@ static void test_forward_options(void **state) {
                          "--upstream-timeout", "0.5", "--max-upstream-inflight", "100",
                          "--cache-size", "0", "--cache-max-ttl", "3600", "--cache-neg-ttl", "5"),
                    0);
-  assert_int_equal(cfg.zone.unknown, DNS_UNKNOWN_FORWARD);
-  assert_int_equal(cfg.n_upstreams, 5);
+  assert_int_equal(cfg.load.options.unknown, DNS_UNKNOWN_FORWARD);
+  assert_int_equal(cfg.forward.n_upstreams, 5);
   const char *want[] = {"192.0.2.1:53", "[2001:db8::1]:5353", "[::1]:53", "127.0.0.1:5300",
                         "[::1]:53"};
   for (size_t i = 0; i < ARRAY_LEN(want); i++) {
     loop_format_addr((struct sockaddr *)&cfg.upstreams[i], text, sizeof(text));
     assert_string_equal(text, want[i]);
   }
-  assert_int_equal(cfg.upstream_timeout_ms, 500);
-  assert_int_equal(cfg.max_upstream_inflight, 100);
-  assert_int_equal(cfg.cache_size, 0);
-  assert_int_equal(cfg.cache_max_ttl, 3600);
-  assert_int_equal(cfg.cache_neg_ttl, 5);
+  assert_int_equal(cfg.forward.timeout_ms, 500);
+  assert_int_equal(cfg.forward.max_inflight, 100);
+  assert_int_equal(cfg.forward.cache_size, 0);
+  assert_int_equal(cfg.forward.cache_max_ttl, 3600);
+  assert_int_equal(cfg.forward.cache_neg_ttl, 5);
 
   /* Each half needs the other. */
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward"), -1);
@@ -267,7 +273,7 @@ static void test_forward_options(void **state) {
     many[n++] = "192.0.2.1";
   }
   many[n] = NULL;
-  assert_int_equal(loop_config_parse(&cfg, (int)n, many, err, sizeof(err)), -1);
+  assert_int_equal(parse_argv(&cfg, (int)n, many, err, sizeof(err)), -1);
   assert_non_null(strstr(err, "at most"));
 
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
@@ -293,7 +299,6 @@ static void test_forward_options(void **state) {
 
 static void test_metrics_and_log_options(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   char text[64];
   /* Off by default. */
@@ -328,12 +333,377 @@ static void test_metrics_and_log_options(void **state) {
 
 static void test_help_and_version_flags(void **state) {
   (void)state;
-  loop_config_t cfg;
   char err[256];
   assert_int_equal(PARSE(&cfg, err, "--help"), 0);
   assert_true(cfg.help);
   assert_int_equal(PARSE(&cfg, err, "-V"), 0);
   assert_true(cfg.version);
+}
+
+/* ---- the table itself ---- */
+
+static uint64_t width_max(size_t size) {
+  return size >= 8 ? UINT64_MAX : (1ull << (8 * size)) - 1;
+}
+
+static void test_table_is_sound(void **state) {
+  (void)state;
+  const loop_opt_table_t *t = loop_config_table();
+  assert_true(t->n <= LOOP_OPTS_MAX_OPTIONS);
+  for (size_t i = 0; i < t->n; i++) {
+    const loop_option_t *o = &t->opts[i];
+    assert_non_null(o->help);
+    assert_true(strlen(o->name) + strlen(t->env_prefix) < 64);
+    for (size_t j = 0; j < i; j++)
+      assert_string_not_equal(o->name, t->opts[j].name);
+    if (o->kind != LOOP_OPT_FLAG)
+      assert_non_null(o->metavar);
+    if (o->flags & LOOP_OPT_REPEAT) {
+      assert_true(o->max_items > 0);
+      assert_non_null(o->items);
+    }
+    /* A value the parser accepts fits the field it goes to; signed
+     * fields keep their sign bit free. */
+    if (o->kind == LOOP_OPT_UINT || o->kind == LOOP_OPT_SIZE || o->kind == LOOP_OPT_SECONDS) {
+      if (o->max > width_max(o->size) >> 1)
+        fail_msg("--%s: max %llu does not fit its %zu-byte field", o->name,
+                 (unsigned long long)o->max, o->size);
+      assert_true(o->min <= o->max);
+    }
+    if (o->kind == LOOP_OPT_ENUM)
+      assert_int_equal(o->size, sizeof(int));
+  }
+}
+
+static void test_table_defaults_match_the_services(void **state) {
+  (void)state;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--threads", "1"), 0);
+  dns_forward_config_t f;
+  dns_forward_config_default(&f);
+  assert_int_equal(cfg.forward.timeout_ms, f.timeout_ms);
+  assert_int_equal(cfg.forward.max_inflight, f.max_inflight);
+  assert_int_equal(cfg.forward.cache_size, f.cache_size);
+  assert_int_equal(cfg.forward.cache_max_ttl, f.cache_max_ttl);
+  assert_int_equal(cfg.forward.cache_neg_ttl, f.cache_neg_ttl);
+  dns_zone_options_t z;
+  dns_zone_options_default(&z);
+  assert_int_equal(cfg.load.options.ttl, z.ttl);
+  assert_int_equal(cfg.load.options.unknown, z.unknown);
+  assert_int_equal(cfg.load.options.n_unknown_addrs, z.n_unknown_addrs);
+  assert_memory_equal(cfg.load.options.unknown_addrs, z.unknown_addrs, sizeof(z.unknown_addrs[0]));
+  assert_int_equal(cfg.dns_tcp.idle_timeout_ms, DNS_TCP_DEFAULT_IDLE_TIMEOUT_MS);
+  assert_int_equal(cfg.dns_tcp.max_connections, DNS_TCP_DEFAULT_MAX_CONNECTIONS);
+  assert_true(cfg.load.default_map);
+  assert_true(cfg.dns_on);
+  assert_true(cfg.sort_on);
+  /* The finishing touches main() relies on. */
+  assert_ptr_equal(cfg.forward.upstreams, cfg.upstreams);
+  assert_ptr_equal(cfg.load.hosts_files, cfg.hosts_files);
+  assert_int_equal(cfg.sort.linger_ms, LOOP_SORT_LINGER_MS);
+}
+
+static void test_enum_choices_are_loop_logs_names(void **state) {
+  (void)state;
+  const loop_opt_table_t *t = loop_config_table();
+  const loop_option_t *level = &t->opts[loop_opts_find(t, "log-level")];
+  const loop_option_t *format = &t->opts[loop_opts_find(t, "log-format")];
+  size_t i;
+  for (i = 0; level->choices[i] != NULL; i++) {
+    loop_log_level_t l;
+    assert_int_equal(loop_log_parse_level(level->choices[i], &l), 0);
+    assert_int_equal(l, i);
+  }
+  assert_int_equal(i, LOOP_LOG_DEBUG + 1);
+  for (i = 0; format->choices[i] != NULL; i++) {
+    loop_log_format_t f;
+    assert_int_equal(loop_log_parse_format(format->choices[i], &f), 0);
+    assert_int_equal(f, i);
+  }
+  assert_int_equal(i, LOOP_LOG_JSON + 1);
+}
+
+static char *render(void (*f)(FILE *)) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&buf, &len);
+  assert_non_null(out);
+  f(out);
+  assert_int_equal(fclose(out), 0);
+  return buf;
+}
+
+static void test_help_and_man_name_every_option(void **state) {
+  (void)state;
+  const loop_opt_table_t *t = loop_config_table();
+  char *help = render(loop_config_usage);
+  char *man = render(loop_config_man);
+  for (size_t i = 0; i < t->n; i++) {
+    const loop_option_t *o = &t->opts[i];
+    char want[96], roffed[160] = "\\fB\\-\\-";
+    snprintf(want, sizeof(want), "--%s%s", o->name, o->metavar != NULL ? " " : "");
+    size_t n = strlen(roffed);
+    for (const char *p = o->name; *p != '\0'; p++)
+      n += (size_t)snprintf(roffed + n, sizeof(roffed) - n, *p == '-' ? "\\-" : "%c", *p);
+    bool shown = !(o->flags & LOOP_OPT_HIDDEN);
+    if ((strstr(help, want) != NULL) != shown || (strstr(man, roffed) != NULL) != shown)
+      fail_msg("--%s: %s in --help or in the man page", o->name, shown ? "missing" : "shown");
+  }
+  assert_non_null(strstr(man, ".TH DNSORTD 8 "));
+  assert_non_null(strstr(man, ".SH CONFIGURATION FILE AND ENVIRONMENT"));
+  free(help);
+  free(man);
+}
+
+/* ---- the config file and the environment ---- */
+
+static char conf_path[64];
+
+static void write_conf(const char *text) {
+  if (conf_path[0] == '\0') {
+    strcpy(conf_path, "/tmp/dnsort-config-XXXXXX");
+    int fd = mkstemp(conf_path);
+    assert_true(fd >= 0);
+    close(fd);
+  }
+  FILE *f = fopen(conf_path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  assert_int_equal(fclose(f), 0);
+}
+
+/* argv (NULL-terminated, argv[0] included) with envp. */
+static int load(char *const *envp, char *err, size_t errlen, char **argv) {
+  int argc = 0;
+  while (argv[argc] != NULL)
+    argc++;
+  loop_config_free(&cfg);
+  return loop_config_load(&cfg, argc, argv, envp, err, errlen);
+}
+
+#define LOAD(envp, err, ...) load(envp, err, sizeof(err), (char *[]){"dnsortd", __VA_ARGS__, NULL})
+
+static void test_config_file(void **state) {
+  (void)state;
+  char err[512], text[64];
+  write_conf("# dnsortd.conf\n"
+             "dns = 127.0.0.1:53\n"
+             "dns = [::1]:53\n"
+             "hosts=/etc/dnsort/hosts   # the main one\n"
+             "hosts=/etc/dnsort/more\n"
+             "map=a.test=192.0.2.1,192.0.2.2\n"
+             "ttl=30\n"
+             "no-default-map\n"
+             "reuseport=yes\n"
+             "max-request-bytes=1M\n"
+             "read-timeout=0.5\n"
+             "log-level=debug\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), 0);
+  assert_string_equal(cfg.config_file, conf_path);
+  assert_int_equal(cfg.n_dns_addrs, 2);
+  loop_format_addr((struct sockaddr *)&cfg.dns_addrs[1], text, sizeof(text));
+  assert_string_equal(text, "[::1]:53");
+  assert_int_equal(cfg.load.n_hosts_files, 2);
+  assert_string_equal(cfg.hosts_files[0], "/etc/dnsort/hosts");
+  assert_string_equal(cfg.map_specs[0], "a.test=192.0.2.1,192.0.2.2");
+  assert_int_equal(cfg.load.options.ttl, 30);
+  assert_false(cfg.load.default_map);
+  assert_true(cfg.reuseport);
+  assert_true(cfg.sort.reuseport);
+  assert_true(cfg.dns_tcp.reuseport);
+  assert_int_equal(cfg.sort.max_request_bytes, 1 << 20);
+  assert_int_equal(cfg.sort.read_timeout_ms, 500);
+  assert_int_equal(cfg.log_level, LOOP_LOG_DEBUG);
+
+  /* Errors name the file and the line; the config file names itself. */
+  write_conf("ttl=30\n\nttl=forever\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), -1);
+  char want[256];
+  snprintf(want, sizeof(want), "%s:3: ttl: 'forever' is not a number of seconds from 0 to 2147483647",
+           conf_path);
+  assert_string_equal(err, want);
+  write_conf("config=/etc/other.conf\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), -1);
+  assert_non_null(strstr(err, ":1: 'config' cannot be set in a config file"));
+  write_conf("threads 4\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), -1);
+  assert_non_null(strstr(err, ":1: unknown option 'threads 4'"));
+  assert_int_equal(LOAD(NULL, err, "--config", "/nonexistent/dnsortd.conf"), -1);
+  assert_string_equal(err, "/nonexistent/dnsortd.conf: No such file or directory");
+  /* A cross-option check after the file: the file is the whole story. */
+  write_conf("unknown=forward\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), -1);
+  assert_non_null(strstr(err, "--unknown forward needs at least one --upstream"));
+}
+
+static void test_environment_and_precedence(void **state) {
+  (void)state;
+  char err[512], text[64];
+  /* The container's settings. */
+  char *container[] = {"HOME=/", "DNSORT_DNS=0.0.0.0:4343,[::]:4343", "DNSORT_SORT=0.0.0.0:2015",
+                       "DNSORT_METRICS=0.0.0.0:9153", NULL};
+  assert_int_equal(LOAD(container, err, "--log-queries"), 0);
+  assert_int_equal(cfg.n_dns_addrs, 2);
+  loop_format_addr((struct sockaddr *)&cfg.dns_addrs[1], text, sizeof(text));
+  assert_string_equal(text, "[::]:4343");
+  loop_format_addr((struct sockaddr *)&cfg.sort_addr, text, sizeof(text));
+  assert_string_equal(text, "0.0.0.0:2015");
+  assert_true(cfg.metrics);
+  assert_true(cfg.log_queries);
+  /* Arguments on top keep the rest of the environment. */
+  assert_int_equal(LOAD(container, err, "--dns", "127.0.0.1:0"), 0);
+  assert_int_equal(cfg.n_dns_addrs, 1);
+  assert_true(cfg.metrics);
+  assert_int_equal(LOAD(container, err, "--metrics", "off"), 0);
+  assert_false(cfg.metrics);
+
+  /* Command line over environment over file; lists whole from one. */
+  write_conf("ttl=1\nmax-elements=1\nmax-connections=1\nhosts=file1\nhosts=file2\n"
+             "unknown-address=10.0.0.1\n");
+  char *env[] = {"DNSORT_MAX_ELEMENTS=2", "DNSORT_MAX_CONNECTIONS=2", "DNSORT_HOSTS=env1,env2,env3",
+                 "DNSORT_CONFIG=/nonexistent", NULL};
+  assert_int_equal(LOAD(env, err, "--config", conf_path, "--max-connections", "3"), 0);
+  assert_int_equal(cfg.load.options.ttl, 1);
+  assert_int_equal(cfg.sort.max_elements, 2);
+  assert_int_equal(cfg.sort.max_connections, 3);
+  assert_int_equal(cfg.load.n_hosts_files, 3);
+  assert_string_equal(cfg.hosts_files[2], "env3");
+  assert_int_equal(cfg.load.options.n_unknown_addrs, 1);
+  assert_int_equal(cfg.load.options.unknown_addrs[0].addr[0], 10);
+  assert_int_equal(LOAD(env, err, "--config", conf_path, "--hosts", "cli"), 0);
+  assert_int_equal(cfg.load.n_hosts_files, 1);
+  assert_string_equal(cfg.hosts_files[0], "cli");
+  /* DNSORT_CONFIG names the file when the command line does not. */
+  assert_int_equal(LOAD(env, err, "--threads", "1"), -1);
+  assert_string_equal(err, "/nonexistent: No such file or directory");
+
+  char *bad[] = {"DNSORT_TTL=x", NULL};
+  assert_int_equal(LOAD(bad, err, "--threads", "1"), -1);
+  assert_string_equal(err, "DNSORT_TTL: 'x' is not a number of seconds from 0 to 2147483647");
+  char *typo[] = {"DNSORT_TTLL=3", NULL};
+  assert_int_equal(LOAD(typo, err, "--threads", "1"), -1);
+  assert_non_null(strstr(err, "DNSORT_TTLL: no such option"));
+  char *flag[] = {"DNSORT_REUSEPORT=no", "DNSORT_NO_DEFAULT_MAP=yes", "DNSORT_MAP=x.test=1.2.3.4,5.6.7.8,y.test=::1", NULL};
+  assert_int_equal(LOAD(flag, err, "--threads", "1"), 0);
+  assert_false(cfg.reuseport);
+  assert_false(cfg.load.default_map);
+  assert_int_equal(cfg.load.n_map_specs, 2);
+  assert_string_equal(cfg.map_specs[0], "x.test=1.2.3.4,5.6.7.8");
+  /* --help needs nothing else to be right. */
+  assert_int_equal(LOAD(typo, err, "--help", "--config", "/nonexistent"), 0);
+  assert_true(cfg.help);
+}
+
+static void test_services_can_be_turned_off(void **state) {
+  (void)state;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--dns", "off"), 0);
+  assert_false(cfg.dns_on);
+  assert_int_equal(cfg.n_dns_addrs, 0);
+  assert_true(cfg.sort_on);
+  assert_int_equal(PARSE(&cfg, err, "--sort", "off"), 0);
+  assert_false(cfg.sort_on);
+  assert_true(cfg.dns_on);
+  assert_int_equal(PARSE(&cfg, err, "--sort", "off", "--dns", "off"), -1);
+  assert_string_equal(err, "--dns off and --sort off: at least one service must stay on");
+  assert_int_equal(PARSE(&cfg, err, "--dns", "off", "--dns", "127.0.0.1:1"), -1);
+  assert_string_equal(err, "--dns: 'off' cannot be combined with addresses");
+  assert_int_equal(PARSE(&cfg, err, "--sort", "of"), -1);
+  assert_string_equal(err, "--sort: 'of' is not ADDR:PORT (IPv6 as [ADDR]:PORT) or off");
+  /* The file turns DNS off, the command line back on. */
+  write_conf("dns=off\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path, "--dns", "127.0.0.1:0"), 0);
+  assert_true(cfg.dns_on);
+  assert_int_equal(cfg.n_dns_addrs, 1);
+}
+
+static void test_resolv_conf(void **state) {
+  (void)state;
+  char err[256], text[64];
+  struct sockaddr_storage out[4];
+  size_t n = 0;
+  const char *conf = "# written by hand\n"
+                     "search example.com\n"
+                     "nameserver 192.0.2.53\n"
+                     "  nameserver\t2001:db8::53   # v6\n"
+                     "; a comment\n"
+                     "options edns0\n"
+                     "nameserver 127.0.0.53;trailing\n";
+  assert_int_equal(loop_parse_resolv_conf(conf, strlen(conf), "r", out, &n, 4, err, sizeof(err)), 0);
+  assert_int_equal(n, 3);
+  loop_format_addr((struct sockaddr *)&out[1], text, sizeof(text));
+  assert_string_equal(text, "[2001:db8::53]:53");
+  loop_format_addr((struct sockaddr *)&out[2], text, sizeof(text));
+  assert_string_equal(text, "127.0.0.53:53");
+  n = 2;
+  assert_int_equal(loop_parse_resolv_conf(conf, strlen(conf), "r", out, &n, 4, err, sizeof(err)), -1);
+  assert_string_equal(err, "r:7: at most 4 servers");
+  n = 0;
+  assert_int_equal(loop_parse_resolv_conf("search x\n", 9, "r", out, &n, 4, err, sizeof(err)), -1);
+  assert_string_equal(err, "r: no nameserver line");
+  assert_int_equal(loop_parse_resolv_conf("nameserver fe80::1%eth0\n", 24, "r", out, &n, 4, err,
+                                          sizeof(err)), -1);
+  assert_string_equal(err, "r:1: 'fe80::1%eth0' is not an IPv4 or IPv6 address");
+  assert_int_equal(loop_parse_resolv_conf("nameserver\n", 11, "r", out, &n, 4, err, sizeof(err)), -1);
+  assert_string_equal(err, "r:1: nameserver without an address");
+
+  write_conf(conf);
+  char arg[96];
+  snprintf(arg, sizeof(arg), "resolv.conf:%s", conf_path);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", arg, "--upstream", "::1"), 0);
+  assert_int_equal(cfg.forward.n_upstreams, 4);
+  loop_format_addr((struct sockaddr *)&cfg.upstreams[3], text, sizeof(text));
+  assert_string_equal(text, "[::1]:53");
+  write_conf("domain example.com\n");
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", arg), -1);
+  char want[160];
+  snprintf(want, sizeof(want), "--upstream: %s: no nameserver line", conf_path);
+  assert_string_equal(err, want);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "resolv.conf:/nonexistent"), -1);
+  assert_string_equal(err, "--upstream: /nonexistent: No such file or directory");
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "resolv.con"), -1);
+  assert_non_null(strstr(err, "or resolv.conf[:PATH]"));
+}
+
+static void test_reload_reads_the_file_again(void **state) {
+  (void)state;
+  char err[512], changed[128];
+  write_conf("ttl=30\nhosts=/a\nthreads=2\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path, "--map", "x.test=192.0.2.1"), 0);
+  loop_config_t *fresh = calloc(1, sizeof(*fresh));
+  assert_non_null(fresh);
+  write_conf("ttl=40\nhosts=/a\nhosts=/b\nthreads=3\nsort=off\n");
+  assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), 0);
+  assert_int_equal(fresh->load.options.ttl, 40);
+  assert_int_equal(fresh->load.n_hosts_files, 2);
+  assert_string_equal(fresh->hosts_files[1], "/b");
+  assert_int_equal(fresh->load.n_map_specs, 1);  /* the command line still counts */
+  loop_config_changed(&cfg, fresh, changed, sizeof(changed));
+  assert_string_equal(changed, "--sort, --threads");
+  loop_config_free(fresh);
+
+  write_conf("ttl=40\nthreads=2\n");
+  assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), 0);
+  loop_config_changed(&cfg, fresh, changed, sizeof(changed));
+  assert_string_equal(changed, "");
+  loop_config_free(fresh);
+
+  write_conf("ttl=40\nthreads=2\nbogus\n");
+  assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, ":3: unknown option 'bogus'"));
+  loop_config_free(fresh);
+  write_conf("unknown=forward\nupstream=192.0.2.53\n");
+  assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), -1);
+  assert_string_equal(err, "unknown: switching to or from forward needs a restart");
+  loop_config_free(fresh);
+  free(fresh);
+  unlink(conf_path);
+}
+
+static int free_config(void **state) {
+  (void)state;
+  loop_config_free(&cfg);
+  return 0;
 }
 
 int main(void) {
@@ -349,6 +719,15 @@ int main(void) {
       cmocka_unit_test(test_forward_options),
       cmocka_unit_test(test_metrics_and_log_options),
       cmocka_unit_test(test_help_and_version_flags),
+      cmocka_unit_test(test_table_is_sound),
+      cmocka_unit_test(test_table_defaults_match_the_services),
+      cmocka_unit_test(test_enum_choices_are_loop_logs_names),
+      cmocka_unit_test(test_help_and_man_name_every_option),
+      cmocka_unit_test(test_config_file),
+      cmocka_unit_test(test_environment_and_precedence),
+      cmocka_unit_test(test_services_can_be_turned_off),
+      cmocka_unit_test(test_resolv_conf),
+      cmocka_unit_test(test_reload_reads_the_file_again),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, NULL, free_config);
 }
