@@ -68,7 +68,10 @@ int loop_parse_resolv_conf(const char *text, size_t len, const char *path,
       return fail(err, errlen, "%s:%u: nameserver without an address", path, line);
     if (*n >= max)
       return fail(err, errlen, "%s:%u: at most %zu servers", path, line, max);
-    if (loop_parse_upstream(addr, &out[*n]) != 0)
+    /* A bare address: resolv.conf has no port (53 it is), no brackets. */
+    uint8_t raw[16];
+    bool bare = inet_pton(AF_INET, addr, raw) == 1 || inet_pton(AF_INET6, addr, raw) == 1;
+    if (!bare || loop_parse_upstream(addr, &out[*n]) != 0)
       return fail(err, errlen, "%s:%u: '%s' is not an IPv4 or IPv6 address", path, line, addr);
     (*n)++;
     found++;

@@ -644,6 +644,10 @@ static void test_resolv_conf(void **state) {
   assert_int_equal(loop_parse_resolv_conf("nameserver fe80::1%eth0\n", 24, "r", out, &n, 4, err,
                                           sizeof(err)), -1);
   assert_string_equal(err, "r:1: 'fe80::1%eth0' is not an IPv4 or IPv6 address");
+  assert_int_equal(loop_parse_resolv_conf("nameserver 127.0.0.1:5353\n", 26, "r", out, &n, 4, err,
+                                          sizeof(err)), -1);
+  assert_string_equal(err, "r:1: '127.0.0.1:5353' is not an IPv4 or IPv6 address");
+  assert_int_equal(loop_parse_resolv_conf("nameserver [::1]\n", 17, "r", out, &n, 4, err, sizeof(err)), -1);
   assert_int_equal(loop_parse_resolv_conf("nameserver\n", 11, "r", out, &n, 4, err, sizeof(err)), -1);
   assert_string_equal(err, "r:1: nameserver without an address");
 
