@@ -2,20 +2,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 /* ---- the special values ---- */
 
@@ -65,19 +53,20 @@ int loop_parse_resolv_conf(const char *text, size_t len, const char *path,
       continue;
     char *addr = strtok_r(NULL, " \t\r#;", &save);
     if (addr == NULL)
-      return fail(err, errlen, "%s:%u: nameserver without an address", path, line);
+      return loop_opts_fail(err, errlen, "%s:%u: nameserver without an address", path, line);
     if (*n >= max)
-      return fail(err, errlen, "%s:%u: at most %zu servers", path, line, max);
+      return loop_opts_fail(err, errlen, "%s:%u: at most %zu servers", path, line, max);
     /* A bare address: resolv.conf has no port (53 it is), no brackets. */
     uint8_t raw[16];
     bool bare = inet_pton(AF_INET, addr, raw) == 1 || inet_pton(AF_INET6, addr, raw) == 1;
     if (!bare || loop_parse_upstream(addr, &out[*n]) != 0)
-      return fail(err, errlen, "%s:%u: '%s' is not an IPv4 or IPv6 address", path, line, addr);
+      return loop_opts_fail(err, errlen, "%s:%u: '%s' is not an IPv4 or IPv6 address", path,
+                            line, addr);
     (*n)++;
     found++;
   }
   if (found == 0)
-    return fail(err, errlen, "%s: no nameserver line", path);
+    return loop_opts_fail(err, errlen, "%s: no nameserver line", path);
   return 0;
 }
 
@@ -97,7 +86,7 @@ static int set_upstream(void *base, const char *value, char *why, size_t whylen)
     return rc;
   }
   if (*n >= LOOP_MAX_UPSTREAMS)
-    return fail(why, whylen, "at most %d servers", LOOP_MAX_UPSTREAMS);
+    return loop_opts_fail(why, whylen, "at most %d servers", LOOP_MAX_UPSTREAMS);
   if (loop_parse_upstream(value, &cfg->upstreams[*n]) != 0)
     return -1;
   (*n)++;
@@ -108,7 +97,7 @@ static int set_upstream(void *base, const char *value, char *why, size_t whylen)
 static int set_unknown_address(void *base, const char *value, char *why, size_t whylen) {
   dns_zone_options_t *z = &((loop_config_t *)base)->load.options;
   if (z->n_unknown_addrs >= DNS_ZONE_MAX_UNKNOWN_ADDRS)
-    return fail(why, whylen, "at most %d addresses", DNS_ZONE_MAX_UNKNOWN_ADDRS);
+    return loop_opts_fail(why, whylen, "at most %d addresses", DNS_ZONE_MAX_UNKNOWN_ADDRS);
   uint8_t addr[16];
   int family;
   if (inet_pton(AF_INET, value, addr) == 1)
@@ -326,11 +315,13 @@ static int finish(loop_config_t *cfg, char *err, size_t errlen) {
   /* Either half alone is a mistake worth a word, not a silent default. */
   bool forward = cfg->load.options.unknown == DNS_UNKNOWN_FORWARD;
   if (forward && cfg->forward.n_upstreams == 0)
-    return fail(err, errlen, "--unknown forward needs at least one --upstream ADDR[:PORT]");
+    return loop_opts_fail(err, errlen,
+                          "--unknown forward needs at least one --upstream ADDR[:PORT]");
   if (!forward && cfg->forward.n_upstreams > 0)
-    return fail(err, errlen, "--upstream is only used with --unknown forward");
+    return loop_opts_fail(err, errlen, "--upstream is only used with --unknown forward");
   if (!cfg->dns_on && !cfg->sort_on)
-    return fail(err, errlen, "--dns off and --sort off: at least one service must stay on");
+    return loop_opts_fail(err, errlen,
+                          "--dns off and --sort off: at least one service must stay on");
   cfg->load.hosts_files = cfg->hosts_files;
   cfg->load.map_specs = cfg->map_specs;
   cfg->forward.upstreams = cfg->upstreams;
@@ -411,7 +402,7 @@ int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh, char *err
    * it, and one that stops forwarding would leave it idle. */
   if ((cur->load.options.unknown == DNS_UNKNOWN_FORWARD) !=
       (fresh->load.options.unknown == DNS_UNKNOWN_FORWARD))
-    return fail(err, errlen, "unknown: switching to or from forward needs a restart");
+    return loop_opts_fail(err, errlen, "unknown: switching to or from forward needs a restart");
   return 0;
 }
 

@@ -203,8 +203,8 @@ static void reload_done(uv_work_t *req, int status) {
     srv.reloads_ok++;
     loop_log(LOOP_LOG_INFO, "reloaded the DNS map: %zu names", dns_zone_names(srv.zone));
     if (r->changed[0] != '\0')
-      loop_log(LOOP_LOG_WARN, "%s: %s changed; restart to apply (SIGHUP applies the zone's options only)",
-               srv.cfg.config_file, r->changed);
+      loop_log(LOOP_LOG_WARN, "%s: %s changed; restart to apply (SIGHUP applies the zone's "
+               "options only)", srv.cfg.config_file, r->changed);
   } else {
     dns_zone_free(r->zone);
     if (!srv.stopping) {
@@ -477,6 +477,15 @@ static int start_forward(void) {
   return 0;
 }
 
+/* The address a listener is bound to, so that the real port is reported
+ * when port 0 was asked for (scripts read it). */
+static void format_bound(const uv_tcp_t *listener, char *text, size_t cap) {
+  struct sockaddr_storage bound;
+  int len = sizeof(bound);
+  if (uv_tcp_getsockname(listener, (struct sockaddr *)&bound, &len) == 0)
+    loop_format_addr((struct sockaddr *)&bound, text, cap);
+}
+
 /* The metrics endpoint, if --metrics. Returns 0 or a libuv error with a
  * message printed. */
 static int start_metrics(void) {
@@ -488,15 +497,13 @@ static int start_metrics(void) {
       .collect = collect_metrics,
       .log = log_adapter,
   };
-  int rc = loop_metrics_start(&srv.metrics, &srv.loop, (struct sockaddr *)&srv.cfg.metrics_addr, &mcfg);
+  int rc = loop_metrics_start(&srv.metrics, &srv.loop, (struct sockaddr *)&srv.cfg.metrics_addr,
+                              &mcfg);
   if (rc != 0) {
     loop_log_startup_error("cannot listen for metrics on tcp://%s: %s", text, uv_strerror(rc));
     return rc;
   }
-  struct sockaddr_storage bound;
-  int len = sizeof(bound);
-  if (uv_tcp_getsockname(&srv.metrics.net.listener, (struct sockaddr *)&bound, &len) == 0)
-    loop_format_addr((struct sockaddr *)&bound, text, sizeof(srv.metrics_text));
+  format_bound(&srv.metrics.net.listener, text, sizeof(srv.metrics_text));
   return 0;
 }
 
@@ -511,16 +518,13 @@ static int start_sort(void) {
   sort_cfg.log = log_adapter;
   char *text = srv.sort_text;
   loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, text, sizeof(srv.sort_text));
-  int rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);
+  int rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr,
+                             &sort_cfg);
   if (rc != 0) {
     loop_log_startup_error("cannot listen for sort on tcp://%s: %s", text, uv_strerror(rc));
     return rc;
   }
-  /* Report the real bound port, so that port 0 is usable by scripts. */
-  struct sockaddr_storage bound;
-  int len = sizeof(bound);
-  if (uv_tcp_getsockname(&srv.sort.net.listener, (struct sockaddr *)&bound, &len) == 0)
-    loop_format_addr((struct sockaddr *)&bound, text, sizeof(srv.sort_text));
+  format_bound(&srv.sort.net.listener, text, sizeof(srv.sort_text));
   return 0;
 }
 

@@ -27,10 +27,7 @@ struct loop_opt_block {
 static const char *const flag_words[] = {"yes", "true", "on", "1",
                                          "no", "false", "off", "0", NULL};
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
+int loop_opts_fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
@@ -114,16 +111,20 @@ static int parse_uint(const char *text, bool suffix, uint64_t *out) {
   return 0;
 }
 
-/* Seconds, fractions allowed ("0.5"), to milliseconds. */
-static int parse_seconds(const char *text, uint64_t *out_ms) {
+/* Seconds, fractions allowed ("0.5"), to milliseconds in [min, max]; the
+ * bounds apply before rounding, so 0.0006 s is below 1 ms. */
+static int parse_seconds(const char *text, uint64_t min_ms, uint64_t max_ms, uint64_t *out_ms) {
   if (!((*text >= '0' && *text <= '9') || *text == '.'))
     return -1;
   errno = 0;
   char *end;
   double s = strtod(text, &end);
-  if (errno != 0 || *end != '\0' || !isfinite(s) || s < 0 || s > 1e12)
+  if (errno != 0 || *end != '\0' || !isfinite(s) || s < 0)
     return -1;
-  *out_ms = (uint64_t)llround(s * 1000.0);
+  double ms = s * 1000.0;
+  if (ms < (double)min_ms || ms > (double)max_ms)
+    return -1;
+  *out_ms = (uint64_t)llround(ms);
   return 0;
 }
 
@@ -223,9 +224,7 @@ static int parse_number(const loop_option_t *o, const char *value, uint64_t *v) 
       return -1;
     break;
   default: /* LOOP_OPT_SECONDS */
-    if (parse_seconds(value, v) != 0)
-      return -1;
-    break;
+    return parse_seconds(value, o->min, o->max, v);
   }
   return *v < o->min || *v > o->max ? -1 : 0;
 }
@@ -238,12 +237,12 @@ static int parse_addr(const loop_option_t *o, void *base, void *dst, const char 
   bool listed = (o->flags & LOOP_OPT_REPEAT) && *count_of(o, base) > 0;
   if (on != NULL && strcmp(value, "off") == 0) {
     if (listed)
-      return fail(why, whylen, "'off' cannot be combined with addresses");
+      return loop_opts_fail(why, whylen, "'off' cannot be combined with addresses");
     *on = false;
     return 0;
   }
   if (on != NULL && !*on && (o->flags & LOOP_OPT_REPEAT))
-    return fail(why, whylen, "'off' cannot be combined with addresses");
+    return loop_opts_fail(why, whylen, "'off' cannot be combined with addresses");
   if (loop_parse_addr(value, dst) != 0)
     return -1;
   if (on != NULL)
@@ -322,7 +321,7 @@ static int apply_one(const loop_opt_table_t *t, void *base, const loop_opt_arg_t
     size_t *n = count_of(o, base);
     if (*n >= o->max_items && !(o->kind == LOOP_OPT_ADDR && strcmp(a->value, "off") == 0)) {
       arg_label(t, a, label, sizeof(label));
-      return fail(err, errlen, "%s: at most %zu %s", label, o->max_items, o->items);
+      return loop_opts_fail(err, errlen, "%s: at most %zu %s", label, o->max_items, o->items);
     }
     dst = (char *)dst + *n * o->size;
   }
@@ -333,10 +332,10 @@ static int apply_one(const loop_opt_table_t *t, void *base, const loop_opt_arg_t
     return 0;
   arg_label(t, a, label, sizeof(label));
   if (why[0] != '\0')
-    return fail(err, errlen, "%s: %s", label, why);
+    return loop_opts_fail(err, errlen, "%s: %s", label, why);
   char expect[256];
   describe(o, expect, sizeof(expect));
-  return fail(err, errlen, "%s: '%.*s' is not %s", label, QUOTE_MAX, a->value, expect);
+  return loop_opts_fail(err, errlen, "%s: '%.*s' is not %s", label, QUOTE_MAX, a->value, expect);
 }
 
 /* A list about to be given anew: empty, and on. */
@@ -378,7 +377,7 @@ int loop_opts_defaults(const loop_opt_table_t *t, void *base, char *err, size_t 
                         .value = t->opts[i].def};
     if (args_push(&defaults, a) != 0) {
       loop_opt_args_free(&defaults);
-      return fail(err, errlen, "out of memory");
+      return loop_opts_fail(err, errlen, "out of memory");
     }
   }
   const loop_opt_args_t *lists[] = {&defaults};
@@ -390,7 +389,8 @@ int loop_opts_defaults(const loop_opt_table_t *t, void *base, char *err, size_t 
 bool loop_opts_same(const loop_option_t *o, const void *a, const void *b) {
   const char *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
   if ((o->flags & LOOP_OPT_OFF) &&
-      *(const bool *)((const char *)a + o->on_offset) != *(const bool *)((const char *)b + o->on_offset))
+      *(const bool *)((const char *)a + o->on_offset) !=
+          *(const bool *)((const char *)b + o->on_offset))
     return false;
   size_t n = 1;
   if (o->flags & LOOP_OPT_REPEAT) {
@@ -419,8 +419,8 @@ int loop_opts_from_argv(const loop_opt_table_t *t, int argc, char **argv,
   size_t ns = 1;
   for (size_t i = 0; i < t->n; i++) {
     const loop_option_t *o = &t->opts[i];
-    longopts[i] = (struct option){o->name, o->kind == LOOP_OPT_FLAG ? no_argument : required_argument,
-                                  NULL, 256 + (int)i};
+    int has_arg = o->kind == LOOP_OPT_FLAG ? no_argument : required_argument;
+    longopts[i] = (struct option){o->name, has_arg, NULL, 256 + (int)i};
     if (o->short_name != 0) {
       shorts[ns++] = o->short_name;
       if (o->kind != LOOP_OPT_FLAG)
@@ -441,17 +441,17 @@ int loop_opts_from_argv(const loop_opt_table_t *t, int argc, char **argv,
         idx = (int)i;
     }
     if (c == ':')
-      return fail(err, errlen, "%s needs a value", argv[optind - 1]);
+      return loop_opts_fail(err, errlen, "%s needs a value", argv[optind - 1]);
     if (c == '?' && optopt >= 256)
-      return fail(err, errlen, "--%s takes no value", t->opts[optopt - 256].name);
+      return loop_opts_fail(err, errlen, "--%s takes no value", t->opts[optopt - 256].name);
     if (idx < 0)
-      return fail(err, errlen, "unknown option '%s' (try --help)", argv[optind - 1]);
+      return loop_opts_fail(err, errlen, "unknown option '%s' (try --help)", argv[optind - 1]);
     loop_opt_arg_t a = {.opt = (unsigned short)idx, .source = LOOP_SRC_CLI, .value = optarg};
     if (args_push(out, a) != 0)
-      return fail(err, errlen, "out of memory");
+      return loop_opts_fail(err, errlen, "out of memory");
   }
   if (optind < argc)
-    return fail(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
+    return loop_opts_fail(err, errlen, "unexpected argument '%s' (try --help)", argv[optind]);
   return 0;
 }
 
@@ -510,22 +510,24 @@ static int env_entry(const loop_opt_table_t *t, const char *entry, loop_opt_args
   int idx = env_to_name(entry + plen, (size_t)(eq - entry) - plen, name, sizeof(name)) == 0
                 ? loop_opts_find(t, name) : -1;
   if (idx < 0)
-    return fail(err, errlen, "%.*s: no such option in the environment (see --help)", len, entry);
+    return loop_opts_fail(err, errlen, "%.*s: no such option in the environment (see --help)",
+                          len, entry);
   const loop_option_t *o = &t->opts[idx];
   if (o->flags & LOOP_OPT_CLI)
-    return fail(err, errlen, "%.*s: --%s is for the command line only", len, entry, o->name);
+    return loop_opts_fail(err, errlen, "%.*s: --%s is for the command line only", len, entry,
+                          o->name);
   if (eq[1] == '\0')
     return 0;  /* empty: as if unset */
   char *value = strdup(eq + 1);
   if (value == NULL || loop_opt_args_own(out, value) != 0) {
     free(value);
-    return fail(err, errlen, "out of memory");
+    return loop_opts_fail(err, errlen, "out of memory");
   }
   loop_opt_arg_t a = {.opt = (unsigned short)idx, .source = LOOP_SRC_ENV, .value = value};
   int rc = (o->flags & LOOP_OPT_REPEAT)
                ? push_pieces(out, a, value, (o->flags & LOOP_OPT_KEYED) != 0)
                : args_push(out, a);
-  return rc != 0 ? fail(err, errlen, "out of memory") : 0;
+  return rc != 0 ? loop_opts_fail(err, errlen, "out of memory") : 0;
 }
 
 int loop_opts_from_env(const loop_opt_table_t *t, char *const *envp,
@@ -567,29 +569,31 @@ static int file_line(const loop_opt_table_t *t, const char *path, unsigned line,
   if (*name == '\0') {
     if (eq == NULL)
       return 0;  /* blank or comment */
-    return fail(err, errlen, "%s:%u: a value without a name", path, line);
+    return loop_opts_fail(err, errlen, "%s:%u: a value without a name", path, line);
   }
   int idx = loop_opts_find(t, name);
   if (idx < 0 && strncmp(name, "--", 2) == 0 && loop_opts_find(t, name + 2) >= 0)
-    return fail(err, errlen, "%s:%u: write '%s' without the dashes", path, line, name + 2);
+    return loop_opts_fail(err, errlen, "%s:%u: write '%s' without the dashes", path, line,
+                          name + 2);
   if (idx < 0)
-    return fail(err, errlen, "%s:%u: unknown option '%.*s'", path, line, QUOTE_MAX, name);
+    return loop_opts_fail(err, errlen, "%s:%u: unknown option '%.*s'", path, line, QUOTE_MAX, name);
   const loop_option_t *o = &t->opts[idx];
   if (o->flags & (LOOP_OPT_CLI | LOOP_OPT_NO_FILE))
-    return fail(err, errlen, "%s:%u: '%s' cannot be set in a config file", path, line, name);
+    return loop_opts_fail(err, errlen, "%s:%u: '%s' cannot be set in a config file", path, line,
+                          name);
   if (value == NULL && o->kind != LOOP_OPT_FLAG)
-    return fail(err, errlen, "%s:%u: %s needs a value (%s=%s)", path, line, name, name,
+    return loop_opts_fail(err, errlen, "%s:%u: %s needs a value (%s=%s)", path, line, name, name,
                 o->metavar != NULL ? o->metavar : "VALUE");
   loop_opt_arg_t a = {.opt = (unsigned short)idx, .source = LOOP_SRC_FILE, .line = line,
                       .file = path, .value = value};
-  return args_push(out, a) != 0 ? fail(err, errlen, "out of memory") : 0;
+  return args_push(out, a) != 0 ? loop_opts_fail(err, errlen, "out of memory") : 0;
 }
 
 int loop_opts_from_text(const loop_opt_table_t *t, const char *path, char *text, size_t len,
                         loop_opt_args_t *out, char *err, size_t errlen) {
   if (loop_opt_args_own(out, text) != 0) {
     free(text);
-    return fail(err, errlen, "out of memory");
+    return loop_opts_fail(err, errlen, "out of memory");
   }
   char *p = text, *end = text + len;
   if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
@@ -598,9 +602,10 @@ int loop_opts_from_text(const loop_opt_table_t *t, const char *path, char *text,
     char *nl = memchr(p, '\n', (size_t)(end - p));
     char *eol = nl != NULL ? nl : end;
     if (memchr(p, '\0', (size_t)(eol - p)) != NULL)
-      return fail(err, errlen, "%s:%u: a NUL byte (not a text file?)", path, line);
+      return loop_opts_fail(err, errlen, "%s:%u: a NUL byte (not a text file?)", path, line);
     if ((size_t)(eol - p) > LOOP_OPTS_MAX_LINE)
-      return fail(err, errlen, "%s:%u: line longer than %d bytes", path, line, LOOP_OPTS_MAX_LINE);
+      return loop_opts_fail(err, errlen, "%s:%u: line longer than %d bytes", path, line,
+                            LOOP_OPTS_MAX_LINE);
     if (file_line(t, path, line, p, eol, out, err, errlen) != 0)
       return -1;
     p = eol + 1;
@@ -619,12 +624,12 @@ int loop_opts_read_file(const char *path, size_t max, char **text, size_t *len, 
   char ebuf[128];
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return fail(err, errlen, "%s: %s", path, errno_text(errno, ebuf, sizeof(ebuf)));
+    return loop_opts_fail(err, errlen, "%s: %s", path, errno_text(errno, ebuf, sizeof(ebuf)));
   struct stat st;
   int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
   if (e != 0) {
     close(fd);
-    return fail(err, errlen, "%s: %s", path, errno_text(e, ebuf, sizeof(ebuf)));
+    return loop_opts_fail(err, errlen, "%s: %s", path, errno_text(e, ebuf, sizeof(ebuf)));
   }
   /* /dev/zero and pipes have no size: read in steps, up to max + 1. */
   size_t cap = S_ISREG(st.st_mode) && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
@@ -636,7 +641,7 @@ int loop_opts_read_file(const char *path, size_t max, char **text, size_t *len, 
       cap = buf == NULL ? cap : (cap * 2 > max + 1 ? max + 1 : cap * 2);
       char *grown = realloc(buf, cap + 1);
       if (grown == NULL) {
-        fail(err, errlen, "%s: out of memory", path);
+        loop_opts_fail(err, errlen, "%s: out of memory", path);
         break;
       }
       buf = grown;
@@ -645,12 +650,12 @@ int loop_opts_read_file(const char *path, size_t max, char **text, size_t *len, 
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      fail(err, errlen, "%s: %s", path, errno_text(errno, ebuf, sizeof(ebuf)));
+      loop_opts_fail(err, errlen, "%s: %s", path, errno_text(errno, ebuf, sizeof(ebuf)));
       break;
     }
     used += (size_t)n;
     if (used > max) {
-      fail(err, errlen, "%s: larger than %zu bytes", path, max);
+      loop_opts_fail(err, errlen, "%s: larger than %zu bytes", path, max);
       break;
     }
     if (n == 0) {

@@ -161,6 +161,13 @@ int loop_opts_apply(const loop_opt_table_t *t, void *base,
                     const loop_opt_args_t *const *lists, size_t n_lists,
                     char *err, size_t errlen);
 
+/* printf into err; returns -1, for "return loop_opts_fail(...)" in
+ * parsers and setters. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int loop_opts_fail(char *err, size_t errlen, const char *fmt, ...);
+
 /* The index of the option named name (no dashes), or -1. */
 int loop_opts_find(const loop_opt_table_t *t, const char *name);
 

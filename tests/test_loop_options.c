@@ -197,6 +197,10 @@ static void test_each_kind_names_its_limits(void **state) {
   expect_error(fx, CLI(fx, "--size", "99999999999999999999G"),
                "--size: '99999999999999999999G' is not a size from 1 to 4G (suffixes k, M, G)");
   expect_error(fx, CLI(fx, "--wait", "0"), "--wait: '0' is not a number of seconds from 0.001 to 86400");
+  expect_error(fx, CLI(fx, "--wait", "0.0006"),
+               "--wait: '0.0006' is not a number of seconds from 0.001 to 86400");
+  expect_error(fx, CLI(fx, "--wait", "86400.0001"),
+               "--wait: '86400.0001' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--wait", "nan"), "--wait: 'nan' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--wait", "-1"), "--wait: '-1' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--color", "Red"), "--color: 'Red' is not one of red, green, blue");
