@@ -449,7 +449,8 @@ static const loop_opt_doc_t after[] = {
      "Every option can also be set in the environment as DNSORT_NAME, in upper case with '_' "
      "for '-' (DNSORT_MAX_CONNECTIONS=100); a repeatable option takes its values separated by "
      "commas (DNSORT_DNS=0.0.0.0:4343,[::]:4343); a flag takes yes or no; an empty variable "
-     "counts as unset, and a DNSORT_ variable that names no option is an error.\n\n"
+     "counts as unset, and a DNSORT_ variable that names no option is ignored with a "
+     "warning.\n\n"
      "The command line wins over the environment, which wins over the file. A repeatable "
      "option takes all its values from the highest of the three that names it, never a mix: "
      "--hosts on the command line replaces every hosts line of the file."},

@@ -640,6 +640,9 @@ int main(int argc, char **argv) {
   }
   loop_log_set_level(srv.cfg.log_level);
   loop_log_set_format(srv.cfg.log_format);
+  if (srv.cfg.env.ignored[0] != '\0')
+    loop_log(LOOP_LOG_WARN, "ignoring %s: not options of dnsortd (see --help)",
+             srv.cfg.env.ignored);
   struct timespec started;
   clock_gettime(CLOCK_REALTIME, &started);
   srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;

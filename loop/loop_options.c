@@ -509,13 +509,13 @@ static int env_entry(const loop_opt_table_t *t, const char *entry, loop_opt_args
   char name[64];
   int idx = env_to_name(entry + plen, (size_t)(eq - entry) - plen, name, sizeof(name)) == 0
                 ? loop_opts_find(t, name) : -1;
-  if (idx < 0)
-    return loop_opts_fail(err, errlen, "%.*s: no such option in the environment (see --help)",
-                          len, entry);
+  if (idx < 0 || (t->opts[idx].flags & LOOP_OPT_CLI)) {
+    size_t used = strlen(out->ignored);
+    snprintf(out->ignored + used, sizeof(out->ignored) - used, "%s%.*s", used > 0 ? ", " : "",
+             len, entry);
+    return 0;
+  }
   const loop_option_t *o = &t->opts[idx];
-  if (o->flags & LOOP_OPT_CLI)
-    return loop_opts_fail(err, errlen, "%.*s: --%s is for the command line only", len, entry,
-                          o->name);
   if (eq[1] == '\0')
     return 0;  /* empty: as if unset */
   char *value = strdup(eq + 1);

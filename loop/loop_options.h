@@ -116,6 +116,10 @@ typedef struct {
   size_t n;
   size_t cap;
   loop_opt_block_t *owned;
+  /* From the environment: PREFIX_ variables that name no option the
+   * environment can set, "PREFIX_A, PREFIX_B" (cut short if many), for a
+   * warning: other programs may share the prefix. */
+  char ignored[256];
 } loop_opt_args_t;
 
 void loop_opt_args_free(loop_opt_args_t *args);
@@ -130,8 +134,9 @@ int loop_opts_from_argv(const loop_opt_table_t *t, int argc, char **argv,
 
 /* Every PREFIX_NAME=VALUE in envp (NAME: upper case, '_' for '-'); a
  * repeatable option's value is split at commas; an empty value counts as
- * unset. An unknown PREFIX_ name is an error (a typo would otherwise be
- * silently ignored). Values are copied. */
+ * unset. A PREFIX_ name that is no option, or one for the command line
+ * only, goes to out->ignored (for a warning, so a typo is seen). Values
+ * are copied. */
 int loop_opts_from_env(const loop_opt_table_t *t, char *const *envp,
                        loop_opt_args_t *out, char *err, size_t errlen);
 
