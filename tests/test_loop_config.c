@@ -696,6 +696,14 @@ static void test_reload_reads_the_file_again(void **state) {
   assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), -1);
   assert_non_null(strstr(err, ":3: unknown option 'bogus'"));
   loop_config_free(fresh);
+  write_conf("ttl=x\n");
+  assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, ":1: ttl: 'x' is not"));
+  loop_config_free(fresh);
+  write_conf("dns=off\nsort=off\n");
+  assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), -1);
+  assert_string_equal(err, "--dns off and --sort off: at least one service must stay on");
+  loop_config_free(fresh);
   write_conf("unknown=forward\nupstream=192.0.2.53\n");
   assert_int_equal(loop_config_reload(&cfg, fresh, err, sizeof(err)), -1);
   assert_string_equal(err, "unknown: switching to or from forward needs a restart");

@@ -201,6 +201,9 @@ static void test_each_kind_names_its_limits(void **state) {
                "--wait: '0.0006' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--wait", "86400.0001"),
                "--wait: '86400.0001' is not a number of seconds from 0.001 to 86400");
+  expect_error(fx, CLI(fx, "--wait", "1x"), "--wait: '1x' is not a number of seconds from 0.001 to 86400");
+  expect_error(fx, CLI(fx, "--wait", "1e999"),
+               "--wait: '1e999' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--wait", "nan"), "--wait: 'nan' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--wait", "-1"), "--wait: '-1' is not a number of seconds from 0.001 to 86400");
   expect_error(fx, CLI(fx, "--color", "Red"), "--color: 'Red' is not one of red, green, blue");
@@ -433,6 +436,17 @@ static void test_same(void **state) {
   free(other);
 }
 
+static void test_a_bad_default_is_named(void **state) {
+  fixture_t *fx = *state;
+  static const loop_option_t broken[] = {
+      {.name = "num", .kind = LOOP_OPT_UINT, .metavar = "N", F(num), .min = 1, .max = 9,
+       .def = "10", .help = "a default past its own limit"},
+  };
+  loop_opt_table_t t = {broken, 1, "TEST_"};
+  expect_error(fx, loop_opts_defaults(&t, &fx->c, fx->err, sizeof(fx->err)),
+               "the default of --num: '10' is not a number from 1 to 9");
+}
+
 /* Render with f into a string. */
 static char *render(void (*f)(FILE *)) {
   char *buf = NULL;
@@ -515,6 +529,7 @@ int main(void) {
       T(test_environment),
       T(test_precedence_cli_env_file),
       T(test_same),
+      T(test_a_bad_default_is_named),
       T(test_help_and_man_list_every_visible_option),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
