@@ -260,6 +260,10 @@ static const loop_option_t options[] = {
      .max = MAX_TIMEOUT_MS, .def = "5",
      .help = "on SIGINT/SIGTERM, how long in-flight sorts may finish before their connections "
              "are closed; a second signal exits at once"},
+    {.name = "drain-dns", .kind = LOOP_OPT_SECONDS, .metavar = "SECONDS", FIELD(drain_dns_ms),
+     .min = 0, .max = MAX_TIMEOUT_MS, .def_text = "2 with --metrics, else 0",
+     .help = "on SIGINT/SIGTERM, how long DNS keeps answering (and /ready says 503) before its "
+             "sockets close, so that a balancer's health check moves clients away first"},
 
     {.section = "General", .name = "log-level", .kind = LOOP_OPT_ENUM, .metavar = "LEVEL",
      FIELD(log_level), .choices = log_levels, .def = "info",
@@ -307,6 +311,7 @@ static int set_defaults(loop_config_t *cfg, char *err, size_t errlen) {
                                       .yield_us = LOOP_SCHED_AUTO,
                                       .loop_slice_us = LOOP_SCHED_AUTO};
   cfg->sort.max_queued_jobs = 0; /* main(): LOOP_DEFAULT_JOBS_PER_THREAD per thread */
+  cfg->drain_dns_ms = LOOP_DRAIN_DNS_AUTO;
   return loop_opts_defaults(&table, cfg, err, errlen);
 }
 
@@ -329,6 +334,8 @@ static int finish(loop_config_t *cfg, char *err, size_t errlen) {
   cfg->sort.linger_ms = LOOP_SORT_LINGER_MS;
   cfg->dns_tcp.reuseport = cfg->reuseport;
   cfg->dns_tcp.max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES;
+  if (cfg->drain_dns_ms == LOOP_DRAIN_DNS_AUTO)
+    cfg->drain_dns_ms = cfg->metrics ? LOOP_DEFAULT_DRAIN_DNS_MS : 0;
   return 0;
 }
 

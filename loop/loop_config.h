@@ -34,6 +34,10 @@
 #define LOOP_DEFAULT_UPSTREAM_PORT 53
 /* How long a replied-to sort connection waits for the client's FIN. */
 #define LOOP_SORT_LINGER_MS 2000
+/* After SIGTERM, DNS answers on this long when a metrics listener (and so
+ * /ready) can tell a balancer to move away; "not given" is UINT64_MAX. */
+#define LOOP_DEFAULT_DRAIN_DNS_MS 2000u
+#define LOOP_DRAIN_DNS_AUTO UINT64_MAX
 /* --upstream resolv.conf: the file, and how much of it is read (a real
  * one is a few hundred bytes). */
 #define LOOP_RESOLV_CONF "/etc/resolv.conf"
@@ -60,6 +64,7 @@ typedef struct {
   loop_log_format_t log_format;
   bool log_queries;              /* one line per answered query */
   uint64_t grace_ms;
+  uint64_t drain_dns_ms;         /* DNS answers on after SIGTERM this long */
   const char *hosts_files[LOOP_MAX_SOURCES];
   const char *map_specs[LOOP_MAX_SOURCES];
   struct sockaddr_storage upstreams[LOOP_MAX_UPSTREAMS];

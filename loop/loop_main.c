@@ -60,6 +60,7 @@ typedef struct {
   uv_signal_t sigterm;
   uv_signal_t sighup;
   uv_timer_t grace;
+  uv_timer_t dns_drain;        /* --drain-dns: DNS closes when it fires */
   zone_reload_t *reload;       /* in flight, at most one */
   bool reload_again;           /* SIGHUP arrived during a reload */
   unsigned closing;            /* services still closing at shutdown */
@@ -273,6 +274,7 @@ static void service_closed(void) {
   uv_close((uv_handle_t *)&srv.sigterm, NULL);
   uv_close((uv_handle_t *)&srv.sighup, NULL);
   uv_close((uv_handle_t *)&srv.grace, NULL);
+  uv_close((uv_handle_t *)&srv.dns_drain, NULL);
   /* Closing a uv_signal_t puts back the default action, which for these
    * is "terminate": a signal in the last moments before exit would turn a
    * clean stop into death by signal. Everything is shut down by now. */
@@ -329,6 +331,22 @@ static void on_grace_over(uv_timer_t *t) {
   sort_server_abort(&srv.sort);
 }
 
+/* The DNS listeners, the forwarder and the metrics listener (whose /ready
+ * says 503 until then) close together, once the DNS drain is over. */
+static void close_dns_side(uv_timer_t *t) {
+  (void)t;
+  for (size_t i = 0; i < srv.n_dns; i++) {
+    dns_udp_close(&srv.dns[i].udp, on_udp_closed);
+    dns_tcp_close(&srv.dns[i].tcp, on_tcp_closed);
+  }
+  /* After the listeners, which cancel their clients' upstream queries;
+   * the forwarder then drops the queries themselves. */
+  if (srv.forward != NULL)
+    dns_forward_close(srv.forward, on_forward_closed, NULL);
+  if (srv.cfg.metrics)
+    loop_metrics_close(&srv.metrics, on_metrics_closed);
+}
+
 static void on_signal(uv_signal_t *sig, int signum) {
   (void)sig;
   if (srv.stopping) {
@@ -341,19 +359,18 @@ static void on_signal(uv_signal_t *sig, int signum) {
            strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
   srv.closing = (unsigned)(2 * srv.n_dns + srv.cfg.sort_on + (srv.forward != NULL) +
                            srv.cfg.metrics);
-  for (size_t i = 0; i < srv.n_dns; i++) {
-    dns_udp_close(&srv.dns[i].udp, on_udp_closed);
-    dns_tcp_close(&srv.dns[i].tcp, on_tcp_closed);
-  }
-  /* After the listeners, which cancel their clients' upstream queries;
-   * the forwarder then drops the queries themselves. */
-  if (srv.forward != NULL)
-    dns_forward_close(srv.forward, on_forward_closed, NULL);
   if (srv.cfg.sort_on)
     sort_server_drain(&srv.sort, on_sort_drained);
-  if (srv.cfg.metrics)
-    loop_metrics_close(&srv.metrics, on_metrics_closed);
   uv_timer_start(&srv.grace, on_grace_over, srv.cfg.grace_ms, 0);
+  if (srv.cfg.drain_dns_ms > 0 && srv.n_dns > 0) {
+    /* A balancer still sends queries until its health check sees us go:
+     * answer them, and close only when it has had time to notice. */
+    loop_log(LOOP_LOG_INFO, "DNS keeps answering for %llu ms (--drain-dns)",
+             (unsigned long long)srv.cfg.drain_dns_ms);
+    uv_timer_start(&srv.dns_drain, close_dns_side, srv.cfg.drain_dns_ms, 0);
+  } else {
+    close_dns_side(&srv.dns_drain);
+  }
 }
 
 /* ---- start-up ---- */
@@ -553,6 +570,7 @@ static void start_signals(void) {
   uv_signal_init(&srv.loop, &srv.sigterm);
   uv_signal_init(&srv.loop, &srv.sighup);
   uv_timer_init(&srv.loop, &srv.grace);
+  uv_timer_init(&srv.loop, &srv.dns_drain);
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
   uv_signal_start(&srv.sighup, on_sighup, SIGHUP);

@@ -965,6 +965,34 @@ class Lifecycle(unittest.TestCase):
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", srv.sort_port), timeout=2).close()
 
+    def test_drain_dns_keeps_answering_after_sigterm(self):
+        srv = Server("--drain-dns", "1")
+        q = dns_query("facebook.com")
+        self.assertIsNotNone(udp_exchange(srv.dns_port, q))
+        t0 = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        answered = 0
+        while time.monotonic() - t0 < 0.7:
+            r = udp_exchange(srv.dns_port, q, timeout=1)
+            self.assertIsNotNone(r, "no answer %.2f s into the drain" % (time.monotonic() - t0))
+            answered += 1
+            time.sleep(0.05)
+        code, err = srv.stop(timeout=15)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(code, 0, err)
+        self.assertGreater(answered, 5)
+        self.assertGreaterEqual(elapsed, 0.9, "DNS closed before --drain-dns was over")
+        self.assertIn("DNS keeps answering for 1000 ms", err)
+        # After the drain, nothing listens any more.
+        self.assertIsNone(udp_exchange(srv.dns_port, q, timeout=0.3))
+
+    def test_drain_dns_defaults_to_0_without_metrics(self):
+        srv = Server()
+        srv.signal(signal.SIGTERM)
+        code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertNotIn("DNS keeps answering", err)
+
     def test_grace_period_bounds_shutdown(self):
         srv = Server("--threads", "1", "--grace", "0.3", "--max-elements", "200000")
         body = json.dumps(list(range(100000, 0, -1))).encode()  # seconds of gnome sort

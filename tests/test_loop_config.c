@@ -44,6 +44,7 @@ static void test_defaults_are_the_seeds_addresses(void **state) {
   assert_int_equal(cfg.sort.max_request_bytes, 8 * 1024 * 1024);
   assert_int_equal(cfg.sort.max_elements, 100000);
   assert_int_equal(cfg.grace_ms, 5000);
+  assert_int_equal(cfg.drain_dns_ms, 0); /* no --metrics, no /ready to watch */
   assert_int_equal(cfg.sort.read_timeout_ms, 10000);
   assert_int_equal(cfg.sched.threads, LOOP_SCHED_AUTO); /* one per CPU */
   assert_int_equal(cfg.log_level, LOOP_LOG_INFO);
@@ -94,6 +95,19 @@ static void test_every_option_parses(void **state) {
   assert_int_equal(cfg.sort.read_timeout_ms, 500);
   assert_int_equal(cfg.sort.write_timeout_ms, 2000);
   assert_int_equal(cfg.grace_ms, 0);
+}
+
+static void test_drain_dns_default_follows_metrics(void **state) {
+  (void)state;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--metrics", "127.0.0.1:0"), 0);
+  assert_int_equal(cfg.drain_dns_ms, LOOP_DEFAULT_DRAIN_DNS_MS);
+  assert_int_equal(PARSE(&cfg, err, "--metrics", "127.0.0.1:0", "--drain-dns", "0"), 0);
+  assert_int_equal(cfg.drain_dns_ms, 0);
+  assert_int_equal(PARSE(&cfg, err, "--drain-dns", "0.5"), 0);
+  assert_int_equal(cfg.drain_dns_ms, 500);
+  assert_int_equal(PARSE(&cfg, err, "--drain-dns", "-1"), -1);
+  assert_non_null(strstr(err, "--drain-dns"));
 }
 
 static void test_limits_at_and_past_their_edges(void **state) {
@@ -725,6 +739,7 @@ int main(void) {
       cmocka_unit_test(test_bad_addresses_are_refused),
       cmocka_unit_test(test_every_option_parses),
       cmocka_unit_test(test_limits_at_and_past_their_edges),
+      cmocka_unit_test(test_drain_dns_default_follows_metrics),
       cmocka_unit_test(test_unknown_and_incomplete_options_are_named),
       cmocka_unit_test(test_dns_options),
       cmocka_unit_test(test_sort_limits),
