@@ -20,15 +20,7 @@
  *   |                    ARCOUNT                    |
  *   +--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+--+
  *
- * (AD and CD are RFC 4035's names for two of the original Z bits.) The
- * flags word is read and written whole; these name its parts. */
-#define DNS_FLAG_QR 0x8000u
-#define DNS_FLAG_AA 0x0400u
-#define DNS_FLAG_TC 0x0200u
-#define DNS_FLAG_RD 0x0100u
-#define DNS_OPCODE_SHIFT 11
-#define DNS_OPCODE_MASK 0x0Fu
-#define DNS_RCODE_MASK 0x000Fu
+ * The flags word's parts are named in dns_wire.h (DNS_FLAG_*). */
 
 /* The top two bits of a length octet say what it is (RFC 1035 4.1.4).
  * 01 was EDNS0's extended label type (RFC 2671) and 10 is reserved; RFC
@@ -42,126 +34,178 @@
 #define DNS_RR_FIXED_SIZE 10
 #define DNS_OPT_SIZE (1 + DNS_RR_FIXED_SIZE) /* root owner, empty rdata */
 
-/* The OPT record's TTL field (RFC 6891 6.1.3):
- * EXTENDED-RCODE (8) | VERSION (8) | DO (1) | Z (15). */
-#define DNS_OPT_TTL_RCODE_SHIFT 24
-#define DNS_OPT_TTL_VERSION_SHIFT 16
-#define DNS_OPT_TTL_DO 0x00008000u
-#define DNS_EXT_RCODE_SHIFT 4 /* header keeps the low 4 rcode bits */
-#define DNS_EDNS_VERSION 0     /* the only one defined, and all we speak */
+#define DNS_EDNS_VERSION 0 /* the only one defined, and all we speak */
 
-/* The one reader of untrusted bytes. Every fetch checks the remaining length
- * first and fails without moving, so callers never index pkt themselves. */
-typedef struct {
-  const uint8_t *pkt;
-  size_t len;
-  size_t pos;
-} dns_cursor_t;
+/* ---- reading ---- */
 
-static size_t cursor_left(const dns_cursor_t *c) { return c->len - c->pos; }
+/* What a pointer does in the name being read. The public reader follows
+ * pointers. A query's QNAME is the first name in the message, so a pointer
+ * there could only aim at the header or at itself: NSD's
+ * packet_read_query_section rejects it outright, and so does our strict
+ * parser. The parser only skips the names of the other sections, and
+ * dns_read_rcode only looks for the OPT: for them a pointer just ends the
+ * name (no loop can form when nothing is followed). */
+typedef enum {
+  NAME_FOLLOW_POINTERS,
+  NAME_UNCOMPRESSED,
+  NAME_POINTER_ENDS,
+} name_form_t;
 
-static bool cursor_fetch_u8(dns_cursor_t *c, uint8_t *v) {
-  if (cursor_left(c) < 1)
-    return false;
-  *v = c->pkt[c->pos];
-  c->pos += 1;
-  return true;
-}
-
-static bool cursor_fetch_be16(dns_cursor_t *c, uint16_t *v) {
-  if (cursor_left(c) < 2)
-    return false;
-  *v = (uint16_t)((unsigned)c->pkt[c->pos] << 8 | c->pkt[c->pos + 1]);
-  c->pos += 2;
-  return true;
-}
-
-static bool cursor_fetch_be32(dns_cursor_t *c, uint32_t *v) {
-  if (cursor_left(c) < 4)
-    return false;
-  *v = (uint32_t)c->pkt[c->pos] << 24 | (uint32_t)c->pkt[c->pos + 1] << 16 |
-       (uint32_t)c->pkt[c->pos + 2] << 8 | (uint32_t)c->pkt[c->pos + 3];
-  c->pos += 4;
-  return true;
-}
-
-static bool cursor_skip(dns_cursor_t *c, size_t n) {
-  if (cursor_left(c) < n)
-    return false;
-  c->pos += n;
-  return true;
-}
-
-/* Like cursor_skip, but hands back where the skipped bytes are. */
-static bool cursor_fetch_span(dns_cursor_t *c, size_t n, const uint8_t **p) {
-  if (cursor_left(c) < n)
-    return false;
-  *p = c->pkt + c->pos;
-  c->pos += n;
-  return true;
-}
-
-/* The bytes read since a position saved from c->pos earlier. */
-static const uint8_t *cursor_since(const dns_cursor_t *c, size_t start,
-                                   size_t *n) {
-  *n = c->pos - start;
-  return c->pkt + start;
-}
-
-/* How a name may end. A query's QNAME is the first name in the message, so
- * a pointer there could only aim at the header or at itself: NSD's
- * packet_read_query_section rejects it outright, and so do we. Names in the
- * other sections may be compressed; we only skip them, so a pointer just
- * ends the name and is never followed (no loops to guard against). */
-typedef enum { NAME_UNCOMPRESSED, NAME_MAY_END_IN_POINTER } name_form_t;
-
-/* Moves past one name, enforcing the RFC 1035 2.3.4 limits on the octets
- * actually present; *wire_len is how many bytes it took here. */
-static bool cursor_skip_name(dns_cursor_t *c, name_form_t form,
-                             size_t *wire_len) {
-  size_t start = c->pos;
+/* The one name walker behind dns_read_name, the strict parser and
+ * dns_read_rcode. Enforces the RFC 1035 2.3.4 limits on the octets read;
+ * moves r only on success. */
+static dns_name_status_t walk_name(dns_reader_t *r, name_form_t form,
+                                   uint8_t *out, size_t *out_len) {
+  size_t pos = r->pos;
+  size_t resume = 0;          /* after the first pointer, where r goes on */
+  size_t floor = r->pos;      /* every pointer must aim below this */
   size_t name_len = 0;
+  unsigned hops = 0;
+  bool jumped = false;
 
   for (;;) {
-    uint8_t octet;
-    if (!cursor_fetch_u8(c, &octet))
-      return false;
+    if (pos >= r->len)
+      return DNS_NAME_TRUNCATED;
+    uint8_t octet = r->msg[pos++];
 
     switch (octet & DNS_LABEL_KIND_MASK) {
     case DNS_LABEL_NORMAL:
       /* Six bits cannot exceed DNS_MAX_LABEL, so only the total needs a
-       * check. */
-      name_len += 1u + octet;
-      if (name_len > DNS_MAX_NAME)
-        return false;
-      if (octet == 0) {
-        *wire_len = c->pos - start;
-        return true;
+       * check; name_len stays at most DNS_MAX_NAME, so out never
+       * overflows. */
+      if (name_len + 1u + octet > DNS_MAX_NAME)
+        return DNS_NAME_TOO_LONG;
+      if (r->len - pos < octet)
+        return DNS_NAME_TRUNCATED;
+      if (out != NULL) {
+        out[name_len] = octet;
+        memcpy(out + name_len + 1, r->msg + pos, octet);
       }
-      if (!cursor_skip(c, octet))
-        return false;
+      name_len += 1u + octet;
+      pos += octet;
+      if (octet == 0)
+        goto done;
       break;
-    case DNS_LABEL_POINTER:
-      if (form != NAME_MAY_END_IN_POINTER ||
-          !cursor_skip(c, DNS_POINTER_SIZE - 1))
-        return false;
-      *wire_len = c->pos - start;
-      return true;
+    case DNS_LABEL_POINTER: {
+      if (form == NAME_UNCOMPRESSED)
+        return DNS_NAME_BAD_POINTER;
+      if (pos >= r->len)
+        return DNS_NAME_TRUNCATED;
+      size_t target = (size_t)(octet & ~DNS_LABEL_KIND_MASK) << 8 |
+                      r->msg[pos++];
+      if (!jumped)
+        resume = pos;
+      jumped = true;
+      if (form == NAME_POINTER_ENDS)
+        goto done;
+      /* Strictly backwards from the last place we jumped to, so the walk
+       * ends however the pointers are laid; the hop bound only caps how
+       * long a legal but silly chain may take. */
+      if (++hops > DNS_MAX_POINTER_HOPS || target < DNS_HEADER_SIZE ||
+          target >= floor)
+        return DNS_NAME_BAD_POINTER;
+      floor = pos = target;
+      break;
+    }
     default:
-      return false;
+      return DNS_NAME_BAD_LABEL;
     }
   }
+
+done:
+  r->pos = jumped ? resume : pos;
+  if (out_len != NULL)
+    *out_len = name_len;
+  return DNS_NAME_OK;
 }
+
+dns_name_status_t dns_read_name(dns_reader_t *r, uint8_t *out,
+                                size_t *out_len) {
+  return walk_name(r, NAME_FOLLOW_POINTERS, out, out_len);
+}
+
+bool dns_read_header(dns_reader_t *r, dns_header_t *h) {
+  if (dns_reader_left(r) < DNS_HEADER_SIZE)
+    return false;
+  dns_read_be16(r, &h->id);
+  dns_read_be16(r, &h->flags);
+  dns_read_be16(r, &h->qdcount);
+  dns_read_be16(r, &h->ancount);
+  dns_read_be16(r, &h->nscount);
+  dns_read_be16(r, &h->arcount);
+  return true;
+}
+
+static bool read_question(dns_reader_t *r, name_form_t form,
+                          dns_question_t *q) {
+  dns_reader_t c = *r;
+
+  q->at = c.pos;
+  if (walk_name(&c, form, NULL, NULL) != DNS_NAME_OK)
+    return false;
+  q->name_len = c.pos - q->at;
+  if (!dns_read_be16(&c, &q->qtype) || !dns_read_be16(&c, &q->qclass))
+    return false;
+  *r = c;
+  return true;
+}
+
+bool dns_read_question(dns_reader_t *r, dns_question_t *q) {
+  return read_question(r, NAME_FOLLOW_POINTERS, q);
+}
+
+static dns_record_status_t read_record(dns_reader_t *r, name_form_t form,
+                                       dns_record_t *rr) {
+  dns_reader_t c = *r;
+
+  rr->at = c.pos;
+  if (walk_name(&c, form, NULL, NULL) != DNS_NAME_OK ||
+      !dns_read_be16(&c, &rr->type) || !dns_read_be16(&c, &rr->rclass))
+    return DNS_RECORD_MALFORMED;
+  rr->ttl_at = c.pos;
+  if (!dns_read_be32(&c, &rr->ttl) || !dns_read_be16(&c, &rr->rdlen))
+    return DNS_RECORD_MALFORMED;
+  if (!dns_read_bytes(&c, rr->rdlen, &rr->rdata))
+    return DNS_RECORD_RDATA_PAST_END;
+  *r = c;
+  return DNS_RECORD_OK;
+}
+
+dns_record_status_t dns_read_record(dns_reader_t *r, dns_record_t *rr) {
+  return read_record(r, NAME_FOLLOW_POINTERS, rr);
+}
+
+unsigned dns_read_rcode(const dns_reader_t *r, const dns_header_t *h) {
+  unsigned rcode = dns_flags_rcode(h->flags);
+  unsigned before_additional = (unsigned)h->ancount + h->nscount;
+  unsigned total = before_additional + h->arcount;
+  dns_reader_t c = *r;
+
+  /* The common reply without EDNS costs nothing more than the header. */
+  if (h->arcount == 0)
+    return rcode;
+  for (unsigned i = 0; i < total; i++) {
+    dns_record_t rr;
+    if (read_record(&c, NAME_POINTER_ENDS, &rr) != DNS_RECORD_OK)
+      return rcode;
+    if (rr.type == DNS_TYPE_OPT && i >= before_additional)
+      return rcode | (rr.ttl >> DNS_OPT_TTL_RCODE_SHIFT)
+                         << DNS_EXT_RCODE_SHIFT;
+  }
+  return rcode;
+}
+
+/* ---- the strict query parser ---- */
 
 /* RFC 6891 6.1.2: a sequence of {OPTION-CODE, OPTION-LENGTH, data}. We
  * support no option, but a malformed list still makes the query malformed. */
 static bool opt_rdata_is_wellformed(const uint8_t *rdata, uint16_t rdlen) {
-  dns_cursor_t c = {rdata, rdlen, 0};
+  dns_reader_t c = dns_reader(rdata, rdlen);
 
-  while (cursor_left(&c) > 0) {
+  while (dns_reader_left(&c) > 0) {
     uint16_t code, len;
-    if (!cursor_fetch_be16(&c, &code) || !cursor_fetch_be16(&c, &len) ||
-        !cursor_skip(&c, len))
+    if (!dns_read_be16(&c, &code) || !dns_read_be16(&c, &len) ||
+        !dns_read_skip(&c, len))
       return false;
   }
   return true;
@@ -170,7 +214,7 @@ static bool opt_rdata_is_wellformed(const uint8_t *rdata, uint16_t rdlen) {
 /* Walks the answer, authority and additional sections. Only the additional
  * section's OPT matters to us; everything else is checked for bounds and
  * skipped. Returns false for a malformed message. */
-static bool parse_records(dns_cursor_t *c, unsigned ancount, unsigned nscount,
+static bool parse_records(dns_reader_t *c, unsigned ancount, unsigned nscount,
                           unsigned arcount, dns_query_t *q) {
   unsigned total = ancount + nscount + arcount;
   bool seen_opt = false;
@@ -178,32 +222,23 @@ static bool parse_records(dns_cursor_t *c, unsigned ancount, unsigned nscount,
   uint32_t opt_ttl = 0;
 
   for (unsigned i = 0; i < total; i++) {
-    size_t owner_len;
-    uint16_t type, rclass, rdlen;
-    uint32_t ttl;
-
-    if (!cursor_skip_name(c, NAME_MAY_END_IN_POINTER, &owner_len))
-      return false;
-    if (!cursor_fetch_be16(c, &type) || !cursor_fetch_be16(c, &rclass) ||
-        !cursor_fetch_be32(c, &ttl) || !cursor_fetch_be16(c, &rdlen))
-      return false;
-    const uint8_t *rdata;
-    if (!cursor_fetch_span(c, rdlen, &rdata))
+    dns_record_t rr;
+    if (read_record(c, NAME_POINTER_ENDS, &rr) != DNS_RECORD_OK)
       return false;
 
     bool in_additional = i >= ancount + nscount;
-    if (!in_additional || type != DNS_TYPE_OPT)
+    if (!in_additional || rr.type != DNS_TYPE_OPT)
       continue;
 
     /* RFC 6891 6.1.1: one OPT at most, owned by the root. The owner must
      * be the single root octet; a pointer, even to a root label, is not. */
-    if (seen_opt || owner_len != 1)
+    if (seen_opt || c->msg[rr.at] != 0)
       return false;
-    if (!opt_rdata_is_wellformed(rdata, rdlen))
+    if (!opt_rdata_is_wellformed(rr.rdata, rr.rdlen))
       return false;
     seen_opt = true;
-    udp_size = rclass;
-    opt_ttl = ttl;
+    udp_size = rr.rclass;
+    opt_ttl = rr.ttl;
   }
 
   /* Only now is the OPT known to be the sole one in a readable message;
@@ -218,51 +253,51 @@ static bool parse_records(dns_cursor_t *c, unsigned ancount, unsigned nscount,
 }
 
 /* Reads the single question, remembering its bytes for the echo. */
-static bool parse_question(dns_cursor_t *c, dns_query_t *q) {
-  size_t start = c->pos, qname_len;
+static bool parse_question(dns_reader_t *c, dns_query_t *q) {
+  dns_question_t entry;
 
-  if (!cursor_skip_name(c, NAME_UNCOMPRESSED, &qname_len))
+  if (!read_question(c, NAME_UNCOMPRESSED, &entry))
     return false;
-  if (!cursor_fetch_be16(c, &q->qtype) || !cursor_fetch_be16(c, &q->qclass))
-    return false;
-
-  q->question = cursor_since(c, start, &q->question_len);
-  q->qname_len = qname_len;
+  q->question = c->msg + entry.at;
+  q->question_len = c->pos - entry.at;
+  q->qname_len = entry.name_len;
+  q->qtype = entry.qtype;
+  q->qclass = entry.qclass;
   q->has_question = true;
   return true;
 }
 
 /* Reads everything after the header. False means FORMERR; q->has_question
  * may still be true if only the later sections were bad. */
-static bool parse_body(dns_cursor_t *c, unsigned qdcount, unsigned ancount,
-                       unsigned nscount, unsigned arcount, dns_query_t *q) {
+static bool parse_body(dns_reader_t *c, const dns_header_t *h,
+                       dns_query_t *q) {
   /* One question per query is all anyone implements (RFC 9619). */
-  if (qdcount != 1)
+  if (h->qdcount != 1)
     return false;
   if (!parse_question(c, q))
     return false;
   /* Bytes after the counted records are ignored: they cannot change the
    * answer, and rejecting them would buy nothing. */
-  return parse_records(c, ancount, nscount, arcount, q);
+  return parse_records(c, h->ancount, h->nscount, h->arcount, q);
 }
 
 dns_parse_t dns_parse_query(const uint8_t *pkt, size_t len, dns_query_t *q) {
-  dns_cursor_t c = {pkt, len, 0};
-  uint16_t qdcount, ancount, nscount, arcount;
+  dns_reader_t c = dns_reader(pkt, len);
+  dns_header_t h;
 
   memset(q, 0, sizeof(*q));
-  if (!cursor_fetch_be16(&c, &q->id) || !cursor_fetch_be16(&c, &q->flags) ||
-      !cursor_fetch_be16(&c, &qdcount) || !cursor_fetch_be16(&c, &ancount) ||
-      !cursor_fetch_be16(&c, &nscount) || !cursor_fetch_be16(&c, &arcount))
+  if (!dns_read_header(&c, &h))
     return DNS_PARSE_DROP;
+  q->id = h.id;
+  q->flags = h.flags;
   /* Answering a response could start a reflection loop between servers. */
   if (q->flags & DNS_FLAG_QR)
     return DNS_PARSE_DROP;
 
-  q->opcode = (uint8_t)((q->flags >> DNS_OPCODE_SHIFT) & DNS_OPCODE_MASK);
+  q->opcode = (uint8_t)dns_flags_opcode(q->flags);
   q->rd = (q->flags & DNS_FLAG_RD) != 0;
 
-  bool wellformed = parse_body(&c, qdcount, ancount, nscount, arcount, q);
+  bool wellformed = parse_body(&c, &h, q);
 
   /* An unknown opcode wins over a malformed body, as in NSD's query_process:
    * another opcode may define the rest of the message differently, so it
@@ -350,12 +385,20 @@ static bool answers_fit(const dns_rr_t *answers, size_t n, size_t room) {
   return true;
 }
 
-/* The one builder behind dns_build_response and dns_build_truncated:
- * force_tc makes a TC=1 reply with the question only, whatever fits. */
-static size_t build_response(const dns_query_t *q, unsigned rcode,
+/* What sets the replies of dns_build_response, dns_build_truncated and
+ * dns_build_error apart. */
+typedef struct {
+  unsigned rcode;          /* may be extended (BADVERS) */
+  uint16_t flags;          /* AA or RA, on top of QR, opcode and RD */
+  bool force_tc;           /* TC=1 with the question only, whatever fits */
+} reply_kind_t;
+
+/* The one builder behind the three public ones. */
+static size_t build_response(const dns_query_t *q, const reply_kind_t *kind,
                              const dns_rr_t *answers, size_t n_answers,
                              uint32_t ttl, uint8_t *out, size_t cap,
-                             size_t limit, bool force_tc) {
+                             size_t limit) {
+  unsigned rcode = kind->rcode;
   dns_writer_t w = {out, cap < limit ? cap : limit, 0};
   size_t question_len = q->has_question ? q->question_len : 0;
   size_t opt_len = q->has_edns ? DNS_OPT_SIZE : 0;
@@ -370,11 +413,11 @@ static size_t build_response(const dns_query_t *q, unsigned rcode,
     return 0;
   /* The OPT is reserved before the answers: a truncated reply must still
    * carry it, or the client would think we do not speak EDNS. */
-  bool truncated = force_tc || !answers_fit(answers, n_answers, w.cap - fixed);
+  bool truncated = kind->force_tc || !answers_fit(answers, n_answers, w.cap - fixed);
   if (truncated)
     n_answers = 0;
 
-  uint16_t flags = (uint16_t)(DNS_FLAG_QR | DNS_FLAG_AA |
+  uint16_t flags = (uint16_t)(DNS_FLAG_QR | kind->flags |
                               ((q->opcode & DNS_OPCODE_MASK)
                                << DNS_OPCODE_SHIFT) |
                               (rcode & DNS_RCODE_MASK));
@@ -419,11 +462,20 @@ size_t dns_build_response(const dns_query_t *q, unsigned rcode,
                           const dns_rr_t *answers, size_t n_answers,
                           uint32_t ttl, uint8_t *out, size_t cap,
                           size_t limit) {
-  return build_response(q, rcode, answers, n_answers, ttl, out, cap, limit,
-                        false);
+  reply_kind_t kind = {rcode, DNS_FLAG_AA, false};
+  return build_response(q, &kind, answers, n_answers, ttl, out, cap, limit);
 }
 
 size_t dns_build_truncated(const dns_query_t *q, unsigned rcode, uint8_t *out,
                            size_t cap, size_t limit) {
-  return build_response(q, rcode, NULL, 0, 0, out, cap, limit, true);
+  reply_kind_t kind = {rcode, DNS_FLAG_AA, true};
+  return build_response(q, &kind, NULL, 0, 0, out, cap, limit);
+}
+
+size_t dns_build_error(const dns_query_t *q, unsigned rcode,
+                       dns_recursion_t recursion, uint8_t *out, size_t cap,
+                       size_t limit) {
+  reply_kind_t kind = {
+      rcode, recursion == DNS_RECURSION_AVAILABLE ? DNS_FLAG_RA : 0, false};
+  return build_response(q, &kind, NULL, 0, 0, out, cap, limit);
 }

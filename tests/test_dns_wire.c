@@ -1,5 +1,9 @@
-/* dns_wire: the query parser and the response builder, fed byte arrays. */
+/* dns_wire: the reader, the query parser and the response builders, fed
+ * byte arrays. */
 #include "test_util.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
 
 #include "dns_wire.h"
 
@@ -857,6 +861,463 @@ static void test_answers_without_question_build_nothing(void **state) {
                    0);
 }
 
+/* ---- reading messages ---- */
+
+/* A reply as an upstream resolver might send it: two answers, the second
+ * owned by "mail" + a pointer to "example.com" inside the question, and an
+ * OPT whose extended rcode makes BADVERS. */
+static const uint8_t reply_mail[] = {
+    0x12, 0x34,             /* ID */
+    0x81, 0x80,             /* QR RD RA, header rcode 0 */
+    0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01,
+    /* 12: question "www.example.com" A IN; "example" starts at 16 */
+    3, 'w', 'w', 'w', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm',
+    0, 0x00, 0x01, 0x00, 0x01,
+    /* 33: www.example.com A 192.0.2.1, owner compressed to the question */
+    0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x04,
+    192, 0, 2, 1,
+    /* 49: mail.example.com A 192.0.2.2 */
+    4, 'm', 'a', 'i', 'l', 0xc0, 0x10,
+    0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04,
+    192, 0, 2, 2,
+    /* 70: OPT, ext rcode 1, version 0, DO */
+    0x00, 0x00, 0x29, 0x04, 0xd0, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00,
+};
+#define MAIL_ANSWER2_AT 49
+#define MAIL_OPT_AT 70
+
+static const uint8_t mail_example_com[] = {4, 'm', 'a', 'i', 'l', 7, 'e', 'x',
+                                           'a', 'm', 'p', 'l', 'e', 3, 'c',
+                                           'o', 'm', 0};
+
+/* Reads everything in msg the way the reply readers do. False as soon as a
+ * step fails. */
+static bool walk_reply(const uint8_t *msg, size_t len) {
+  dns_reader_t r = dns_reader(msg, len);
+  dns_header_t h;
+  dns_question_t q;
+  dns_record_t rr;
+
+  if (!dns_read_header(&r, &h) || h.qdcount != 1 ||
+      !dns_read_question(&r, &q))
+    return false;
+  unsigned n = (unsigned)h.ancount + h.nscount + h.arcount;
+  for (unsigned i = 0; i < n; i++) {
+    if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
+      return false;
+  }
+  return true;
+}
+
+static void test_reader_fetches_fail_at_the_end_without_moving(void **state) {
+  const uint8_t b[] = {0x01, 0x02, 0x03};
+  dns_reader_t r = dns_reader(b, sizeof(b));
+  uint8_t u8;
+  uint16_t u16;
+  uint32_t u32;
+  const uint8_t *p;
+  (void)state;
+
+  assert_false(dns_read_be32(&r, &u32));
+  assert_int_equal(r.pos, 0);
+  assert_true(dns_read_be16(&r, &u16));
+  assert_int_equal(u16, 0x0102);
+  assert_false(dns_read_be16(&r, &u16));
+  assert_false(dns_read_skip(&r, 2));
+  assert_false(dns_read_bytes(&r, 2, &p));
+  assert_int_equal(r.pos, 2);
+  assert_true(dns_read_bytes(&r, 1, &p));
+  assert_ptr_equal(p, b + 2);
+  assert_false(dns_read_u8(&r, &u8));
+  assert_int_equal(dns_reader_left(&r), 0);
+}
+
+static void test_reply_with_compression_reads_whole(void **state) {
+  dns_reader_t r = dns_reader(reply_mail, sizeof(reply_mail));
+  dns_header_t h;
+  dns_question_t q;
+  dns_record_t rr;
+  uint8_t name[DNS_MAX_NAME];
+  size_t name_len;
+  (void)state;
+
+  assert_true(dns_read_header(&r, &h));
+  assert_int_equal(h.id, 0x1234);
+  assert_int_equal(h.flags, 0x8180);
+  assert_int_equal(h.ancount, 2);
+  assert_true(dns_read_question(&r, &q));
+  assert_int_equal(q.at, 12);
+  assert_int_equal(q.name_len, 17);
+  assert_int_equal(q.qtype, DNS_TYPE_A);
+  assert_int_equal(q.qclass, DNS_CLASS_IN);
+  /* Past the question: the OPT's extended rcode 1 over header rcode 0. */
+  assert_int_equal(dns_read_rcode(&r, &h), DNS_RCODE_BADVERS);
+  assert_int_equal(r.pos, 33);
+
+  assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_OK);
+  assert_int_equal(rr.at, 33);
+  assert_int_equal(rr.ttl, 300);
+  assert_int_equal(rr.ttl_at, 33 + 2 + 4);
+  assert_int_equal(rr.rdlen, 4);
+  assert_ptr_equal(rr.rdata, reply_mail + 33 + 12);
+
+  /* The second owner, expanded through its pointer. */
+  dns_reader_t at_owner = r;
+  assert_int_equal(dns_read_name(&at_owner, name, &name_len), DNS_NAME_OK);
+  assert_int_equal(name_len, sizeof(mail_example_com));
+  assert_memory_equal(name, mail_example_com, sizeof(mail_example_com));
+  assert_int_equal(at_owner.pos, MAIL_ANSWER2_AT + 7); /* after 4mail C0 10 */
+
+  assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_OK);
+  assert_int_equal(rr.at, MAIL_ANSWER2_AT);
+  assert_int_equal(rr.ttl, 60);
+  assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_OK);
+  assert_int_equal(rr.at, MAIL_OPT_AT);
+  assert_int_equal(rr.type, DNS_TYPE_OPT);
+  assert_int_equal(rr.rclass, 1232);
+  assert_int_equal(rr.rdlen, 0);
+  assert_int_equal(dns_reader_left(&r), 0);
+}
+
+static void test_reply_truncated_at_every_offset_fails_inside(void **state) {
+  (void)state;
+  assert_true(walk_reply(reply_mail, sizeof(reply_mail)));
+  for (size_t len = 0; len < sizeof(reply_mail); len++) {
+    /* An exact-size copy, so that ASan and valgrind see any read past it. */
+    uint8_t *cut = malloc(len > 0 ? len : 1);
+    assert_non_null(cut);
+    memcpy(cut, reply_mail, len);
+    if (walk_reply(cut, len))
+      fail_msg("a reply cut to %zu bytes read whole", len);
+    /* The OPT cannot be reached: only the header's rcode is left. */
+    if (len >= DNS_HEADER_SIZE + 21) {
+      dns_reader_t r = dns_reader(cut, len);
+      dns_header_t h;
+      dns_question_t q;
+      assert_true(dns_read_header(&r, &h) && dns_read_question(&r, &q));
+      assert_int_equal(dns_read_rcode(&r, &h), DNS_RCODE_NOERROR);
+    }
+    /* A name cut anywhere fails and leaves the reader where it was. */
+    if (len > MAIL_ANSWER2_AT && len < MAIL_ANSWER2_AT + 7) {
+      dns_reader_t r = dns_reader(cut, len);
+      r.pos = MAIL_ANSWER2_AT;
+      assert_int_equal(dns_read_name(&r, NULL, NULL), DNS_NAME_TRUNCATED);
+      assert_int_equal(r.pos, MAIL_ANSWER2_AT);
+    }
+    free(cut);
+  }
+}
+
+/* A header with no counts, then the given bytes at offset 12. */
+static size_t msg_with(uint8_t *msg, const uint8_t *body, size_t n) {
+  memset(msg, 0, DNS_HEADER_SIZE);
+  memcpy(msg + DNS_HEADER_SIZE, body, n);
+  return DNS_HEADER_SIZE + n;
+}
+
+static dns_name_status_t name_at(const uint8_t *msg, size_t len, size_t at,
+                                 size_t *name_len) {
+  dns_reader_t r = dns_reader(msg, len);
+  r.pos = at;
+  dns_name_status_t st = dns_read_name(&r, NULL, name_len);
+  if (st != DNS_NAME_OK)
+    assert_int_equal(r.pos, at);
+  return st;
+}
+
+static void test_pointer_to_itself_is_bad(void **state) {
+  const uint8_t body[] = {0xc0, 0x0c};
+  uint8_t msg[64];
+  (void)state;
+  size_t len = msg_with(msg, body, sizeof(body));
+  assert_int_equal(name_at(msg, len, 12, NULL), DNS_NAME_BAD_POINTER);
+}
+
+static void test_pointer_loop_is_bad(void **state) {
+  /* 12: "a" then a pointer to 16; 16: a pointer back to 12. */
+  const uint8_t body[] = {1, 'a', 0xc0, 0x10, 0xc0, 0x0c};
+  uint8_t msg[64];
+  (void)state;
+  size_t len = msg_with(msg, body, sizeof(body));
+  assert_int_equal(name_at(msg, len, 12, NULL), DNS_NAME_BAD_POINTER);
+  assert_int_equal(name_at(msg, len, 16, NULL), DNS_NAME_BAD_POINTER);
+}
+
+static void test_forward_pointer_is_bad_even_to_a_good_name(void **state) {
+  /* 12: a pointer to 14, where the root label is. */
+  const uint8_t body[] = {0xc0, 0x0e, 0x00};
+  uint8_t msg[64];
+  size_t name_len;
+  (void)state;
+  size_t len = msg_with(msg, body, sizeof(body));
+  assert_int_equal(name_at(msg, len, 12, NULL), DNS_NAME_BAD_POINTER);
+  assert_int_equal(name_at(msg, len, 14, &name_len), DNS_NAME_OK);
+  assert_int_equal(name_len, 1);
+}
+
+static void test_pointer_into_the_header_is_bad(void **state) {
+  /* Byte 0 of the header is 0 here: it would read as the root name. */
+  const uint8_t body[] = {0xc0, 0x00};
+  uint8_t msg[64];
+  (void)state;
+  size_t len = msg_with(msg, body, sizeof(body));
+  assert_int_equal(name_at(msg, len, 12, NULL), DNS_NAME_BAD_POINTER);
+}
+
+static void test_pointer_cut_after_its_first_octet_is_truncated(void **state) {
+  const uint8_t body[] = {0x00, 1, 'a', 0xc0};
+  uint8_t msg[64];
+  (void)state;
+  size_t len = msg_with(msg, body, sizeof(body));
+  assert_int_equal(name_at(msg, len, 13, NULL), DNS_NAME_TRUNCATED);
+}
+
+/* The root at 12, then n pointers, each to the one before it. Returns the
+ * length; the last pointer is at len - 2. */
+static size_t pointer_chain(uint8_t *msg, size_t n) {
+  size_t len = msg_with(msg, (const uint8_t[]){0x00}, 1);
+  size_t prev = DNS_HEADER_SIZE;
+  for (size_t i = 0; i < n; i++) {
+    msg[len] = (uint8_t)(0xc0 | prev >> 8);
+    msg[len + 1] = (uint8_t)prev;
+    prev = len;
+    len += 2;
+  }
+  return len;
+}
+
+static void test_pointer_hops_are_bounded(void **state) {
+  uint8_t msg[DNS_HEADER_SIZE + 1 + 2 * (DNS_MAX_POINTER_HOPS + 1)];
+  size_t name_len;
+  (void)state;
+
+  size_t len = pointer_chain(msg, DNS_MAX_POINTER_HOPS);
+  assert_int_equal(name_at(msg, len, len - 2, &name_len), DNS_NAME_OK);
+  assert_int_equal(name_len, 1);
+  len = pointer_chain(msg, DNS_MAX_POINTER_HOPS + 1);
+  assert_int_equal(name_at(msg, len, len - 2, NULL), DNS_NAME_BAD_POINTER);
+}
+
+static void test_names_of_255_octets_read_and_256_do_not(void **state) {
+  uint8_t msg[1024];
+  uint8_t name[DNS_MAX_NAME];
+  size_t name_len;
+  (void)state;
+
+  /* Uncompressed. */
+  size_t len = DNS_HEADER_SIZE + put_long_name(msg + DNS_HEADER_SIZE, 255);
+  dns_reader_t r = dns_reader(msg, len);
+  r.pos = DNS_HEADER_SIZE;
+  assert_int_equal(dns_read_name(&r, name, &name_len), DNS_NAME_OK);
+  assert_int_equal(name_len, 255);
+  assert_memory_equal(name, msg + DNS_HEADER_SIZE, 255);
+  len = DNS_HEADER_SIZE + put_long_name(msg + DNS_HEADER_SIZE, 256);
+  assert_int_equal(name_at(msg, len, DNS_HEADER_SIZE, NULL),
+                   DNS_NAME_TOO_LONG);
+
+  /* Compressed: a label in front of a 200-octet name met earlier. */
+  len = DNS_HEADER_SIZE + put_long_name(msg + DNS_HEADER_SIZE, 200);
+  for (size_t label = 54; label <= 55; label++) {
+    size_t at = len;
+    msg[at] = (uint8_t)label;
+    memset(msg + at + 1, 'y', label);
+    msg[at + 1 + label] = 0xc0;
+    msg[at + 2 + label] = DNS_HEADER_SIZE;
+    size_t end = at + 3 + label;
+    if (label == 54) {
+      r = dns_reader(msg, end);
+      r.pos = at;
+      assert_int_equal(dns_read_name(&r, name, &name_len), DNS_NAME_OK);
+      assert_int_equal(name_len, 255);
+      assert_int_equal(name[0], 54);
+      assert_memory_equal(name + 55, msg + DNS_HEADER_SIZE, 200);
+      assert_int_equal(r.pos, end);
+    } else {
+      assert_int_equal(name_at(msg, end, at, NULL), DNS_NAME_TOO_LONG);
+    }
+  }
+}
+
+static void test_labels_of_63_read_and_64_do_not(void **state) {
+  uint8_t body[1 + 64 + 1];
+  uint8_t msg[128];
+  size_t name_len;
+  (void)state;
+
+  body[0] = 63;
+  memset(body + 1, 'x', 63);
+  body[64] = 0;
+  size_t len = msg_with(msg, body, 65);
+  assert_int_equal(name_at(msg, len, 12, &name_len), DNS_NAME_OK);
+  assert_int_equal(name_len, 65);
+  body[0] = 64;
+  memset(body + 1, 'x', 64);
+  body[65] = 0;
+  len = msg_with(msg, body, 66);
+  assert_int_equal(name_at(msg, len, 12, NULL), DNS_NAME_BAD_LABEL);
+  body[0] = 0x80; /* the reserved 10 type */
+  assert_int_equal(name_at(msg, msg_with(msg, body, 66), 12, NULL),
+                   DNS_NAME_BAD_LABEL);
+}
+
+static void test_pointer_in_the_first_question_is_bad(void **state) {
+  const uint8_t body[] = {0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01};
+  uint8_t msg[64];
+  dns_question_t q;
+  (void)state;
+  dns_reader_t r = dns_reader(msg, msg_with(msg, body, sizeof(body)));
+  r.pos = DNS_HEADER_SIZE;
+  assert_false(dns_read_question(&r, &q));
+  assert_int_equal(r.pos, DNS_HEADER_SIZE);
+}
+
+static void test_rdlength_past_the_end_is_reported(void **state) {
+  uint8_t msg[sizeof(reply_mail)];
+  dns_record_t rr;
+  (void)state;
+
+  memcpy(msg, reply_mail, sizeof(msg));
+  msg[MAIL_OPT_AT + 10] = 1; /* OPT RDLENGTH 1, no byte left */
+  dns_reader_t r = dns_reader(msg, sizeof(msg));
+  r.pos = MAIL_OPT_AT;
+  assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_RDATA_PAST_END);
+  assert_int_equal(r.pos, MAIL_OPT_AT);
+  /* Fixed fields cut short are malformed. */
+  r = dns_reader(msg, MAIL_OPT_AT + 9);
+  r.pos = MAIL_OPT_AT;
+  assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_MALFORMED);
+  /* So is a record whose owner name is bad. */
+  msg[MAIL_ANSWER2_AT + 6] = MAIL_ANSWER2_AT; /* "mail" + pointer to itself */
+  r = dns_reader(msg, sizeof(msg));
+  r.pos = MAIL_ANSWER2_AT;
+  assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_MALFORMED);
+}
+
+static void test_rcode_takes_only_the_additional_sections_opt(void **state) {
+  uint8_t msg[sizeof(reply_mail)];
+  dns_header_t h;
+  dns_question_t q;
+  (void)state;
+
+  memcpy(msg, reply_mail, sizeof(msg));
+  msg[3] = 0x83; /* NXDOMAIN, and ext rcode 1 on top: 19 */
+  dns_reader_t r = dns_reader(msg, sizeof(msg));
+  assert_true(dns_read_header(&r, &h) && dns_read_question(&r, &q));
+  assert_int_equal(dns_read_rcode(&r, &h), 19);
+  /* The same OPT counted as an answer: not an OPT that speaks for the
+   * message. */
+  h.ancount = 3;
+  h.arcount = 0;
+  assert_int_equal(dns_read_rcode(&r, &h), DNS_RCODE_NXDOMAIN);
+  h.ancount = 2;
+  h.arcount = 1;
+  assert_int_equal(dns_read_rcode(&r, &h), 19);
+  /* An OPT with ext rcode 0 leaves the header's. */
+  msg[MAIL_OPT_AT + 5] = 0;
+  assert_int_equal(dns_read_rcode(&r, &h), DNS_RCODE_NXDOMAIN);
+}
+
+/* ---- error replies ---- */
+
+static void test_error_reply_without_edns_is_byte_exact(void **state) {
+  static const struct {
+    unsigned rcode;
+    dns_recursion_t recursion;
+    uint8_t flags_lo;
+  } cases[] = {
+      {DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE, 0x02},
+      {DNS_RCODE_SERVFAIL, DNS_RECURSION_AVAILABLE, 0x82},
+      {DNS_RCODE_REFUSED, DNS_RECURSION_UNAVAILABLE, 0x05},
+      {DNS_RCODE_REFUSED, DNS_RECURSION_AVAILABLE, 0x85},
+  };
+  dns_query_t q;
+  uint8_t out[512];
+  (void)state;
+
+  assert_int_equal(dns_parse_query(q_facebook_plain, sizeof(q_facebook_plain),
+                                   &q),
+                   DNS_PARSE_OK);
+  for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+    uint8_t want[sizeof(q_facebook_plain)] = {
+        0xbe, 0xef,           /* ID echoed */
+        0x81, cases[i].flags_lo, /* QR RD, AA=0, RA as asked, the rcode */
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    };
+    memcpy(want + 12, q_facebook_plain + 12, FACEBOOK_QUESTION_LEN);
+    size_t n = dns_build_error(&q, cases[i].rcode, cases[i].recursion, out,
+                               sizeof(out), dns_udp_limit(&q));
+    assert_int_equal(n, sizeof(want));
+    assert_memory_equal(out, want, sizeof(want));
+  }
+}
+
+static void test_error_reply_with_edns_carries_opt(void **state) {
+  static const unsigned rcodes[] = {DNS_RCODE_SERVFAIL, DNS_RCODE_REFUSED};
+  const uint8_t want_opt[] = {
+      0x00, 0x00, 0x29,       /* root, OPT */
+      0x04, 0xd0,             /* our UDP size */
+      0x00, 0x00, 0x80, 0x00, /* ext rcode 0, version 0, DO echoed */
+      0x00, 0x00,             /* no options */
+  };
+  uint8_t p[sizeof(q_facebook_dig)];
+  dns_query_t q;
+  uint8_t out[512];
+  (void)state;
+
+  memcpy(p, q_facebook_dig, sizeof(p));
+  p[OFF_OPT_DO] = 0x80;
+  assert_int_equal(dns_parse_query(p, sizeof(p), &q), DNS_PARSE_OK);
+  for (size_t i = 0; i < ARRAY_LEN(rcodes); i++) {
+    size_t n = dns_build_error(&q, rcodes[i], DNS_RECURSION_AVAILABLE, out,
+                               sizeof(out), dns_udp_limit(&q));
+    assert_int_equal(n, 12 + FACEBOOK_QUESTION_LEN + sizeof(want_opt));
+    assert_int_equal(out[0], 0x4a);
+    assert_int_equal(out[2], 0x81);               /* QR RD; AA=0 */
+    assert_int_equal(out[3], 0x80 | rcodes[i]);   /* RA; AD not copied */
+    assert_int_equal(out[5], 1);                  /* QDCOUNT */
+    assert_int_equal(out[7], 0);                  /* ANCOUNT */
+    assert_int_equal(out[11], 1);                 /* ARCOUNT: the OPT */
+    assert_memory_equal(out + 12, p + 12, FACEBOOK_QUESTION_LEN);
+    assert_memory_equal(out + n - sizeof(want_opt), want_opt,
+                        sizeof(want_opt));
+    /* And it reads back as what it says. */
+    dns_reader_t r = dns_reader(out, n);
+    dns_header_t h;
+    dns_question_t qq;
+    assert_true(dns_read_header(&r, &h) && dns_read_question(&r, &qq));
+    assert_int_equal(dns_read_rcode(&r, &h), rcodes[i]);
+  }
+}
+
+static void test_error_reply_without_question_or_room(void **state) {
+  uint8_t p[sizeof(q_facebook_plain)];
+  dns_query_t q;
+  uint8_t out[512];
+  (void)state;
+
+  memcpy(p, q_facebook_plain, sizeof(p));
+  p[OFF_QDCOUNT_LO] = 2;
+  assert_int_equal(dns_parse_query(p, sizeof(p), &q), DNS_PARSE_FORMERR);
+  assert_false(q.has_question);
+  size_t n = dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE,
+                             out, sizeof(out), 512);
+  assert_int_equal(n, DNS_HEADER_SIZE);
+  assert_int_equal(out[5], 0); /* QDCOUNT */
+  assert_int_equal(out[3], DNS_RCODE_SERVFAIL);
+
+  assert_int_equal(dns_parse_query(q_facebook_plain, sizeof(q_facebook_plain),
+                                   &q),
+                   DNS_PARSE_OK);
+  assert_int_equal(dns_build_error(&q, DNS_RCODE_REFUSED,
+                                   DNS_RECURSION_UNAVAILABLE, out, sizeof(out),
+                                   12 + FACEBOOK_QUESTION_LEN - 1),
+                   0);
+  assert_int_equal(dns_build_error(&q, DNS_RCODE_REFUSED,
+                                   DNS_RECURSION_UNAVAILABLE, out,
+                                   12 + FACEBOOK_QUESTION_LEN, 512),
+                   12 + FACEBOOK_QUESTION_LEN);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_dig_query_parses),
@@ -910,6 +1371,23 @@ int main(void) {
       cmocka_unit_test(test_cap_below_limit_also_truncates),
       cmocka_unit_test(test_build_returns_0_when_question_does_not_fit),
       cmocka_unit_test(test_answers_without_question_build_nothing),
+      cmocka_unit_test(test_reader_fetches_fail_at_the_end_without_moving),
+      cmocka_unit_test(test_reply_with_compression_reads_whole),
+      cmocka_unit_test(test_reply_truncated_at_every_offset_fails_inside),
+      cmocka_unit_test(test_pointer_to_itself_is_bad),
+      cmocka_unit_test(test_pointer_loop_is_bad),
+      cmocka_unit_test(test_forward_pointer_is_bad_even_to_a_good_name),
+      cmocka_unit_test(test_pointer_into_the_header_is_bad),
+      cmocka_unit_test(test_pointer_cut_after_its_first_octet_is_truncated),
+      cmocka_unit_test(test_pointer_hops_are_bounded),
+      cmocka_unit_test(test_names_of_255_octets_read_and_256_do_not),
+      cmocka_unit_test(test_labels_of_63_read_and_64_do_not),
+      cmocka_unit_test(test_pointer_in_the_first_question_is_bad),
+      cmocka_unit_test(test_rdlength_past_the_end_is_reported),
+      cmocka_unit_test(test_rcode_takes_only_the_additional_sections_opt),
+      cmocka_unit_test(test_error_reply_without_edns_is_byte_exact),
+      cmocka_unit_test(test_error_reply_with_edns_carries_opt),
+      cmocka_unit_test(test_error_reply_without_question_or_room),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
