@@ -7,14 +7,11 @@
 
 #include "net_util.h"
 
-/* Header flags we pass upstream or patch into our own replies (RFC 1035
- * 4.1.1; AD and CD from RFC 4035). */
-#define FLAG_AA 0x0400u
+/* Header flags we pass upstream (RFC 1035 4.1.1; AD and CD from RFC
+ * 4035). */
 #define FLAG_RD 0x0100u
-#define FLAG_RA 0x0080u
 #define FLAG_AD 0x0020u
 #define FLAG_CD 0x0010u
-#define HDR_FLAGS 2
 
 /* The OPT record we add to every upstream query (RFC 6891 6.1.2): root
  * owner, TYPE 41, CLASS = our UDP size, TTL = ext-rcode|version|DO|Z,
@@ -89,19 +86,12 @@ void dns_forward_config_default(dns_forward_config_t *cfg) {
 
 /* ---- replies we make ourselves ---- */
 
-/* SERVFAIL framed by dns_build_response (ID, question, the client's OPT),
- * then marked as a recursive server's: RA=1, and AA=0 since nothing here
- * is authoritative. */
+/* A recursive server's SERVFAIL: RA=1 (and AA=0, as in every error
+ * reply). */
 static size_t servfail_for(const dns_query_t *q, size_t limit, uint8_t *out,
                            size_t cap) {
-  size_t n = dns_build_response(q, DNS_RCODE_SERVFAIL, NULL, 0, 0, out, cap,
-                                limit);
-  if (n >= DNS_HEADER_SIZE) {
-    unsigned flags = (unsigned)out[HDR_FLAGS] << 8 | out[HDR_FLAGS + 1];
-    flags = (flags & ~FLAG_AA) | FLAG_RA;
-    dns_put_be16(out + HDR_FLAGS, (uint16_t)flags);
-  }
-  return n;
+  return dns_build_error(q, DNS_RCODE_SERVFAIL, DNS_RECURSION_AVAILABLE, out,
+                         cap, limit);
 }
 
 static size_t limit_for(const dns_query_t *q, dns_transport_t transport) {

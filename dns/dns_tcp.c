@@ -150,8 +150,8 @@ static size_t answer_forward(const uint8_t *msg, size_t len, uint8_t *out,
   dns_query_t q;
   if (dns_parse_query(msg, len, &q) == DNS_PARSE_DROP)
     return 0;
-  return dns_build_response(&q, DNS_RCODE_SERVFAIL, NULL, 0, 0, out, cap,
-                            cap);
+  return dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE,
+                         out, cap, cap);
 }
 
 /* Append n bytes to *bp, allocating or growing it. On failure *bp is

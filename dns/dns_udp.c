@@ -142,8 +142,8 @@ static size_t dns_servfail(const uint8_t *pkt, size_t len, uint8_t *out,
   dns_query_t q;
   if (dns_parse_query(pkt, len, &q) == DNS_PARSE_DROP)
     return 0;
-  return dns_build_response(&q, DNS_RCODE_SERVFAIL, NULL, 0, 0, out, cap,
-                            dns_udp_limit(&q));
+  return dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE,
+                         out, cap, dns_udp_limit(&q));
 }
 
 /* A query waiting for the forwarder, with where its reply goes. Freed
