@@ -2,9 +2,6 @@
 
 #include "dns_wire.h"
 
-#define FLAGS_TC 0x0200u
-#define RCODE_MASK 0x000Fu
-
 static const char *const qtype_names[DNS_STATS_QTYPES] = {
     "A", "AAAA", "ANY", "MX", "TXT", "other", "none"};
 static const char *const rcode_names[DNS_STATS_RCODES] = {
@@ -30,36 +27,31 @@ static dns_stats_qtype_t classify_qtype(unsigned qtype) {
   }
 }
 
-/* The qtype of the echoed question: walk its (uncompressed, as we echo it
- * as received) name; anything odd counts as "none" rather than guessing. */
-static dns_stats_qtype_t reply_qtype(const uint8_t *reply, size_t len) {
-  if (len < DNS_HEADER_SIZE || dns_get_be16(reply + 4) != 1)
-    return DNS_STATS_QTYPE_NONE;
-  size_t pos = DNS_HEADER_SIZE;
-  while (pos < len && reply[pos] != 0) {
-    if (reply[pos] > DNS_MAX_LABEL)
-      return DNS_STATS_QTYPE_NONE;
-    pos += 1u + reply[pos];
-  }
-  if (pos >= len || len - pos < 3)
-    return DNS_STATS_QTYPE_NONE;
-  return classify_qtype(dns_get_be16(reply + pos + 1));
+static dns_stats_rcode_t classify_rcode(unsigned rcode) {
+  if (rcode <= DNS_RCODE_REFUSED)
+    return (dns_stats_rcode_t)rcode;
+  return rcode == DNS_RCODE_BADVERS ? DNS_STATS_RCODE_BADVERS
+                                    : DNS_STATS_RCODE_OTHER;
 }
 
+/* Runs for every reply, so it reads the header and the question once and
+ * walks the records only when there is an additional section, where an
+ * OPT may extend the rcode (BADVERS is 0 in the header, 1 in the OPT). A
+ * question that cannot be read counts as "none" rather than a guess. */
 void dns_stats_count(dns_stats_t *stats, const uint8_t *reply, size_t len) {
-  if (len < DNS_HEADER_SIZE)
+  dns_reader_t r = dns_reader(reply, len);
+  dns_header_t h;
+  dns_question_t q;
+
+  if (!dns_read_header(&r, &h))
     return;
-  unsigned flags = dns_get_be16(reply + 2);
-  unsigned rcode = flags & RCODE_MASK;
-  dns_stats_rcode_t r = rcode <= DNS_RCODE_REFUSED ? (dns_stats_rcode_t)rcode
-                                                   : DNS_STATS_RCODE_OTHER;
-  /* BADVERS lives in the OPT's extended rcode with 0 in the header; our
-   * own replies carry exactly one OPT, last, so look there. */
-  if (rcode == 0 && dns_get_be16(reply + 10) >= 1 && len >= 11 &&
-      reply[len - 11] == 0 && reply[len - 10] == 0 &&
-      reply[len - 9] == DNS_TYPE_OPT && reply[len - 6] != 0)
-    r = DNS_STATS_RCODE_BADVERS;
-  stats->replies[reply_qtype(reply, len)][r]++;
-  if (flags & FLAGS_TC)
+  dns_stats_qtype_t qtype = DNS_STATS_QTYPE_NONE;
+  unsigned rcode = dns_flags_rcode(h.flags);
+  if (h.qdcount == 1 && dns_read_question(&r, &q)) {
+    qtype = classify_qtype(q.qtype);
+    rcode = dns_read_rcode(&r, &h);
+  }
+  stats->replies[qtype][classify_rcode(rcode)]++;
+  if (h.flags & DNS_FLAG_TC)
     stats->truncated++;
 }

@@ -56,6 +56,10 @@ typedef enum {
  * moves r only on success. */
 static dns_name_status_t walk_name(dns_reader_t *r, name_form_t form,
                                    uint8_t *out, size_t *out_len) {
+  /* In locals: a write through out may alias *r, and this loop runs for
+   * every name of every packet. */
+  const uint8_t *msg = r->msg;
+  size_t len = r->len;
   size_t pos = r->pos;
   size_t resume = 0;          /* after the first pointer, where r goes on */
   size_t floor = r->pos;      /* every pointer must aim below this */
@@ -64,9 +68,9 @@ static dns_name_status_t walk_name(dns_reader_t *r, name_form_t form,
   bool jumped = false;
 
   for (;;) {
-    if (pos >= r->len)
+    if (pos >= len)
       return DNS_NAME_TRUNCATED;
-    uint8_t octet = r->msg[pos++];
+    uint8_t octet = msg[pos++];
 
     switch (octet & DNS_LABEL_KIND_MASK) {
     case DNS_LABEL_NORMAL:
@@ -75,11 +79,11 @@ static dns_name_status_t walk_name(dns_reader_t *r, name_form_t form,
        * overflows. */
       if (name_len + 1u + octet > DNS_MAX_NAME)
         return DNS_NAME_TOO_LONG;
-      if (r->len - pos < octet)
+      if (len - pos < octet)
         return DNS_NAME_TRUNCATED;
       if (out != NULL) {
         out[name_len] = octet;
-        memcpy(out + name_len + 1, r->msg + pos, octet);
+        memcpy(out + name_len + 1, msg + pos, octet);
       }
       name_len += 1u + octet;
       pos += octet;
@@ -89,10 +93,9 @@ static dns_name_status_t walk_name(dns_reader_t *r, name_form_t form,
     case DNS_LABEL_POINTER: {
       if (form == NAME_UNCOMPRESSED)
         return DNS_NAME_BAD_POINTER;
-      if (pos >= r->len)
+      if (pos >= len)
         return DNS_NAME_TRUNCATED;
-      size_t target = (size_t)(octet & ~DNS_LABEL_KIND_MASK) << 8 |
-                      r->msg[pos++];
+      size_t target = (size_t)(octet & ~DNS_LABEL_KIND_MASK) << 8 | msg[pos++];
       if (!jumped)
         resume = pos;
       jumped = true;
@@ -122,18 +125,6 @@ done:
 dns_name_status_t dns_read_name(dns_reader_t *r, uint8_t *out,
                                 size_t *out_len) {
   return walk_name(r, NAME_FOLLOW_POINTERS, out, out_len);
-}
-
-bool dns_read_header(dns_reader_t *r, dns_header_t *h) {
-  if (dns_reader_left(r) < DNS_HEADER_SIZE)
-    return false;
-  dns_read_be16(r, &h->id);
-  dns_read_be16(r, &h->flags);
-  dns_read_be16(r, &h->qdcount);
-  dns_read_be16(r, &h->ancount);
-  dns_read_be16(r, &h->nscount);
-  dns_read_be16(r, &h->arcount);
-  return true;
 }
 
 static bool read_question(dns_reader_t *r, name_form_t form,
