@@ -89,10 +89,41 @@ static void test_short_or_odd_replies_never_read_past_the_end(void **state) {
   assert_string_equal(dns_stats_rcode_name(DNS_STATS_RCODE_SERVFAIL), "SERVFAIL");
 }
 
+/* A relayed upstream reply need not end with its OPT: the extended rcode
+ * is found wherever the OPT stands in the additional section, and only
+ * extended rcode 16 is BADVERS. */
+static void test_extended_rcode_is_read_from_the_opt_anywhere(void **state) {
+  (void)state;
+  uint8_t r[] = {
+      0x00, 0x07, 0x81, 0x80, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02,
+      3, 'w', 'w', 'w', 0, 0x00, 0x01, 0x00, 0x01,
+      0xc0, 0x0c, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x04,
+      192, 0, 2, 1,
+      /* OPT, ext rcode 1 (BADVERS with header rcode 0) */
+      0x00, 0x00, 0x29, 0x04, 0xd0, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+      /* and a record after it */
+      0xc0, 0x0c, 0x00, 0x10, 0x00, 0x01, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x02,
+      1, 'x',
+  };
+  const size_t ext_at = 12 + 9 + 16 + 5;
+  dns_stats_t st;
+  memset(&st, 0, sizeof(st));
+  dns_stats_count(&st, r, sizeof(r));
+  assert_int_equal(st.replies[DNS_STATS_QTYPE_A][DNS_STATS_RCODE_BADVERS], 1);
+  r[3] = 0x87; /* header 7 + ext 1: 23, BADCOOKIE */
+  dns_stats_count(&st, r, sizeof(r));
+  assert_int_equal(st.replies[DNS_STATS_QTYPE_A][DNS_STATS_RCODE_OTHER], 1);
+  /* A record cut short before the OPT: the header's rcode alone. */
+  r[3] = 0x80;
+  dns_stats_count(&st, r, ext_at - 5 - 2);
+  assert_int_equal(st.replies[DNS_STATS_QTYPE_A][DNS_STATS_RCODE_NOERROR], 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_counts_by_qtype_and_rcode),
       cmocka_unit_test(test_short_or_odd_replies_never_read_past_the_end),
+      cmocka_unit_test(test_extended_rcode_is_read_from_the_opt_anywhere),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
