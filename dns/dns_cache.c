@@ -3,19 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Header fields (RFC 1035 4.1.1) this module reads or patches. */
+/* Header fields (RFC 1035 4.1.1) this module patches in a reply. */
 #define HDR_ID 0
 #define HDR_FLAGS 2
 #define HDR_ARCOUNT 10
-#define FLAG_QR 0x8000u
-#define FLAG_AA 0x0400u
-#define FLAG_TC 0x0200u
-#define FLAG_RD 0x0100u
-#define FLAG_RA 0x0080u
-#define FLAG_AD 0x0020u
-#define FLAG_CD 0x0010u
-#define OPCODE_MASK 0x7800u
-#define RCODE_MASK 0x000Fu
 
 /* The key's flag byte: every query bit that can change the upstream's
  * answer. RD=0 asks a resolver for its cache only; CD turns validation
@@ -26,64 +17,9 @@
 #define KEY_DO 0x08u
 #define KEY_FIXED 5 /* flag byte, QTYPE, QCLASS */
 
-#define RR_FIXED 10 /* TYPE, CLASS, TTL, RDLENGTH after the owner */
 #define SOA_MIN_RDATA 22 /* two root names and five 32-bit fields */
+#define SOA_MINIMUM_SIZE 4 /* the last field */
 #define MAX_TTL_31 0x7FFFFFFFu /* RFC 2181 8: larger reads as 0 */
-
-/* The only reader of upstream bytes in this file: every fetch checks the
- * remaining length first. */
-typedef struct {
-  const uint8_t *p;
-  size_t len;
-  size_t pos;
-} reader_t;
-
-static bool rd_be16(reader_t *r, uint16_t *v) {
-  if (r->len - r->pos < 2)
-    return false;
-  *v = (uint16_t)((unsigned)r->p[r->pos] << 8 | r->p[r->pos + 1]);
-  r->pos += 2;
-  return true;
-}
-
-static bool rd_be32(reader_t *r, uint32_t *v) {
-  if (r->len - r->pos < 4)
-    return false;
-  *v = (uint32_t)r->p[r->pos] << 24 | (uint32_t)r->p[r->pos + 1] << 16 |
-       (uint32_t)r->p[r->pos + 2] << 8 | (uint32_t)r->p[r->pos + 3];
-  r->pos += 4;
-  return true;
-}
-
-static bool rd_skip(reader_t *r, size_t n) {
-  if (r->len - r->pos < n)
-    return false;
-  r->pos += n;
-  return true;
-}
-
-/* Past one name. Owner names in the answer sections may end in a
- * compression pointer, which is skipped, never followed: we only need to
- * know where the record goes on. */
-static bool rd_skip_name(reader_t *r) {
-  size_t total = 0;
-  for (;;) {
-    if (r->pos >= r->len)
-      return false;
-    uint8_t octet = r->p[r->pos++];
-    if ((octet & 0xC0u) == 0xC0u)
-      return rd_skip(r, 1);
-    if ((octet & 0xC0u) != 0)
-      return false;
-    total += 1u + octet;
-    if (total > DNS_MAX_NAME)
-      return false;
-    if (octet == 0)
-      return true;
-    if (!rd_skip(r, octet))
-      return false;
-  }
-}
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
 
@@ -93,11 +29,11 @@ size_t dns_cache_key(const dns_query_t *q, uint8_t *key) {
   if (!q->has_question || q->qname_len > DNS_MAX_NAME)
     return 0;
   uint8_t flags = 0;
-  if (q->flags & FLAG_RD)
+  if (q->flags & DNS_FLAG_RD)
     flags |= KEY_RD;
-  if (q->flags & FLAG_CD)
+  if (q->flags & DNS_FLAG_CD)
     flags |= KEY_CD;
-  if (q->flags & FLAG_AD)
+  if (q->flags & DNS_FLAG_AD)
     flags |= KEY_AD;
   if (q->has_edns && q->edns_do)
     flags |= KEY_DO;
@@ -165,6 +101,7 @@ static uint64_t siphash24(const uint64_t k[2], const uint8_t *p, size_t len) {
 /* What one walk over a response learns. */
 typedef struct {
   uint16_t flags;
+  size_t qname_len;       /* as it stands in the message */
   size_t end;             /* where the last record ends; trailing bytes go */
   size_t opt_len;         /* the OPT record, when it is the very last one */
   bool cacheable;
@@ -175,24 +112,29 @@ typedef struct {
 } msg_info_t;
 
 /* Does the response's question equal the key's (name compared without
- * case, RFC 4343)? The question is the first name in the message, so a
- * compression pointer there is malformed. */
-static bool question_matches(reader_t *r, const uint8_t *key, size_t key_len) {
+ * case, RFC 4343)? The question is the first name in the message, so it
+ * stands uncompressed at q->at (dns_read_question). */
+static bool question_matches(const uint8_t *msg, const dns_question_t *q,
+                             const uint8_t *key, size_t key_len) {
   const uint8_t *name = key + KEY_FIXED;
   size_t name_len = key_len - KEY_FIXED;
-  size_t start = r->pos;
-  uint16_t qtype, qclass;
-
-  if (!rd_skip(r, name_len))
-    return false;
   uint8_t lowered[DNS_MAX_NAME];
-  if (dns_name_lower(r->p + start, name_len, lowered, sizeof(lowered)) !=
+
+  if (q->name_len != name_len ||
+      dns_name_lower(msg + q->at, name_len, lowered, sizeof(lowered)) !=
           name_len ||
       memcmp(lowered, name, name_len) != 0)
     return false;
-  if (!rd_be16(r, &qtype) || !rd_be16(r, &qclass))
-    return false;
-  return qtype == dns_get_be16(key + 1) && qclass == dns_get_be16(key + 3);
+  return q->qtype == dns_get_be16(key + 1) && q->qclass == dns_get_be16(key + 3);
+}
+
+/* MINIMUM, the last field of an SOA's RDATA whatever the names before it;
+ * false when the RDATA is too short to be an SOA's. */
+static bool soa_minimum(const dns_record_t *rr, uint32_t *minimum) {
+  dns_reader_t r = dns_reader(rr->rdata, rr->rdlen);
+  return rr->rdlen >= SOA_MIN_RDATA &&
+         dns_read_skip(&r, rr->rdlen - SOA_MINIMUM_SIZE) &&
+         dns_read_be32(&r, minimum);
 }
 
 /* Walk msg: check it answers the key's question (when key is not NULL)
@@ -201,23 +143,22 @@ static bool question_matches(reader_t *r, const uint8_t *key, size_t key_len) {
 static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
                     size_t key_len, uint32_t max_ttl, uint32_t neg_ttl,
                     msg_info_t *info) {
-  reader_t r = {msg, len, 0};
-  uint16_t id, qd, an, ns, ar;
+  dns_reader_t r = dns_reader(msg, len);
+  dns_header_t h;
+  dns_question_t q;
 
   info->n_ttls = 0;
   info->opt_len = 0;
   info->cacheable = false;
-  if (!rd_be16(&r, &id) || !rd_be16(&r, &info->flags) || !rd_be16(&r, &qd) ||
-      !rd_be16(&r, &an) || !rd_be16(&r, &ns) || !rd_be16(&r, &ar))
+  if (!dns_read_header(&r, &h))
     return false;
-  if (!(info->flags & FLAG_QR) || (info->flags & OPCODE_MASK) != 0 || qd != 1)
+  info->flags = h.flags;
+  if (!(h.flags & DNS_FLAG_QR) || dns_flags_opcode(h.flags) != 0 ||
+      h.qdcount != 1 || !dns_read_question(&r, &q))
     return false;
-  if (key != NULL) {
-    if (!question_matches(&r, key, key_len))
-      return false;
-  } else if (!rd_skip_name(&r) || !rd_skip(&r, 4)) {
+  if (key != NULL && !question_matches(msg, &q, key, key_len))
     return false;
-  }
+  info->qname_len = q.name_len;
 
   uint32_t min_answer = UINT32_MAX;
   uint32_t negative = UINT32_MAX; /* from the first SOA in authority */
@@ -225,52 +166,44 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   bool seen_opt = false;
   size_t opt_start = 0, opt_end = 0;
   bool too_many = false;
-  unsigned total = (unsigned)an + ns + ar;
+  unsigned an = h.ancount, before_additional = an + h.nscount;
+  unsigned total = before_additional + h.arcount;
 
   for (unsigned i = 0; i < total; i++) {
-    size_t rr_start = r.pos;
-    uint16_t type, rclass, rdlen;
-    uint32_t ttl;
-    if (!rd_skip_name(&r) || !rd_be16(&r, &type) || !rd_be16(&r, &rclass))
-      return false;
-    size_t ttl_pos = r.pos;
-    if (!rd_be32(&r, &ttl) || !rd_be16(&r, &rdlen))
-      return false;
-    size_t rdata = r.pos;
-    if (!rd_skip(&r, rdlen))
+    dns_record_t rr;
+    uint32_t minimum;
+    if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
       return false;
 
-    if (type == DNS_TYPE_OPT) {
+    if (rr.type == DNS_TYPE_OPT) {
       /* RFC 6891 6.1.1: at most one, in the additional section; its TTL
        * field holds flags and the extended rcode, never a TTL. */
-      if (i < (unsigned)an + ns || seen_opt)
+      if (i < before_additional || seen_opt)
         return false;
       seen_opt = true;
-      opt_start = rr_start;
+      opt_start = rr.at;
       opt_end = r.pos;
-      ext_rcode = ttl >> 24;
+      ext_rcode = rr.ttl >> DNS_OPT_TTL_RCODE_SHIFT;
       continue;
     }
-    if (ttl > MAX_TTL_31)
-      ttl = 0;
+    uint32_t ttl = rr.ttl > MAX_TTL_31 ? 0 : rr.ttl;
     if (info->n_ttls < DNS_CACHE_MAX_RECORDS)
-      info->ttl_at[info->n_ttls++] = (uint16_t)ttl_pos;
+      info->ttl_at[info->n_ttls++] = (uint16_t)rr.ttl_at;
     else
       too_many = true;
     if (i < an) {
       min_answer = min_u32(min_answer, ttl);
-    } else if (i < (unsigned)an + ns && type == DNS_TYPE_SOA &&
-               negative == UINT32_MAX && rdlen >= SOA_MIN_RDATA) {
-      /* MINIMUM is the last field, whatever the names before it. */
-      negative = min_u32(ttl, dns_get_be32(msg + rdata + rdlen - 4));
+    } else if (i < before_additional && rr.type == DNS_TYPE_SOA &&
+               negative == UINT32_MAX && soa_minimum(&rr, &minimum)) {
+      negative = min_u32(ttl, minimum);
     }
   }
   info->end = r.pos;
   if (seen_opt && opt_end == info->end)
     info->opt_len = opt_end - opt_start;
 
-  unsigned rcode = info->flags & RCODE_MASK;
-  if ((info->flags & FLAG_TC) || ext_rcode != 0 || too_many ||
+  unsigned rcode = dns_flags_rcode(info->flags);
+  if ((info->flags & DNS_FLAG_TC) || ext_rcode != 0 || too_many ||
       info->end > DNS_CACHE_MAX_MESSAGE)
     return true;
   if (rcode == DNS_RCODE_NOERROR && an > 0) {
@@ -305,13 +238,14 @@ typedef struct {
  * flags are then the upstream's where they describe the data. */
 static size_t reply_truncated(uint16_t up_flags, const dns_query_t *q,
                               uint8_t *out, size_t cap, size_t limit) {
-  unsigned rcode = up_flags & RCODE_MASK;
+  unsigned rcode = dns_flags_rcode(up_flags);
   size_t n = dns_build_response(q, rcode, NULL, 0, 0, out, cap, limit);
   if (n == 0)
     return 0;
-  uint16_t flags = (uint16_t)(FLAG_QR | FLAG_TC | (q->flags & FLAG_RD) |
-                              (up_flags & (FLAG_AA | FLAG_RA | FLAG_CD)) |
-                              rcode);
+  uint16_t flags =
+      (uint16_t)(DNS_FLAG_QR | DNS_FLAG_TC | (q->flags & DNS_FLAG_RD) |
+                 (up_flags & (DNS_FLAG_AA | DNS_FLAG_RA | DNS_FLAG_CD)) |
+                 rcode);
   dns_put_be16(out + HDR_FLAGS, flags);
   return n;
 }
@@ -354,8 +288,7 @@ size_t dns_cache_relay(const uint8_t *msg, size_t len, const dns_query_t *q,
   if (!q->has_question || !analyze(msg, len, NULL, 0, 0, 0, &info))
     return 0;
   /* The question lengths must agree, or the patch would shift records. */
-  reader_t r = {msg, info.end, DNS_HEADER_SIZE};
-  if (!rd_skip_name(&r) || r.pos != DNS_HEADER_SIZE + q->qname_len)
+  if (info.qname_len != q->qname_len)
     return 0;
   view_t v = {msg, info.end, info.opt_len, NULL, 0, UINT32_MAX, 0};
   return render(&v, q, limit, out, cap);

@@ -409,6 +409,42 @@ static void test_responses_for_another_question_are_invalid(void **state) {
   dns_cache_free(c);
 }
 
+/* Owner names are read through their pointers: a pointer that loops, aims
+ * forward or into the header makes the response invalid (SERVFAIL), as
+ * does a response cut anywhere; a pointer to an earlier name is fine. */
+static void test_bad_compression_pointers_make_a_response_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  const uint32_t ttls[] = {60};
+  enum { owner_at = DNS_HEADER_SIZE + 17 + 4 }; /* after the question */
+  static const uint16_t bad[] = {
+      0xC000 | owner_at,       /* the owner itself */
+      0xC000 | (owner_at + 2), /* forward: its own TYPE, 00 01, reads as root */
+      0xC000 | 4,              /* into the header */
+  };
+  client(&q, 9, "www.example.com", DNS_TYPE_A, 0, false);
+
+  for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+    make_positive(&up, "www.example.com", ttls, 1, false);
+    up.b[owner_at] = (uint8_t)(bad[i] >> 8);
+    up.b[owner_at + 1] = (uint8_t)bad[i];
+    assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                     DNS_CACHE_INVALID);
+    assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out)), 0);
+  }
+  /* Pointing at "example.com" inside the question: a good owner. */
+  make_positive(&up, "www.example.com", ttls, 1, false);
+  up.b[owner_at + 1] = DNS_HEADER_SIZE + 4;
+  for (size_t len = 0; len < up.n; len++)
+    assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, len, 0),
+                     DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_STORED);
+  dns_cache_free(c);
+}
+
 static void test_lru_evicts_the_least_recently_used(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(2, 0);
@@ -608,6 +644,7 @@ int main(void) {
       cmocka_unit_test(test_nodata_with_soa_is_cached_without_soa_is_not),
       cmocka_unit_test(test_uncacheable_responses_are_not_stored),
       cmocka_unit_test(test_responses_for_another_question_are_invalid),
+      cmocka_unit_test(test_bad_compression_pointers_make_a_response_invalid),
       cmocka_unit_test(test_lru_evicts_the_least_recently_used),
       cmocka_unit_test(test_byte_bound_evicts_and_refuses_oversized),
       cmocka_unit_test(test_size_zero_stores_nothing_but_still_checks),
