@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "dns_wire.h"
+
 /* Room for one line. A JSON escape can take 6 bytes per input byte, so
  * this is above the text message's own bound (MSG_MAX). */
 #define LINE_MAX_BYTES 4096
@@ -285,62 +287,17 @@ void loop_log_startup_error(const char *fmt, ...) {
 
 /* ---- the per-query log ---- */
 
-#define HEADER_SIZE 12
-#define TYPE_OPT 41
-#define MAX_LABEL 63
-
-typedef struct {
-  const uint8_t *p;
-  size_t len;
-  size_t pos;
-} cursor_t;
-
-static bool get16(cursor_t *c, unsigned *out) {
-  if (c->len - c->pos < 2)
-    return false;
-  *out = (unsigned)(c->p[c->pos] << 8) | c->p[c->pos + 1];
-  c->pos += 2;
-  return true;
-}
-
-/* Past a name anywhere in a message: labels, ended by a zero octet or a
- * compression pointer (which is not followed: only its length matters). */
-static bool skip_name(cursor_t *c) {
-  while (c->pos < c->len) {
-    uint8_t b = c->p[c->pos];
-    if ((b & 0xC0) == 0xC0) {
-      if (c->len - c->pos < 2)
-        return false;
-      c->pos += 2;
-      return true;
-    }
-    if (b > MAX_LABEL)
-      return false;
-    c->pos += 1u + b;
-    if (b == 0)
-      return true;
-  }
-  return false;
-}
-
-/* The question's name into presentation form. The question is echoed as
- * the client sent it, and dnsortd refuses pointers there, so none is
- * followed. */
-static bool read_qname(cursor_t *c, char *out, size_t cap) {
+/* A name read by dns_read_name (uncompressed labels, root last) into
+ * presentation form. False if it does not fit in cap. */
+static bool present_name(const uint8_t *name, size_t len, char *out,
+                         size_t cap) {
   size_t o = 0;
-  for (;;) {
-    if (c->pos >= c->len)
-      return false;
-    uint8_t n = c->p[c->pos++];
-    if (n == 0)
-      break;
-    if (n > MAX_LABEL || c->len - c->pos < n)
-      return false;
-    for (uint8_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < len && name[i] != 0; i += 1u + name[i]) {
+    for (size_t j = i + 1; j <= i + name[i]; j++) {
       /* At most 4 bytes per octet, and the dot and NUL after the name. */
       if (cap - o < 6)
         return false;
-      uint8_t b = c->p[c->pos++];
+      uint8_t b = name[j];
       if (b <= 0x20 || b >= 0x7F) {
         out[o++] = '\\';
         out[o++] = (char)('0' + b / 100);
@@ -393,48 +350,31 @@ static void rcode_name(unsigned r, char *out, size_t cap) {
     snprintf(out, cap, "RCODE%u", r);
 }
 
-/* The upper 8 bits of the rcode sit in the OPT record's TTL (RFC 6891
- * 6.1.3); find the OPT among the records after the question. -1 when
- * there is none or the records cannot be walked. */
-static int extended_rcode(cursor_t c, unsigned ancount, unsigned nscount,
-                          unsigned arcount) {
-  unsigned total = ancount + nscount + arcount;
-  for (unsigned i = 0; i < total; i++) {
-    unsigned type, cls, ttl_hi, ttl_lo, rdlen;
-    if (!skip_name(&c) || !get16(&c, &type) || !get16(&c, &cls) ||
-        !get16(&c, &ttl_hi) || !get16(&c, &ttl_lo) || !get16(&c, &rdlen) ||
-        c.len - c.pos < rdlen)
-      return -1;
-    if (type == TYPE_OPT && i >= ancount + nscount)
-      return (int)(ttl_hi >> 8);
-    c.pos += rdlen;
-  }
-  return -1;
-}
-
 int loop_log_decode_reply(const uint8_t *reply, size_t len,
                           loop_log_reply_t *out) {
+  dns_reader_t r = dns_reader(reply, len);
+  dns_header_t h;
+  uint8_t name[DNS_MAX_NAME];
+  size_t name_len;
+  uint16_t qtype, qclass;
+
   strcpy(out->qname, "-");
   strcpy(out->qtype, "-");
   strcpy(out->rcode, "-");
-  if (len < HEADER_SIZE)
+  if (!dns_read_header(&r, &h))
     return -1;
 
-  cursor_t c = {.p = reply, .len = len, .pos = 4};
-  unsigned qdcount, ancount, nscount, arcount, qtype, qclass;
-  get16(&c, &qdcount);
-  get16(&c, &ancount);
-  get16(&c, &nscount);
-  get16(&c, &arcount);
-  unsigned rcode = reply[3] & 0x0Fu;
-
-  bool question = qdcount == 1 && read_qname(&c, out->qname, sizeof(out->qname)) &&
-                  get16(&c, &qtype) && get16(&c, &qclass);
+  unsigned rcode = dns_flags_rcode(h.flags);
+  /* The question is echoed as the client sent it, and dnsortd refuses
+   * pointers there, so the name read is the one in the reply. */
+  bool question =
+      h.qdcount == 1 && dns_read_name(&r, name, &name_len) == DNS_NAME_OK &&
+      dns_read_be16(&r, &qtype) && dns_read_be16(&r, &qclass) &&
+      present_name(name, name_len, out->qname, sizeof(out->qname));
   if (question) {
     type_name(qtype, out->qtype, sizeof(out->qtype));
-    int ext = extended_rcode(c, ancount, nscount, arcount);
-    if (ext > 0)
-      rcode |= (unsigned)ext << 4;
+    /* RFC 6891 6.1.3: the upper bits sit in the OPT record. */
+    rcode = dns_read_rcode(&r, &h);
   } else {
     strcpy(out->qname, "-");
   }
