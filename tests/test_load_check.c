@@ -382,6 +382,22 @@ static void test_dns_reply_truncated_packets(void **state) {
   assert_int_equal(check_dns(&c, 1), LOAD_DNS_MALFORMED);
 }
 
+/* The owner's pointer is followed: one that loops or aims past the
+ * question is malformed, one to "com" inside the question is fine. */
+static void test_dns_reply_owner_pointer_is_followed(void **state) {
+  (void)state;
+  dns_case_t c;
+  make_reply(&c, &facebook, LOAD_DNS_TYPE_A, 1, true);
+  c.pkt[c.q.len + 1] = (uint8_t)c.q.len;  /* to itself */
+  assert_int_equal(check_dns(&c, 1), LOAD_DNS_MALFORMED);
+  make_reply(&c, &facebook, LOAD_DNS_TYPE_A, 1, true);
+  c.pkt[c.q.len + 1] = (uint8_t)(c.q.len + 2);  /* forward */
+  assert_int_equal(check_dns(&c, 1), LOAD_DNS_MALFORMED);
+  make_reply(&c, &facebook, LOAD_DNS_TYPE_A, 1, true);
+  c.pkt[c.q.len + 1] = LOAD_DNS_HEADER_LEN + 9;  /* "com" */
+  assert_int_equal(check_dns(&c, 1), LOAD_DNS_OK);
+}
+
 static void test_dns_queries_are_well_formed(void **state) {
   (void)state;
   load_dns_query_t q;
@@ -421,6 +437,7 @@ int main(void) {
       cmocka_unit_test(test_dns_reply_not_a_response),
       cmocka_unit_test(test_dns_reply_wrong_question),
       cmocka_unit_test(test_dns_reply_truncated_packets),
+      cmocka_unit_test(test_dns_reply_owner_pointer_is_followed),
       cmocka_unit_test(test_dns_queries_are_well_formed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns_wire.h"
+
 /* Longest number token we read. dnsortd writes at most 20 characters for an
  * int64 and about 24 for a shortest-repr double; a payload file may be
  * wordier ("1.000000000000000000001"), so leave plenty of room. */
@@ -325,95 +327,40 @@ const char *load_sort_result_name(load_sort_result_t r) {
 
 /* ---- DNS replies ---- */
 
-/* RFC 1035 4.1.1, the second 16-bit word of the header:
- *   0  1  2  3  4  5  6  7  8  9 10 11 12 13 14 15
- * |QR|   Opcode  |AA|TC|RD|RA|   Z    |   RCODE   |   */
-#define FLAG_QR 0x8000u
-#define FLAG_TC 0x0200u
-#define OPCODE(flags) (((flags) >> 11) & 0x0fu)
-#define RCODE(flags) ((flags) & 0x000fu)
-
-/* A bounds-checked reader: every fetch fails instead of running past the
- * end, so no offset below is trusted blindly. */
-typedef struct {
-  const uint8_t *p;
-  size_t len;
-  size_t pos;
-} cursor_t;
-
-static bool cur_u16(cursor_t *c, uint16_t *out) {
-  if (c->len - c->pos < 2)
-    return false;
-  *out = (uint16_t)((c->p[c->pos] << 8) | c->p[c->pos + 1]);
-  c->pos += 2;
-  return true;
-}
-
-static bool cur_skip(cursor_t *c, size_t n) {
-  if (c->len - c->pos < n)
-    return false;
-  c->pos += n;
-  return true;
-}
-
-/* Skip an owner name: labels, ended by the root label or by a compression
- * pointer (which answers may use; we do not follow it, the name is not
- * checked). */
-static bool cur_skip_name(cursor_t *c) {
-  for (unsigned labels = 0; labels < 128; labels++) {
-    if (c->pos >= c->len)
-      return false;
-    uint8_t l = c->p[c->pos++];
-    if (l == 0)
-      return true;
-    if ((l & 0xc0) == 0xc0)
-      return cur_skip(c, 1);
-    if ((l & 0xc0) != 0)
-      return false;  /* the reserved 01 and 10 label types */
-    if (!cur_skip(c, l))
-      return false;
-  }
-  return false;
-}
-
 load_dns_result_t load_check_dns(const uint8_t *pkt, size_t len,
                                  const load_dns_expect_t *exp) {
-  cursor_t c = {pkt, len, 0};
-  uint16_t id, flags, qdcount, ancount, nscount, arcount;
-  if (!cur_u16(&c, &id) || !cur_u16(&c, &flags) || !cur_u16(&c, &qdcount) ||
-      !cur_u16(&c, &ancount) || !cur_u16(&c, &nscount) ||
-      !cur_u16(&c, &arcount))
+  dns_reader_t r = dns_reader(pkt, len);
+  dns_header_t h;
+  const uint8_t *question;
+  dns_record_t rr;
+
+  if (!dns_read_header(&r, &h))
     return LOAD_DNS_MALFORMED;
-  if (id != exp->id)
+  if (h.id != exp->id)
     return LOAD_DNS_WRONG_ID;
-  if (!(flags & FLAG_QR) || OPCODE(flags) != 0)
+  if (!(h.flags & DNS_FLAG_QR) || dns_flags_opcode(h.flags) != 0)
     return LOAD_DNS_NOT_RESPONSE;
-  if (flags & FLAG_TC)
+  if (h.flags & DNS_FLAG_TC)
     return LOAD_DNS_TRUNCATED;
-  if (RCODE(flags) != exp->rcode)
+  if (dns_flags_rcode(h.flags) != exp->rcode)
     return LOAD_DNS_RCODE;
-  if (qdcount != 1)
+  if (h.qdcount != 1)
     return LOAD_DNS_WRONG_QUESTION;
-  if (len - c.pos < exp->question_len)
+  if (!dns_read_bytes(&r, exp->question_len, &question))
     return LOAD_DNS_MALFORMED;
-  if (memcmp(pkt + c.pos, exp->question, exp->question_len) != 0)
+  if (memcmp(question, exp->question, exp->question_len) != 0)
     return LOAD_DNS_WRONG_QUESTION;
-  c.pos += exp->question_len;
 
   if (!exp->want_address)
-    return ancount == 0 ? LOAD_DNS_OK : LOAD_DNS_WRONG_ANSWER;
-  if (ancount != 1)
+    return h.ancount == 0 ? LOAD_DNS_OK : LOAD_DNS_WRONG_ANSWER;
+  if (h.ancount != 1)
     return LOAD_DNS_WRONG_ANSWER;
-
-  /* RFC 1035 4.1.3: NAME, TYPE, CLASS, TTL (32 bits), RDLENGTH, RDATA. */
-  uint16_t type, klass, rdlength;
-  if (!cur_skip_name(&c) || !cur_u16(&c, &type) || !cur_u16(&c, &klass) ||
-      !cur_skip(&c, 4) || !cur_u16(&c, &rdlength))
+  /* The owner is read through its pointer (0xc00c from dnsortd), so a
+   * reply whose pointer leads nowhere is malformed; it is not compared. */
+  if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
     return LOAD_DNS_MALFORMED;
-  if (len - c.pos < rdlength)
-    return LOAD_DNS_MALFORMED;
-  if (type != LOAD_DNS_TYPE_A || klass != LOAD_DNS_CLASS_IN || rdlength != 4 ||
-      memcmp(pkt + c.pos, exp->address, 4) != 0)
+  if (rr.type != LOAD_DNS_TYPE_A || rr.rclass != LOAD_DNS_CLASS_IN ||
+      rr.rdlen != 4 || memcmp(rr.rdata, exp->address, 4) != 0)
     return LOAD_DNS_WRONG_ANSWER;
   return LOAD_DNS_OK;
 }
