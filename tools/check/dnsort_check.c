@@ -13,7 +13,8 @@
  *
  * Both checks share one deadline (--timeout seconds from start). Exit 0 when
  * both pass, 1 with one line on stderr naming the first failure, 2 on a
- * usage error. */
+ * usage error. Replies are read with dns_wire's reader (libc only, linked
+ * statically). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dns_wire.h"
 #include "loop_addr.h"
 
 #define DEFAULT_DNS "127.0.0.1:4343"
@@ -165,10 +167,6 @@ static const char *const rcode_names[] = {
   "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
 };
 
-static uint16_t get16(const unsigned char *p) {
-  return (uint16_t)((p[0] << 8) | p[1]);
-}
-
 /* Encode name as wire labels. Returns the length, or -1. */
 static int encode_name(const char *name, unsigned char *out, size_t cap) {
   size_t o = 0;
@@ -193,77 +191,59 @@ static int encode_name(const char *name, unsigned char *out, size_t cap) {
   return (int)o;
 }
 
-/* Skip a possibly compressed name at off. Returns the offset after it, or
- * -1 if it runs off the end. */
-static long skip_name(const unsigned char *m, size_t len, size_t off) {
-  while (off < len) {
-    unsigned char c = m[off];
-    if (c == 0)
-      return (long)off + 1;
-    if ((c & 0xc0) == 0xc0)
-      return off + 2 <= len ? (long)off + 2 : -1;
-    if ((c & 0xc0) != 0)
-      return -1;
-    off += 1u + c;
-  }
-  return -1;
-}
-
-/* Check a reply whose ID already matched. Returns 0 or -1 (reason set). */
-static int check_dns_reply(const unsigned char *m, size_t len,
+/* Check a reply whose header h, read with r, has the query's ID. Returns 0
+ * or -1 (reason set). */
+static int check_dns_reply(dns_reader_t r, const dns_header_t *h,
                            const unsigned char *query, size_t qlen,
                            const char *name, struct in_addr expect) {
   char want[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &expect, want, sizeof(want));
 
-  uint16_t flags = get16(m + 2);
-  if (!(flags & 0x8000))
+  if (!(h->flags & DNS_FLAG_QR))
     return fail("dns: reply has QR=0");
-  if (((flags >> 11) & 0xf) != 0)
-    return fail("dns: reply opcode %u, not QUERY", (flags >> 11) & 0xfu);
-  if (flags & 0x0200)
+  if (dns_flags_opcode(h->flags) != 0)
+    return fail("dns: reply opcode %u, not QUERY", dns_flags_opcode(h->flags));
+  if (h->flags & DNS_FLAG_TC)
     return fail("dns: reply truncated (TC=1)");
-  unsigned rcode = flags & 0xfu;
+  unsigned rcode = dns_flags_rcode(h->flags);
   if (rcode != 0) {
     if (rcode < sizeof(rcode_names) / sizeof(rcode_names[0]))
       return fail("dns: %s for %s", rcode_names[rcode], name);
     return fail("dns: rcode %u for %s", rcode, name);
   }
-  if (get16(m + 4) != 1)
-    return fail("dns: reply has %u questions, not 1", get16(m + 4));
+  if (h->qdcount != 1)
+    return fail("dns: reply has %u questions, not 1", h->qdcount);
   /* The question section of the query: from byte 12 to the end. */
-  size_t question = qlen - 12;
-  if (len < 12 + question || memcmp(m + 12, query + 12, question) != 0)
+  size_t question_len = qlen - DNS_HEADER_SIZE;
+  const uint8_t *question;
+  if (!dns_read_bytes(&r, question_len, &question) ||
+      memcmp(question, query + DNS_HEADER_SIZE, question_len) != 0)
     return fail("dns: reply does not echo the question");
 
-  unsigned ancount = get16(m + 6);
-  size_t off = 12 + question;
   char got[256] = "";
   size_t gotlen = 0;
-  for (unsigned i = 0; i < ancount; i++) {
-    long next = skip_name(m, len, off);
-    if (next < 0 || (size_t)next + 10 > len)
+  for (unsigned i = 0; i < h->ancount; i++) {
+    dns_record_t rr;
+    switch (dns_read_record(&r, &rr)) {
+    case DNS_RECORD_OK:
+      break;
+    case DNS_RECORD_MALFORMED:
       return fail("dns: malformed answer record %u", i + 1);
-    off = (size_t)next;
-    uint16_t type = get16(m + off);
-    uint16_t klass = get16(m + off + 2);
-    uint16_t rdlen = get16(m + off + 8);
-    off += 10;
-    if (off + rdlen > len)
+    case DNS_RECORD_RDATA_PAST_END:
       return fail("dns: answer record %u runs past the message", i + 1);
-    if (type == 1 && klass == 1 && rdlen == 4) {
-      if (memcmp(m + off, &expect.s_addr, 4) == 0)
-        return 0;
-      char a[INET_ADDRSTRLEN];
-      inet_ntop(AF_INET, m + off, a, sizeof(a));
-      int w = snprintf(got + gotlen, sizeof(got) - gotlen, "%s%s",
-                       gotlen ? ", " : "", a);
-      if (w > 0 && (size_t)w < sizeof(got) - gotlen)
-        gotlen += (size_t)w;
     }
-    off += rdlen;
+    if (rr.type != DNS_TYPE_A || rr.rclass != DNS_CLASS_IN || rr.rdlen != 4)
+      continue;
+    if (memcmp(rr.rdata, &expect.s_addr, 4) == 0)
+      return 0;
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, rr.rdata, a, sizeof(a));
+    int w = snprintf(got + gotlen, sizeof(got) - gotlen, "%s%s",
+                     gotlen ? ", " : "", a);
+    if (w > 0 && (size_t)w < sizeof(got) - gotlen)
+      gotlen += (size_t)w;
   }
-  if (ancount == 0)
+  if (h->ancount == 0)
     return fail("dns: no answer for %s (expected %s)", name, want);
   if (gotlen == 0)
     return fail("dns: no A record for %s (expected %s)", name, want);
@@ -337,11 +317,13 @@ static int check_dns(const struct sockaddr_storage *sa, socklen_t salen,
       fail("dns: udp://%s: %s", addr_text, strerror(errno));
       break;
     }
-    if (n < 12 || get16(reply) != id) {
+    dns_reader_t r = dns_reader(reply, (size_t)n);
+    dns_header_t h;
+    if (!dns_read_header(&r, &h) || h.id != id) {
       mismatched++;
       continue;
     }
-    rc = check_dns_reply(reply, (size_t)n, query, qlen, name, expect);
+    rc = check_dns_reply(r, &h, query, qlen, name, expect);
     break;
   }
   close(fd);

@@ -246,6 +246,15 @@ class FakeServers(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("answer record 1", err)
 
+    def test_owner_pointer_to_itself(self):
+        def reply(q):
+            pkt = bytearray(answer(q))
+            pkt[len(q) + 1] = len(q)  # the owner's pointer aims at itself
+            return [bytes(pkt)]
+        rc, _, err = self.dns_case(reply)
+        self.assertEqual(rc, 1)
+        self.assertIn("malformed answer record 1", err)
+
     def test_silent_dns(self):
         rc, _, err = self.dns_case(lambda q: [])
         self.assertEqual(rc, 1)
