@@ -104,8 +104,9 @@ static inline void dns_put_be32(uint8_t *p, uint32_t v) {
  * and NSD's buffer_available_at): every fetch checks the bytes left first
  * and fails without moving, so no caller indexes a packet by hand. The
  * fetches are inline because every packet goes through them. A reader
- * always spans a whole message, from its header: compression pointers are
- * offsets from there. */
+ * that reads names spans a whole message, from its header: compression
+ * pointers are offsets from there. (Fields inside one RDATA may be read
+ * with a reader over just those bytes.) */
 typedef struct {
   const uint8_t *msg;
   size_t len;
