@@ -19,6 +19,15 @@ static int on_url(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+static const struct {
+  const char *path;
+  loop_http_target_t target;
+} routes[] = {
+    {"/metrics", LOOP_HTTP_TARGET_METRICS},
+    {"/health", LOOP_HTTP_TARGET_HEALTH},
+    {"/ready", LOOP_HTTP_TARGET_READY},
+};
+
 static int decide(loop_http_req_t *r) {
   const http_parser *p = &r->parser;
   if (r->url_too_long)
@@ -33,9 +42,13 @@ static int decide(loop_http_req_t *r) {
     return 404;
   const char *path = r->url + u.field_data[UF_PATH].off;
   size_t path_len = u.field_data[UF_PATH].len;
-  if (path_len != strlen(LOOP_HTTP_PATH) || memcmp(path, LOOP_HTTP_PATH, path_len) != 0)
-    return 404;
-  return 200;
+  for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    if (path_len == strlen(routes[i].path) && memcmp(path, routes[i].path, path_len) == 0) {
+      r->target = routes[i].target;
+      return 200;
+    }
+  }
+  return 404;
 }
 
 /* The headers are in: decide, and pause the parser so that nothing after
@@ -91,6 +104,7 @@ const char *loop_http_reason(int status) {
   case 414: return "URI Too Long";
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
   default: return "Unknown";
   }
 }

@@ -3,7 +3,9 @@
  * libhttp-parser, 2.9), no sockets, so cmocka feeds it byte strings.
  *
  * The answer is decided as soon as the request line and headers are in:
- * GET or HEAD of /metrics (any query string) is 200, another path 404,
+ * GET or HEAD of /metrics, /health or /ready (any query string) is 200
+ * with the target set (the server may still answer /ready with 503),
+ * another path 404,
  * another method 405, a request http_parser rejects 400, a target over
  * LOOP_HTTP_MAX_URL bytes 414, a head over LOOP_HTTP_MAX_HEAD bytes 431.
  * A body, if any, is never read: the server answers with Connection: close
@@ -20,7 +22,12 @@
  * bytes; curl about 100. */
 #define LOOP_HTTP_MAX_HEAD 8192
 
-#define LOOP_HTTP_PATH "/metrics"
+/* What a 200 request asked for. */
+typedef enum {
+  LOOP_HTTP_TARGET_METRICS = 0, /* /metrics: the Prometheus scrape */
+  LOOP_HTTP_TARGET_HEALTH,      /* /health: the loop turns */
+  LOOP_HTTP_TARGET_READY,       /* /ready: listening, zone loaded, not draining */
+} loop_http_target_t;
 
 typedef enum {
   LOOP_HTTP_NEED_MORE = 0,
@@ -34,6 +41,7 @@ typedef struct {
   bool url_too_long;        /* past LOOP_HTTP_MAX_URL: 414 once read */
   bool ready;
   int status;               /* 200, 400, 404, 405, 414 or 431 once ready */
+  loop_http_target_t target; /* with status 200 */
   bool head;                /* HEAD: the response has no body */
 } loop_http_req_t;
 

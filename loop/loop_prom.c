@@ -12,7 +12,7 @@
 #define INITIAL_CAP 4096
 
 const int loop_prom_http_codes[LOOP_PROM_N_HTTP_CODES] = {200, 400, 404, 405,
-                                                          414, 431, 500};
+                                                          414, 431, 500, 503};
 
 int loop_prom_http_code_index(int code) {
   for (size_t i = 0; i < LOOP_PROM_N_HTTP_CODES; i++) {

@@ -91,7 +91,7 @@ int loop_prom_parse_statm(const char *text, uint64_t page_size,
 
 /* The status codes the metrics server answers with, in the order of
  * loop_prom_snapshot_t.http_responses. */
-#define LOOP_PROM_N_HTTP_CODES 7
+#define LOOP_PROM_N_HTTP_CODES 8
 extern const int loop_prom_http_codes[LOOP_PROM_N_HTTP_CODES];
 
 /* The index of code in loop_prom_http_codes, or -1. */

@@ -60,6 +60,60 @@ static void test_other_paths_are_404(void **state) {
     assert_int_equal(feed(reqs[i], 0, NULL), 404);
 }
 
+/* Status and target of one request fed whole. */
+static int target_of(const char *text, loop_http_target_t *target) {
+  loop_http_req_t r;
+  loop_http_req_init(&r);
+  if (loop_http_req_feed(&r, text, strlen(text)) != LOOP_HTTP_READY)
+    return 0;
+  *target = r.target;
+  return r.status;
+}
+
+static void test_probe_paths_have_their_targets(void **state) {
+  (void)state;
+  static const struct {
+    const char *req;
+    loop_http_target_t target;
+  } ok[] = {
+      {"GET /metrics HTTP/1.1\r\n\r\n", LOOP_HTTP_TARGET_METRICS},
+      {"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", LOOP_HTTP_TARGET_HEALTH},
+      {"HEAD /health HTTP/1.0\r\n\r\n", LOOP_HTTP_TARGET_HEALTH},
+      {"GET /health?verbose=1 HTTP/1.1\r\n\r\n", LOOP_HTTP_TARGET_HEALTH},
+      {"GET /ready HTTP/1.1\r\nUser-Agent: kube-probe/1.30\r\n\r\n", LOOP_HTTP_TARGET_READY},
+      {"HEAD /ready HTTP/1.1\r\n\r\n", LOOP_HTTP_TARGET_READY},
+      {"GET http://10.0.0.7:9153/ready HTTP/1.1\r\n\r\n", LOOP_HTTP_TARGET_READY},
+  };
+  for (size_t i = 0; i < ARRAY_LEN(ok); i++) {
+    loop_http_target_t target = (loop_http_target_t)-1;
+    assert_int_equal(target_of(ok[i].req, &target), 200);
+    assert_int_equal(target, ok[i].target);
+  }
+  /* Every split gives the same target. */
+  for (size_t step = 1; step <= 5; step++) {
+    loop_http_req_t r;
+    loop_http_req_init(&r);
+    const char *req = "GET /ready HTTP/1.1\r\n\r\n";
+    loop_http_result_t res = LOOP_HTTP_NEED_MORE;
+    for (size_t off = 0; off < strlen(req) && res != LOOP_HTTP_READY; off += step) {
+      size_t n = strlen(req) - off < step ? strlen(req) - off : step;
+      res = loop_http_req_feed(&r, req + off, n);
+    }
+    assert_int_equal(res, LOOP_HTTP_READY);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.target, LOOP_HTTP_TARGET_READY);
+  }
+  const char *not_found[] = {
+      "GET /healthz HTTP/1.1\r\n\r\n",   "GET /health/ HTTP/1.1\r\n\r\n",
+      "GET /Health HTTP/1.1\r\n\r\n",    "GET /ready/x HTTP/1.1\r\n\r\n",
+      "GET /readyz HTTP/1.1\r\n\r\n",    "GET /rea HTTP/1.1\r\n\r\n",
+  };
+  for (size_t i = 0; i < ARRAY_LEN(not_found); i++)
+    assert_int_equal(feed(not_found[i], 0, NULL), 404);
+  assert_int_equal(feed("POST /ready HTTP/1.1\r\n\r\n", 0, NULL), 405);
+  assert_int_equal(feed("PUT /health HTTP/1.1\r\n\r\n", 0, NULL), 405);
+}
+
 static void test_other_methods_are_405(void **state) {
   (void)state;
   const char *reqs[] = {
@@ -177,6 +231,7 @@ static void test_reasons(void **state) {
   assert_string_equal(loop_http_reason(200), "OK");
   assert_string_equal(loop_http_reason(405), "Method Not Allowed");
   assert_string_equal(loop_http_reason(431), "Request Header Fields Too Large");
+  assert_string_equal(loop_http_reason(503), "Service Unavailable");
 }
 
 int main(void) {
@@ -184,6 +239,7 @@ int main(void) {
       cmocka_unit_test(test_get_metrics_is_200_at_every_split),
       cmocka_unit_test(test_head_and_query_string_and_http_1_0),
       cmocka_unit_test(test_other_paths_are_404),
+      cmocka_unit_test(test_probe_paths_have_their_targets),
       cmocka_unit_test(test_other_methods_are_405),
       cmocka_unit_test(test_malformed_requests_are_400),
       cmocka_unit_test(test_incomplete_request_needs_more),

@@ -60,6 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   FUZZ_CHECK(chunked.status == whole.status);
   FUZZ_CHECK(chunked.head == whole.head);
+  if (chunked.status == 200)
+    FUZZ_CHECK(chunked.target == whole.target);
   FUZZ_CHECK(status_known(chunked.status));
   FUZZ_CHECK(loop_http_reason(chunked.status) != NULL);
   /* http_parser skips empty lines before the request line. */
