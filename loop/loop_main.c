@@ -65,6 +65,9 @@ typedef struct {
   bool reload_again;           /* SIGHUP arrived during a reload */
   unsigned closing;            /* services still closing at shutdown */
   bool stopping;
+  /* After SIGTERM the metrics listener (/ready: 503) outlives both drains. */
+  bool dns_side_closed;
+  bool sorts_drained;
   uint64_t reloads_ok;
   uint64_t reloads_failed;
   dns_forward_t *forward;      /* --unknown forward, else NULL */
@@ -293,15 +296,28 @@ static void on_tcp_closed(dns_tcp_t *t) {
   service_closed();
 }
 
+static void on_metrics_closed(loop_metrics_t *m);
+
+/* The metrics listener answers /ready with 503 (and /health with 200) for
+ * as long as anything drains: it closes once the DNS side has closed and
+ * the sorts have drained, whichever comes last. */
+static void close_metrics_when_drained(void) {
+  if (srv.cfg.metrics && srv.dns_side_closed && srv.sorts_drained)
+    loop_metrics_close(&srv.metrics, on_metrics_closed);
+}
+
 static void on_sort_drained(sort_server_t *sort) {
-  /* The metrics endpoint is closed by now: the shutdown outcome is seen
-   * here (bench/scale.sh parses the line up to "cancelled"). */
+  /* The metrics endpoint is still up: scrapes during the drain see the
+   * shutdown outcome, and so does this line (bench/scale.sh parses it up
+   * to "cancelled"). */
   sort_server_stats_t st;
   sort_server_stats(sort, &st);
   loop_log(LOOP_LOG_INFO, "sort service drained: %llu ok, %llu error replies, %llu cancelled, "
            "%llu refused as shutting down",
            (unsigned long long)st.ok, (unsigned long long)st.error_replies,
            (unsigned long long)st.cancelled, (unsigned long long)st.shutdown);
+  srv.sorts_drained = true;
+  close_metrics_when_drained();
   service_closed();
 }
 
@@ -331,8 +347,9 @@ static void on_grace_over(uv_timer_t *t) {
   sort_server_abort(&srv.sort);
 }
 
-/* The DNS listeners, the forwarder and the metrics listener (whose /ready
- * says 503 until then) close together, once the DNS drain is over. */
+/* The DNS listeners and the forwarder close together, once the DNS drain
+ * is over; the metrics listener (whose /ready says 503 until then) too,
+ * unless sorts are still draining. */
 static void close_dns_side(uv_timer_t *t) {
   (void)t;
   for (size_t i = 0; i < srv.n_dns; i++) {
@@ -343,8 +360,8 @@ static void close_dns_side(uv_timer_t *t) {
    * the forwarder then drops the queries themselves. */
   if (srv.forward != NULL)
     dns_forward_close(srv.forward, on_forward_closed, NULL);
-  if (srv.cfg.metrics)
-    loop_metrics_close(&srv.metrics, on_metrics_closed);
+  srv.dns_side_closed = true;
+  close_metrics_when_drained();
 }
 
 static void on_signal(uv_signal_t *sig, int signum) {
@@ -359,6 +376,9 @@ static void on_signal(uv_signal_t *sig, int signum) {
            strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
   srv.closing = (unsigned)(2 * srv.n_dns + srv.cfg.sort_on + (srv.forward != NULL) +
                            srv.cfg.metrics);
+  if (srv.cfg.metrics)
+    loop_metrics_set_ready(&srv.metrics, false);
+  srv.sorts_drained = !srv.cfg.sort_on;
   if (srv.cfg.sort_on)
     sort_server_drain(&srv.sort, on_sort_drained);
   uv_timer_start(&srv.grace, on_grace_over, srv.cfg.grace_ms, 0);
@@ -633,6 +653,9 @@ static int run(void) {
   int exit_code = 1;
   if (start_services() == 0) {
     start_signals();
+    /* Every listener is open and the zone is loaded. */
+    if (srv.cfg.metrics)
+      loop_metrics_set_ready(&srv.metrics, true);
     announce();
     uv_run(&srv.loop, UV_RUN_DEFAULT);
     exit_code = 0;

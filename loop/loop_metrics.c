@@ -130,19 +130,32 @@ static void respond(conn_t *c) {
   loop_metrics_t *m = c->server;
   int status = c->req.status;
   const char *type = "text/plain; charset=utf-8";
-  const char *body;
-  size_t body_len;
+  const char *body = NULL;
+  size_t body_len = 0;
 
   uv_timer_stop(&c->timer);
-  if (status == 200 && render_scrape(c)) {
-    type = LOOP_PROM_CONTENT_TYPE;
-    body = c->body.data;
-    body_len = c->body.len;
-  } else {
-    if (status == 200)
+  /* /health is answered by the loop alone: nothing it reads depends on the
+   * sort queue or the zone, so a busy pool cannot fail a liveness probe. */
+  if (status == 200 && c->req.target == LOOP_HTTP_TARGET_READY && !m->ready)
+    status = 503;
+  if (status == 200 && c->req.target == LOOP_HTTP_TARGET_METRICS) {
+    if (render_scrape(c)) {
+      type = LOOP_PROM_CONTENT_TYPE;
+      body = c->body.data;
+      body_len = c->body.len;
+    } else {
       status = 500;
-    body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "%d %s\n",
-                                status, loop_http_reason(status));
+    }
+  }
+  if (body == NULL) {
+    if (status == 200)
+      body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "%s\n",
+                                  c->req.target == LOOP_HTTP_TARGET_READY ? "ready" : "ok");
+    else if (status == 503)
+      body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "not ready\n");
+    else
+      body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "%d %s\n",
+                                  status, loop_http_reason(status));
     body = c->small_body;
   }
   int head_len = snprintf(c->head, sizeof(c->head),
@@ -229,6 +242,7 @@ int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
   if (m->cfg.timeout_ms == 0)
     m->cfg.timeout_ms = LOOP_METRICS_DEFAULT_TIMEOUT_MS;
   m->on_close = NULL;
+  m->ready = false;
   memset(m->responses, 0, sizeof(m->responses));
   m->timeouts = 0;
 
@@ -256,6 +270,10 @@ void loop_metrics_close(loop_metrics_t *m, void (*on_close)(loop_metrics_t *)) {
     return;
   m->on_close = on_close;
   net_tcp_close(&m->net, on_net_drained);
+}
+
+void loop_metrics_set_ready(loop_metrics_t *m, bool ready) {
+  m->ready = ready;
 }
 
 void loop_metrics_process(loop_prom_snapshot_t *snap) {

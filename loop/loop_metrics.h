@@ -1,5 +1,7 @@
 /* loop_metrics: the Prometheus endpoint (--metrics), an HTTP/1.1 server on
- * the caller's libuv loop. Each connection gets one response and then
+ * the caller's libuv loop, with the probes /health (200 whenever the loop
+ * answers) and /ready (200 once the owner says so, 503 after it takes it
+ * back, e.g. while draining). Each connection gets one response and then
  * Connection: close; requests are read by loop_http (http_parser), the
  * body comes from the owner's collect callback, rendered on the loop
  * thread into a growable buffer (a few hundred series: well under a
@@ -43,6 +45,7 @@ typedef struct loop_metrics {
   net_tcp_t net;
   loop_metrics_config_t cfg;
   void (*on_close)(struct loop_metrics *);
+  bool ready;                  /* GET /ready: 200 if set, else 503 */
   /* Counters, exported with the rest. */
   uint64_t responses[LOOP_PROM_N_HTTP_CODES]; /* by loop_prom_http_codes */
   uint64_t timeouts;
@@ -61,6 +64,10 @@ int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
 /* Close the listener and every connection; on_close (may be NULL) runs
  * once all of them are closed and freed. */
 void loop_metrics_close(loop_metrics_t *m, void (*on_close)(loop_metrics_t *));
+
+/* What GET /ready answers: 200 when ready, 503 when not. A started
+ * endpoint is not ready until this says so. */
+void loop_metrics_set_ready(loop_metrics_t *m, bool ready);
 
 /* The process's own figures: RSS and virtual size from /proc/self/statm,
  * CPU time from getrusage. */

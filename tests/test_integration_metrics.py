@@ -3,7 +3,8 @@
 real dnsortd on ephemeral ports, scraped over HTTP before and after real
 traffic, with every counter checked to move by exactly what was sent; the
 endpoint's error answers and bounds (404/405/400/414/431, the connection
-limit, a slowloris client); SIGTERM with metrics connections open; JSON
+limit, a slowloris client); the probes /health and /ready, before and
+during a drain; SIGTERM with metrics connections open; JSON
 log lines that parse; one query line per query.
 
 Python standard library only. Run by meson test:
@@ -663,6 +664,94 @@ class Endpoint(unittest.TestCase):
                          - val(before, "dnsort_metrics_http_refused_connections_total"), refused)
 
 
+class Probes(unittest.TestCase):
+    """GET/HEAD /health and /ready: what the container HEALTHCHECK and the
+    Kubernetes probes ask."""
+
+    def check_text(self, srv, method, path, want_status, want_body):
+        status, headers, body = srv.http(method, path)
+        self.assertEqual((status, headers.get("content-type")),
+                         (want_status, "text/plain; charset=utf-8"), "%s %s" % (method, path))
+        self.assertEqual(int(headers["content-length"]), len(want_body))
+        self.assertEqual(headers.get("connection"), "close")
+        self.assertEqual(body, "" if method == "HEAD" else want_body)
+
+    def test_health_and_ready_on_a_running_server(self):
+        srv = Server()
+        try:
+            before = srv.scrape()
+            self.check_text(srv, "GET", "/health", 200, "ok\n")
+            self.check_text(srv, "HEAD", "/health", 200, "ok\n")
+            self.check_text(srv, "GET", "/ready", 200, "ready\n")
+            self.check_text(srv, "HEAD", "/ready", 200, "ready\n")
+            self.check_text(srv, "GET", "/health?from=kubelet", 200, "ok\n")
+            for path in ("/healthz", "/health/", "/ready/now", "/readyz"):
+                self.assertEqual(srv.http("GET", path)[0], 404, path)
+            self.assertEqual(srv.http("POST", "/ready")[0], 405)
+            after = srv.scrape()
+            # Five probes and one scrape are 200s; none was a 503.
+            self.assertEqual(val(after, "dnsort_metrics_http_responses_total", code="200")
+                             - val(before, "dnsort_metrics_http_responses_total", code="200"), 6)
+            self.assertEqual(val(after, "dnsort_metrics_http_responses_total", code="503"), 0)
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_probes_ignore_a_full_sort_queue_and_an_empty_zone(self):
+        # One worker busy for seconds, a queue of one that is full: the
+        # sort service says busy, and both probes still say yes.
+        srv = Server("--threads", "1", "--max-queued-jobs", "1", "--max-elements", "200000",
+                     "--no-default-map", "--grace", "0.3")
+        try:
+            body = json.dumps(list(range(100000, 0, -1))).encode()  # seconds of gnome sort
+            long_sort = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30)
+            long_sort.sendall(struct.pack(">Q", len(body)) + body)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
+            self.assertIn(b"server busy", sort_exchange(srv.sort_port, b"[2, 1]"))
+            self.assertEqual(val(srv.scrape(), "dnsort_dns_map_names"), 0)
+            self.check_text(srv, "GET", "/health", 200, "ok\n")
+            self.check_text(srv, "GET", "/ready", 200, "ready\n")
+        finally:
+            code, lines = srv.stop()
+            long_sort.close()
+        self.assertEqual(code, 0, "\n".join(lines))
+
+    def test_ready_is_503_while_draining_and_health_stays_200(self):
+        # A sort that takes seconds and a 2 s grace period: the drain lasts
+        # until the grace period ends, and the endpoint answers meanwhile.
+        grace = 2.0
+        srv = Server("--threads", "1", "--max-elements", "200000", "--grace", str(grace))
+        body = json.dumps(list(range(100000, 0, -1))).encode()
+        s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30)
+        try:
+            s.sendall(struct.pack(">Q", len(body)) + body)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
+            self.check_text(srv, "GET", "/ready", 200, "ready\n")
+            t0 = time.monotonic()
+            srv.signal()
+            # The signal is handled on the loop: poll until /ready turns.
+            self.assertTrue(wait_until(lambda: srv.http("GET", "/ready")[0] == 503, timeout=grace),
+                            "/ready never answered 503 during the drain")
+            self.check_text(srv, "GET", "/ready", 503, "not ready\n")
+            self.check_text(srv, "HEAD", "/ready", 503, "not ready\n")
+            self.check_text(srv, "GET", "/health", 200, "ok\n")
+            snap = srv.scrape()
+            self.assertGreaterEqual(val(snap, "dnsort_metrics_http_responses_total", code="503"), 3)
+            self.assertEqual(val(snap, "dnsort_sort_jobs", state="running"), 1)
+            self.assertLess(time.monotonic() - t0, grace, "the checks outlasted the drain")
+            # The DNS and sort listeners are already closed.
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", srv.sort_port), timeout=2).close()
+            self.assertEqual(recv_all(s), b"", "the aborted sort sent a reply")
+        finally:
+            s.close()
+            code, lines = srv.stop()
+        self.assertEqual(code, 0, "\n".join(lines))
+        self.assertIn("grace period", "\n".join(lines))
+        # Gone with the process.
+        with self.assertRaises(OSError):
+            srv.http("GET", "/health")
+
+
 class Lifecycle(unittest.TestCase):
     def test_listening_line_without_metrics_is_unchanged(self):
         srv = Server(metrics=False)
@@ -688,8 +777,8 @@ class Lifecycle(unittest.TestCase):
         half.close()
 
     def test_shutdown_outcome_is_counted_in_the_drain_line(self):
-        # The endpoint closes with the listeners, so the shutdown outcome
-        # is reported by the drain summary.
+        # The endpoint closes once the sorts have drained, so the shutdown
+        # outcome is reported by the drain summary.
         srv = Server()
         s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
         s.sendall(struct.pack(">Q", 10) + b"[1,")
