@@ -11,8 +11,14 @@
  *      length, then the JSON body); the whole reply up to the server's
  *      close must be exactly "[1, 2, 3]".
  *
- * Both checks share one deadline (--timeout seconds from start). Exit 0 when
- * both pass, 1 with one line on stderr naming the first failure, 2 on a
+ *   3. With --http ADDR:PORT[/PATH]: one HTTP/1.1 GET of PATH (default
+ *      /health, dnsortd's liveness endpoint on its --metrics listener);
+ *      the status must be 200. Given --http, the DNS and sort checks run
+ *      only if --dns or --sort is given too, so that a probe of the HTTP
+ *      endpoint alone needs nothing else.
+ *
+ * The checks share one deadline (--timeout seconds from start). Exit 0 when
+ * all pass, 1 with one line on stderr naming the first failure, 2 on a
  * usage error. Replies are read with dns_wire's reader (libc only, linked
  * statically). */
 #include <arpa/inet.h>
@@ -44,6 +50,11 @@
 #define SORT_BODY "[3, 1, 2]"
 #define SORT_REPLY "[1, 2, 3]"
 #define DNS_RESEND_MS 500
+#define HTTP_DEFAULT_PATH "/health"
+#define HTTP_MAX_PATH 256
+/* The status line and a little more; the rest of a response (a whole
+ * scrape, if PATH is /metrics) is not needed. */
+#define HTTP_MAX_KEPT 1024
 
 #ifndef DNSORT_VERSION
 #define DNSORT_VERSION "unknown"
@@ -83,10 +94,11 @@ static void usage_error(const char *fmt, ...) {
 static void usage(FILE *out) {
   fputs(
 "Usage: dnsort-check [--dns ADDR:PORT] [--sort ADDR:PORT] [--timeout S]\n"
-"                    [--name NAME] [--expect IPV4]\n"
+"                    [--name NAME] [--expect IPV4] [--http ADDR:PORT[/PATH]]\n"
 "Health check for dnsortd: one DNS A query over UDP and one sort request\n"
-"over TCP. Exit 0 if both pass, 1 (with the reason on stderr) if not, 2 on\n"
-"a usage error.\n"
+"over TCP; with --http, one HTTP GET instead (and the others only if --dns\n"
+"or --sort is given too). Exit 0 if all pass, 1 (with the reason on stderr)\n"
+"if not, 2 on a usage error.\n"
 "\n"
 "  --dns ADDR:PORT   DNS responder (default " DEFAULT_DNS "; IPv6 as [::1]:4343)\n"
 "  --sort ADDR:PORT  sort service (default " DEFAULT_SORT ")\n"
@@ -94,6 +106,10 @@ static void usage(FILE *out) {
 "                    (default 2; fractions allowed)\n"
 "  --name NAME       name to query (default " DEFAULT_NAME ")\n"
 "  --expect IPV4     address the answer must contain (default " DEFAULT_EXPECT ")\n"
+"  --http ADDR:PORT[/PATH]\n"
+"                    GET http://ADDR:PORT/PATH must answer 200 (PATH defaults\n"
+"                    to " HTTP_DEFAULT_PATH ", dnsortd's liveness probe on its --metrics\n"
+"                    listener; /ready is its readiness probe)\n"
 "  -h, --help        show this help and exit\n"
 "  -V, --version     show the version and exit\n"
 "\n"
@@ -330,6 +346,90 @@ static int check_dns(const struct sockaddr_storage *sa, socklen_t salen,
   return rc;
 }
 
+/* ---- TCP, for the sort and HTTP checks ---- */
+
+/* Connect before the deadline. Returns the socket, or -1 with the reason
+ * set ("WHAT: tcp://ADDR: ..."). */
+static int tcp_connect(const struct sockaddr_storage *sa, socklen_t salen,
+                       const char *what, const char *addr_text, int64_t deadline) {
+  int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return fail("%s: socket: %s", what, strerror(errno));
+  if (connect(fd, (const struct sockaddr *)sa, salen) == 0)
+    return fd;
+  if (errno != EINPROGRESS) {
+    fail("%s: tcp://%s: %s", what, addr_text, strerror(errno));
+    goto fail;
+  }
+  int ev = wait_fd(fd, POLLOUT, deadline, -1);
+  if (ev <= 0) {
+    fail("%s: tcp://%s: %s", what, addr_text, ev == 0 ? "connect timed out" : strerror(errno));
+    goto fail;
+  }
+  int err = 0;
+  socklen_t errlen = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0)
+    err = errno;
+  if (err == 0)
+    return fd;
+  fail("%s: tcp://%s: %s", what, addr_text, strerror(err));
+fail:
+  close(fd);
+  return -1;
+}
+
+/* Send all of data before the deadline. Returns 0, or -1 with the reason
+ * set. */
+static int tcp_send_all(int fd, const void *data, size_t len, const char *what,
+                        const char *addr_text, int64_t deadline) {
+  size_t sent = 0;
+  while (sent < len) {
+    ssize_t n = send(fd, (const char *)data + sent, len - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += (size_t)n;
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
+      return fail("%s: tcp://%s: send: %s", what, addr_text, strerror(errno));
+    if (wait_fd(fd, POLLOUT, deadline, -1) <= 0)
+      return fail("%s: tcp://%s: send timed out", what, addr_text);
+  }
+  return 0;
+}
+
+typedef enum {
+  RECV_CLOSED,    /* the peer closed: buf holds all it sent */
+  RECV_FULL,      /* buf is full; the rest was not read */
+  RECV_ERROR,     /* errno says why */
+  RECV_TIMEOUT,
+} recv_result_t;
+
+/* Read into buf until the peer closes, buf is full, or the deadline;
+ * *got is the number of bytes kept. */
+static recv_result_t recv_until_close(int fd, unsigned char *buf, size_t cap, size_t *got,
+                                      int64_t deadline) {
+  *got = 0;
+  for (;;) {
+    if (*got == cap)
+      return RECV_FULL;
+    ssize_t n = recv(fd, buf + *got, cap - *got, 0);
+    if (n == 0)
+      return RECV_CLOSED;
+    if (n > 0) {
+      *got += (size_t)n;
+      continue;
+    }
+    if (errno == EINTR)
+      continue;
+    if (errno != EAGAIN)
+      return RECV_ERROR;
+    if (wait_fd(fd, POLLIN, deadline, -1) <= 0)
+      return RECV_TIMEOUT;
+  }
+}
+
 /* ---- sort over TCP ---- */
 
 static int check_sort(const struct sockaddr_storage *sa, socklen_t salen,
@@ -340,83 +440,34 @@ static int check_sort(const struct sockaddr_storage *sa, socklen_t salen,
     req[i] = (unsigned char)(body >> (56 - 8 * i));
   memcpy(req + 8, SORT_BODY, sizeof(SORT_BODY) - 1);
 
-  int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int fd = tcp_connect(sa, salen, "sort", addr_text, deadline);
   if (fd < 0)
-    return fail("sort: socket: %s", strerror(errno));
-
+    return -1;
   int rc = -1;
-  if (connect(fd, (const struct sockaddr *)sa, salen) != 0) {
-    if (errno != EINPROGRESS) {
-      fail("sort: tcp://%s: %s", addr_text, strerror(errno));
-      goto out;
-    }
-    int ev = wait_fd(fd, POLLOUT, deadline, -1);
-    if (ev <= 0) {
-      fail("sort: tcp://%s: %s", addr_text,
-           ev == 0 ? "connect timed out" : strerror(errno));
-      goto out;
-    }
-    int err = 0;
-    socklen_t errlen = sizeof(err);
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0)
-      err = errno;
-    if (err != 0) {
-      fail("sort: tcp://%s: %s", addr_text, strerror(err));
-      goto out;
-    }
-  }
-
-  size_t sent = 0;
-  while (sent < sizeof(req)) {
-    ssize_t n = send(fd, req + sent, sizeof(req) - sent, MSG_NOSIGNAL);
-    if (n >= 0) {
-      sent += (size_t)n;
-      continue;
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN) {
-      fail("sort: tcp://%s: send: %s", addr_text, strerror(errno));
-      goto out;
-    }
-    if (wait_fd(fd, POLLOUT, deadline, -1) <= 0) {
-      fail("sort: tcp://%s: send timed out", addr_text);
-      goto out;
-    }
-  }
+  if (tcp_send_all(fd, req, sizeof(req), "sort", addr_text, deadline) != 0)
+    goto out;
   /* No shutdown(SHUT_WR): dnsortd takes a FIN that arrives while the sort
    * is pending as "the client has gone" and cancels the job. */
 
   unsigned char reply[512];
-  size_t got = 0;
-  for (;;) {
-    ssize_t n = recv(fd, reply + got, sizeof(reply) - got, 0);
-    if (n == 0)
-      break;
-    if (n > 0) {
-      got += (size_t)n;
-      if (got == sizeof(reply)) {
-        fail("sort: reply longer than %zu bytes: %s", sizeof(reply),
-             printable(reply, got));
-        goto out;
-      }
-      continue;
-    }
-    if (errno == EINTR)
-      continue;
-    if (errno != EAGAIN) {
-      fail("sort: tcp://%s: recv: %s%s%s", addr_text, strerror(errno),
-           got ? " after " : "", got ? printable(reply, got) : "");
-      goto out;
-    }
-    if (wait_fd(fd, POLLIN, deadline, -1) <= 0) {
-      if (got)
-        fail("sort: tcp://%s: timed out after a partial reply: %s", addr_text,
-             printable(reply, got));
-      else
-        fail("sort: tcp://%s: no reply", addr_text);
-      goto out;
-    }
+  size_t got;
+  switch (recv_until_close(fd, reply, sizeof(reply), &got, deadline)) {
+  case RECV_CLOSED:
+    break;
+  case RECV_FULL:
+    fail("sort: reply longer than %zu bytes: %s", sizeof(reply) - 1, printable(reply, got));
+    goto out;
+  case RECV_ERROR:
+    fail("sort: tcp://%s: recv: %s%s%s", addr_text, strerror(errno),
+         got ? " after " : "", got ? printable(reply, got) : "");
+    goto out;
+  case RECV_TIMEOUT:
+    if (got)
+      fail("sort: tcp://%s: timed out after a partial reply: %s", addr_text,
+           printable(reply, got));
+    else
+      fail("sort: tcp://%s: no reply", addr_text);
+    goto out;
   }
   if (got != sizeof(SORT_REPLY) - 1 || memcmp(reply, SORT_REPLY, got) != 0) {
     if (got == 0)
@@ -431,6 +482,104 @@ out:
   return rc;
 }
 
+/* ---- HTTP ---- */
+
+/* The status of an HTTP/1.x status line at the start of text, or -1. */
+static int http_status(const unsigned char *text, size_t len) {
+  if (len < 13 || memcmp(text, "HTTP/1.", 7) != 0 || text[7] < '0' || text[7] > '9' ||
+      text[8] != ' ')
+    return -1;
+  int status = 0;
+  for (size_t i = 9; i < 12; i++) {
+    if (text[i] < '0' || text[i] > '9')
+      return -1;
+    status = status * 10 + (text[i] - '0');
+  }
+  if (text[12] != ' ' && text[12] != '\r')
+    return -1;
+  return status;
+}
+
+static int check_http(const struct sockaddr_storage *sa, socklen_t salen,
+                      const char *addr_text, const char *path, int64_t deadline) {
+  char req[HTTP_MAX_PATH + 256];
+  int len = snprintf(req, sizeof(req),
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dnsort-check/" DNSORT_VERSION
+                     "\r\nConnection: close\r\n\r\n",
+                     path, addr_text);
+  if (len < 0 || (size_t)len >= sizeof(req))
+    return fail("http: request too long");
+  int fd = tcp_connect(sa, salen, "http", addr_text, deadline);
+  if (fd < 0)
+    return -1;
+  int rc = -1;
+  if (tcp_send_all(fd, req, (size_t)len, "http", addr_text, deadline) != 0)
+    goto out;
+  unsigned char reply[HTTP_MAX_KEPT];
+  size_t got;
+  recv_result_t res = recv_until_close(fd, reply, sizeof(reply), &got, deadline);
+  if (res == RECV_ERROR) {
+    fail("http: http://%s%s: recv: %s", addr_text, path, strerror(errno));
+    goto out;
+  }
+  if (res == RECV_TIMEOUT && got == 0) {
+    fail("http: http://%s%s: no response", addr_text, path);
+    goto out;
+  }
+  const unsigned char *eol = memchr(reply, '\n', got);
+  if (res == RECV_TIMEOUT && eol == NULL) {
+    fail("http: http://%s%s: timed out after a partial response: %s", addr_text, path,
+         printable(reply, got));
+    goto out;
+  }
+  size_t line = eol != NULL ? (size_t)(eol - reply) : got;
+  if (line > 0 && reply[line - 1] == '\r')
+    line--;
+  int status = http_status(reply, got);
+  if (status < 0) {
+    if (got == 0)
+      fail("http: http://%s%s closed the connection without a response", addr_text, path);
+    else
+      fail("http: http://%s%s: not an HTTP response: %s", addr_text, path, printable(reply, got));
+    goto out;
+  }
+  if (status != 200) {
+    fail("http: http://%s%s: %s", addr_text, path, printable(reply + 9, line - 9));
+    goto out;
+  }
+  rc = 0;
+out:
+  close(fd);
+  return rc;
+}
+
+/* --http's value: [http://]ADDR:PORT[/PATH]. Returns 0 with addr (text
+ * and socket address) and path set, or -1. */
+static int parse_http_target(const char *text, char *addr, size_t addr_cap,
+                             struct sockaddr_storage *sa, socklen_t *salen,
+                             const char **path) {
+  if (strncmp(text, "http://", 7) == 0)
+    text += 7;
+  const char *slash = strchr(text, '/');
+  size_t n = slash != NULL ? (size_t)(slash - text) : strlen(text);
+  if (n == 0 || n >= addr_cap)
+    return -1;
+  memcpy(addr, text, n);
+  addr[n] = '\0';
+  if (parse_addr(addr, sa, salen) != 0)
+    return -1;
+  *path = slash != NULL ? slash : HTTP_DEFAULT_PATH;
+  size_t plen = strlen(*path);
+  if (plen >= HTTP_MAX_PATH)
+    return -1;
+  for (size_t i = 0; i < plen; i++) {
+    unsigned char c = (unsigned char)(*path)[i];
+    if (c <= 0x20 || c >= 0x7f)
+      return -1;
+  }
+  return 0;
+}
+
 /* ---- main ---- */
 
 int main(int argc, char **argv) {
@@ -438,7 +587,9 @@ int main(int argc, char **argv) {
   const char *sort_text = DEFAULT_SORT;
   const char *name = DEFAULT_NAME;
   const char *expect_text = DEFAULT_EXPECT;
+  const char *http_text = NULL;
   double timeout = DEFAULT_TIMEOUT;
+  bool dns_given = false, sort_given = false, name_given = false;
 
   static const struct option longopts[] = {
     {"dns", required_argument, NULL, 'd'},
@@ -446,6 +597,7 @@ int main(int argc, char **argv) {
     {"timeout", required_argument, NULL, 't'},
     {"name", required_argument, NULL, 'n'},
     {"expect", required_argument, NULL, 'e'},
+    {"http", required_argument, NULL, 'H'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -454,10 +606,11 @@ int main(int argc, char **argv) {
   int c;
   while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
     switch (c) {
-    case 'd': dns_text = optarg; break;
-    case 's': sort_text = optarg; break;
-    case 'n': name = optarg; break;
-    case 'e': expect_text = optarg; break;
+    case 'd': dns_text = optarg; dns_given = true; break;
+    case 's': sort_text = optarg; sort_given = true; break;
+    case 'n': name = optarg; name_given = true; break;
+    case 'e': expect_text = optarg; name_given = true; break;
+    case 'H': http_text = optarg; break;
     case 't': {
       char *end;
       errno = 0;
@@ -498,15 +651,41 @@ int main(int argc, char **argv) {
   if (encode_name(name, scratch, sizeof(scratch)) < 0)
     usage_error("--name: '%s' is not a DNS name", name);
 
+  bool do_dns = http_text == NULL || dns_given;
+  bool do_sort = http_text == NULL || sort_given;
+  if (name_given && !do_dns)
+    usage_error("--name and --expect belong to the DNS check: with --http, add --dns");
+  char http_addr[80];
+  const char *http_path = NULL;
+  struct sockaddr_storage http_sa;
+  socklen_t http_len = 0;
+  if (http_text != NULL &&
+      parse_http_target(http_text, http_addr, sizeof(http_addr), &http_sa, &http_len,
+                        &http_path) != 0)
+    usage_error("--http: '%s' is not ADDR:PORT[/PATH] (IPv6 as [ADDR]:PORT; a PATH of at "
+                "most %d printable characters)", http_text, HTTP_MAX_PATH - 1);
+
   int64_t deadline = now_ms() + (int64_t)(timeout * 1000.0 + 0.5);
-  if (check_dns(&dns_sa, dns_len, dns_text, name, expect, deadline) != 0 ||
-      check_sort(&sort_sa, sort_len, sort_text, deadline) != 0) {
+  if ((do_dns && check_dns(&dns_sa, dns_len, dns_text, name, expect, deadline) != 0) ||
+      (do_sort && check_sort(&sort_sa, sort_len, sort_text, deadline) != 0) ||
+      (http_text != NULL && check_http(&http_sa, http_len, http_addr, http_path, deadline) != 0)) {
     if (reason[0] == '\0')
       snprintf(reason, sizeof(reason), "failed");
     fprintf(stderr, "dnsort-check: %s\n", reason);
     return 1;
   }
-  printf("dnsort-check: ok: %s A %s via udp://%s, " SORT_BODY " -> " SORT_REPLY
-         " via tcp://%s\n", name, expect_text, dns_text, sort_text);
+  const char *sep = " ";
+  printf("dnsort-check: ok:");
+  if (do_dns) {
+    printf("%s%s A %s via udp://%s", sep, name, expect_text, dns_text);
+    sep = ", ";
+  }
+  if (do_sort) {
+    printf("%s" SORT_BODY " -> " SORT_REPLY " via tcp://%s", sep, sort_text);
+    sep = ", ";
+  }
+  if (http_text != NULL)
+    printf("%s200 from http://%s%s", sep, http_addr, http_path);
+  printf("\n");
   return 0;
 }

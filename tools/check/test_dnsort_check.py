@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """dnsort-check against the real dnsortd (must pass) and against fake
 servers that get one detail wrong each (must fail with exit 1 and one line
-on stderr naming the problem), plus its usage errors (exit 2).
+on stderr naming the problem), plus its usage errors (exit 2). --http
+against dnsortd's /health, /ready and /metrics and against fake HTTP
+servers.
 
 Run by meson test: test_dnsort_check.py --check PATH --dnsortd PATH
 """
@@ -17,7 +19,8 @@ import unittest
 
 CHECK = None
 DNSORTD = None
-LISTEN_RE = re.compile(r"^dnsortd listening dns=udp://(\S+):(\d+) sort=tcp://(\S+):(\d+)$")
+LISTEN_RE = re.compile(r"^dnsortd listening dns=udp://(\S+):(\d+) sort=tcp://(\S+):(\d+)"
+                       r"(?: metrics=http://(\S+):(\d+))?$")
 FACEBOOK = bytes([173, 252, 120, 6])
 
 
@@ -40,6 +43,7 @@ class Dnsortd:
             raise AssertionError("dnsortd did not start: %r" % line)
         self.dns = "127.0.0.1:%s" % m.group(2)
         self.sort = "127.0.0.1:%s" % m.group(4)
+        self.metrics = "127.0.0.1:%s" % m.group(6) if m.group(6) else None
 
     def close(self):
         self.proc.terminate()
@@ -115,6 +119,48 @@ class FakeSort(threading.Thread):
 
     def close(self):
         self.sock.close()
+
+
+class FakeHttp(threading.Thread):
+    """Reads a request head, sends reply (None: nothing), then closes the
+    connection, or with hold=True keeps it open until close()."""
+
+    def __init__(self, reply, hold=False):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.reply = reply
+        self.hold = hold
+        self.requests = []
+        self.held = []
+        self.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            self.requests.append(data)
+            if self.reply is not None:
+                conn.sendall(self.reply)
+            if self.hold:
+                self.held.append(conn)
+            else:
+                conn.close()
+
+    def close(self):
+        self.sock.close()
+        for c in self.held:
+            c.close()
 
 
 def closed_port(kind):
@@ -298,6 +344,92 @@ class FakeServers(unittest.TestCase):
         self.assertIn("no reply", err)
 
 
+class Http(unittest.TestCase):
+    """--http against dnsortd's metrics listener and against fakes."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Dnsortd("--metrics", "127.0.0.1:0")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.close()
+
+    def test_health_ready_and_metrics_of_dnsortd(self):
+        for arg, path in ((self.srv.metrics, "/health"), ("http://%s/ready" % self.srv.metrics, "/ready"),
+                          (self.srv.metrics + "/metrics", "/metrics")):
+            rc, out, err = run_check("--http", arg)
+            self.assertEqual((rc, err), (0, ""), arg)
+            # --http alone checks nothing else.
+            self.assertEqual(out, "dnsort-check: ok: 200 from http://%s%s\n" % (self.srv.metrics, path))
+
+    def test_http_with_dns_and_sort(self):
+        rc, out, err = run_check("--http", self.srv.metrics, "--dns", self.srv.dns, "--sort", self.srv.sort)
+        self.assertEqual((rc, err), (0, ""))
+        for part in ("udp://" + self.srv.dns, "tcp://" + self.srv.sort, "http://" + self.srv.metrics):
+            self.assertIn(part, out)
+        # The DNS check still runs, and still fails when it should.
+        rc, _, err = run_check("--http", self.srv.metrics, "--dns", self.srv.dns, "--expect", "192.0.2.1")
+        self.assertEqual(rc, 1)
+        self.assertIn("expected 192.0.2.1", err)
+
+    def test_not_found(self):
+        rc, _, err = run_check("--http", self.srv.metrics + "/healthz")
+        self.assertEqual(rc, 1)
+        self.assertEqual(err, "dnsort-check: http: http://%s/healthz: 404 Not Found\n" % self.srv.metrics)
+
+    def test_port_closed(self):
+        rc, _, err = run_check("--http", closed_port(socket.SOCK_STREAM))
+        self.assertEqual(rc, 1)
+        self.assertRegex(err, r"^dnsort-check: http: tcp://127\.0\.0\.1:\d+: Connection refused\n$")
+
+    def fake(self, reply, *args, hold=False, path="/ready"):
+        f = FakeHttp(reply, hold=hold)
+        try:
+            rc, out, err = run_check("--http", f.addr + path, "--timeout", "1", *args)
+        finally:
+            f.close()
+        return rc, out, err, f.requests
+
+    def test_request_shape(self):
+        rc, _, err, reqs = self.fake(b"HTTP/1.0 200 OK\r\n\r\n")
+        self.assertEqual((rc, err), (0, ""))
+        lines = reqs[0].decode().split("\r\n")
+        self.assertEqual(lines[0], "GET /ready HTTP/1.1")
+        self.assertIn("Connection: close", lines)
+        self.assertTrue(any(re.fullmatch(r"Host: 127\.0\.0\.1:\d+", l) for l in lines), lines)
+        self.assertTrue(reqs[0].endswith(b"\r\n\r\n"))
+
+    def test_503(self):
+        rc, _, err, _ = self.fake(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 10\r\n\r\nnot ready\n")
+        self.assertEqual(rc, 1)
+        self.assertRegex(err, r"^dnsort-check: http: http://127\.0\.0\.1:\d+/ready: 503 Service Unavailable\n$")
+
+    def test_not_http(self):
+        rc, _, err, _ = self.fake(b"SSH-2.0-OpenSSH_9.2\r\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("not an HTTP response: SSH-2.0", err)
+        rc, _, err, _ = self.fake(b"HTTP/1.1 2000 OK\r\n\r\n")
+        self.assertEqual(rc, 1)
+        self.assertIn("not an HTTP response", err)
+
+    def test_closed_without_response(self):
+        rc, _, err, _ = self.fake(None)
+        self.assertEqual(rc, 1)
+        self.assertIn("without a response", err)
+
+    def test_silent_and_partial(self):
+        rc, _, err, _ = self.fake(None, hold=True)
+        self.assertEqual(rc, 1)
+        self.assertIn("no response", err)
+        rc, _, err, _ = self.fake(b"HTTP/1.1 20", hold=True)
+        self.assertEqual(rc, 1)
+        self.assertIn("partial response: HTTP/1.1 20", err)
+        # A whole status line is enough, even if the connection stays open.
+        rc, _, err, _ = self.fake(b"HTTP/1.1 200 OK\r\n", hold=True)
+        self.assertEqual((rc, err), (0, ""))
+
+
 class Usage(unittest.TestCase):
     def test_help(self):
         rc, out, err = run_check("--help")
@@ -307,7 +439,11 @@ class Usage(unittest.TestCase):
     def test_errors(self):
         for args in (["--dns", "localhost:53"], ["--sort", "127.0.0.1"], ["--dns", "[::1]:99999"],
                      ["--timeout", "0"], ["--timeout", "x"], ["--expect", "::1"],
-                     ["--name", "a..b"], ["--bogus"], ["--dns"], ["extra"]):
+                     ["--name", "a..b"], ["--bogus"], ["--dns"], ["extra"],
+                     ["--http", "localhost:9153"], ["--http", "127.0.0.1"], ["--http", ""],
+                     ["--http", "127.0.0.1:0/health"], ["--http", "127.0.0.1:9153/a b"],
+                     ["--http", "127.0.0.1:9153/" + "a" * 300], ["--http", "http://"],
+                     ["--http", "127.0.0.1:9153", "--name", "wipo.int"]):
             rc, out, err = run_check(*args)
             self.assertEqual(rc, 2, args)
             self.assertEqual(err.count("\n"), 1, (args, err))
