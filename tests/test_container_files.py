@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """The container files agree with each other: docker/Dockerfile (EXPOSE,
-CMD, HEALTHCHECK, USER), docker/compose.yaml and docker/k8s.yaml (ports,
-the metrics endpoint, health checks, grace periods, the hosts ConfigMap).
+the DNSORT_* environment, HEALTHCHECK, USER, the Debian 13 build stage and
+the FROM scratch runtime), docker/compose.yaml and docker/k8s.yaml (ports,
+the addresses dnsortd listens on once the environment and arguments are
+combined, the /health and /ready probes, grace periods, the hosts
+ConfigMap).
 
 Python standard library only. The YAML files are read by a small reader
 for the block-style subset they are written in (mappings, sequences, flow
@@ -25,13 +28,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 HEALTH_CHECK = "/usr/local/bin/dnsort-check"
 SERVER = "/usr/local/bin/dnsortd"
+DNS_PORT = 4343
+SORT_PORT = 2015
 # Every container file must offer these (port, protocol) pairs, and the
-# metrics port, which every command serves with --metrics 0.0.0.0:9153.
-REQUIRED = {(4343, "udp"), (4343, "tcp"), (2015, "tcp")}
+# metrics port (also /health and /ready).
+REQUIRED = {(DNS_PORT, "udp"), (DNS_PORT, "tcp"), (SORT_PORT, "tcp")}
 METRICS = (9153, "tcp")
 DEFAULT_GRACE_S = 5.0          # dnsortd --grace default
 DEFAULT_CHECK_TIMEOUT_S = 2.0  # dnsort-check --timeout default
-RUNTIME_LIBS = {"libuv1", "libc-ares2", "libcjson1", "libhttp-parser2.9"}
+# The runtime libraries' package names, Debian 12's and 13's: the
+# Dockerfile must not name them (docker/runtime-rootfs finds them).
+RUNTIME_LIB_NAMES = {"libuv1", "libuv1t64", "libc-ares2", "libcares2", "libcjson1", "libhttp-parser2.9"}
 # The build stage's -dev packages for those.
 BUILD_LIBS = {"libuv1-dev", "libc-ares-dev", "libcjson-dev", "libhttp-parser-dev"}
 
@@ -381,38 +388,99 @@ class Image:
         return [args for ins, args in self.runtime if ins == name]
 
 
-def check_argv_ports(test, argv, dns_port, sort_port, host, what):
-    dns = option(argv, "--dns")
-    sort = option(argv, "--sort")
-    test.assertIsNotNone(dns, "%s has no --dns: %s" % (what, argv))
-    test.assertIsNotNone(sort, "%s has no --sort: %s" % (what, argv))
-    dh, dp = split_addr(dns, what + " --dns")
-    sh, sp = split_addr(sort, what + " --sort")
-    test.assertEqual((dp, sp), (dns_port, sort_port), "%s ports differ from the Dockerfile's CMD" % what)
-    if host is not None:
-        test.assertEqual((dh, sh), (host, host), "%s must use %s" % (what, host))
+def options(argv, name):
+    """Every value of --name in argv, in order."""
+    out = []
+    for i, a in enumerate(argv):
+        if a == name and i + 1 < len(argv):
+            out.append(argv[i + 1])
+        elif a.startswith(name + "="):
+            out.append(a[len(name) + 1:])
+    return out
 
 
-def check_metrics_argv(test, argv, what):
-    """--metrics 0.0.0.0:9153: the metrics port, on every interface of the
-    container, like the services."""
-    metrics = option(argv, "--metrics")
-    test.assertIsNotNone(metrics, "%s has no --metrics: %s" % (what, argv))
-    host, port = split_addr(metrics, what + " --metrics")
-    test.assertEqual((host, port, "tcp"), ("0.0.0.0",) + METRICS, "%s --metrics" % what)
+def env_pairs(args, what):
+    """An ENV instruction's KEY=VALUE pairs (or the old 'ENV KEY VALUE')."""
+    words = shlex.split(args)
+    if words and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}
+    out = {}
+    for w in words:
+        if "=" not in w:
+            raise AssertionError("%s: %r is not KEY=VALUE" % (what, w))
+        k, _, v = w.partition("=")
+        out[k] = v
+    return out
 
 
-def check_health_argv(test, argv, dns_port, sort_port, what):
+def effective(env, argv, what):
+    """What dnsortd serves, given its environment and arguments: an option
+    on the command line wins over its DNSORT_<NAME> variable (issue 12's
+    precedence; repeatable options are comma-separated in a variable).
+    Returns {"dns": [(host, port)...], "sort": (host, port) or None,
+    "metrics": (host, port) or None, "grace": seconds}."""
+    def pick(name):
+        given = options(argv, "--" + name)
+        if given:
+            return given
+        var = env.get("DNSORT_" + name.upper().replace("-", "_"))
+        return [v.strip() for v in var.split(",")] if var else []
+    dns = [split_addr(a, what + " dns") for a in pick("dns")]
+    sort = pick("sort")
+    metrics = pick("metrics")
+    grace = pick("grace")
+    return {
+        "dns": dns,
+        "sort": split_addr(sort[-1], what + " sort") if sort else None,
+        "metrics": split_addr(metrics[-1], what + " metrics") if metrics else None,
+        "grace": float(grace[-1]) if grace else DEFAULT_GRACE_S,
+    }
+
+
+# Addresses that take connections from outside the container: every IPv4
+# address, or every IPv6 one (which on Linux takes IPv4 too).
+ANY_HOSTS = ("0.0.0.0", "::")
+
+
+def check_serves_everywhere(test, eff, what):
+    """DNS on 4343, sort on 2015, metrics on 9153, all reachable from
+    outside the container."""
+    test.assertTrue(eff["dns"], "%s: no DNS address" % what)
+    for host, port in eff["dns"]:
+        test.assertIn(host, ANY_HOSTS, "%s: DNS on %s is not reachable from outside" % (what, host))
+        test.assertEqual(port, DNS_PORT, "%s: DNS port" % what)
+    for name, port in (("sort", SORT_PORT), ("metrics", METRICS[0])):
+        test.assertIsNotNone(eff[name], "%s: no %s address" % (what, name))
+        test.assertIn(eff[name][0], ANY_HOSTS, "%s: %s on %s" % (what, name, eff[name][0]))
+        test.assertEqual(eff[name][1], port, "%s: %s port" % (what, name))
+
+
+def check_health_argv(test, argv, eff, what):
+    """dnsort-check --http 127.0.0.1:9153/health: the liveness endpoint on
+    the metrics port the server listens on. Returns dnsort-check's own
+    deadline."""
     test.assertTrue(argv and argv[0] == HEALTH_CHECK,
                     "%s must run %s, runs %s" % (what, HEALTH_CHECK, argv))
-    check_argv_ports(test, argv[1:], dns_port, sort_port, "127.0.0.1", what)
+    http = option(argv, "--http")
+    test.assertIsNotNone(http, "%s: no --http" % what)
+    addr, _, path = http.partition("/")
+    host, port = split_addr(addr, what + " --http")
+    test.assertEqual(("/" + path, host, port), ("/health", "127.0.0.1", eff["metrics"][1]),
+                     "%s must ask /health on the metrics port" % what)
+    test.assertEqual(options(argv, "--dns") + options(argv, "--sort"), [],
+                     "%s: the DNS and sort checks are the opt-in deeper probe" % what)
     t = option(argv, "--timeout")
     return float(t) if t is not None else DEFAULT_CHECK_TIMEOUT_S
 
 
-def grace_of(argv):
-    g = option(argv, "--grace")
-    return float(g) if g is not None else DEFAULT_GRACE_S
+def apt_installs(stage):
+    """The packages a stage's RUN lines apt-get install."""
+    out = set()
+    for name, args in stage:
+        if name == "RUN" and "apt-get install" in args:
+            part = args.split("apt-get install", 1)[1].split("&&")[0]
+            out |= {w for w in shlex.split(part) if not w.startswith("-")}
+    return out
 
 
 # --------------------------------------------------------------- tests ----
@@ -433,8 +501,10 @@ class ContainerFiles(unittest.TestCase):
         cmd = cls.image.last("CMD")
         cls.entrypoint = exec_form(ep, "ENTRYPOINT") if ep else []
         cls.cmd = exec_form(cmd, "CMD") if cmd else []
-        cls.dns_port = split_addr(option(cls.cmd, "--dns"), "CMD --dns")[1]
-        cls.sort_port = split_addr(option(cls.cmd, "--sort"), "CMD --sort")[1]
+        cls.env = {}
+        for args in cls.image.all("ENV"):
+            cls.env.update(env_pairs(args, "ENV"))
+        cls.eff = effective(cls.env, cls.cmd, "the image")
         compose_docs = load_yaml_documents(cls.compose_path)
         if len(compose_docs) != 1:
             raise AssertionError("compose.yaml must hold one document")
@@ -447,9 +517,15 @@ class ContainerFiles(unittest.TestCase):
         self.assertEqual(self.expose, REQUIRED | {METRICS})
 
     def test_dockerfile_bases(self):
-        for base, _ in self.image.stages:
-            self.assertEqual(base.split()[0], "debian:bookworm-slim", base)
         self.assertGreaterEqual(len(self.image.stages), 2, "multi-stage build expected")
+        for base, _ in self.image.stages[:-1]:
+            self.assertEqual(base.split()[0], "debian:trixie-slim", "Debian 13 build stage: %s" % base)
+        # The runtime stage is the build stage's files and nothing else.
+        self.assertEqual(self.image.stages[-1][0], "scratch")
+        self.assertEqual([n for n, _ in self.image.runtime if n in ("RUN", "ADD")], [],
+                         "a FROM scratch stage has no shell to RUN")
+        copies = [a for n, a in self.image.runtime if n == "COPY"]
+        self.assertTrue(copies and all(a.startswith("--from=") for a in copies), copies)
 
     def test_dockerfile_apt(self):
         for base, ins in self.image.stages:
@@ -461,28 +537,26 @@ class ContainerFiles(unittest.TestCase):
                     self.assertRegex(args, r"apt-get install[^&;|]*\s-y\b")
                 if "apt-get update" in args:
                     self.assertIn("rm -rf /var/lib/apt/lists/*", args)
-        # The runtime stage installs the shared libraries and nothing else.
-        installed = set()
-        for name, args in self.image.runtime:
-            if name == "RUN" and "apt-get install" in args:
-                part = args.split("apt-get install", 1)[1].split("&&")[0]
-                installed |= {w for w in shlex.split(part) if not w.startswith("-")}
-        self.assertEqual(installed, RUNTIME_LIBS)
         build = set()
         for _, ins in self.image.stages[:-1]:
-            for name, args in ins:
-                if name == "RUN" and "apt-get install" in args:
-                    part = args.split("apt-get install", 1)[1].split("&&")[0]
-                    build |= {w for w in shlex.split(part) if not w.startswith("-")}
+            build |= apt_installs(ins)
         self.assertTrue(BUILD_LIBS <= build, "the build stage lacks %s" % sorted(BUILD_LIBS - build))
+        # The runtime libraries are found from the binaries (ldd, dpkg -S in
+        # docker/runtime-rootfs), never named: Debian 13 renamed them.
+        runs = " ".join(a for _, ins in self.image.stages for n, a in ins if n == "RUN")
+        self.assertIn("docker/runtime-rootfs", runs)
+        for pkg in RUNTIME_LIB_NAMES:
+            self.assertNotRegex(runs, r"(^|\s)%s(\s|$)" % re.escape(pkg), "hard-coded runtime package")
 
-    def test_dockerfile_entrypoint_and_cmd(self):
+    def test_dockerfile_entrypoint_and_environment(self):
         self.assertEqual(self.entrypoint, [SERVER])
-        check_argv_ports(self, self.cmd, self.dns_port, self.sort_port, "0.0.0.0", "CMD")
-        self.assertTrue({(self.dns_port, "udp"), (self.dns_port, "tcp"), (self.sort_port, "tcp")}
-                        <= self.expose, "CMD ports are not all EXPOSEd")
-        self.assertEqual((self.dns_port, self.sort_port), (4343, 2015))
-        check_metrics_argv(self, self.cmd, "CMD")
+        # No CMD: arguments after the image name are added to what the
+        # environment sets, instead of replacing the listen addresses.
+        self.assertEqual(self.cmd, [], "the listen addresses belong in ENV, not CMD")
+        check_serves_everywhere(self, self.eff, "the image")
+        self.assertEqual({h for h, _ in self.eff["dns"]} | {self.eff["sort"][0], self.eff["metrics"][0]},
+                         {"::"}, "[::] takes IPv4 and IPv6 on one socket")
+        self.assertTrue({(DNS_PORT, "udp"), (DNS_PORT, "tcp"), (SORT_PORT, "tcp"), METRICS} <= self.expose)
 
     def test_dockerfile_healthcheck(self):
         hc = self.image.last("HEALTHCHECK")
@@ -490,7 +564,7 @@ class ContainerFiles(unittest.TestCase):
         opts, sep, cmd = hc.partition("CMD ")
         self.assertTrue(sep, "HEALTHCHECK without CMD")
         argv = exec_form(cmd.strip(), "HEALTHCHECK CMD")
-        check_timeout = check_health_argv(self, argv, self.dns_port, self.sort_port, "HEALTHCHECK")
+        check_timeout = check_health_argv(self, argv, self.eff, "HEALTHCHECK")
         flags = dict(re.findall(r"--([a-z-]+)=(\S+)", opts))
         for f in ("interval", "timeout", "retries"):
             self.assertIn(f, flags, "HEALTHCHECK --%s missing" % f)
@@ -498,7 +572,6 @@ class ContainerFiles(unittest.TestCase):
         # The health check binary is built and installed by the build stage.
         build_runs = " ".join(a for _, ins in self.image.stages[:-1] for n, a in ins if n == "RUN")
         self.assertIn("dnsort-check", build_runs)
-        self.assertTrue(any(n == "COPY" and "--from=" in a for n, a in self.image.runtime))
 
     def test_dockerfile_user(self):
         user = self.image.last("USER")
@@ -512,9 +585,15 @@ class ContainerFiles(unittest.TestCase):
 
     def test_dockerignore(self):
         with open(os.path.join(ROOT, ".dockerignore"), encoding="utf-8") as f:
-            pats = {l.strip().rstrip("/") for l in f if l.strip() and not l.startswith("#")}
+            pats = [l.strip().rstrip("/") for l in f if l.strip() and not l.startswith("#")]
         self.assertIn(".git", pats)
-        self.assertTrue({"build*", "build"} & pats, "build directories are not ignored")
+        self.assertTrue({"build*", "build"} & set(pats), "build directories are not ignored")
+        # docker/ is left out of the context, so what the build runs from
+        # it must be let back in, after the exclusion.
+        self.assertIn("docker", pats)
+        self.assertIn("!docker/runtime-rootfs", pats)
+        self.assertGreater(pats.index("!docker/runtime-rootfs"), pats.index("docker"))
+        self.assertTrue(os.access(os.path.join(ROOT, "docker", "runtime-rootfs"), os.R_OK))
 
     # ---- compose.yaml ----
 
@@ -535,6 +614,16 @@ class ContainerFiles(unittest.TestCase):
             out.add((int(m.group(2)), m.group(3) or "tcp"))
         return out
 
+    def compose_effective(self, svc):
+        env = dict(self.env)
+        extra = svc.get("environment", {})
+        if isinstance(extra, list):
+            extra = dict(e.partition("=")[::2] for e in extra)
+        env.update({k: str(v) for k, v in extra.items()})
+        cmd = svc.get("command", self.cmd)
+        self.assertIsInstance(cmd, list, "command in exec (list) form")
+        return effective(env, cmd, "compose")
+
     def test_compose_build(self):
         svc = self.service()
         build = svc.get("build")
@@ -548,10 +637,7 @@ class ContainerFiles(unittest.TestCase):
         ports = self.compose_ports(svc)
         self.assertTrue(REQUIRED | {METRICS} <= ports, "compose publishes %s" % sorted(ports))
         self.assertTrue(ports <= self.expose, "compose publishes ports the image does not EXPOSE")
-        cmd = svc.get("command", self.cmd)
-        self.assertIsInstance(cmd, list, "command in exec (list) form")
-        check_argv_ports(self, cmd, self.dns_port, self.sort_port, "0.0.0.0", "compose command")
-        check_metrics_argv(self, cmd, "compose command")
+        check_serves_everywhere(self, self.compose_effective(svc), "compose")
 
     def test_compose_healthcheck(self):
         svc = self.service()
@@ -560,7 +646,7 @@ class ContainerFiles(unittest.TestCase):
         test = hc.get("test")
         self.assertIsInstance(test, list)
         self.assertEqual(test[0], "CMD")
-        t = check_health_argv(self, test[1:], self.dns_port, self.sort_port, "compose healthcheck")
+        t = check_health_argv(self, test[1:], self.compose_effective(svc), "compose healthcheck")
         self.assertGreater(duration_s(hc["timeout"], "healthcheck.timeout"), t)
         duration_s(hc["interval"], "healthcheck.interval")
         self.assertIsInstance(hc.get("retries"), int)
@@ -568,9 +654,9 @@ class ContainerFiles(unittest.TestCase):
     def test_compose_stop(self):
         svc = self.service()
         self.assertEqual(svc.get("stop_signal", "SIGTERM"), "SIGTERM")
-        grace = grace_of(svc.get("command", self.cmd))
-        self.assertGreater(duration_s(svc.get("stop_grace_period", "10s"), "stop_grace_period"), grace)
+        grace = self.compose_effective(svc)["grace"]
         self.assertIn("stop_grace_period", svc)
+        self.assertGreater(duration_s(svc["stop_grace_period"], "stop_grace_period"), grace)
 
     def test_compose_read_only(self):
         svc = self.service()
@@ -590,6 +676,13 @@ class ContainerFiles(unittest.TestCase):
         self.assertEqual(len(containers), 1)
         return dep, containers[0]
 
+    def k8s_effective(self, c):
+        env = dict(self.env)
+        for e in c.get("env", []):
+            env[e["name"]] = str(e.get("value", ""))
+        self.assertNotIn("command", c, "command replaces the image's ENTRYPOINT")
+        return effective(env, c.get("args", self.cmd), "k8s")
+
     def test_k8s_kinds(self):
         kinds = sorted(d.get("kind") for d in self.k8s)
         self.assertEqual(kinds, ["ConfigMap", "Deployment", "Service"])
@@ -598,16 +691,14 @@ class ContainerFiles(unittest.TestCase):
             self.assertIn("name", d.get("metadata", {}))
 
     def test_k8s_container_ports(self):
-        _, c = self.container()
-        check_argv_ports(self, c.get("args", []), self.dns_port, self.sort_port, "0.0.0.0", "k8s args")
-        check_metrics_argv(self, c.get("args", []), "k8s args")
+        dep, c = self.container()
+        check_serves_everywhere(self, self.k8s_effective(c), "k8s")
         ports = {(p["containerPort"], p.get("protocol", "TCP").lower()) for p in c["ports"]}
         self.assertTrue(REQUIRED | {METRICS} <= ports, "containerPorts %s" % sorted(ports))
         self.assertTrue(ports <= self.expose, "containerPorts the image does not EXPOSE")
         names = [p.get("name") for p in c["ports"]]
         self.assertEqual(len(names), len(set(names)), "container port names must be unique")
         # The prometheus.io annotations, if any, point at the metrics port.
-        dep, _ = self.container()
         notes = dep["spec"]["template"]["metadata"].get("annotations", {})
         if "prometheus.io/port" in notes:
             self.assertEqual(int(notes["prometheus.io/port"]), METRICS[0])
@@ -615,12 +706,18 @@ class ContainerFiles(unittest.TestCase):
 
     def test_k8s_probes(self):
         _, c = self.container()
-        for probe in ("readinessProbe", "livenessProbe"):
+        metrics_port = self.k8s_effective(c)["metrics"][1]
+        by_name = {p["name"]: p["containerPort"] for p in c["ports"] if "name" in p}
+        for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
             p = c.get(probe)
             self.assertIsInstance(p, dict, "%s missing" % probe)
-            argv = p["exec"]["command"]
-            t = check_health_argv(self, argv, self.dns_port, self.sort_port, probe)
-            self.assertGreater(p.get("timeoutSeconds", 1), t, "%s timeoutSeconds <= dnsort-check's" % probe)
+            get = p.get("httpGet")
+            self.assertIsInstance(get, dict, "%s: httpGet expected" % probe)
+            self.assertEqual(get.get("path"), path, probe)
+            port = get.get("port")
+            self.assertEqual(by_name.get(port, port), metrics_port, "%s port" % probe)
+            self.assertEqual(get.get("scheme", "HTTP"), "HTTP")
+            self.assertGreaterEqual(p.get("timeoutSeconds", 1), 1)
 
     def test_k8s_security_and_resources(self):
         dep, c = self.container()
@@ -639,11 +736,13 @@ class ContainerFiles(unittest.TestCase):
     def test_k8s_grace(self):
         dep, c = self.container()
         spec = dep["spec"]["template"]["spec"]
-        pre = 0.0
-        pre_cmd = c.get("lifecycle", {}).get("preStop", {}).get("exec", {}).get("command", [])
-        if pre_cmd and pre_cmd[0].endswith("sleep"):
-            pre = float(pre_cmd[1])
-        self.assertGreater(spec.get("terminationGracePeriodSeconds", 30), pre + grace_of(c.get("args", [])))
+        pre_stop = c.get("lifecycle", {}).get("preStop", {})
+        # The image has no shell or /bin/sleep: only the sleep action
+        # (Kubernetes 1.30+) can pause.
+        self.assertNotIn("exec", pre_stop, "the image has no programs for a preStop exec")
+        pre = float(pre_stop.get("sleep", {}).get("seconds", 0))
+        self.assertGreater(spec.get("terminationGracePeriodSeconds", 30),
+                           pre + self.k8s_effective(c)["grace"])
 
     def test_k8s_hosts_configmap(self):
         dep, c = self.container()
@@ -664,31 +763,6 @@ class ContainerFiles(unittest.TestCase):
             line = line.split("#", 1)[0].split()
             if line:
                 self.assertGreaterEqual(len(line), 2, "hosts line %r" % line)
-
-    def test_k8s_service(self):
-        dep, c = self.container()
-        svc = self.kind("Service")
-        by_name = {p["name"]: p for p in c["ports"] if "name" in p}
-        ports = set()
-        for p in svc["spec"]["ports"]:
-            proto = p.get("protocol", "TCP")
-            ports.add((p["port"], proto.lower()))
-            target = p.get("targetPort", p["port"])
-            if isinstance(target, str):
-                self.assertIn(target, by_name, "targetPort %s names no container port" % target)
-                cp = by_name[target]
-            else:
-                cp = next((q for q in c["ports"] if q["containerPort"] == target
-                           and q.get("protocol", "TCP") == proto), None)
-                self.assertIsNotNone(cp, "targetPort %s/%s" % (target, proto))
-            self.assertEqual(cp.get("protocol", "TCP"), proto, "protocol of %s" % p)
-        self.assertTrue(REQUIRED | {METRICS} <= ports, "Service ports %s" % sorted(ports))
-        self.assertTrue(ports <= self.expose)
-        labels = dep["spec"]["template"]["metadata"]["labels"]
-        for k, v in svc["spec"]["selector"].items():
-            self.assertEqual(labels.get(k), v, "Service selector does not match the pods")
-        for k, v in dep["spec"]["selector"]["matchLabels"].items():
-            self.assertEqual(labels.get(k), v, "Deployment selector does not match its pods")
 
 
 class YamlReader(unittest.TestCase):
