@@ -446,8 +446,9 @@ static int check_sort(const struct sockaddr_storage *sa, socklen_t salen,
   int rc = -1;
   if (tcp_send_all(fd, req, sizeof(req), "sort", addr_text, deadline) != 0)
     goto out;
-  /* No shutdown(SHUT_WR): dnsortd takes a FIN that arrives while the sort
-   * is pending as "the client has gone" and cancels the job. */
+  /* No shutdown(SHUT_WR): a dnsortd run with --cancel-on-eof takes a FIN
+   * that arrives while the sort is pending as "the client has gone" and
+   * cancels the job. */
 
   unsigned char reply[512];
   size_t got;
