@@ -751,6 +751,26 @@ class Probes(unittest.TestCase):
         with self.assertRaises(OSError):
             srv.http("GET", "/health")
 
+    def test_ready_is_503_during_the_dns_drain_without_sorts(self):
+        # No sort in flight: --drain-dns alone holds the endpoint open, and
+        # DNS still answers while /ready says 503.
+        srv = Server("--drain-dns", "1.5")
+        try:
+            self.check_text(srv, "GET", "/ready", 200, "ready\n")
+            t0 = time.monotonic()
+            srv.signal()
+            self.assertTrue(wait_until(lambda: srv.http("GET", "/ready")[0] == 503, timeout=1.5),
+                            "/ready never answered 503 during the DNS drain")
+            self.check_text(srv, "GET", "/health", 200, "ok\n")
+            self.assertIsNotNone(udp_exchange(srv.dns_port, dns_query("wipo.int")))
+            self.assertLess(time.monotonic() - t0, 1.5, "the checks outlasted the drain")
+        finally:
+            code, lines = srv.stop()
+        self.assertEqual(code, 0, "\n".join(lines))
+        self.assertGreaterEqual(time.monotonic() - t0, 1.4, "closed before --drain-dns was over")
+        with self.assertRaises(OSError):
+            srv.http("GET", "/ready")
+
 
 class Lifecycle(unittest.TestCase):
     def test_listening_line_without_metrics_is_unchanged(self):
