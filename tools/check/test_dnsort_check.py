@@ -85,45 +85,11 @@ def answer(q, qid=None, flags=0x8500, addr=FACEBOOK, question=None, rtype=1):
     return pkt
 
 
-class FakeSort(threading.Thread):
-    """Reads the framed request, then sends reply (None: close at once)."""
-
-    def __init__(self, reply):
-        super().__init__(daemon=True)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.reply = reply
-        self.requests = []
-        self.start()
-
-    def run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while True:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                    if len(data) >= 8 and len(data) >= 8 + struct.unpack(">Q", data[:8])[0]:
-                        break
-                self.requests.append(data)
-                if self.reply is not None:
-                    conn.sendall(self.reply)
-
-    def close(self):
-        self.sock.close()
-
-
-class FakeHttp(threading.Thread):
-    """Reads a request head, sends reply (None: nothing), then closes the
-    connection, or with hold=True keeps it open until close()."""
+class FakeTcp(threading.Thread):
+    """A listener on 127.0.0.1: each connection's request is read with
+    read_request(conn), kept in requests, and answered with reply (None:
+    nothing); then the connection is closed, or with hold=True kept open
+    until close()."""
 
     def __init__(self, reply, hold=False):
         super().__init__(daemon=True)
@@ -143,13 +109,7 @@ class FakeHttp(threading.Thread):
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            self.requests.append(data)
+            self.requests.append(self.read_request(conn))
             if self.reply is not None:
                 conn.sendall(self.reply)
             if self.hold:
@@ -161,6 +121,36 @@ class FakeHttp(threading.Thread):
         self.sock.close()
         for c in self.held:
             c.close()
+
+
+class FakeSort(FakeTcp):
+    """Reads the framed request (8-byte length, body)."""
+
+    @staticmethod
+    def read_request(conn):
+        data = b""
+        while True:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+            if len(data) >= 8 and len(data) >= 8 + struct.unpack(">Q", data[:8])[0]:
+                break
+        return data
+
+
+class FakeHttp(FakeTcp):
+    """Reads a request head, up to the blank line."""
+
+    @staticmethod
+    def read_request(conn):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
 
 
 def closed_port(kind):
