@@ -285,6 +285,35 @@ void loop_log_startup_error(const char *fmt, ...) {
     fprintf(stderr, "dnsortd: %s\n", msg);
 }
 
+/* ---- warnings that may come in floods ---- */
+
+int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms,
+                        uint64_t *suppressed) {
+  /* A clock that went back (it should not) opens the window again rather
+   * than silencing the kind for good. */
+  if (l->started && now_ms >= l->last_ms &&
+      now_ms - l->last_ms < LOOP_LOG_LIMIT_INTERVAL_MS) {
+    l->suppressed++;
+    return 0;
+  }
+  *suppressed = l->suppressed;
+  l->suppressed = 0;
+  l->last_ms = now_ms;
+  l->started = 1;
+  return 1;
+}
+
+void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms,
+                      loop_log_level_t level, const char *msg) {
+  uint64_t skipped;
+  if (!loop_log_enabled(level) || !loop_log_limit_pass(l, now_ms, &skipped))
+    return;
+  if (skipped == 0)
+    loop_log(level, "%s", msg);
+  else
+    loop_log(level, "%s (%llu more suppressed)", msg, (unsigned long long)skipped);
+}
+
 /* ---- the per-query log ---- */
 
 /* A name read by dns_read_name (uncompressed labels, root last) into

@@ -67,6 +67,31 @@ size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format,
                             const char *msg, const loop_log_field_t *fields,
                             size_t n_fields);
 
+/* ---- warnings that may come in floods ---- */
+
+/* At most one line per LOOP_LOG_LIMIT_INTERVAL_MS for one kind of event
+ * (a dead upstream, sorts refused busy, connections shed); the events
+ * skipped meanwhile are counted and reported on the next line that goes
+ * out. Pure: the caller passes the clock (the loop's cached time), so the
+ * limiter is tested without sleeping. */
+#define LOOP_LOG_LIMIT_INTERVAL_MS 1000
+
+typedef struct {
+  uint64_t last_ms;      /* when the last line went out */
+  uint64_t suppressed;   /* events since then that wrote nothing */
+  int started;           /* a line has gone out */
+} loop_log_limit_t;
+
+/* 1: write a line now, and *suppressed is how many were skipped since
+ * the last one (the count starts again); 0: skip it (counted). */
+int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms,
+                        uint64_t *suppressed);
+
+/* msg through the limiter: a line at level, ending in " (N more
+ * suppressed)" when some were skipped. */
+void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms,
+                      loop_log_level_t level, const char *msg);
+
 /* ---- the per-query log (--log-queries) ---- */
 
 /* A name of 255 octets, every octet escaped as \DDD, plus the dots. */

@@ -140,6 +140,41 @@ static void decode(const uint8_t *r, size_t len, const char *qname, const char *
   assert_string_equal(out.rcode, rcode);
 }
 
+static void test_limiter_lets_one_a_second_and_counts_the_rest(void **state) {
+  (void)state;
+  loop_log_limit_t l = {0};
+  uint64_t skipped = 99;
+  /* The first event of a kind goes out at once, whatever the clock. */
+  assert_int_equal(loop_log_limit_pass(&l, 0, &skipped), 1);
+  assert_int_equal(skipped, 0);
+  for (uint64_t t = 1; t < LOOP_LOG_LIMIT_INTERVAL_MS; t += 100)
+    assert_int_equal(loop_log_limit_pass(&l, t, &skipped), 0);
+  assert_int_equal(loop_log_limit_pass(&l, LOOP_LOG_LIMIT_INTERVAL_MS - 1, &skipped), 0);
+  /* At the edge: one interval after the last line. */
+  assert_int_equal(loop_log_limit_pass(&l, LOOP_LOG_LIMIT_INTERVAL_MS, &skipped), 1);
+  assert_int_equal(skipped, 11);
+  /* The count started again; a quiet stretch then one event: nothing
+   * skipped. */
+  assert_int_equal(loop_log_limit_pass(&l, 5000, &skipped), 1);
+  assert_int_equal(skipped, 0);
+  assert_int_equal(loop_log_limit_pass(&l, 5999, &skipped), 0);
+  assert_int_equal(loop_log_limit_pass(&l, 6000, &skipped), 1);
+  assert_int_equal(skipped, 1);
+}
+
+static void test_limiter_kinds_are_independent_and_survive_a_clock_going_back(void **state) {
+  (void)state;
+  loop_log_limit_t a = {0}, b = {0};
+  uint64_t skipped;
+  assert_int_equal(loop_log_limit_pass(&a, 10000, &skipped), 1);
+  assert_int_equal(loop_log_limit_pass(&b, 10001, &skipped), 1);
+  assert_int_equal(loop_log_limit_pass(&a, 10002, &skipped), 0);
+  /* Earlier than the last line: let it out rather than go silent. */
+  assert_int_equal(loop_log_limit_pass(&a, 3, &skipped), 1);
+  assert_int_equal(skipped, 1);
+  assert_int_equal(loop_log_limit_pass(&a, 4, &skipped), 0);
+}
+
 static void test_decode_answer_keeps_the_clients_case(void **state) {
   (void)state;
   decode(reply_a, sizeof(reply_a), "Facebook.com.", "A", "NOERROR");
@@ -199,6 +234,8 @@ int main(void) {
       cmocka_unit_test(test_json_strings_are_escaped),
       cmocka_unit_test(test_long_lines_are_cut_and_stay_valid),
       cmocka_unit_test(test_parse_level_and_format),
+      cmocka_unit_test(test_limiter_lets_one_a_second_and_counts_the_rest),
+      cmocka_unit_test(test_limiter_kinds_are_independent_and_survive_a_clock_going_back),
       cmocka_unit_test(test_decode_answer_keeps_the_clients_case),
       cmocka_unit_test(test_decode_badvers_from_the_opt_record),
       cmocka_unit_test(test_decode_reply_without_question),
