@@ -55,3 +55,21 @@ void dns_stats_count(dns_stats_t *stats, const uint8_t *reply, size_t len) {
   if (h.flags & DNS_FLAG_TC)
     stats->truncated++;
 }
+
+const uint64_t dns_hist_bounds_us[DNS_HIST_BOUNDS] = {
+    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+    250000, 500000, 1000000, 2500000, 5000000};
+
+void dns_hist_observe(dns_hist_t *h, uint64_t us, uint64_t n) {
+  size_t i = 0;
+  while (i < DNS_HIST_BOUNDS && us > dns_hist_bounds_us[i])
+    i++;
+  h->counts[i] += n;
+  h->sum_us += us * n;
+}
+
+void dns_hist_add(dns_hist_t *sum, const dns_hist_t *one) {
+  for (size_t i = 0; i <= DNS_HIST_BOUNDS; i++)
+    sum->counts[i] += one->counts[i];
+  sum->sum_us += one->sum_us;
+}

@@ -39,6 +39,23 @@ typedef struct {
 /* Count one reply (a message we are about to send). */
 void dns_stats_count(dns_stats_t *stats, const uint8_t *reply, size_t len);
 
+/* A latency histogram with fixed bounds in microseconds (50 us .. 5 s,
+ * roughly 1-2.5-5 per decade: a map answer sits in the first buckets, an
+ * upstream one in the middle, a timeout at the end). counts[i] holds the
+ * observations in bucket i alone, counts[DNS_HIST_BOUNDS] those above. */
+#define DNS_HIST_BOUNDS 16
+extern const uint64_t dns_hist_bounds_us[DNS_HIST_BOUNDS];
+
+typedef struct {
+  uint64_t counts[DNS_HIST_BOUNDS + 1];
+  uint64_t sum_us;
+} dns_hist_t;
+
+/* n observations of us microseconds each (a batch of replies shares one
+ * clock read). */
+void dns_hist_observe(dns_hist_t *h, uint64_t us, uint64_t n);
+void dns_hist_add(dns_hist_t *sum, const dns_hist_t *one);
+
 /* Label values for Prometheus: "A", "AAAA", ..., "NOERROR", ... */
 const char *dns_stats_qtype_name(dns_stats_qtype_t t);
 const char *dns_stats_rcode_name(dns_stats_rcode_t r);

@@ -457,6 +457,7 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
       .on_close = on_close_conn,
       .on_free = conn_free,
       .log = s->cfg.log,
+      .warn = s->cfg.warn,
   };
   return net_tcp_start(&s->net, loop, addr, &net);
 }

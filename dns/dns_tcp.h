@@ -41,6 +41,9 @@ typedef struct {
   /* Optional event log (failed accepts); level 0 error, 1 warn, 2 info,
    * 3 debug. */
   void (*log)(int level, const char *fmt, ...);
+  /* Optional warnings that may come in floods, rate-limited by the owner
+   * per kind (at most one line a second, the rest counted). */
+  void (*warn)(const char *kind, const char *fmt, ...);
 } dns_tcp_config_t;
 
 typedef struct dns_tcp {

@@ -93,6 +93,35 @@ static void log_adapter(int level, const char *fmt, ...) {
   loop_log((loop_log_level_t)level, "%s", msg);
 }
 
+/* The services' rate-limited warnings: one limiter per kind (a fixed
+ * set: the services' names and a few events), on the loop's cached
+ * clock. */
+#define WARN_KINDS 16
+static struct {
+  char kind[32];
+  loop_log_limit_t limit;
+} warn_kinds[WARN_KINDS];
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void warn_adapter(const char *kind, const char *fmt, ...) {
+  if (!loop_log_enabled(LOOP_LOG_WARN))
+    return;
+  size_t i = 0;
+  while (i < WARN_KINDS - 1 && warn_kinds[i].kind[0] != '\0' &&
+         strcmp(warn_kinds[i].kind, kind) != 0)
+    i++;
+  if (warn_kinds[i].kind[0] == '\0')
+    snprintf(warn_kinds[i].kind, sizeof(warn_kinds[i].kind), "%s", kind);
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  loop_log_limited(&warn_kinds[i].limit, uv_now(&srv.loop), LOOP_LOG_WARN, msg);
+}
+
 /* --log-queries: called by the DNS handlers with every reply just before
  * it is sent. Over TCP they pass no client address. */
 static void log_query_hook(void *ctx, const char *proto, const struct sockaddr *client,
@@ -476,6 +505,7 @@ static int start_dns(void) {
   dns_tcp_config_t tcp_cfg = srv.cfg.dns_tcp;
   tcp_cfg.forward = srv.forward;
   tcp_cfg.log = log_adapter;
+  tcp_cfg.warn = warn_adapter;
   if (!srv.cfg.dns_on)
     return 0;
   srv.dns = calloc(srv.cfg.n_dns_addrs, sizeof(*srv.dns));
@@ -553,6 +583,7 @@ static int start_sort(void) {
   sort_cfg.worker_nice = srv.pool.worker_nice;
   sort_cfg.worker_yield_us = srv.pool.yield_us;
   sort_cfg.log = log_adapter;
+  sort_cfg.warn = warn_adapter;
   char *text = srv.sort_text;
   loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, text, sizeof(srv.sort_text));
   int rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr,

@@ -76,11 +76,15 @@ static void close_bare(net_tcp_t *t) {
   t->n_bare++;
 }
 
-/* Counted always, logged at powers of two: a flood of failures must not
- * become a flood of log lines. */
+/* Counted always; warned through the owner's rate limiter, else logged at
+ * powers of two: a flood of failures must not become a flood of log
+ * lines. */
 static void accept_failed(net_tcp_t *t, int status) {
   t->accept_errors++;
-  if ((t->accept_errors & (t->accept_errors - 1)) == 0 && t->cfg.log != NULL)
+  if (t->cfg.warn != NULL)
+    t->cfg.warn(t->cfg.name, "%s: connection shed: accept failed: %s (%" PRIu64 " so far)",
+                t->cfg.name, uv_strerror(status), t->accept_errors);
+  else if ((t->accept_errors & (t->accept_errors - 1)) == 0 && t->cfg.log != NULL)
     t->cfg.log(1, "%s: accept failed: %s (%" PRIu64 " so far)", t->cfg.name,
                uv_strerror(status), t->accept_errors);
 }
@@ -95,12 +99,18 @@ static void on_connection(uv_stream_t *listener, int status) {
   }
   if (t->n_conns >= t->hard_limit) {
     t->dropped++;
+    if (t->cfg.warn != NULL)
+      t->cfg.warn(t->cfg.name, "%s: connection shed: %zu open, the hard limit (%" PRIu64
+                  " dropped so far)", t->cfg.name, t->n_conns, t->dropped);
     close_bare(t);
     return;
   }
   bool over = t->n_conns >= t->cfg.max_connections;
   if (over && t->cfg.on_refuse == NULL) {
     t->refused++;
+    if (t->cfg.warn != NULL)
+      t->cfg.warn(t->cfg.name, "%s: connection shed: %zu open, the limit (%" PRIu64
+                  " refused so far)", t->cfg.name, t->n_conns, t->refused);
     close_bare(t);
     return;
   }

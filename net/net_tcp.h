@@ -65,6 +65,9 @@ typedef struct {
   void (*on_free)(net_tcp_conn_t *c);
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
   void (*log)(int level, const char *fmt, ...);
+  /* Optional warnings that may come in floods, rate-limited by the owner
+   * per kind (at most one line a second, the rest counted). */
+  void (*warn)(const char *kind, const char *fmt, ...);
 } net_tcp_config_t;
 
 struct net_tcp {

@@ -212,7 +212,12 @@ static void write_reply(sort_conn_t *c, char *reply, size_t len) {
 }
 
 static void reply_busy(sort_conn_t *c, const char *msg) {
-  c->server->busy++;
+  sort_server_t *s = c->server;
+  s->busy++;
+  if (s->cfg.warn != NULL)
+    s->cfg.warn("sort busy", "sort: refused a request: %s (%zu sorts queued or running, "
+                "%zu connections; %" PRIu64 " refused busy so far)", msg, s->jobs,
+                s->net.n_conns, s->busy);
   reply_error(c, msg);
 }
 
@@ -506,6 +511,7 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
       .on_close = on_close_conn,
       .on_free = conn_free,
       .log = cfg->log,
+      .warn = cfg->warn,
   };
   return net_tcp_start(&s->net, loop, addr, &net);
 }

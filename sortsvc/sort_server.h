@@ -38,6 +38,9 @@ typedef struct {
                                   client left (no half-closing clients) */
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
   void (*log)(int level, const char *fmt, ...);
+  /* Optional warnings that may come in floods, rate-limited by the owner
+   * per kind (at most one line a second, the rest counted). */
+  void (*warn)(const char *kind, const char *fmt, ...);
 } sort_server_config_t;
 
 /* A histogram with fixed buckets, for the metrics endpoint: bounds are

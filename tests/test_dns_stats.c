@@ -75,6 +75,27 @@ static void test_counts_by_qtype_and_rcode(void **state) {
   dns_zone_free(zone);
 }
 
+static void test_hist_buckets_are_inclusive_and_sum_in_microseconds(void **state) {
+  (void)state;
+  dns_hist_t h = {0}, total = {0};
+  dns_hist_observe(&h, 0, 1);
+  dns_hist_observe(&h, 50, 2);    /* on the first bound: still bucket 0 */
+  dns_hist_observe(&h, 51, 1);
+  dns_hist_observe(&h, 5000000, 1);
+  dns_hist_observe(&h, 5000001, 3);
+  assert_int_equal(h.counts[0], 3);
+  assert_int_equal(h.counts[1], 1);
+  assert_int_equal(h.counts[DNS_HIST_BOUNDS - 1], 1);
+  assert_int_equal(h.counts[DNS_HIST_BOUNDS], 3);
+  assert_int_equal(h.sum_us, 100 + 51 + 5000000 + 3 * 5000001ull);
+  dns_hist_add(&total, &h);
+  dns_hist_add(&total, &h);
+  assert_int_equal(total.counts[0], 6);
+  assert_int_equal(total.sum_us, 2 * h.sum_us);
+  for (size_t i = 1; i < DNS_HIST_BOUNDS; i++)
+    assert_true(dns_hist_bounds_us[i] > dns_hist_bounds_us[i - 1]);
+}
+
 static void test_short_or_odd_replies_never_read_past_the_end(void **state) {
   (void)state;
   dns_stats_t st;
@@ -124,6 +145,7 @@ int main(void) {
       cmocka_unit_test(test_counts_by_qtype_and_rcode),
       cmocka_unit_test(test_short_or_odd_replies_never_read_past_the_end),
       cmocka_unit_test(test_extended_rcode_is_read_from_the_opt_anywhere),
+      cmocka_unit_test(test_hist_buckets_are_inclusive_and_sum_in_microseconds),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
