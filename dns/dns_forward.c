@@ -2,8 +2,13 @@
 
 #include <arpa/inet.h>
 #include <ares.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "net_util.h"
 
@@ -41,10 +46,20 @@ typedef struct dns_forward_pending {
   uint64_t hash;
   dns_forward_req_t *head, *tail;
   uint16_t id;
+  uint64_t sent_at;             /* uv_hrtime, for the duration histogram */
   bool refused_at_once;         /* ares_send failed inside the call */
   uint16_t key_len;
   uint8_t key[];
 } pending_t;
+
+/* c-ares keeps a UDP socket per server and opens a TCP one for a
+ * truncated answer: room for both, per server. */
+#define SOCK_UPSTREAMS (2 * DNS_FORWARD_MAX_UPSTREAMS)
+
+typedef struct {
+  ares_socket_t fd;             /* ARES_SOCKET_BAD: a free slot */
+  int upstream;                 /* index, -1: not one of ours */
+} sock_upstream_t;
 
 struct dns_forward {
   uv_timer_t timer;             /* first: c-ares timeouts, then the close */
@@ -60,6 +75,11 @@ struct dns_forward {
   size_t inflight;
   size_t waiters;
   pending_t *sending;           /* the query inside ares_send right now */
+  /* Which upstream each c-ares socket is connected to (set in the
+   * connect hook): the per-upstream counters and warnings. */
+  sock_upstream_t sock_upstream[SOCK_UPSTREAMS];
+  struct sockaddr_storage upstreams[DNS_FORWARD_MAX_UPSTREAMS];
+  void (*warn)(const char *kind, const char *fmt, ...);
   unsigned handles_open;
   bool closing;
   bool destroyed;
@@ -356,6 +376,128 @@ static void reply_to(dns_forward_t *f, dns_forward_req_t *req,
   req->cb(req, f->reply, n);
 }
 
+/* ---- which upstream: c-ares' socket calls, counted per server ---- */
+
+/* The socket's slot; with add, a free one taken when it has none. NULL
+ * when full: that socket is then simply not counted. */
+static sock_upstream_t *sock_slot(dns_forward_t *f, ares_socket_t fd, bool add) {
+  for (size_t i = 0; i < SOCK_UPSTREAMS; i++) {
+    if (f->sock_upstream[i].fd == fd)
+      return &f->sock_upstream[i];
+  }
+  for (size_t i = 0; add && i < SOCK_UPSTREAMS; i++) {
+    if (f->sock_upstream[i].fd == ARES_SOCKET_BAD) {
+      f->sock_upstream[i].fd = fd;
+      return &f->sock_upstream[i];
+    }
+  }
+  return NULL;
+}
+
+static dns_forward_upstream_stats_t *upstream_of(dns_forward_t *f, ares_socket_t fd) {
+  sock_upstream_t *s = sock_slot(f, fd, false);
+  if (s == NULL || s->upstream < 0)
+    return NULL;
+  return &f->stats.upstream[s->upstream];
+}
+
+static bool same_server(const struct sockaddr *a, const struct sockaddr_storage *b) {
+  if (a->sa_family != b->ss_family)
+    return false;
+  if (a->sa_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port &&
+         memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+}
+
+/* c-ares leaves a socket it did not create alone (no O_NONBLOCK, no
+ * FD_CLOEXEC): both are asked for here. */
+static ares_socket_t sock_open(int domain, int type, int protocol, void *data) {
+  (void)data;
+  return socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+}
+
+static int sock_close(ares_socket_t fd, void *data) {
+  dns_forward_t *f = data;
+  sock_upstream_t *s = sock_slot(f, fd, false);
+  if (s != NULL)
+    s->fd = ARES_SOCKET_BAD;
+  return close(fd);
+}
+
+static int sock_connect(ares_socket_t fd, const struct sockaddr *addr,
+                        ares_socklen_t len, void *data) {
+  dns_forward_t *f = data;
+  sock_upstream_t *s = sock_slot(f, fd, true);
+  if (s != NULL) {
+    s->upstream = -1;
+    for (size_t i = 0; i < f->stats.n_upstreams; i++) {
+      if (same_server(addr, &f->upstreams[i]))
+        s->upstream = (int)i;
+    }
+  }
+  return connect(fd, addr, len);
+}
+
+/* errno is c-ares' to read after these return: kept as the call left it. */
+static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t len,
+                                  int flags, struct sockaddr *from,
+                                  ares_socklen_t *from_len, void *data) {
+  dns_forward_t *f = data;
+  ares_ssize_t n = recvfrom(fd, buf, len, flags, from, from_len);
+  int err = errno;
+  dns_forward_upstream_stats_t *u = upstream_of(f, fd);
+  if (u != NULL && n > 0) {
+    u->responses++;
+  } else if (u != NULL && n < 0 && err != EAGAIN && err != EWOULDBLOCK &&
+             err != EINTR) {
+    u->errors++;
+    if (f->warn != NULL)
+      f->warn("upstream", "upstream %s failed: %s (%" PRIu64 " errors so far)", u->name,
+              strerror(err), u->errors);
+  }
+  errno = err;
+  return n;
+}
+
+static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov,
+                               int iovcnt, void *data) {
+  dns_forward_t *f = data;
+  ares_ssize_t n = writev(fd, iov, iovcnt);
+  int err = errno;
+  dns_forward_upstream_stats_t *u = upstream_of(f, fd);
+  if (u != NULL && n > 0)
+    u->requests++;
+  errno = err;
+  return n;
+}
+
+static const struct ares_socket_functions sock_funcs = {
+    .asocket = sock_open,
+    .aclose = sock_close,
+    .aconnect = sock_connect,
+    .arecvfrom = sock_recvfrom,
+    .asendv = sock_sendv,
+};
+
+/* A query that failed everywhere: say why, and name the upstreams that
+ * sent nothing back since they were last asked (c-ares does not say
+ * which server timed out). */
+static void warn_failure(dns_forward_t *f, int status, int timeouts) {
+  if (f->warn == NULL)
+    return;
+  char names[DNS_FORWARD_MAX_UPSTREAMS * 66] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < f->stats.n_upstreams && used < sizeof(names); i++)
+    used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+                             i > 0 ? " " : "", f->stats.upstream[i].name);
+  f->warn("upstream", "upstream query failed: %s after %d timeout(s); SERVFAIL to the "
+          "client (upstreams: %s)", ares_strerror(status), timeouts, names);
+}
+
 /* c-ares' query callback. Runs from ares_process_fd (an answer, a
  * timeout), from ares_destroy (ARES_EDESTRUCTION), or from inside
  * ares_send when the query cannot even start. */
@@ -363,7 +505,6 @@ static void on_answer(void *arg, int status, int timeouts,
                       unsigned char *abuf, int alen) {
   pending_t *p = arg;
   dns_forward_t *f = p->f;
-  (void)timeouts;
 
   if (p == f->sending) {
     /* dns_forward_send undoes everything once ares_send returns: callers
@@ -372,6 +513,7 @@ static void on_answer(void *arg, int status, int timeouts,
     return;
   }
   pending_unlink(f, p);
+  dns_hist_observe(&f->stats.duration, (uv_hrtime() - p->sent_at) / 1000, 1);
 
   dns_cache_verdict_t verdict = DNS_CACHE_INVALID;
   if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
@@ -383,6 +525,8 @@ static void on_answer(void *arg, int status, int timeouts,
       f->stats.upstream_answers++;
   } else {
     f->stats.upstream_failures++;
+    if (status != ARES_EDESTRUCTION && status != ARES_ECANCELLED)
+      warn_failure(f, status, timeouts);
   }
 
   /* One at a time from the head: a callback may cancel other requests of
@@ -490,6 +634,7 @@ int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
   waiter_attach(p, req);
 
   f->sending = p;
+  p->sent_at = uv_hrtime();
   ares_send(f->channel, f->query, (int)qlen, on_answer, p);
   f->sending = NULL;
   if (p->refused_at_once) {
@@ -534,6 +679,20 @@ static int ares_to_uv(int status) {
     return UV_EINVAL;
   default:
     return UV_EIO;
+  }
+}
+
+/* "127.0.0.1:53", "[::1]:53": the upstream label and log name. */
+static void format_server(const struct sockaddr_storage *ss, char *out, size_t cap) {
+  char ip[INET6_ADDRSTRLEN] = "?";
+  if (ss->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+    inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+    snprintf(out, cap, "[%s]:%u", ip, ntohs(in6->sin6_port));
+  } else {
+    const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+    inet_ntop(AF_INET, &in4->sin_addr, ip, sizeof(ip));
+    snprintf(out, cap, "%s:%u", ip, ntohs(in4->sin_port));
   }
 }
 
@@ -636,6 +795,16 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
   rc = set_servers(f, cfg);
   if (rc != 0)
     goto fail;
+  f->warn = cfg->warn;
+  for (size_t i = 0; i < SOCK_UPSTREAMS; i++)
+    f->sock_upstream[i].fd = ARES_SOCKET_BAD;
+  f->stats.n_upstreams = cfg->n_upstreams;
+  for (size_t i = 0; i < cfg->n_upstreams; i++) {
+    f->upstreams[i] = cfg->upstreams[i];
+    format_server(&cfg->upstreams[i], f->stats.upstream[i].name,
+                  sizeof(f->stats.upstream[i].name));
+  }
+  ares_set_socket_functions(f->channel, &sock_funcs, f);
 
   /* Last, because it cannot fail on unix: no handle is ever left to close
    * on the failure paths above. */

@@ -49,6 +49,7 @@
 #include <uv.h>
 
 #include "dns_cache.h"
+#include "dns_stats.h"
 #include "dns_wire.h"
 #include "dns_zone.h"
 
@@ -81,10 +82,25 @@ typedef struct {
   size_t cache_size;                        /* entries; 0 disables */
   uint32_t cache_max_ttl;
   uint32_t cache_neg_ttl;
+  /* Optional warnings (an upstream that refuses, fails or stays silent),
+   * rate-limited by the owner per kind; the kind is "upstream". */
+  void (*warn)(const char *kind, const char *fmt, ...);
 } dns_forward_config_t;
 
 /* The defaults above, no upstream. */
 void dns_forward_config_default(dns_forward_config_t *cfg);
+
+/* One upstream server, as seen on its sockets (c-ares does not say which
+ * server answered or timed out, so the socket calls are counted): what
+ * was sent to it, what came back, and the errors its socket reported
+ * (ICMP port unreachable: ECONNREFUSED). A query that timed out there is
+ * in requests and in neither of the others. */
+typedef struct {
+  char name[64];              /* "127.0.0.1:53", "[::1]:53" */
+  uint64_t requests;
+  uint64_t responses;
+  uint64_t errors;
+} dns_forward_upstream_stats_t;
 
 typedef struct {
   uint64_t queries;           /* handed to dns_forward_lookup */
@@ -101,6 +117,10 @@ typedef struct {
   size_t inflight;
   size_t waiters;
   dns_cache_stats_t cache;
+  /* Upstream queries from send to outcome (answer, failure, timeout). */
+  dns_hist_t duration;
+  size_t n_upstreams;
+  dns_forward_upstream_stats_t upstream[DNS_FORWARD_MAX_UPSTREAMS];
 } dns_forward_stats_t;
 
 typedef struct dns_forward dns_forward_t;

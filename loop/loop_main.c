@@ -526,7 +526,9 @@ static int start_dns(void) {
 /* The forwarder, before the listeners that hand it queries. Returns 0 or
  * a libuv error with a message printed. */
 static int start_forward(void) {
-  int rc = dns_forward_new(&srv.loop, &srv.cfg.forward, &srv.forward);
+  dns_forward_config_t fcfg = srv.cfg.forward;
+  fcfg.warn = warn_adapter;
+  int rc = dns_forward_new(&srv.loop, &fcfg, &srv.forward);
   if (rc != 0) {
     loop_log_startup_error("cannot start forwarding: %s", uv_strerror(rc));
     return rc;
