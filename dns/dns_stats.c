@@ -73,3 +73,7 @@ void dns_hist_add(dns_hist_t *sum, const dns_hist_t *one) {
     sum->counts[i] += one->counts[i];
   sum->sum_us += one->sum_us;
 }
+
+const char *dns_stats_zone_source(const uint8_t *reply, size_t len) {
+  return len >= 4 && (reply[3] & 0x0Fu) == 0 ? DNS_SOURCE_MAP : DNS_SOURCE_POLICY;
+}

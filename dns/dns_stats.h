@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 typedef enum {
   DNS_STATS_QTYPE_A = 0,
@@ -55,6 +56,26 @@ typedef struct {
  * clock read). */
 void dns_hist_observe(dns_hist_t *h, uint64_t us, uint64_t n);
 void dns_hist_add(dns_hist_t *sum, const dns_hist_t *one);
+
+/* One reply about to be sent, for the per-query log (--log-queries). */
+typedef struct {
+  const char *proto;               /* "udp", "tcp" */
+  const struct sockaddr *client;   /* NULL when unknown */
+  const uint8_t *reply;
+  size_t len;
+  uint64_t duration_us;            /* from the query's receipt to now */
+  const char *source;              /* DNS_SOURCE_* */
+} dns_query_log_t;
+
+#define DNS_SOURCE_MAP "map"
+#define DNS_SOURCE_CACHE "cache"
+#define DNS_SOURCE_UPSTREAM "upstream"
+#define DNS_SOURCE_POLICY "policy"
+
+/* The source of a reply built by dns_zone_answer: "map" for NOERROR (a
+ * name of the map, or --unknown answer's address), "policy" for any
+ * other rcode (--unknown nxdomain or refused, FORMERR, NOTIMP). */
+const char *dns_stats_zone_source(const uint8_t *reply, size_t len);
 
 /* Label values for Prometheus: "A", "AAAA", ..., "NOERROR", ... */
 const char *dns_stats_qtype_name(dns_stats_qtype_t t);

@@ -39,6 +39,9 @@ typedef struct dns_tcp_conn {
    * their replies after the client's EOF, and cancels them on close. */
   LIST_HEAD(, tcp_forwarded) forwarded;
   size_t n_forwarded;
+  /* The client, for the per-query log (filled only when it is on). */
+  struct sockaddr_storage peer;
+  bool have_peer;
   bool reading;
   bool finishing;              /* EOF or a bad frame: close once written */
   bool closing;
@@ -66,6 +69,7 @@ static void on_conn_timer_close(uv_handle_t *h) {
 typedef struct tcp_forwarded {
   dns_forward_req_t req;
   dns_tcp_conn_t *conn;
+  uint64_t recv_at;             /* uv_hrtime when its query was answered */
   LIST_ENTRY(tcp_forwarded) link;
 } tcp_forwarded_t;
 
@@ -179,6 +183,15 @@ static bool batch_append(reply_batch_t **bp, const uint8_t *bytes,
 
 static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch);
 
+/* --log-queries: one line for a reply about to be written. */
+static void log_reply(dns_tcp_conn_t *c, const uint8_t *reply, size_t len,
+                      uint64_t recv_at, const char *source) {
+  dns_tcp_t *s = c->server;
+  dns_query_log_t q = {"tcp", c->have_peer ? (const struct sockaddr *)&c->peer : NULL,
+                       reply, len, (uv_hrtime() - recv_at) / 1000, source};
+  s->log_query(s->log_ctx, &q);
+}
+
 /* The upstream answered one of c's queries: its own write, framed. */
 static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
                              size_t len) {
@@ -187,12 +200,14 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
   uint8_t prefix[DNS_STREAM_PREFIX_LEN];
   reply_batch_t *batch = NULL;
 
+  uint64_t recv_at = w->recv_at;
   forwarded_unlink(w);
   free(w);
   if (len > 0) {
     dns_stats_count(&c->server->stats, reply, len);
+    dns_hist_observe(&c->server->duration, (uv_hrtime() - recv_at) / 1000, 1);
     if (c->server->log_query != NULL)
-      c->server->log_query(c->server->log_ctx, "tcp", NULL, reply, len);
+      log_reply(c, reply, len, recv_at, DNS_SOURCE_UPSTREAM);
   }
   if (!dns_stream_put_prefix(prefix, len)) {
     c->server->dropped++;
@@ -216,12 +231,14 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
  * upstream (*out_len stays 0 and the reply comes later). Returns the
  * reply length to append now. */
 static size_t conn_forward(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
-                           uint8_t *out, size_t cap) {
+                           uint8_t *out, size_t cap, const char **source) {
   dns_forward_t *f = c->server->cfg.forward;
   size_t out_len = 0;
+  *source = DNS_SOURCE_POLICY;
   switch (dns_forward_lookup(f, DNS_TRANSPORT_TCP, msg, len, out, cap,
                              &out_len)) {
   case DNS_FORWARD_REPLY:
+    *source = DNS_SOURCE_CACHE;
     return out_len;
   case DNS_FORWARD_DROP:
     return 0;
@@ -233,6 +250,7 @@ static size_t conn_forward(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
     w = malloc(sizeof(*w));
   if (w != NULL) {
     w->conn = c;
+    w->recv_at = c->server->read_at;
     if (dns_forward_send(f, &w->req, DNS_TRANSPORT_TCP, msg, len,
                          on_forward_reply) == 0) {
       LIST_INSERT_HEAD(&c->forwarded, w, link);
@@ -251,10 +269,12 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
   uint8_t *out = s->reply_buf + DNS_STREAM_PREFIX_LEN;
   size_t cap = sizeof(s->reply_buf) - DNS_STREAM_PREFIX_LEN;
   size_t out_len = 0;
+  const char *source = DNS_SOURCE_POLICY;
 
   switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_TCP, msg, len, out, cap,
                           &out_len)) {
   case DNS_REPLY_SEND:
+    source = dns_stats_zone_source(out, out_len);
     break;
   case DNS_REPLY_DROP:
     /* A response (QR=1) or a runt: never answered, but the framing is
@@ -267,7 +287,7 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
       break;
     }
     size_t waiting = c->n_forwarded;
-    out_len = conn_forward(c, msg, len, out, cap);
+    out_len = conn_forward(c, msg, len, out, cap, &source);
     if (c->n_forwarded > waiting)
       return true; /* the reply comes with the upstream's answer */
     break;
@@ -278,7 +298,8 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
   }
   dns_stats_count(&s->stats, out, out_len);
   if (s->log_query != NULL)
-    s->log_query(s->log_ctx, "tcp", NULL, out, out_len);
+    log_reply(c, out, out_len, s->read_at, source);
+  s->read_replies++;
   return batch_append(batch, s->reply_buf, DNS_STREAM_PREFIX_LEN + out_len);
 }
 
@@ -333,6 +354,8 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
   const uint8_t *msg;
   size_t msg_len;
 
+  s->read_at = uv_hrtime();
+  s->read_replies = 0;
   while (c->pending + (batch != NULL ? batch->len : 0) <=
          s->cfg.max_pending_bytes) {
     st = dns_stream_next(&c->stream, data, len, &pos, &msg, &msg_len);
@@ -348,6 +371,8 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
   /* Once per read rather than per query: uv_now is the same for all. */
   if (any)
     uv_timer_start(&c->idle, on_idle, s->cfg.idle_timeout_ms, 0);
+  if (s->read_replies > 0)
+    dns_hist_observe(&s->duration, (uv_hrtime() - s->read_at) / 1000, s->read_replies);
   if (batch != NULL)
     send_batch(c, batch);
   if (st == DNS_STREAM_BAD_FRAME)
@@ -427,6 +452,10 @@ static void on_accept(net_tcp_conn_t *nc) {
   /* Replies are already gathered per read; Nagle would only hold the next
    * read's replies back until the client acknowledges the last ones. */
   uv_tcp_nodelay(&nc->tcp, 1);
+  if (s->log_query != NULL) {
+    int peer_len = sizeof(c->peer);
+    c->have_peer = uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&c->peer, &peer_len) == 0;
+  }
   uv_timer_start(&c->idle, on_idle, s->cfg.idle_timeout_ms, 0);
   conn_start_reading(c);
 }
@@ -445,6 +474,7 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   s->zone = zone;
   s->on_close = NULL;
   memset(&s->stats, 0, sizeof(s->stats));
+  memset(&s->duration, 0, sizeof(s->duration));
   s->queries = s->bad_frames = s->dropped = s->idle_timeouts = 0;
   s->pending_high_water = 0;
 
@@ -479,6 +509,7 @@ void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *)) {
 void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
   *out = (dns_tcp_stats_t){
       .replies = s->stats,
+      .duration = s->duration,
       .queries = s->queries,
       .dropped = s->dropped,
       .bad_frames = s->bad_frames,

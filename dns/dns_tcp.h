@@ -58,10 +58,12 @@ typedef struct dns_tcp {
   void (*on_close)(struct dns_tcp *);
   dns_stats_t stats;            /* replies by qtype and rcode */
   /* Per-query log (--log-queries), NULL when off: called with every reply
-   * just before it is sent. client is NULL when unknown. */
-  void (*log_query)(void *ctx, const char *proto, const struct sockaddr *client,
-                    const uint8_t *reply, size_t len);
+   * just before it is sent. */
+  void (*log_query)(void *ctx, const dns_query_log_t *q);
   void *log_ctx;
+  /* Read to reply: the clock is read when a read's queries are answered
+   * and when their replies are handed to uv_write. */
+  dns_hist_t duration;
   uint64_t queries;
   uint64_t bad_frames;
   uint64_t dropped;             /* complete messages not answered (QR=1...) */
@@ -73,6 +75,8 @@ typedef struct dns_tcp {
   size_t pending_high_water;
 
   /* Private. */
+  uint64_t read_at;             /* uv_hrtime when this read's answering began */
+  size_t read_replies;          /* replies of this read so far */
   /* Shared by every connection: libuv reads into it and calls on_read at
    * once, and each read is answered before the callback returns. */
   uint8_t read_buf[64 * 1024];
@@ -94,6 +98,7 @@ void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *));
  * never the struct's fields). */
 typedef struct {
   dns_stats_t replies;          /* by qtype and rcode, TC=1 */
+  dns_hist_t duration;
   uint64_t queries;             /* complete messages read */
   uint64_t dropped;             /* not answered (QR=1...) */
   uint64_t bad_frames;

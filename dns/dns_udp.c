@@ -90,6 +90,7 @@ static void batch_flush(dns_udp_t *s) {
   if (n == 0)
     return;
   s->batches++;
+  dns_hist_observe(&s->duration, (uv_hrtime() - s->recv_at) / 1000, n);
   uv_os_fd_t fd;
   if (uv_fileno((uv_handle_t *)&s->udp, &fd) != 0) {
     s->dropped_send += n;
@@ -114,15 +115,20 @@ static void batch_flush(dns_udp_t *s) {
 }
 
 /* Every reply goes through here: counted, logged if asked, then batched
- * while a recvmmsg batch is open, or sent at once. */
+ * while a recvmmsg batch is open (its duration is taken when the batch is
+ * sent), or sent at once. recv_at is when its query came in. */
 static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
-                       const struct sockaddr *addr) {
+                       const struct sockaddr *addr, uint64_t recv_at,
+                       const char *source) {
   dns_stats_count(&s->stats, reply, len);
-  if (s->log_query != NULL)
-    s->log_query(s->log_ctx, "udp", addr, reply, len);
+  if (s->log_query != NULL) {
+    dns_query_log_t q = {"udp", addr, reply, len, (uv_hrtime() - recv_at) / 1000, source};
+    s->log_query(s->log_ctx, &q);
+  }
   size_t i = s->batch.n;
   if (!s->batch.open || i >= DNS_UDP_SEND_BATCH || len > sizeof(s->batch.data[i])) {
     send_now(s, reply, len, addr);
+    dns_hist_observe(&s->duration, (uv_hrtime() - recv_at) / 1000, 1);
     return;
   }
   memcpy(s->batch.data[i], reply, len);
@@ -152,6 +158,7 @@ typedef struct dns_udp_forwarded {
   dns_forward_req_t req;
   dns_udp_t *server;
   struct dns_udp_forwarded *prev, *next;
+  uint64_t recv_at;
   struct sockaddr_storage client;
 } forwarded_t;
 
@@ -171,7 +178,8 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
   forwarded_t *w = container_of(req, forwarded_t, req);
   dns_udp_t *s = w->server;
   if (len > 0)
-    send_reply(s, reply, len, (const struct sockaddr *)&w->client);
+    send_reply(s, reply, len, (const struct sockaddr *)&w->client, w->recv_at,
+               DNS_SOURCE_UPSTREAM);
   else
     s->dropped_send++;
   forwarded_unlink(w);
@@ -186,7 +194,7 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
   switch (dns_forward_lookup(s->forward, DNS_TRANSPORT_UDP, pkt, nread,
                              s->send_buf, sizeof(s->send_buf), &len)) {
   case DNS_FORWARD_REPLY:
-    send_reply(s, s->send_buf, len, addr);
+    send_reply(s, s->send_buf, len, addr, s->recv_at, DNS_SOURCE_CACHE);
     return;
   case DNS_FORWARD_DROP:
     s->dropped_invalid++;
@@ -197,6 +205,7 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
   forwarded_t *w = malloc(sizeof(*w));
   if (w != NULL) {
     w->server = s;
+    w->recv_at = s->recv_at;
     memcpy(&w->client, addr, sockaddr_size(addr));
     if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, pkt,
                          nread, on_forward_reply) == 0) {
@@ -213,7 +222,7 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
   len = dns_forward_servfail(pkt, nread, DNS_TRANSPORT_UDP,
                              s->send_buf, sizeof(s->send_buf));
   if (len > 0)
-    send_reply(s, s->send_buf, len, addr);
+    send_reply(s, s->send_buf, len, addr, s->recv_at, DNS_SOURCE_POLICY);
 }
 
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
@@ -238,6 +247,10 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     s->dropped_invalid++;
     return;
   }
+  /* One clock read per batch: every query of a recvmmsg batch came in
+   * with the same system call. */
+  if (!s->batch.open)
+    s->recv_at = uv_hrtime();
   if (flags & UV_UDP_MMSG_CHUNK)
     s->batch.open = true;
   const uint8_t *pkt = (const uint8_t *)buf->base;
@@ -245,7 +258,8 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
   switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_UDP, pkt, (size_t)nread,
                           s->send_buf, sizeof(s->send_buf), &len)) {
   case DNS_REPLY_SEND:
-    send_reply(s, s->send_buf, len, addr);
+    send_reply(s, s->send_buf, len, addr, s->recv_at,
+               dns_stats_zone_source(s->send_buf, len));
     break;
   case DNS_REPLY_DROP:
     s->dropped_invalid++;
@@ -260,7 +274,7 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     s->forward_unavailable++;
     len = dns_servfail(pkt, (size_t)nread, s->send_buf, sizeof(s->send_buf));
     if (len > 0)
-      send_reply(s, s->send_buf, len, addr);
+      send_reply(s, s->send_buf, len, addr, s->recv_at, DNS_SOURCE_POLICY);
     break;
   }
 }
@@ -274,6 +288,7 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
     s->max_queued_sends = DNS_UDP_DEFAULT_MAX_QUEUED_SENDS;
   s->queued_sends = 0;
   memset(&s->stats, 0, sizeof(s->stats));
+  memset(&s->duration, 0, sizeof(s->duration));
   s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
   s->forward_unavailable = 0;
   s->forwarded = NULL;
@@ -344,6 +359,7 @@ void dns_udp_close(dns_udp_t *s, void (*cb)(dns_udp_t *)) {
 void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out) {
   *out = (dns_udp_stats_t){
       .replies = s->stats,
+      .duration = s->duration,
       .received = s->received,
       .answered = s->answered,
       .dropped_invalid = s->dropped_invalid,

@@ -36,10 +36,13 @@ typedef struct dns_udp {
   size_t queued_sends;
   dns_stats_t stats;            /* replies by qtype and rcode */
   /* Per-query log (--log-queries), NULL when off: called with every reply
-   * just before it is sent. client is NULL when unknown. */
-  void (*log_query)(void *ctx, const char *proto, const struct sockaddr *client,
-                    const uint8_t *reply, size_t len);
+   * just before it is sent. */
+  void (*log_query)(void *ctx, const dns_query_log_t *q);
   void *log_ctx;
+  /* Receipt to reply, by the clock read when a recvmmsg batch starts and
+   * when its replies go out (two reads a batch, not two a query). */
+  dns_hist_t duration;
+  uint64_t recv_at;             /* uv_hrtime at the batch's start */
   uint64_t received;
   uint64_t answered;
   uint64_t dropped_invalid;     /* short or QR=1: not answered by design */
@@ -87,6 +90,7 @@ void dns_udp_close(dns_udp_t *s, void (*on_close)(dns_udp_t *));
  * never the struct's fields). */
 typedef struct {
   dns_stats_t replies;          /* by qtype and rcode, TC=1 */
+  dns_hist_t duration;
   uint64_t received;
   uint64_t answered;
   uint64_t dropped_invalid;

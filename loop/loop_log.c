@@ -411,18 +411,26 @@ int loop_log_decode_reply(const uint8_t *reply, size_t len,
   return 0;
 }
 
-void loop_log_query(const char *proto, const char *client,
-                    const uint8_t *reply, size_t len) {
+void loop_log_query(const loop_log_query_t *q, const uint8_t *reply, size_t len) {
   loop_log_reply_t r;
   loop_log_decode_reply(reply, len, &r);
+  /* The ID is the reply's first two octets (RFC 1035 4.1.1); "-" for a
+   * reply too short to have one. */
+  char id[8] = "-", size[24], duration[24];
+  if (len >= 2)
+    snprintf(id, sizeof(id), "%u", (unsigned)(reply[0] << 8 | reply[1]));
+  snprintf(size, sizeof(size), "%zu", len);
+  snprintf(duration, sizeof(duration), "%llu", (unsigned long long)q->duration_us);
   loop_log_field_t fields[] = {
-      {"proto", proto},   {"client", client},  {"qname", r.qname},
-      {"qtype", r.qtype}, {"rcode", r.rcode},
+      {"proto", q->proto}, {"client", q->client}, {"id", id},
+      {"qname", r.qname},  {"qtype", r.qtype},    {"rcode", r.rcode},
+      {"size", size},      {"source", q->source}, {"duration_us", duration},
   };
   loop_log_field_t *f = fields;
   size_t n = sizeof(fields) / sizeof(fields[0]);
-  if (client == NULL) {
-    /* Over TCP the reply hooks have no address: leave the field out. */
+  if (q->client == NULL) {
+    /* No address known (a TCP peer that left before accept finished):
+     * leave the field out. */
     fields[1] = fields[0];
     f++;
     n--;

@@ -113,10 +113,17 @@ typedef struct {
 int loop_log_decode_reply(const uint8_t *reply, size_t len,
                           loop_log_reply_t *out);
 
-/* One info line for an answered query: proto, client (NULL: left out),
- * qname, qtype, rcode. Written whatever the level: --log-queries is its
- * own switch. */
-void loop_log_query(const char *proto, const char *client,
-                    const uint8_t *reply, size_t len);
+/* What the DNS handlers know of a reply beyond its bytes. */
+typedef struct {
+  const char *proto;        /* "udp", "tcp" */
+  const char *client;       /* "127.0.0.1:5353"; NULL: left out */
+  uint64_t duration_us;     /* from the query's receipt to the reply */
+  const char *source;       /* "map", "cache", "upstream", "policy" */
+} loop_log_query_t;
+
+/* One info line for an answered query: proto, client, id, qname, qtype,
+ * rcode, size (the reply's bytes), source, duration_us. Written whatever
+ * the level: --log-queries is its own switch. */
+void loop_log_query(const loop_log_query_t *q, const uint8_t *reply, size_t len);
 
 #endif

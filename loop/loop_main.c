@@ -123,14 +123,14 @@ static void warn_adapter(const char *kind, const char *fmt, ...) {
 }
 
 /* --log-queries: called by the DNS handlers with every reply just before
- * it is sent. Over TCP they pass no client address. */
-static void log_query_hook(void *ctx, const char *proto, const struct sockaddr *client,
-                           const uint8_t *reply, size_t len) {
+ * it is sent. */
+static void log_query_hook(void *ctx, const dns_query_log_t *q) {
   (void)ctx;
   char addr[64];
-  if (client != NULL)
-    loop_format_addr(client, addr, sizeof(addr));
-  loop_log_query(proto, client != NULL ? addr : NULL, reply, len);
+  if (q->client != NULL)
+    loop_format_addr(q->client, addr, sizeof(addr));
+  loop_log_query_t lq = {q->proto, q->client != NULL ? addr : NULL, q->duration_us, q->source};
+  loop_log_query(&lq, q->reply, q->len);
 }
 
 /* ---- metrics: one pass over every service's stats, on the loop thread ---- */

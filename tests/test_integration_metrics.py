@@ -870,9 +870,18 @@ class Logs(unittest.TestCase):
             self.assertEqual((o["qname"], o["qtype"], o["rcode"]), ("WiPo.int.", "A", "NOERROR"))
             self.assertRegex(o["client"], r"^127\.0\.0\.1:\d+$")
             self.assertEqual(o["level"], "info")
+            # 12 header + 14 question + 16 for one A record (name compressed)
+            self.assertEqual((o["source"], o["size"]), ("map", "42"))
+            self.assertRegex(o["duration_us"], r"^\d+$")
+        self.assertEqual(sorted(int(o["id"]) for o in udp), list(range(n_udp)))
         for o in tcp:
             self.assertEqual((o["qname"], o["qtype"], o["rcode"]), ("nope.example.", "MX", "NOERROR"))
-            self.assertNotIn("client", o)
+            # Over TCP too: the client's address, as the connection's peer.
+            self.assertRegex(o["client"], r"^127\.0\.0\.1:\d+$")
+            self.assertEqual(o["source"], "map")
+            self.assertRegex(o["duration_us"], r"^\d+$")
+        self.assertEqual(len({o["client"] for o in tcp}), 1)  # one connection
+        self.assertEqual(sorted(int(o["id"]) for o in tcp), list(range(n_tcp)))
         self.assertTrue(any(o["msg"].startswith("ready:") for o in objs))
         self.assertTrue(any(o["msg"] == "stopped cleanly" for o in objs))
 
@@ -889,16 +898,24 @@ class Logs(unittest.TestCase):
         queries = [l for l in lines if " dnsortd info: query " in l]
         self.assertEqual(len(queries), 11, "\n".join(lines))
         line_re = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z dnsortd info: query proto=(udp|tcp)"
-                             r"(?: client=127\.0\.0\.1:\d+)? qname=(\S+) qtype=(\S+) rcode=(\S+)$")
-        parsed = []
+                             r" client=127\.0\.0\.1:\d+ id=(\d+) qname=(\S+) qtype=(\S+) rcode=(\S+)"
+                             r" size=(\d+) source=(map|policy) duration_us=(\d+)$")
+        parsed, extra = [], []
         for l in queries:
             m = line_re.match(l)
             self.assertIsNotNone(m, l)
-            parsed.append(m.groups())
+            proto, qid, qname, qtype, rcode, size, source, _ = m.groups()
+            parsed.append((proto, qname, qtype, rcode))
+            extra.append((proto, int(qid), qname, int(size), source))
         self.assertEqual(parsed.count(("udp", "WiPo.int.", "A", "NOERROR")), 7)
         self.assertEqual(parsed.count(("tcp", "nope.example.", "MX", "NOERROR")), 2)
         self.assertIn(("udp", "-", "-", "FORMERR"), parsed)
         self.assertIn(("udp", "a\\032b.", "A", "NOERROR"), parsed)
+        # The ID as sent, the reply's size, where the answer came from: a
+        # FORMERR is the policy's (an error), a map name the map's.
+        self.assertIn(("udp", 1, "-", 12, "policy"), extra)
+        self.assertIn(("udp", 2, "a\\032b.", 12 + 9 + 16, "map"), extra)
+        self.assertIn(("tcp", 1, "nope.example.", 30, "map"), extra)
         # Nothing below error but the query lines.
         self.assertEqual([l for l in lines if l not in queries], [])
 
