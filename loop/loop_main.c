@@ -56,6 +56,7 @@ typedef struct {
   sort_server_t sort;          /* started unless --sort off */
   loop_metrics_t metrics;      /* started with --metrics only */
   double start_time;           /* seconds since the epoch, for metrics */
+  double zone_loaded;          /* when the zone in service was loaded, same */
   uv_signal_t sigint;
   uv_signal_t sigterm;
   uv_signal_t sighup;
@@ -151,6 +152,8 @@ static void collect_dns(loop_prom_snapshot_t *s) {
     dns_tcp_stats(&srv.dns[i].tcp, &t);
     add_stats(&s->udp_stats, &u.replies);
     add_stats(&s->tcp_stats, &t.replies);
+    dns_hist_add(&s->udp_duration, &u.duration);
+    dns_hist_add(&s->tcp_duration, &t.duration);
     s->udp_received += u.received;
     s->udp_dropped_invalid += u.dropped_invalid;
     s->udp_dropped_send += u.dropped_send;
@@ -201,6 +204,7 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
   collect_sort(s);
   s->reloads_ok = srv.reloads_ok;
   s->reloads_failed = srv.reloads_failed;
+  s->zone_loaded_seconds = srv.zone_loaded;
   s->zone_names = dns_zone_names(srv.zone);
   if (srv.forward != NULL) {
     s->forwarding = true;
@@ -210,6 +214,13 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
   s->start_time_seconds = srv.start_time;
   s->version = DNSORT_VERSION;
   s->libuv_version = uv_version_string();
+}
+
+/* Seconds since the Unix epoch, for the metrics' timestamps. */
+static double now_seconds(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 /* ---- SIGHUP: reread the options and rebuild the zone off the loop thread ---- */
@@ -234,6 +245,7 @@ static void reload_done(uv_work_t *req, int status) {
     srv.zone = r->zone;
     dns_zone_free(old);
     srv.reloads_ok++;
+    srv.zone_loaded = now_seconds();
     loop_log(LOOP_LOG_INFO, "reloaded the DNS map: %zu names", dns_zone_names(srv.zone));
     if (r->changed[0] != '\0')
       loop_log(LOOP_LOG_WARN, "%s: %s changed; restart to apply (SIGHUP applies the zone's "
@@ -678,6 +690,7 @@ static int run(void) {
     return 2;
   }
   srv.zone = zone;
+  srv.zone_loaded = now_seconds();
   int rc = uv_loop_init(&srv.loop);
   if (rc != 0) {
     loop_log_startup_error("cannot start the event loop: %s", uv_strerror(rc));
@@ -717,9 +730,7 @@ int main(int argc, char **argv) {
   if (srv.cfg.env.ignored[0] != '\0')
     loop_log(LOOP_LOG_WARN, "ignoring %s: not options of dnsortd (see --help)",
              srv.cfg.env.ignored);
-  struct timespec started;
-  clock_gettime(CLOCK_REALTIME, &started);
-  srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
+  srv.start_time = now_seconds();
   srv.pool = plan_worker_pool(&srv.cfg.sched);
   /* A client that resets while we write must cost an EPIPE, not the
    * process. */

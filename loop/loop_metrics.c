@@ -1,5 +1,6 @@
 #include "loop_metrics.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -276,6 +277,27 @@ void loop_metrics_set_ready(loop_metrics_t *m, bool ready) {
   m->ready = ready;
 }
 
+/* process_open_fds as the client libraries count it: the entries of
+ * /proc/self/fd (procfs, never a disk wait), less the one this count
+ * opens. */
+static void count_fds(loop_prom_snapshot_t *snap) {
+  struct rlimit lim;
+  DIR *dir = opendir("/proc/self/fd");
+  if (dir == NULL || getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+    if (dir != NULL)
+      closedir(dir);
+    return;
+  }
+  uint64_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL)
+    n += e->d_name[0] != '.';
+  closedir(dir);
+  snap->have_fds = true;
+  snap->open_fds = n > 0 ? n - 1 : 0;
+  snap->max_fds = lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)lim.rlim_cur;
+}
+
 void loop_metrics_process(loop_prom_snapshot_t *snap) {
   /* procfs is generated from kernel memory when read: this never waits on
    * a disk, so it is fine on the loop thread. */
@@ -291,6 +313,7 @@ void loop_metrics_process(loop_prom_snapshot_t *snap) {
                                                 &snap->rss_bytes) == 0;
     }
   }
+  count_fds(snap);
   struct rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) == 0) {
     snap->cpu_user_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +242,14 @@ static void plain(loop_prom_t *p, const char *name, loop_prom_type_t type,
   loop_prom_u64(p, name, NULL, 0, v);
 }
 
+/* A dns_hist_t as Prometheus wants it: seconds. */
+static void dns_hist(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                     size_t n_labels, const dns_hist_t *h) {
+  loop_prom_hist_t ph = {.bounds = dns_hist_bounds_us, .n_bounds = DNS_HIST_BOUNDS,
+                         .counts = h->counts, .sum = h->sum_us, .per_unit = 1e6};
+  loop_prom_histogram(p, name, labels, n_labels, &ph);
+}
+
 static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   labelled_t queries[] = {{"udp", s->udp_received}, {"tcp", s->tcp_queries}};
   one_label(p, "dnsort_dns_queries_total", LOOP_PROM_COUNTER,
@@ -267,6 +276,14 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
       }
     }
   }
+  static const char duration[] = "dnsort_dns_request_duration_seconds";
+  loop_prom_family(p, duration, LOOP_PROM_HISTOGRAM,
+                   "Time from a DNS query's receipt to its reply being sent, by transport "
+                   "(UDP: per recvmmsg batch, so a reply counts its batch's wait).");
+  loop_prom_label_t udp = {"proto", "udp"}, tcp = {"proto", "tcp"};
+  dns_hist(p, duration, &udp, 1, &s->udp_duration);
+  dns_hist(p, duration, &tcp, 1, &s->tcp_duration);
+
   labelled_t tc[] = {{"udp", s->udp_stats.truncated}, {"tcp", s->tcp_stats.truncated}};
   one_label(p, "dnsort_dns_truncated_responses_total", LOOP_PROM_COUNTER,
             "DNS responses sent with TC=1 (the answer did not fit the client's UDP size).",
@@ -307,6 +324,13 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
             "result", reloads, ARRAY_LEN(reloads));
   plain(p, "dnsort_dns_map_names", LOOP_PROM_GAUGE,
         "Names in the DNS map in service.", s->zone_names);
+  loop_prom_family(p, "dnsort_zone_reload_timestamp_seconds", LOOP_PROM_GAUGE,
+                   "When the DNS map in service was loaded (start-up or the last "
+                   "good SIGHUP), seconds since the Unix epoch.");
+  loop_prom_double(p, "dnsort_zone_reload_timestamp_seconds", NULL, 0,
+                   s->zone_loaded_seconds);
+  plain(p, "dnsort_zone_reload_failures_total", LOOP_PROM_COUNTER,
+        "SIGHUP reloads that failed (the old map stayed in service).", s->reloads_failed);
 }
 
 static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
@@ -343,6 +367,35 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
         (uint64_t)f->cache.bytes + f->cache.index_bytes);
   plain(p, "dnsort_dns_cache_evictions_total", LOOP_PROM_COUNTER,
         "Cache entries pushed out by the entry or byte bound (LRU).", f->cache.evicted);
+
+  loop_prom_family(p, "dnsort_forward_request_duration_seconds", LOOP_PROM_HISTOGRAM,
+                   "Upstream queries from send to outcome (an answer, or a failure "
+                   "after every server and try).");
+  dns_hist(p, "dnsort_forward_request_duration_seconds", NULL, 0, &f->duration);
+  /* Per server, as seen on its sockets: requests - responses - errors is
+   * what went unanswered there (timeouts). */
+  static const struct {
+    const char *name, *help;
+    size_t offset;
+  } per_upstream[] = {
+      {"dnsort_forward_requests_total", "Queries written to each upstream server (retries "
+       "included).", offsetof(dns_forward_upstream_stats_t, requests)},
+      {"dnsort_forward_responses_total", "Responses read from each upstream server.",
+       offsetof(dns_forward_upstream_stats_t, responses)},
+      {"dnsort_forward_errors_total", "Socket errors from each upstream server (ICMP "
+       "unreachable: connection refused); requests - responses - errors went unanswered.",
+       offsetof(dns_forward_upstream_stats_t, errors)},
+  };
+  for (size_t k = 0; k < ARRAY_LEN(per_upstream); k++) {
+    loop_prom_family(p, per_upstream[k].name, LOOP_PROM_COUNTER, per_upstream[k].help);
+    for (size_t i = 0; i < f->n_upstreams; i++) {
+      const dns_forward_upstream_stats_t *u = &f->upstream[i];
+      uint64_t v;
+      memcpy(&v, (const char *)u + per_upstream[k].offset, sizeof(v));
+      loop_prom_label_t l = {"upstream", u->name};
+      loop_prom_u64(p, per_upstream[k].name, &l, 1, v);
+    }
+  }
 }
 
 static void render_sort(loop_prom_t *p, const loop_prom_snapshot_t *s) {
@@ -409,6 +462,12 @@ static void render_process(loop_prom_t *p, const loop_prom_snapshot_t *s) {
                    "Total user and system CPU time spent in seconds.");
   loop_prom_double(p, "process_cpu_seconds_total", NULL, 0,
                    s->cpu_user_seconds + s->cpu_system_seconds);
+  if (s->have_fds) {
+    plain(p, "process_open_fds", LOOP_PROM_GAUGE, "Number of open file descriptors.",
+          s->open_fds);
+    plain(p, "process_max_fds", LOOP_PROM_GAUGE, "Maximum number of open file descriptors.",
+          s->max_fds);
+  }
   loop_prom_family(p, "process_start_time_seconds", LOOP_PROM_GAUGE,
                    "Start time of the process since unix epoch in seconds.");
   loop_prom_double(p, "process_start_time_seconds", NULL, 0, s->start_time_seconds);

@@ -103,6 +103,8 @@ typedef struct {
   /* DNS, summed over every --dns address. */
   dns_stats_t udp_stats;           /* replies by qtype x rcode, TC=1 */
   dns_stats_t tcp_stats;
+  dns_hist_t udp_duration;         /* receipt to reply */
+  dns_hist_t tcp_duration;
   uint64_t udp_received;           /* datagrams read */
   uint64_t tcp_queries;            /* complete messages read */
   uint64_t udp_dropped_invalid;    /* short, or QR=1: never answered */
@@ -117,6 +119,7 @@ typedef struct {
   /* The map. */
   uint64_t reloads_ok;
   uint64_t reloads_failed;
+  double zone_loaded_seconds;      /* the zone in service was loaded, epoch */
   uint64_t zone_names;
   /* --unknown forward; the families are left out without it. */
   bool forwarding;
@@ -149,6 +152,9 @@ typedef struct {
   double cpu_user_seconds;
   double cpu_system_seconds;
   double start_time_seconds;       /* since the Unix epoch */
+  bool have_fds;                   /* /proc/self/fd and the limit were read */
+  uint64_t open_fds;
+  uint64_t max_fds;                /* RLIMIT_NOFILE, soft */
   const char *version;
   const char *libuv_version;
 } loop_prom_snapshot_t;

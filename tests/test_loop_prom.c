@@ -181,6 +181,13 @@ static void fill(loop_prom_snapshot_t *s) {
   s->cpu_user_seconds = 1.5;
   s->cpu_system_seconds = 0.25;
   s->start_time_seconds = 1700000000.5;
+  s->zone_loaded_seconds = 1700000100.25;
+  s->have_fds = true;
+  s->open_fds = 12;
+  s->max_fds = 1024;
+  dns_hist_observe(&s->udp_duration, 40, 3);    /* 50 us bucket */
+  dns_hist_observe(&s->udp_duration, 700, 1);   /* 1 ms bucket */
+  dns_hist_observe(&s->tcp_duration, 9000000, 2); /* past 5 s */
   s->version = "0.1.0";
   s->libuv_version = "1.44.2";
 }
@@ -265,6 +272,21 @@ static void test_dnsort_families(void **state) {
       "dnsort_dns_map_reloads_total{result=\"ok\"} 2",
       "dnsort_dns_map_reloads_total{result=\"failed\"} 1",
       "dnsort_dns_map_names 3",
+      "# TYPE dnsort_dns_request_duration_seconds histogram",
+      "dnsort_dns_request_duration_seconds_bucket{proto=\"udp\",le=\"5e-05\"} 3",
+      "dnsort_dns_request_duration_seconds_bucket{proto=\"udp\",le=\"0.0005\"} 3",
+      "dnsort_dns_request_duration_seconds_bucket{proto=\"udp\",le=\"0.001\"} 4",
+      "dnsort_dns_request_duration_seconds_bucket{proto=\"udp\",le=\"+Inf\"} 4",
+      "dnsort_dns_request_duration_seconds_sum{proto=\"udp\"} 0.00082",
+      "dnsort_dns_request_duration_seconds_count{proto=\"udp\"} 4",
+      "dnsort_dns_request_duration_seconds_bucket{proto=\"tcp\",le=\"5\"} 0",
+      "dnsort_dns_request_duration_seconds_bucket{proto=\"tcp\",le=\"+Inf\"} 2",
+      "dnsort_dns_request_duration_seconds_sum{proto=\"tcp\"} 18",
+      "dnsort_zone_reload_timestamp_seconds 1700000100.25",
+      "# TYPE dnsort_zone_reload_failures_total counter",
+      "dnsort_zone_reload_failures_total 1",
+      "process_open_fds 12",
+      "process_max_fds 1024",
       "dnsort_sort_requests_total{outcome=\"ok\"} 7",
       "dnsort_sort_requests_total{outcome=\"too_large\"} 1",
       "dnsort_sort_requests_total{outcome=\"shutdown\"} 0",
@@ -293,6 +315,7 @@ static void test_dnsort_families(void **state) {
   /* No forwarder, no forwarding families. */
   assert_null(strstr(p.data, "dnsort_dns_forward"));
   assert_null(strstr(p.data, "dnsort_dns_cache"));
+  assert_null(strstr(p.data, "dnsort_forward_"));
   /* Every qtype x rcode pair per transport. */
   size_t n = 0;
   for (const char *q = p.data; (q = strstr(q, "\ndnsort_dns_responses_total{")) != NULL; q++)
@@ -324,6 +347,24 @@ static void test_forwarding_families_when_forwarding(void **state) {
   assert_true(has_line(p.data, "dnsort_dns_cache_entries 6"));
   assert_true(has_line(p.data, "dnsort_dns_cache_memory_bytes 1024"));
   loop_prom_free(&p);
+
+  /* Per upstream, with its address as the label. */
+  s.forward.n_upstreams = 2;
+  s.forward.upstream[0] = (dns_forward_upstream_stats_t){"127.0.0.1:53", 5, 4, 0};
+  s.forward.upstream[1] = (dns_forward_upstream_stats_t){"[::1]:5353", 7, 0, 6};
+  dns_hist_observe(&s.forward.duration, 2000000, 1);
+  loop_prom_init(&p, BIG);
+  loop_prom_dnsort(&p, &s);
+  check_well_formed(p.data);
+  assert_true(has_line(p.data, "dnsort_forward_requests_total{upstream=\"127.0.0.1:53\"} 5"));
+  assert_true(has_line(p.data, "dnsort_forward_responses_total{upstream=\"127.0.0.1:53\"} 4"));
+  assert_true(has_line(p.data, "dnsort_forward_errors_total{upstream=\"127.0.0.1:53\"} 0"));
+  assert_true(has_line(p.data, "dnsort_forward_requests_total{upstream=\"[::1]:5353\"} 7"));
+  assert_true(has_line(p.data, "dnsort_forward_errors_total{upstream=\"[::1]:5353\"} 6"));
+  assert_true(has_line(p.data, "dnsort_forward_request_duration_seconds_bucket{le=\"1\"} 0"));
+  assert_true(has_line(p.data, "dnsort_forward_request_duration_seconds_bucket{le=\"2.5\"} 1"));
+  assert_true(has_line(p.data, "dnsort_forward_request_duration_seconds_sum 2"));
+  loop_prom_free(&p);
 }
 
 static void test_process_memory_left_out_when_unknown(void **state) {
@@ -336,6 +377,11 @@ static void test_process_memory_left_out_when_unknown(void **state) {
   loop_prom_init(&p, BIG);
   loop_prom_dnsort(&p, &s);
   assert_null(strstr(p.data, "process_resident_memory_bytes"));
+  s.have_fds = false;
+  loop_prom_free(&p);
+  loop_prom_init(&p, BIG);
+  loop_prom_dnsort(&p, &s);
+  assert_null(strstr(p.data, "process_open_fds"));
   assert_true(has_line(p.data, "dnsort_build_info{version=\"a\\\"b\",libuv=\"1.44.2\"} 1"));
   loop_prom_free(&p);
 }
