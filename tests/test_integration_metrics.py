@@ -16,6 +16,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -466,6 +467,22 @@ class ProcessAndBuild(unittest.TestCase):
             self.assertGreaterEqual(val(snap, "process_cpu_seconds_total"), 0)
             start = val(snap, "process_start_time_seconds")
             self.assertLessEqual(abs(start - t0), 10)
+            # Descriptors: the limit is ours to read, and 20 more TCP
+            # connections are 20 more open.
+            with open("/proc/%d/limits" % srv.proc.pid) as f:
+                limits = f.read()
+            m = re.search(r"^Max open files\s+(\d+|unlimited)", limits, re.M)
+            if m.group(1) != "unlimited":
+                self.assertEqual(val(snap, "process_max_fds"), int(m.group(1)))
+            fds = val(snap, "process_open_fds")
+            # The scrape's own connection was open when it counted.
+            self.assertLessEqual(abs(fds - len(os.listdir("/proc/%d/fd" % srv.proc.pid))), 1)
+            conns = [socket.create_connection(("127.0.0.1", srv.dns_port)) for _ in range(20)]
+            try:
+                self.assertTrue(wait_until(lambda: val(srv.scrape(), "process_open_fds") >= fds + 20))
+            finally:
+                for c in conns:
+                    c.close()
             types = snap["__types__"]
             self.assertEqual(types["process_cpu_seconds_total"], "counter")
             self.assertEqual(types["dnsort_sort_duration_seconds"], "histogram")
@@ -491,12 +508,18 @@ class MapAndForward(unittest.TestCase):
                 snap = srv.scrape()
                 self.assertEqual(val(snap, "dnsort_dns_map_names"), 2)
                 self.assertEqual(val(snap, "dnsort_dns_map_reloads_total", result="ok"), 0)
+                loaded_at_start = val(snap, "dnsort_zone_reload_timestamp_seconds")
+                self.assertLessEqual(abs(loaded_at_start - time.time()), 10)
+                self.assertEqual(val(snap, "dnsort_zone_reload_failures_total"), 0)
+                time.sleep(0.05)  # so that a reload's stamp differs from the start's
                 with open(hosts, "w") as f:
                     f.write("192.0.2.1 a.test b.test\n192.0.2.2 c.test\n")
                 srv.signal(signal.SIGHUP)
                 self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_dns_map_reloads_total",
                                                        result="ok") == 1))
                 self.assertEqual(val(srv.scrape(), "dnsort_dns_map_names"), 3)
+                reloaded_at = val(srv.scrape(), "dnsort_zone_reload_timestamp_seconds")
+                self.assertGreater(reloaded_at, loaded_at_start)
                 with open(hosts, "w") as f:
                     f.write("300.1.2.3 broken.test\n")
                 srv.signal(signal.SIGHUP)
@@ -505,6 +528,9 @@ class MapAndForward(unittest.TestCase):
                 snap = srv.scrape()
                 self.assertEqual(val(snap, "dnsort_dns_map_reloads_total", result="ok"), 1)
                 self.assertEqual(val(snap, "dnsort_dns_map_names"), 3)
+                # A failed reload counts, and the stamp stays the old map's.
+                self.assertEqual(val(snap, "dnsort_zone_reload_failures_total"), 1)
+                self.assertEqual(val(snap, "dnsort_zone_reload_timestamp_seconds"), reloaded_at)
             finally:
                 self.assertEqual(srv.stop()[0], 0)
 
@@ -535,6 +561,165 @@ class MapAndForward(unittest.TestCase):
                 self.assertEqual(srv.stop()[0], 0)
         finally:
             self.assertEqual(upstream.stop()[0], 0)
+
+
+def closed_udp_port(host):
+    """A port on host that nothing listens on (bound, then closed): queries
+    sent there get ICMP port unreachable."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def stamp_ms(line):
+    """The milliseconds of a text log line's time stamp, from midnight."""
+    m = re.match(r"^\d{4}-\d\d-\d\dT(\d\d):(\d\d):(\d\d)\.(\d{3})Z ", line)
+    h, mi, s, ms = map(int, m.groups())
+    return ((h * 60 + mi) * 60 + s) * 1000 + ms
+
+
+class Observability(unittest.TestCase):
+    def test_dns_duration_histograms_move_by_proto(self):
+        srv = Server()
+        try:
+            before = srv.scrape()
+            n_udp, n_tcp = 9, 4
+            for i in range(n_udp):
+                self.assertIsNotNone(udp_exchange(srv.dns_port, dns_query("wipo.int", qid=i)))
+            self.assertEqual(len(tcp_exchange(srv.dns_port, [dns_query("wipo.int", qid=i)
+                                                             for i in range(n_tcp)])), n_tcp)
+            after = srv.scrape()
+            name = "dnsort_dns_request_duration_seconds"
+            self.assertEqual(after["__types__"][name], "histogram")
+            for proto, n in (("udp", n_udp), ("tcp", n_tcp)):
+                def delta(series, **labels):
+                    return val(after, series, proto=proto, **labels) - val(before, series, proto=proto,
+                                                                          **labels)
+                self.assertEqual(delta(name + "_count"), n)
+                self.assertEqual(delta(name + "_bucket", le="+Inf"), n)
+                self.assertGreaterEqual(delta(name + "_sum"), 0)
+                # Cumulative: never down from one bound to the next.
+                buckets = sorted((float(dict(k[1])["le"]), v) for k, v in after.items()
+                                 if k != "__types__" and k[0] == name + "_bucket"
+                                 and dict(k[1])["proto"] == proto)
+                self.assertEqual(len(buckets), 17)  # 16 bounds and +Inf
+                counts = [v for _, v in buckets]
+                self.assertEqual(counts, sorted(counts))
+        finally:
+            self.assertEqual(srv.stop()[0], 0)
+
+    def test_forward_by_upstream_with_a_dead_and_a_live_one(self):
+        upstream = Server(metrics=False)
+        dead = "127.0.0.3:%d" % closed_udp_port("127.0.0.3")
+        live = "127.0.0.1:%d" % upstream.dns_port
+        try:
+            srv = Server("--unknown", "forward", "--upstream", dead, "--upstream", live,
+                         "--upstream-timeout", "3")
+            try:
+                before = srv.scrape()
+                n = 6
+                for i in range(n):
+                    r = udp_exchange(srv.dns_port, dns_query("n%d.example" % i), timeout=5)
+                    self.assertIsNotNone(r)
+                    self.assertEqual(r[3] & 0x0F, 0)  # answered by the live one
+                after = srv.scrape()
+            finally:
+                code, lines = srv.stop()
+                self.assertEqual(code, 0)
+
+            def delta(name, **labels):
+                return val(after, name, **labels) - val(before, name, **labels)
+
+            for name in ("dnsort_forward_requests_total", "dnsort_forward_responses_total",
+                         "dnsort_forward_errors_total"):
+                self.assertEqual(after["__types__"][name], "counter")
+                self.assertTrue(has(after, name, upstream=dead), name)
+                self.assertTrue(has(after, name, upstream=live), name)
+            self.assertGreaterEqual(delta("dnsort_forward_requests_total", upstream=dead), 1)
+            self.assertGreaterEqual(delta("dnsort_forward_errors_total", upstream=dead), 1)
+            self.assertEqual(delta("dnsort_forward_responses_total", upstream=dead), 0)
+            self.assertGreaterEqual(delta("dnsort_forward_responses_total", upstream=live), n)
+            self.assertEqual(delta("dnsort_forward_errors_total", upstream=live), 0)
+            hist = "dnsort_forward_request_duration_seconds"
+            self.assertEqual(after["__types__"][hist], "histogram")
+            self.assertEqual(delta(hist + "_count"), n)
+            self.assertEqual(delta(hist + "_bucket", le="+Inf"), n)
+            # The dead one is named in a warning; the live one never is.
+            warns = [l for l in lines if " dnsortd warn: upstream " in l]
+            self.assertTrue(any(("upstream %s failed: Connection refused" % dead) in l
+                                for l in warns), "\n".join(lines))
+            self.assertFalse(any(("upstream %s failed" % live) in l for l in warns))
+        finally:
+            self.assertEqual(upstream.stop()[0], 0)
+
+    def test_a_dead_upstream_warns_at_most_once_a_second_with_a_count(self):
+        dead = "127.0.0.3:%d" % closed_udp_port("127.0.0.3")
+        srv = Server("--unknown", "forward", "--upstream", dead, "--upstream-timeout", "0.5",
+                     metrics=False, log_level="warn")
+        sent = 0
+        t_end = time.monotonic() + 2.6
+        while time.monotonic() < t_end:
+            r = udp_exchange(srv.dns_port, dns_query("q%d.example" % sent, qid=sent), timeout=3)
+            self.assertIsNotNone(r)
+            self.assertEqual(r[3] & 0x0F, 2)  # SERVFAIL
+            sent += 1
+            time.sleep(0.05)
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        warns = [l for l in lines if " dnsortd warn: upstream " in l]
+        self.assertGreaterEqual(len(warns), 2, "\n".join(lines))
+        self.assertIn("upstream %s failed" % dead, warns[0])
+        # Far fewer lines than events (each query: a refused socket, then
+        # the query's own failure), spaced by the limiter's second (the
+        # stamp is written a little after the loop's cached clock).
+        self.assertLess(len(warns), sent)
+        stamps = [stamp_ms(l) for l in warns]
+        for a, b in zip(stamps, stamps[1:]):
+            self.assertGreaterEqual(b - a, 950, "\n".join(warns))
+        suppressed = [int(m.group(1)) for m in
+                      (re.search(r" \((\d+) more suppressed\)$", l) for l in warns[1:]) if m]
+        self.assertEqual(len(suppressed), len(warns) - 1, "\n".join(warns))
+        self.assertTrue(all(n > 0 for n in suppressed))
+        # Every event is a line or counted in the next one, except those
+        # after the last line. Per query: a refused socket per try (c-ares
+        # tries each server twice), then the query's failure.
+        self.assertLessEqual(len(warns) + sum(suppressed), 3 * sent)
+        self.assertGreaterEqual(len(warns) + sum(suppressed), sent)
+
+    def test_sorts_refused_busy_warn_with_a_count(self):
+        srv = Server("--max-inflight-bytes", "64", metrics=False, log_level="warn")
+        body = b"[" + b",".join(b"1" for _ in range(60)) + b"]"
+        replies = [sort_exchange(srv.sort_port, body) for _ in range(5)]
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        self.assertTrue(all(b"busy" in r for r in replies), replies)
+        warns = [l for l in lines if " dnsortd warn: sort: refused a request: server busy" in l]
+        # Five refusals within a second: one line now, the rest counted
+        # (and reported with the next line, which never comes here).
+        self.assertEqual(len(warns), 1, "\n".join(lines))
+        self.assertIn("refused busy so far", warns[0])
+
+    def test_promtool_accepts_the_metrics(self):
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            self.skipTest("promtool is not installed (Debian package prometheus)")
+        upstream = Server(metrics=False)
+        try:
+            srv = Server("--unknown", "forward", "--upstream",
+                         "127.0.0.1:%d" % upstream.dns_port)
+            try:
+                udp_exchange(srv.dns_port, dns_query("x.example"))
+                tcp_exchange(srv.dns_port, [dns_query("wipo.int")])
+                status, _, body = srv.http()
+                self.assertEqual(status, 200)
+            finally:
+                self.assertEqual(srv.stop()[0], 0)
+        finally:
+            self.assertEqual(upstream.stop()[0], 0)
+        r = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual((r.stdout + r.stderr).strip(), "", "promtool lint: " + r.stdout + r.stderr)
 
 
 class Endpoint(unittest.TestCase):
