@@ -452,9 +452,11 @@ static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t len,
   dns_forward_upstream_stats_t *u = upstream_of(f, fd);
   if (u != NULL && n > 0) {
     u->responses++;
+    u->unanswered = 0;
   } else if (u != NULL && n < 0 && err != EAGAIN && err != EWOULDBLOCK &&
              err != EINTR) {
     u->errors++;
+    u->unanswered = 0;
     if (f->warn != NULL)
       f->warn("upstream", "upstream %s failed: %s (%" PRIu64 " errors so far)", u->name,
               strerror(err), u->errors);
@@ -469,8 +471,10 @@ static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov,
   ares_ssize_t n = writev(fd, iov, iovcnt);
   int err = errno;
   dns_forward_upstream_stats_t *u = upstream_of(f, fd);
-  if (u != NULL && n > 0)
+  if (u != NULL && n > 0) {
     u->requests++;
+    u->unanswered++;
+  }
   errno = err;
   return n;
 }
@@ -484,18 +488,22 @@ static const struct ares_socket_functions sock_funcs = {
 };
 
 /* A query that failed everywhere: say why, and name the upstreams that
- * sent nothing back since they were last asked (c-ares does not say
+ * have sent nothing back since they were last asked (c-ares does not say
  * which server timed out). */
 static void warn_failure(dns_forward_t *f, int status, int timeouts) {
   if (f->warn == NULL)
     return;
-  char names[DNS_FORWARD_MAX_UPSTREAMS * 66] = "";
+  char silent[DNS_FORWARD_MAX_UPSTREAMS * 80] = "";
   size_t used = 0;
-  for (size_t i = 0; i < f->stats.n_upstreams && used < sizeof(names); i++)
-    used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-                             i > 0 ? " " : "", f->stats.upstream[i].name);
-  f->warn("upstream", "upstream query failed: %s after %d timeout(s); SERVFAIL to the "
-          "client (upstreams: %s)", ares_strerror(status), timeouts, names);
+  for (size_t i = 0; i < f->stats.n_upstreams && used < sizeof(silent); i++) {
+    const dns_forward_upstream_stats_t *u = &f->stats.upstream[i];
+    if (u->unanswered > 0)
+      used += (size_t)snprintf(silent + used, sizeof(silent) - used, "%s%s (%" PRIu64 " unanswered)",
+                               used > 0 ? ", " : "", u->name, u->unanswered);
+  }
+  f->warn("upstream", "upstream query failed: %s after %d timeout(s), SERVFAIL to the "
+          "client; silent upstreams: %s", ares_strerror(status), timeouts,
+          used > 0 ? silent : "none");
 }
 
 /* c-ares' query callback. Runs from ares_process_fd (an answer, a

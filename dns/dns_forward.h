@@ -100,6 +100,7 @@ typedef struct {
   uint64_t requests;
   uint64_t responses;
   uint64_t errors;
+  uint64_t unanswered;        /* requests since its last response or error */
 } dns_forward_upstream_stats_t;
 
 typedef struct {

@@ -686,6 +686,54 @@ class Observability(unittest.TestCase):
         self.assertLessEqual(len(warns) + sum(suppressed), 3 * sent)
         self.assertGreaterEqual(len(warns) + sum(suppressed), sent)
 
+    def test_a_silent_upstream_is_named_when_queries_time_out(self):
+        # A socket that reads and never answers: c-ares' timeouts, not a
+        # refusal.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:
+            hole.bind(("127.0.0.1", 0))
+            silent = "127.0.0.1:%d" % hole.getsockname()[1]
+            srv = Server("--unknown", "forward", "--upstream", silent, "--upstream-timeout", "0.3")
+            try:
+                r = udp_exchange(srv.dns_port, dns_query("t.example"), timeout=3)
+                self.assertIsNotNone(r)
+                self.assertEqual(r[3] & 0x0F, 2)  # SERVFAIL
+                snap = srv.scrape()
+            finally:
+                code, lines = srv.stop()
+            self.assertEqual(code, 0)
+        self.assertGreaterEqual(val(snap, "dnsort_forward_requests_total", upstream=silent), 2)
+        self.assertEqual(val(snap, "dnsort_forward_responses_total", upstream=silent), 0)
+        self.assertEqual(val(snap, "dnsort_forward_errors_total", upstream=silent), 0)
+        warns = [l for l in lines if " dnsortd warn: upstream query failed: " in l]
+        self.assertEqual(len(warns), 1, "\n".join(lines))
+        self.assertRegex(warns[0], r"failed: .+ after \d+ timeout\(s\), "
+                         r"SERVFAIL to the client; silent upstreams: %s \(\d+ unanswered\)$"
+                         % re.escape(silent))
+
+    def test_shed_connections_warn_once_a_second(self):
+        srv = Server("--dns-tcp-max-connections", "2", metrics=False, log_level="warn")
+        kept = [socket.create_connection(("127.0.0.1", srv.dns_port)) for _ in range(2)]
+        try:
+            # Both held open connections answer: the limit is reached.
+            for c in kept:
+                c.settimeout(5)
+                q = dns_query("wipo.int")
+                c.sendall(struct.pack(">H", len(q)) + q)
+                self.assertGreater(len(c.recv(2)), 0)
+            shed = 0
+            for _ in range(5):
+                with socket.create_connection(("127.0.0.1", srv.dns_port), timeout=5) as c:
+                    shed += c.recv(1) == b""  # closed at once
+            self.assertEqual(shed, 5)
+        finally:
+            for c in kept:
+                c.close()
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        warns = [l for l in lines if " dnsortd warn: dns-tcp: connection shed: " in l]
+        self.assertEqual(len(warns), 1, "\n".join(lines))
+        self.assertRegex(warns[0], r"2 open, the limit \(1 refused so far\)$")
+
     def test_sorts_refused_busy_warn_with_a_count(self):
         srv = Server("--max-inflight-bytes", "64", metrics=False, log_level="warn")
         body = b"[" + b",".join(b"1" for _ in range(60)) + b"]"

@@ -350,8 +350,10 @@ static void test_forwarding_families_when_forwarding(void **state) {
 
   /* Per upstream, with its address as the label. */
   s.forward.n_upstreams = 2;
-  s.forward.upstream[0] = (dns_forward_upstream_stats_t){"127.0.0.1:53", 5, 4, 0};
-  s.forward.upstream[1] = (dns_forward_upstream_stats_t){"[::1]:5353", 7, 0, 6};
+  s.forward.upstream[0] = (dns_forward_upstream_stats_t){
+      .name = "127.0.0.1:53", .requests = 5, .responses = 4, .errors = 0};
+  s.forward.upstream[1] = (dns_forward_upstream_stats_t){
+      .name = "[::1]:5353", .requests = 7, .responses = 0, .errors = 6};
   dns_hist_observe(&s.forward.duration, 2000000, 1);
   loop_prom_init(&p, BIG);
   loop_prom_dnsort(&p, &s);
