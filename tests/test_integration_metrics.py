@@ -734,6 +734,26 @@ class Observability(unittest.TestCase):
         self.assertEqual(len(warns), 1, "\n".join(lines))
         self.assertRegex(warns[0], r"2 open, the limit \(1 refused so far\)$")
 
+    def test_past_the_hard_limit_connections_are_shed_with_a_warning(self):
+        # --max-connections 1: the next ones get "server busy" while they
+        # last, and past the hard limit (1 + 1/4 + 64 = 65 open) they are
+        # dropped unanswered. One line for all of it, within the second.
+        srv = Server("--max-connections", "1", metrics=False, log_level="warn")
+        conns = []
+        try:
+            for _ in range(100):
+                conns.append(socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5))
+        finally:
+            for c in conns:
+                c.close()
+        code, lines = srv.stop()
+        self.assertEqual(code, 0)
+        shed = [l for l in lines if " dnsortd warn: sort: connection shed: 65 open, the hard limit" in l]
+        busy = [l for l in lines if " dnsortd warn: sort: refused a request: server busy" in l]
+        self.assertGreaterEqual(len(shed), 1, "\n".join(lines))
+        self.assertLessEqual(len(shed), 3, "\n".join(shed))
+        self.assertGreaterEqual(len(busy), 1, "\n".join(lines))
+
     def test_sorts_refused_busy_warn_with_a_count(self):
         srv = Server("--max-inflight-bytes", "64", metrics=False, log_level="warn")
         body = b"[" + b",".join(b"1" for _ in range(60)) + b"]"
