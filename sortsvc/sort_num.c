@@ -190,13 +190,13 @@ static inline sort_result_t pace_walk(sort_pace_t *p, size_t steps) {
 #define SCALAR_WALK(NAME, TYPE, GREATER)                   \
   static inline size_t NAME(TYPE *v, size_t pos) {         \
     TYPE x = v[pos];                                       \
-    size_t j = pos;                                        \
-    while (j > 0 && GREATER(v[j - 1], x)) {                \
-      v[j] = v[j - 1];                                     \
-      j--;                                                 \
+    TYPE *p = v + pos;                                     \
+    while (p > v && GREATER(p[-1], x)) {                   \
+      p[0] = p[-1];                                        \
+      p--;                                                 \
     }                                                      \
-    v[j] = x;                                              \
-    return pos - j;                                        \
+    *p = x;                                                \
+    return (size_t)(v + pos - p);                          \
   }
 
 #define PLAIN_GREATER(a, b) ((a) > (b))
@@ -241,24 +241,24 @@ sort_result_t sort_gnome_mixed(sort_mixed_t *v, size_t n,
 #if SORT_NUM_X86
 
 #define VEC_WALK(NAME, TARGET, TYPE, W, VEC, SET1, LOAD, STORE, ALL_GREATER) \
-  __attribute__((target(TARGET))) static inline size_t NAME(TYPE *v,      \
-                                                            size_t pos) { \
-    TYPE x = v[pos];                                                      \
-    size_t j = pos;                                                       \
-    VEC xv = SET1(x);                                                     \
-    while (j >= (W)) {                                                    \
-      VEC b = LOAD((const void *)(v + j - (W)));                          \
-      if (!(ALL_GREATER(b, xv)))                                          \
-        break;                                                            \
-      STORE((void *)(v + j - (W) + 1), b);                                \
-      j -= (W);                                                           \
-    }                                                                     \
-    while (j > 0 && v[j - 1] > x) {                                       \
-      v[j] = v[j - 1];                                                    \
-      j--;                                                                \
-    }                                                                     \
-    v[j] = x;                                                             \
-    return pos - j;                                                       \
+  __attribute__((target(TARGET))) static inline size_t NAME(TYPE *v,       \
+                                                            size_t pos) {  \
+    TYPE x = v[pos];                                                       \
+    TYPE *p = v + pos;                                                     \
+    VEC xv = SET1(x);                                                      \
+    while (p - v >= (W)) {                                                 \
+      VEC b = LOAD((const void *)(p - (W)));                               \
+      if (!(ALL_GREATER(b, xv)))                                           \
+        break;                                                             \
+      STORE((void *)(p - (W) + 1), b);                                     \
+      p -= (W);                                                            \
+    }                                                                      \
+    while (p > v && p[-1] > x) {                                           \
+      p[0] = p[-1];                                                        \
+      p--;                                                                 \
+    }                                                                      \
+    *p = x;                                                                \
+    return (size_t)(v + pos - p);                                          \
   }
 
 #define AVX2_LOAD_I(p) _mm256_loadu_si256((const __m256i *)(p))
