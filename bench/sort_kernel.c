@@ -1,0 +1,255 @@
+/* bench/sort_kernel.c: nanoseconds per step of the gnome sort kernels, on
+ * random int64 and random doubles at a few sizes. A step is one element
+ * passed on a walk back, so a sort of v takes exactly inversions(v) steps
+ * (about n^2/4 on random input); they are counted here with a merge sort,
+ * apart from the kernels. Kernels:
+ *
+ *   old     the kernel before the plain arrays (commit 7d7f29f), copied
+ *           below: 16-byte tagged numbers, swaps, the cancel counter in the
+ *           inner loop
+ *   scalar  sort_gnome_i64/f64 with SORT_WALK_SCALAR: plain array, the
+ *           element in a register, moves instead of swaps
+ *   avx2    4 elements per compare, the block shifted in one store
+ *   avx512  8 per compare (only where the CPU has AVX-512F)
+ *
+ * Every run sorts a fresh copy of the same input and is checked against
+ * qsort. Prints the median of RUNS runs (RUNS_LARGE at 20000 and above) in
+ * ms and ns per step, the fastest run, and the median's speed-up over old. Built and run by
+ * bench/sort_kernel.sh.
+ *
+ *   sort_kernel [RUNS [RUNS_LARGE [SIZE...]]]   defaults: 11 5 1000 5000 20000 */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sort_num.h"
+
+#define MAX_SIZES 8
+#define LARGE_SIZE 20000
+
+/* ---- The old kernel (sortsvc/sort_num.c at 7d7f29f), for reference ------ */
+
+#define OLD_SORT_CANCEL_CHECK_MASK 4095u
+
+static bool old_cancelled(const atomic_bool *cancel) {
+  return cancel != NULL &&
+         atomic_load_explicit(cancel, memory_order_relaxed);
+}
+
+#define OLD_GNOME_LOOP(GREATER)                                              \
+  for (size_t pos = 1; pos < n; pos++) {                                     \
+    for (size_t j = pos; j > 0; j--) {                                       \
+      if ((++steps & OLD_SORT_CANCEL_CHECK_MASK) == 0 &&                     \
+          old_cancelled(cancel))                                             \
+        return false;                                                        \
+      if (!(GREATER(&v[j - 1], &v[j])))                                      \
+        break;                                                               \
+      sort_num_t tmp = v[j - 1];                                             \
+      v[j - 1] = v[j];                                                       \
+      v[j] = tmp;                                                            \
+    }                                                                        \
+  }
+
+#define OLD_INT_GREATER(a, b) ((a)->v.i > (b)->v.i)
+#define OLD_DOUBLE_GREATER(a, b) ((a)->v.d > (b)->v.d)
+#define OLD_MIXED_GREATER(a, b) (sort_num_cmp((a), (b)) > 0)
+
+static bool old_sort_gnome(sort_num_t *v, size_t n,
+                           const atomic_bool *cancel) {
+  unsigned steps = 0;
+  size_t ints = 0;
+
+  if (old_cancelled(cancel))
+    return false;
+  for (size_t k = 0; k < n; k++)
+    ints += v[k].is_int;
+  if (ints == n) {
+    OLD_GNOME_LOOP(OLD_INT_GREATER)
+  } else if (ints == 0) {
+    OLD_GNOME_LOOP(OLD_DOUBLE_GREATER)
+  } else {
+    OLD_GNOME_LOOP(OLD_MIXED_GREATER)
+  }
+  return true;
+}
+
+/* ---- Measuring ---------------------------------------------------------- */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+/* The values as doubles either way: int64 values below 2^53 in
+ * magnitude would compare the same as doubles, but these are full-range,
+ * so the count is made on the keys below, which order exactly. */
+typedef struct {
+  int64_t i;
+  double d;
+} bench_key_t;
+
+static int is_doubles;
+
+static int key_less(const bench_key_t *a, const bench_key_t *b) {
+  return is_doubles ? a->d < b->d : a->i < b->i;
+}
+
+/* Inversions (pairs i < j with v[i] > v[j]) by merge sort: exactly the
+ * steps of the gnome sort, which passes each such pair once. */
+static uint64_t inversions(bench_key_t *v, bench_key_t *tmp, size_t n) {
+  if (n < 2)
+    return 0;
+  size_t h = n / 2;
+  uint64_t count = inversions(v, tmp, h) + inversions(v + h, tmp, n - h);
+  size_t i = 0, j = h, k = 0;
+  while (i < h && j < n) {
+    if (key_less(&v[j], &v[i])) {
+      count += h - i;
+      tmp[k++] = v[j++];
+    } else {
+      tmp[k++] = v[i++];
+    }
+  }
+  while (i < h)
+    tmp[k++] = v[i++];
+  while (j < n)
+    tmp[k++] = v[j++];
+  memcpy(v, tmp, n * sizeof(*v));
+  return count;
+}
+
+static int cmp_u64(const void *pa, const void *pb) {
+  uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
+  return (a > b) - (a < b);
+}
+
+static int cmp_i64(const void *pa, const void *pb) {
+  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
+  return (a > b) - (a < b);
+}
+
+static int cmp_f64(const void *pa, const void *pb) {
+  double a = *(const double *)pa, b = *(const double *)pb;
+  return (a > b) - (a < b);
+}
+
+enum { K_OLD, K_SCALAR, K_AVX2, K_AVX512, K_COUNT };
+static const char *const kernel_names[K_COUNT] = {"old", "scalar", "avx2",
+                                                  "avx512"};
+static const sort_walk_t kernel_walks[K_COUNT] = {
+    SORT_WALK_SCALAR, SORT_WALK_SCALAR, SORT_WALK_AVX2, SORT_WALK_AVX512};
+
+/* One sort of a fresh copy of src (8-byte values) with kernel k; returns
+ * ns, or 0 if the result is not sorted. */
+static uint64_t run_once(int k, const void *src, const void *want, size_t n,
+                         void *work, sort_num_t *tagged) {
+  uint64_t t0, t1;
+  if (k == K_OLD) {
+    for (size_t i = 0; i < n; i++) {
+      tagged[i].is_int = !is_doubles;
+      memcpy(&tagged[i].v, (const char *)src + i * 8, 8);
+    }
+    t0 = now_ns();
+    old_sort_gnome(tagged, n, NULL);
+    t1 = now_ns();
+    for (size_t i = 0; i < n; i++)
+      memcpy((char *)work + i * 8, &tagged[i].v, 8);
+  } else {
+    memcpy(work, src, n * 8);
+    t0 = now_ns();
+    if (is_doubles)
+      sort_gnome_f64(work, n, kernel_walks[k], NULL);
+    else
+      sort_gnome_i64(work, n, kernel_walks[k], NULL);
+    t1 = now_ns();
+  }
+  return memcmp(work, want, n * 8) == 0 ? t1 - t0 : 0;
+}
+
+static int bench_size(size_t n, int runs) {
+  int64_t *src = malloc(n * 8), *want = malloc(n * 8), *work = malloc(n * 8);
+  bench_key_t *keys = malloc(n * sizeof(*keys)), *tmp = malloc(n * sizeof(*tmp));
+  sort_num_t *tagged = malloc(n * sizeof(*tagged));
+  uint64_t *t = malloc((size_t)runs * sizeof(*t));
+  if (!src || !want || !work || !keys || !tmp || !tagged || !t)
+    return 1;
+  uint64_t seed = 7 + n + (uint64_t)is_doubles;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t r = rng_next(&seed);
+    keys[i].i = (int64_t)r;
+    keys[i].d = ((double)(r >> 11) / 9007199254740992.0) * 2e6 - 1e6;
+    if (is_doubles)
+      memcpy(&src[i], &keys[i].d, 8);
+    else
+      src[i] = keys[i].i;
+  }
+  memcpy(want, src, n * 8);
+  qsort(want, n, 8, is_doubles ? cmp_f64 : cmp_i64);
+  uint64_t steps = inversions(keys, tmp, n);
+
+  double old_ms = 0;
+  int rc = 0;
+  for (int k = 0; k < K_COUNT; k++) {
+    if (!sort_walk_supported(kernel_walks[k]))
+      continue;
+    for (int r = 0; r < runs; r++) {
+      t[r] = run_once(k, src, want, n, work, tagged);
+      if (t[r] == 0) {
+        fprintf(stderr, "sort_kernel: %s did not sort\n", kernel_names[k]);
+        rc = 1;
+      }
+    }
+    qsort(t, (size_t)runs, sizeof(*t), cmp_u64);
+    double ms = (double)t[runs / 2] / 1e6;
+    if (k == K_OLD)
+      old_ms = ms;
+    printf("%-7s %-6s %6zu %10" PRIu64 " %5d %9.3f %9.3f %8.3f %7.1fx\n",
+           kernel_names[k], is_doubles ? "double" : "int64", n, steps, runs,
+           ms, (double)t[0] / 1e6, (double)t[runs / 2] / (double)steps,
+           old_ms / ms);
+  }
+  free(src);
+  free(want);
+  free(work);
+  free(keys);
+  free(tmp);
+  free(tagged);
+  free(t);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  int runs = argc > 1 ? atoi(argv[1]) : 11;
+  int runs_large = argc > 2 ? atoi(argv[2]) : 5;
+  size_t sizes[MAX_SIZES] = {1000, 5000, LARGE_SIZE};
+  int nsizes = 3;
+  if (runs < 1 || runs_large < 1) {
+    fprintf(stderr, "usage: sort_kernel [RUNS [RUNS_LARGE [SIZE...]]]\n");
+    return 2;
+  }
+  if (argc > 3) {
+    nsizes = 0;
+    for (int i = 3; i < argc && nsizes < MAX_SIZES; i++)
+      sizes[nsizes++] = (size_t)strtoull(argv[i], NULL, 10);
+  }
+  printf("# best walk on this CPU: %s; median of the runs\n",
+         sort_walk_name(sort_walk_best()));
+  printf("%-7s %-6s %6s %10s %5s %9s %9s %8s %8s\n", "kernel", "input", "n",
+         "steps", "runs", "ms", "min ms", "ns/step", "vs old");
+  int rc = 0;
+  for (is_doubles = 0; is_doubles < 2; is_doubles++) {
+    for (int i = 0; i < nsizes; i++)
+      rc |= bench_size(sizes[i], sizes[i] >= LARGE_SIZE ? runs_large : runs);
+  }
+  return rc;
+}
