@@ -936,11 +936,154 @@ static bool decimal_at_precision(const decimal_t *full, double a, int prec,
   return true;
 }
 
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 u128_t;
+
+/* Past this many binary places below the point, or this many above, the
+ * scaled bounds below leave 64 (or 128) bits: those numbers, below about
+ * 1.5e-5 or from 2^63 up, and subnormals, take the slower path. */
+#define EXACT_MAX_SHIFT 70
+#define EXACT_MAX_LSHIFT 8
+#define EXACT_MAX_POW10 21
+
+/* floor(v * 10^k / 2^s), whether it fits in 64 bits, and the first digit
+ * after the point (*next) and whether any other follows (*more). v < 2^55
+ * and 10^k <= 10^21 < 2^70: the product fits in 128 bits, and so does ten
+ * times the remainder (s <= 70). */
+static uint64_t scale_down(uint64_t v, u128_t pow10k, unsigned s,
+                           unsigned *next, bool *more, bool *fits) {
+  u128_t prod = (u128_t)v * pow10k;
+  u128_t mask = ((u128_t)1 << s) - 1;
+  u128_t q = prod >> s, tenth = (prod & mask) * 10;
+  *next = (unsigned)(tenth >> s);
+  *more = (tenth & mask) != 0;
+  *fits = (q >> 64) == 0;
+  return (uint64_t)q;
+}
+
+/* What shortest_decimal's search finds, computed exactly in integers, for
+ * normal numbers from about 1.5e-5 to 2^63 (false elsewhere).
+ *
+ * a = m2 x 2^e2; the decimals that read back as a are those in the
+ * rounding interval around it, whose ends are a -/+ half the gap to its
+ * neighbours (a quarter below a power of two); the ends themselves read
+ * back to a only when m2 is even (ties go to even). With everything
+ * multiplied by 4, the ends are integers mm and mp around mv = 4 x m2.
+ * Scaled by 10^k / 2^-e2 (k chosen so that they keep 17 or more digits
+ * and fit in 64 bits) and floor'ed, keeping the first digit the floor
+ * dropped and whether anything followed it, the three are cut one decimal
+ * digit at a time while the interval still holds two candidates at the
+ * coarser step: what is left is the shortest, and the last digit dropped
+ * says whether the nearest is one up (a tie, exactly ...5000, going to
+ * even). This is the digit loop of Ulf Adams' Ryu, whose
+ * tables are not needed here: the scaling is one 128-bit product. */
+static bool shortest_exact(double a, decimal_t *dec) {
+  uint64_t bits;
+  memcpy(&bits, &a, sizeof(bits));
+  unsigned biased = (unsigned)(bits >> 52) & 0x7ff;
+  uint64_t frac = bits & ((UINT64_C(1) << 52) - 1);
+  if (biased == 0 || biased == 0x7ff)
+    return false;
+  uint64_t m2 = frac | (UINT64_C(1) << 52);
+  int e2 = (int)biased - 1075 - 2;  /* for mv = 4 x m2 */
+  bool accept_bounds = (m2 & 1) == 0;
+  uint64_t mv = 4 * m2, mp = mv + 2, mm = mv - (frac != 0 ? 2 : 1);
+  uint64_t vr, vp, vm;
+  /* The digit of a just below vr's last and whether more follow it; the
+   * same (but the digit) for the two ends. */
+  unsigned last = 0, p_next = 0, m_next = 0;
+  bool r_more = false, p_more = false, m_more = false;
+  int e10;
+  if (e2 >= 0) {
+    if (e2 > EXACT_MAX_LSHIFT)
+      return false;
+    vr = mv << e2;
+    vp = mp << e2;
+    vm = mm << e2;
+    e10 = 0;
+  } else {
+    unsigned s = (unsigned)-e2;
+    if (s > EXACT_MAX_SHIFT)
+      return false;
+    /* 10^k <= 2^(s + 9): floor((s + 9) log10 2), 78913 / 2^18 being just
+     * under log10 2. */
+    unsigned k = ((s + 9) * 78913u) >> 18;
+    if (k > EXACT_MAX_POW10)
+      k = EXACT_MAX_POW10;
+    u128_t pow10k = 1;
+    for (unsigned i = 0; i < k; i++)
+      pow10k *= 10;
+    bool fits_r, fits_p, fits_m;
+    vr = scale_down(mv, pow10k, s, &last, &r_more, &fits_r);
+    vp = scale_down(mp, pow10k, s, &p_next, &p_more, &fits_p);
+    vm = scale_down(mm, pow10k, s, &m_next, &m_more, &fits_m);
+    /* 17 digits always tell a double: start with at least that many. */
+    if (!fits_p || vr < UINT64_C(10000000000000000))
+      return false;
+    e10 = -(int)k;
+  }
+
+  /* The lower end is a candidate only if exact and accepted; the upper
+   * one, when not accepted, is excluded by stepping below it. vr_zeros:
+   * nothing but zeros after the digit in last. */
+  bool vm_zeros = accept_bounds && m_next == 0 && !m_more;
+  bool vr_zeros = !r_more;
+  if (!accept_bounds && p_next == 0 && !p_more)
+    vp--;
+  int removed = 0;
+  while (vp / 10 > vm / 10) {
+    vm_zeros = vm_zeros && vm % 10 == 0;
+    vr_zeros = vr_zeros && last == 0;
+    last = (unsigned)(vr % 10);
+    vr /= 10;
+    vp /= 10;
+    vm /= 10;
+    removed++;
+  }
+  if (vm_zeros) {
+    /* The lower end is in, and ends in zeros: cutting them is shorter. */
+    while (vm % 10 == 0) {
+      vr_zeros = vr_zeros && last == 0;
+      last = (unsigned)(vr % 10);
+      vr /= 10;
+      vp /= 10;
+      vm /= 10;
+      removed++;
+    }
+  }
+  if (vr_zeros && last == 5 && vr % 2 == 0)
+    last = 4;  /* exactly half way: to even */
+  uint64_t out = vr + ((vr == vm && !vm_zeros) || last >= 5);
+
+  char tmp[20];
+  int n = 0;
+  for (; out > 0; out /= 10)
+    tmp[n++] = (char)('0' + out % 10);
+  if (n == 0 || n > DBL_DECIMAL_DIG)
+    return false;
+  for (int i = 0; i < n; i++)
+    dec->digits[i] = tmp[n - 1 - i];
+  dec->ndigits = n;
+  dec->exp10 = e10 + removed + n - 1;
+  while (dec->ndigits > 1 && dec->digits[dec->ndigits - 1] == '0')
+    dec->ndigits--;
+  return true;
+}
+#else
+static bool shortest_exact(double a, decimal_t *dec) {
+  (void)a, (void)dec;
+  return false;
+}
+#endif
+
 /* The shortest decimal that reads back as a (finite, > 0), nearest to a
- * among those: what Python's repr prints. A precision that works keeps
- * working with more digits, so a binary search over 1..17 finds the least
- * in at most five tries. */
+ * among those: what Python's repr prints. shortest_exact finds it for the
+ * common magnitudes; elsewhere, a precision that works keeps working with
+ * more digits, so a binary search over 1..17 finds the least in at most
+ * five tries of printf and strtod. */
 static void shortest_decimal(double a, decimal_t *best) {
+  if (shortest_exact(a, best))
+    return;
   char buf[48];
   int e2;
   bool pow2 = frexp(a, &e2) == 0.5;

@@ -476,4 +476,120 @@ done:
   return status;
 }
 
+/* ---- Python's float repr, stated with glibc's printf and strtod -------- */
+
+/* A decimal as its significant digits (no leading or trailing zeros) and
+ * the power of ten of the first one. */
+typedef struct {
+  char digits[400];
+  int n;
+  int exp10;
+} ref_decimal_t;
+
+/* Reads "-1.25e+03", "0.001", "100.0" and the like. */
+static void ref_decimal_parse(const char *t, size_t len, ref_decimal_t *d) {
+  int point = -1, count = 0, exp = 0;
+  size_t i = 0;
+  d->n = 0;
+  d->exp10 = 0;
+  if (i < len && (t[i] == '-' || t[i] == '+'))
+    i++;
+  int lead = 0;  /* digits before the first non-zero one */
+  for (; i < len && t[i] != 'e' && t[i] != 'E'; i++) {
+    if (t[i] == '.') {
+      point = count;
+      continue;
+    }
+    if (d->n == 0 && t[i] == '0') {
+      lead++;
+    } else if (d->n < (int)sizeof(d->digits)) {
+      d->digits[d->n++] = t[i];
+    }
+    count++;
+  }
+  if (i < len)
+    exp = atoi(t + i + 1);
+  if (point < 0)
+    point = count;
+  while (d->n > 0 && d->digits[d->n - 1] == '0')
+    d->n--;
+  d->exp10 = point - lead - 1 + exp;
+}
+
+static bool ref_decimal_equal(const ref_decimal_t *a, const ref_decimal_t *b) {
+  return a->n == b->n && a->exp10 == b->exp10 &&
+         memcmp(a->digits, b->digits, (size_t)a->n) == 0;
+}
+
+/* x (> 0) rounded to p significant digits by glibc; when up, the next
+ * p-digit decimal above that. */
+static void ref_rounded(double x, int p, bool up, ref_decimal_t *d) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%.*e", p - 1, x);
+  if (up) {
+    /* Add one in the last of the p digits: carry through the nines. */
+    char *e = strchr(buf, 'e');
+    char *q = e - 1;
+    for (;; q--) {
+      if (*q == '.')
+        continue;
+      if (*q != '9') {
+        (*q)++;
+        break;
+      }
+      *q = '0';
+      if (q == buf) {
+        /* 9.99e5 + 1 = 10.00e5: one more digit in front. */
+        memmove(buf + 1, buf, strlen(buf) + 1);
+        buf[0] = '1';
+        break;
+      }
+    }
+  }
+  ref_decimal_parse(buf, strlen(buf), d);
+}
+
+static bool ref_reads_back(const ref_decimal_t *d, double x) {
+  char buf[512];
+  snprintf(buf, sizeof(buf), "%.*se%d", d->n, d->digits,
+           d->exp10 - (d->n - 1));
+  return strtod(buf, NULL) == x;
+}
+
+/* The p-digit decimal that reads back as x and is nearest to it, if any:
+ * glibc's correctly rounded one, or for a power of two (whose rounding
+ * interval is narrower below) the next one up. */
+static bool ref_at_precision(double x, int p, ref_decimal_t *d) {
+  int e2;
+  ref_rounded(x, p, false, d);
+  if (ref_reads_back(d, x))
+    return true;
+  if (frexp(x, &e2) != 0.5)
+    return false;
+  ref_rounded(x, p, true, d);
+  return ref_reads_back(d, x);
+}
+
+/* Is text what Python's repr(x) would print, digit for digit: the fewest
+ * digits that read back as x, and of those the nearest? (The layout,
+ * "1e-05" against "0.0001", is pinned by test_sort_json's table.) */
+static bool ref_is_shortest_repr(const char *text, size_t len, double x) {
+  char buf[64];
+  if (len >= sizeof(buf))
+    return false;
+  memcpy(buf, text, len);
+  buf[len] = '\0';
+  double back = strtod(buf, NULL);
+  if (memcmp(&back, &x, sizeof(x)) != 0)
+    return false;
+  if (x == 0)
+    return strcmp(buf, signbit(x) ? "-0.0" : "0.0") == 0;
+  double a = fabs(x);
+  ref_decimal_t got, want;
+  ref_decimal_parse(buf, len, &got);
+  if (!ref_at_precision(a, got.n, &want) || !ref_decimal_equal(&got, &want))
+    return false;
+  return got.n == 1 || !ref_at_precision(a, got.n - 1, &want);
+}
+
 #endif

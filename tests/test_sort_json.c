@@ -312,6 +312,65 @@ static void test_decimal_conversion_equals_strtod(void **state) {
   }
 }
 
+/* One double through the encoder, against the statement of Python's repr
+ * in sort_json_ref.h (fewest digits that read back, then nearest). */
+static void expect_python_repr(double x) {
+  sort_nums_t nums = {.kind = SORT_KIND_DOUBLE, .n = 1, .v.d = &x};
+  size_t len;
+  char *out = sort_json_encode(&nums, &len);
+  assert_non_null(out);
+  if (!ref_is_shortest_repr(out + 1, len - 2, x))
+    fail_msg("%a (%.17g) encoded as %.*s", x, x, (int)len, out);
+  free(out);
+}
+
+static double random_double_between(int lo_exp2, int hi_exp2) {
+  uint64_t m = rng() & ((UINT64_C(1) << 52) - 1);
+  int e = lo_exp2 + (int)(rng() % (uint64_t)(hi_exp2 - lo_exp2 + 1));
+  uint64_t bits = m | (uint64_t)(e + 1023) << 52;
+  double d;
+  memcpy(&d, &bits, sizeof(d));
+  return (rng() & 1) ? -d : d;
+}
+
+static void test_doubles_encode_as_shortest_nearest_repr(void **state) {
+  (void)state;
+  /* Every power of two and its neighbours; powers of ten likewise. */
+  for (int e = -1074; e <= 1023; e++) {
+    double p = ldexp(1.0, e);
+    expect_python_repr(p);
+    expect_python_repr(nextafter(p, 0));
+    expect_python_repr(nextafter(p, INFINITY));
+  }
+  for (int e = -30; e <= 30; e++) {
+    char text[16];
+    snprintf(text, sizeof(text), "1e%d", e);
+    double p = strtod(text, NULL);
+    expect_python_repr(p);
+    expect_python_repr(nextafter(p, 0));
+    expect_python_repr(nextafter(p, INFINITY));
+  }
+  for (int k = 0; k < 15000; k++) {
+    /* Where the exact integer path works (about 1.5e-5 to 2^63) and a
+     * little past both ends of it. */
+    expect_python_repr(random_double_between(-20, 66));
+    /* Anywhere at all. */
+    uint64_t bits = rng();
+    double d;
+    memcpy(&d, &bits, sizeof(d));
+    if (isfinite(d) && d != 0)
+      expect_python_repr(d);
+    /* Short decimals, whose repr is their own text: 1 to 17 digits. */
+    char text[64];
+    int nd = 1 + (int)(rng() % 17);
+    size_t pos = 0;
+    for (int i = 0; i < nd; i++)
+      text[pos++] = (char)('0' + (i == 0 ? 1 + rng() % 9 : rng() % 10));
+    snprintf(text + pos, sizeof(text) - pos, "e%d", (int)(rng() % 41) - 20);
+    expect_python_repr(strtod(text, NULL));
+  }
+}
+
 static void test_non_finite_doubles_print_as_python_does(void **state) {
   (void)state;
   /* The decoder never produces these; json.dumps' spelling is kept for
@@ -776,6 +835,7 @@ int main(void) {
       cmocka_unit_test(test_number_with_point_or_exponent_is_a_double),
       cmocka_unit_test(test_array_kind_follows_its_numbers),
       cmocka_unit_test(test_doubles_encode_as_python_repr),
+      cmocka_unit_test(test_doubles_encode_as_shortest_nearest_repr),
       cmocka_unit_test(test_random_doubles_read_back_bit_for_bit),
       cmocka_unit_test(test_decimal_conversion_equals_strtod),
       cmocka_unit_test(test_non_finite_doubles_print_as_python_does),

@@ -7,7 +7,9 @@
  *   as the scalar walk does, bit for bit;
  * - the reply is either one {"error": "..."} object or the input's numbers,
  *   sorted: a stable sorted permutation, checked against an independent
- *   merge sort, that re-encodes to itself. */
+ *   merge sort, that re-encodes to itself, with every double written as
+ *   Python's repr writes it (stated with glibc's printf and strtod in
+ *   ../sort_json_ref.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,6 +159,18 @@ static void check_reply(const char *body, size_t len, size_t max,
     }
     free(want);
     free(tmp);
+  }
+  /* Each double is written as Python's repr writes it: the fewest digits
+   * that read back, the nearest of those. */
+  size_t start = 1;
+  for (size_t i = 0; i < out.n; i++) {
+    size_t end = start;
+    while (end < reply_len && reply[end] != ',' && reply[end] != ']')
+      end++;
+    sort_num_t got = sort_nums_at(&out, i);
+    if (!got.is_int)
+      CHECK(ref_is_shortest_repr(reply + start, end - start, got.v.d));
+    start = end + 2;  /* past ", " */
   }
   /* Encoding is canonical: the reply re-encodes to itself. */
   size_t again_len = 0;
