@@ -1,5 +1,6 @@
 /* bench/sort_kernel.c: nanoseconds per step of the gnome sort kernels, on
- * random int64 and random doubles at a few sizes. A step is one element
+ * random int64, random doubles and a random mix of both (the old kernel and
+ * the scalar walk on order keys only) at a few sizes. A step is one element
  * passed on a walk back, so a sort of v takes exactly inversions(v) steps
  * (about n^2/4 on random input); they are counted here with a merge sort,
  * apart from the kernels. Kernels:
@@ -12,8 +13,8 @@
  *   avx2    4 elements per compare, the block shifted in one store
  *   avx512  8 per compare (only where the CPU has AVX-512F)
  *
- * Every run sorts a fresh copy of the same input and is checked against
- * qsort. Prints the median of RUNS runs (RUNS_LARGE at 20000 and above) in
+ * Every run sorts a fresh copy of the same input and is checked, bit for
+ * bit, against a stable merge sort. Prints the median of RUNS runs (RUNS_LARGE at 20000 and above) in
  * ms and ns per step, the fastest run, and the median's speed-up over old. Built and run by
  * bench/sort_kernel.sh.
  *
@@ -90,30 +91,37 @@ static uint64_t rng_next(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-/* The values as doubles either way: int64 values below 2^53 in
- * magnitude would compare the same as doubles, but these are full-range,
- * so the count is made on the keys below, which order exactly. */
-typedef struct {
-  int64_t i;
-  double d;
-} bench_key_t;
+enum { IN_INT, IN_DOUBLE, IN_MIXED, IN_COUNT };
+static const char *const input_names[IN_COUNT] = {"int64", "double", "mixed"};
 
-static int is_doubles;
-
-static int key_less(const bench_key_t *a, const bench_key_t *b) {
-  return is_doubles ? a->d < b->d : a->i < b->i;
+/* Full-range int64; doubles in [-1e6, 1e6) with a full fraction; mixed:
+ * either, at random, the integers scaled into the doubles' range so that
+ * the two kinds interleave. */
+static sort_num_t random_num(int input, uint64_t *seed) {
+  uint64_t r = rng_next(seed);
+  double d = ((double)(r >> 11) / 9007199254740992.0) * 2e6 - 1e6;
+  sort_num_t num;
+  if (input == IN_INT || (input == IN_MIXED && (r & 1))) {
+    num.is_int = true;
+    num.v.i = input == IN_INT ? (int64_t)r : (int64_t)d;
+  } else {
+    num.is_int = false;
+    num.v.d = d;
+  }
+  return num;
 }
 
-/* Inversions (pairs i < j with v[i] > v[j]) by merge sort: exactly the
- * steps of the gnome sort, which passes each such pair once. */
-static uint64_t inversions(bench_key_t *v, bench_key_t *tmp, size_t n) {
+/* Inversions (pairs i < j with v[i] > v[j]) by a stable merge sort, which
+ * leaves v sorted: exactly the steps of the gnome sort, which passes each
+ * such pair once, and its result. */
+static uint64_t inversions(sort_num_t *v, sort_num_t *tmp, size_t n) {
   if (n < 2)
     return 0;
   size_t h = n / 2;
   uint64_t count = inversions(v, tmp, h) + inversions(v + h, tmp, n - h);
   size_t i = 0, j = h, k = 0;
   while (i < h && j < n) {
-    if (key_less(&v[j], &v[i])) {
+    if (sort_num_cmp(&v[j], &v[i]) < 0) {
       count += h - i;
       tmp[k++] = v[j++];
     } else {
@@ -133,14 +141,8 @@ static int cmp_u64(const void *pa, const void *pb) {
   return (a > b) - (a < b);
 }
 
-static int cmp_i64(const void *pa, const void *pb) {
-  int64_t a = *(const int64_t *)pa, b = *(const int64_t *)pb;
-  return (a > b) - (a < b);
-}
-
-static int cmp_f64(const void *pa, const void *pb) {
-  double a = *(const double *)pa, b = *(const double *)pb;
-  return (a > b) - (a < b);
+static bool same_num(const sort_num_t *a, const sort_num_t *b) {
+  return a->is_int == b->is_int && memcmp(&a->v, &b->v, sizeof(a->v)) == 0;
 }
 
 enum { K_OLD, K_SCALAR, K_AVX2, K_AVX512, K_COUNT };
@@ -149,61 +151,72 @@ static const char *const kernel_names[K_COUNT] = {"old", "scalar", "avx2",
 static const sort_walk_t kernel_walks[K_COUNT] = {
     SORT_WALK_SCALAR, SORT_WALK_SCALAR, SORT_WALK_AVX2, SORT_WALK_AVX512};
 
-/* One sort of a fresh copy of src (8-byte values) with kernel k; returns
- * ns, or 0 if the result is not sorted. */
-static uint64_t run_once(int k, const void *src, const void *want, size_t n,
-                         void *work, sort_num_t *tagged) {
+/* One sort of a fresh copy of src with kernel k, in the array the kernel
+ * takes; returns ns, or 0 if the result is not want. */
+static uint64_t run_once(int k, int input, const sort_num_t *src,
+                         const sort_num_t *want, size_t n, sort_num_t *tagged,
+                         sort_mixed_t *work) {
   uint64_t t0, t1;
   if (k == K_OLD) {
-    for (size_t i = 0; i < n; i++) {
-      tagged[i].is_int = !is_doubles;
-      memcpy(&tagged[i].v, (const char *)src + i * 8, 8);
-    }
+    memcpy(tagged, src, n * sizeof(*tagged));
     t0 = now_ns();
     old_sort_gnome(tagged, n, NULL);
     t1 = now_ns();
-    for (size_t i = 0; i < n; i++)
-      memcpy((char *)work + i * 8, &tagged[i].v, 8);
   } else {
-    memcpy(work, src, n * 8);
+    /* The plain arrays overlay work, which has room for the widest. */
+    int64_t *vi = (int64_t *)(void *)work;
+    double *vd = (double *)(void *)work;
+    for (size_t i = 0; i < n; i++) {
+      if (input == IN_INT)
+        vi[i] = src[i].v.i;
+      else if (input == IN_DOUBLE)
+        vd[i] = src[i].v.d;
+      else
+        work[i] = sort_mixed_make(src[i]);
+    }
     t0 = now_ns();
-    if (is_doubles)
-      sort_gnome_f64(work, n, kernel_walks[k], NULL);
+    if (input == IN_INT)
+      sort_gnome_i64(vi, n, kernel_walks[k], NULL);
+    else if (input == IN_DOUBLE)
+      sort_gnome_f64(vd, n, kernel_walks[k], NULL);
     else
-      sort_gnome_i64(work, n, kernel_walks[k], NULL);
+      sort_gnome_mixed(work, n, NULL);
     t1 = now_ns();
+    for (size_t i = 0; i < n; i++) {
+      if (input == IN_MIXED)
+        tagged[i] = sort_mixed_num(&work[i]);
+      else
+        tagged[i] = (sort_num_t){.v.i = vi[i], .is_int = input == IN_INT};
+    }
   }
-  return memcmp(work, want, n * 8) == 0 ? t1 - t0 : 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!same_num(&tagged[i], &want[i]))
+      return 0;
+  }
+  return t1 - t0;
 }
 
-static int bench_size(size_t n, int runs) {
-  int64_t *src = malloc(n * 8), *want = malloc(n * 8), *work = malloc(n * 8);
-  bench_key_t *keys = malloc(n * sizeof(*keys)), *tmp = malloc(n * sizeof(*tmp));
-  sort_num_t *tagged = malloc(n * sizeof(*tagged));
+static int bench_size(int input, size_t n, int runs) {
+  sort_num_t *src = malloc(n * sizeof(*src)), *want = malloc(n * sizeof(*want));
+  sort_num_t *tmp = malloc(n * sizeof(*tmp)), *tagged = malloc(n * sizeof(*tagged));
+  sort_mixed_t *work = malloc(n * sizeof(*work));
   uint64_t *t = malloc((size_t)runs * sizeof(*t));
-  if (!src || !want || !work || !keys || !tmp || !tagged || !t)
+  if (!src || !want || !tmp || !tagged || !work || !t)
     return 1;
-  uint64_t seed = 7 + n + (uint64_t)is_doubles;
-  for (size_t i = 0; i < n; i++) {
-    uint64_t r = rng_next(&seed);
-    keys[i].i = (int64_t)r;
-    keys[i].d = ((double)(r >> 11) / 9007199254740992.0) * 2e6 - 1e6;
-    if (is_doubles)
-      memcpy(&src[i], &keys[i].d, 8);
-    else
-      src[i] = keys[i].i;
-  }
-  memcpy(want, src, n * 8);
-  qsort(want, n, 8, is_doubles ? cmp_f64 : cmp_i64);
-  uint64_t steps = inversions(keys, tmp, n);
+  uint64_t seed = 7 + n + (uint64_t)input;
+  for (size_t i = 0; i < n; i++)
+    src[i] = random_num(input, &seed);
+  memcpy(want, src, n * sizeof(*want));
+  uint64_t steps = inversions(want, tmp, n);
 
   double old_ms = 0;
   int rc = 0;
   for (int k = 0; k < K_COUNT; k++) {
-    if (!sort_walk_supported(kernel_walks[k]))
+    /* Mixed arrays have one walk, the scalar one on order keys. */
+    if (!sort_walk_supported(kernel_walks[k]) || (input == IN_MIXED && k > K_SCALAR))
       continue;
     for (int r = 0; r < runs; r++) {
-      t[r] = run_once(k, src, want, n, work, tagged);
+      t[r] = run_once(k, input, src, want, n, tagged, work);
       if (t[r] == 0) {
         fprintf(stderr, "sort_kernel: %s did not sort\n", kernel_names[k]);
         rc = 1;
@@ -214,16 +227,15 @@ static int bench_size(size_t n, int runs) {
     if (k == K_OLD)
       old_ms = ms;
     printf("%-7s %-6s %6zu %10" PRIu64 " %5d %9.3f %9.3f %8.3f %7.1fx\n",
-           kernel_names[k], is_doubles ? "double" : "int64", n, steps, runs,
-           ms, (double)t[0] / 1e6, (double)t[runs / 2] / (double)steps,
+           kernel_names[k], input_names[input], n, steps, runs, ms,
+           (double)t[0] / 1e6, (double)t[runs / 2] / (double)steps,
            old_ms / ms);
   }
   free(src);
   free(want);
-  free(work);
-  free(keys);
   free(tmp);
   free(tagged);
+  free(work);
   free(t);
   return rc;
 }
@@ -247,9 +259,10 @@ int main(int argc, char **argv) {
   printf("%-7s %-6s %6s %10s %5s %9s %9s %8s %8s\n", "kernel", "input", "n",
          "steps", "runs", "ms", "min ms", "ns/step", "vs old");
   int rc = 0;
-  for (is_doubles = 0; is_doubles < 2; is_doubles++) {
+  for (int input = 0; input < IN_COUNT; input++) {
     for (int i = 0; i < nsizes; i++)
-      rc |= bench_size(sizes[i], sizes[i] >= LARGE_SIZE ? runs_large : runs);
+      rc |= bench_size(input, sizes[i],
+                       sizes[i] >= LARGE_SIZE ? runs_large : runs);
   }
   return rc;
 }
