@@ -982,23 +982,26 @@ static uint64_t scale_down(uint64_t v, u128_t pow10k, unsigned s,
   return (uint64_t)q;
 }
 
-/* What shortest_decimal's search finds, computed exactly in integers, for
- * normal numbers from about 1.5e-5 to 2^63 (false elsewhere).
- *
- * a = m2 x 2^e2; the decimals that read back as a are those in the
+/* a and the ends of its rounding interval, scaled to integers: the
+ * interval is [vm, vp] x 10^e10 (vm and vp floors), a is vr.last... x
+ * 10^e10. */
+typedef struct {
+  uint64_t vr, vp, vm;
+  int e10;
+  unsigned last;  /* the digit of a just below vr's last one */
+  bool vr_zeros;  /* nothing but zeros after last */
+  bool vm_zeros;  /* vm is exact and reads back as a: a candidate */
+} exact_t;
+
+/* a = m2 x 2^e2; the decimals that read back as a are those in the
  * rounding interval around it, whose ends are a -/+ half the gap to its
  * neighbours (a quarter below a power of two); the ends themselves read
  * back to a only when m2 is even (ties go to even). With everything
  * multiplied by 4, the ends are integers mm and mp around mv = 4 x m2.
- * Scaled by 10^k / 2^-e2 (k chosen so that they keep 17 or more digits
- * and fit in 64 bits) and floor'ed, keeping the first digit the floor
- * dropped and whether anything followed it, the three are cut one decimal
- * digit at a time while the interval still holds two candidates at the
- * coarser step: what is left is the shortest, and the last digit dropped
- * says whether the nearest is one up (a tie, exactly ...5000, going to
- * even). This is the digit loop of Ulf Adams' Ryu, whose
- * tables are not needed here: the scaling is one 128-bit product. */
-static bool shortest_exact(double a, decimal_t *dec) {
+ * They are scaled by 10^k / 2^-e2, k chosen so that they keep 17 or more
+ * digits and fit in 64 bits, and floor'ed. False for subnormals and for
+ * numbers below about 1.5e-5 or from 2^63 up, where they would not fit. */
+static bool exact_scale(double a, exact_t *x) {
   uint64_t bits;
   memcpy(&bits, &a, sizeof(bits));
   unsigned biased = (unsigned)(bits >> 52) & 0x7ff;
@@ -1009,19 +1012,16 @@ static bool shortest_exact(double a, decimal_t *dec) {
   int e2 = (int)biased - 1075 - 2;  /* for mv = 4 x m2 */
   bool accept_bounds = (m2 & 1) == 0;
   uint64_t mv = 4 * m2, mp = mv + 2, mm = mv - (frac != 0 ? 2 : 1);
-  uint64_t vr, vp, vm;
-  /* The digit of a just below vr's last and whether more follow it; the
-   * same (but the digit) for the two ends. */
-  unsigned last = 0, p_next = 0, m_next = 0;
+  unsigned p_next = 0, m_next = 0;
   bool r_more = false, p_more = false, m_more = false;
-  int e10;
+  x->last = 0;
   if (e2 >= 0) {
     if (e2 > EXACT_MAX_LSHIFT)
       return false;
-    vr = mv << e2;
-    vp = mp << e2;
-    vm = mm << e2;
-    e10 = 0;
+    x->vr = mv << e2;
+    x->vp = mp << e2;
+    x->vm = mm << e2;
+    x->e10 = 0;
   } else {
     unsigned s = (unsigned)-e2;
     if (s > EXACT_MAX_SHIFT)
@@ -1035,46 +1035,54 @@ static bool shortest_exact(double a, decimal_t *dec) {
     for (unsigned i = 0; i < k; i++)
       pow10k *= 10;
     bool fits_r, fits_p, fits_m;
-    vr = scale_down(mv, pow10k, s, &last, &r_more, &fits_r);
-    vp = scale_down(mp, pow10k, s, &p_next, &p_more, &fits_p);
-    vm = scale_down(mm, pow10k, s, &m_next, &m_more, &fits_m);
+    x->vr = scale_down(mv, pow10k, s, &x->last, &r_more, &fits_r);
+    x->vp = scale_down(mp, pow10k, s, &p_next, &p_more, &fits_p);
+    x->vm = scale_down(mm, pow10k, s, &m_next, &m_more, &fits_m);
     /* 17 digits always tell a double: start with at least that many. */
-    if (!fits_p || vr < UINT64_C(10000000000000000))
+    if (!fits_p || x->vr < UINT64_C(10000000000000000))
       return false;
-    e10 = -(int)k;
+    x->e10 = -(int)k;
   }
-
-  /* The lower end is a candidate only if exact and accepted; the upper
-   * one, when not accepted, is excluded by stepping below it. vr_zeros:
-   * nothing but zeros after the digit in last. */
-  bool vm_zeros = accept_bounds && m_next == 0 && !m_more;
-  bool vr_zeros = !r_more;
+  x->vr_zeros = !r_more;
+  x->vm_zeros = accept_bounds && m_next == 0 && !m_more;
+  /* The upper end, when it does not read back as a, is left out by
+   * stepping below it. */
   if (!accept_bounds && p_next == 0 && !p_more)
-    vp--;
-  int removed = 0;
-  while (vp / 10 > vm / 10) {
-    vm_zeros = vm_zeros && vm % 10 == 0;
-    vr_zeros = vr_zeros && last == 0;
-    last = (unsigned)(vr % 10);
-    vr /= 10;
-    vp /= 10;
-    vm /= 10;
-    removed++;
+    x->vp--;
+  return true;
+}
+
+/* One decimal digit off all three. */
+static void exact_cut(exact_t *x) {
+  x->vr_zeros = x->vr_zeros && x->last == 0;
+  x->last = (unsigned)(x->vr % 10);
+  x->vr /= 10;
+  x->vp /= 10;
+  x->vm /= 10;
+  x->e10++;
+}
+
+/* What shortest_decimal's search finds, computed exactly in integers where
+ * exact_scale works (false elsewhere). Digits are cut while the interval
+ * still holds two candidates at the coarser step (and then, if its lower
+ * end is a candidate ending in zeros, those zeros): what is left is the
+ * shortest, and the last digit cut says whether the nearest is one up (a
+ * tie, exactly ...5000, goes to even). This is the digit loop of Ulf
+ * Adams' Ryu, whose tables are not needed here: the scaling is one 128-bit
+ * product. */
+static bool shortest_exact(double a, decimal_t *dec) {
+  exact_t x;
+  if (!exact_scale(a, &x))
+    return false;
+  while (x.vp / 10 > x.vm / 10) {
+    x.vm_zeros = x.vm_zeros && x.vm % 10 == 0;
+    exact_cut(&x);
   }
-  if (vm_zeros) {
-    /* The lower end is in, and ends in zeros: cutting them is shorter. */
-    while (vm % 10 == 0) {
-      vr_zeros = vr_zeros && last == 0;
-      last = (unsigned)(vr % 10);
-      vr /= 10;
-      vp /= 10;
-      vm /= 10;
-      removed++;
-    }
-  }
-  if (vr_zeros && last == 5 && vr % 2 == 0)
-    last = 4;  /* exactly half way: to even */
-  uint64_t out = vr + ((vr == vm && !vm_zeros) || last >= 5);
+  while (x.vm_zeros && x.vm % 10 == 0)
+    exact_cut(&x);
+  if (x.vr_zeros && x.last == 5 && x.vr % 2 == 0)
+    x.last = 4;  /* exactly half way: to even */
+  uint64_t out = x.vr + ((x.vr == x.vm && !x.vm_zeros) || x.last >= 5);
 
   char tmp[20];
   int n = 0;
@@ -1085,7 +1093,7 @@ static bool shortest_exact(double a, decimal_t *dec) {
   for (int i = 0; i < n; i++)
     dec->digits[i] = tmp[n - 1 - i];
   dec->ndigits = n;
-  dec->exp10 = e10 + removed + n - 1;
+  dec->exp10 = x.e10 + n - 1;
   while (dec->ndigits > 1 && dec->digits[dec->ndigits - 1] == '0')
     dec->ndigits--;
   return true;
