@@ -347,28 +347,33 @@ const char *sort_walk_name(sort_walk_t walk) {
   }
 }
 
+typedef sort_result_t (*i64_sort_fn)(int64_t *, size_t, const sort_ctl_t *);
+typedef sort_result_t (*f64_sort_fn)(double *, size_t, const sort_ctl_t *);
+
+/* Indexed by sort_walk_t. */
+#if SORT_NUM_X86
+_Static_assert(SORT_WALK_SCALAR == 0 && SORT_WALK_AVX2 == 1 &&
+                   SORT_WALK_AVX512 == 2,
+               "the tables follow sort_walk_t");
+static const i64_sort_fn i64_sorts[] = {i64_scalar, i64_avx2, i64_avx512};
+static const f64_sort_fn f64_sorts[] = {f64_scalar, f64_avx2, f64_avx512};
+#else
+static const i64_sort_fn i64_sorts[] = {i64_scalar};
+static const f64_sort_fn f64_sorts[] = {f64_scalar};
+#endif
+
+static size_t walk_index(sort_walk_t walk) {
+  return sort_walk_supported(walk) ? (size_t)walk : SORT_WALK_SCALAR;
+}
+
 sort_result_t sort_gnome_i64(int64_t *v, size_t n, sort_walk_t walk,
                              const sort_ctl_t *ctl) {
-#if SORT_NUM_X86
-  if (walk == SORT_WALK_AVX512 && sort_walk_supported(walk))
-    return i64_avx512(v, n, ctl);
-  if (walk == SORT_WALK_AVX2 && sort_walk_supported(walk))
-    return i64_avx2(v, n, ctl);
-#endif
-  (void)walk;
-  return i64_scalar(v, n, ctl);
+  return i64_sorts[walk_index(walk)](v, n, ctl);
 }
 
 sort_result_t sort_gnome_f64(double *v, size_t n, sort_walk_t walk,
                              const sort_ctl_t *ctl) {
-#if SORT_NUM_X86
-  if (walk == SORT_WALK_AVX512 && sort_walk_supported(walk))
-    return f64_avx512(v, n, ctl);
-  if (walk == SORT_WALK_AVX2 && sort_walk_supported(walk))
-    return f64_avx2(v, n, ctl);
-#endif
-  (void)walk;
-  return f64_scalar(v, n, ctl);
+  return f64_sorts[walk_index(walk)](v, n, ctl);
 }
 
 sort_result_t sort_nums_sort(sort_nums_t *nums, const sort_ctl_t *ctl) {
