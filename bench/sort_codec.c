@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "sort_bench.h"
 #include "sort_json.h"
 #include "sort_num.h"
 
@@ -64,20 +64,6 @@ static void bench_free(bench_nums_t *nums) {
 }
 #endif
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-  /* splitmix64, the generator dnsort-load uses. */
-  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
 /* "[a, b, ...]" as json.dumps writes it: int32 values, or doubles in
  * [-1e6, 1e6) with a full 53-bit fraction, printed with 17 significant
  * digits (what a client that round-trips doubles sends). */
@@ -89,10 +75,10 @@ static char *make_body(size_t n, int doubles, uint64_t seed, size_t *len) {
   size_t pos = 0;
   out[pos++] = '[';
   for (size_t i = 0; i < n; i++) {
-    uint64_t r = rng_next(&seed);
+    uint64_t r = bench_rng_next(&seed);
     const char *sep = i == 0 ? "" : ", ";
     if (doubles) {
-      double d = ((double)(r >> 11) / 9007199254740992.0) * 2e6 - 1e6;
+      double d = bench_rng_double(r);
       pos += (size_t)snprintf(out + pos, cap - pos, "%s%.17g", sep, d);
     } else {
       pos += (size_t)snprintf(out + pos, cap - pos, "%s%" PRId32, sep,
@@ -102,16 +88,6 @@ static char *make_body(size_t n, int doubles, uint64_t seed, size_t *len) {
   out[pos++] = ']';
   *len = pos;
   return out;
-}
-
-static int cmp_u64(const void *pa, const void *pb) {
-  uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-  return (a > b) - (a < b);
-}
-
-static uint64_t median(uint64_t *t, int runs) {
-  qsort(t, (size_t)runs, sizeof(*t), cmp_u64);
-  return t[runs / 2];
 }
 
 static int bench_one(size_t n, int doubles, int runs) {
@@ -125,17 +101,17 @@ static int bench_one(size_t n, int doubles, int runs) {
 
   for (int r = 0; ok && r < runs; r++) {
     bench_nums_t nums;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bench_now_ns();
     if (!bench_decode(body, len, &nums)) {
       fprintf(stderr, "sort_codec: decoding failed\n");
       ok = 0;
       break;
     }
-    uint64_t t1 = now_ns();
+    uint64_t t1 = bench_now_ns();
     bench_sort(&nums);
-    uint64_t t2 = now_ns();
+    uint64_t t2 = bench_now_ns();
     char *reply = bench_encode(&nums, &reply_len);
-    uint64_t t3 = now_ns();
+    uint64_t t3 = bench_now_ns();
     ok = reply != NULL;
     free(reply);
     bench_free(&nums);
@@ -144,8 +120,8 @@ static int bench_one(size_t n, int doubles, int runs) {
     t_enc[r] = t3 - t2;
   }
   if (ok) {
-    uint64_t d = median(t_dec, runs), s = median(t_sort, runs);
-    uint64_t e = median(t_enc, runs);
+    uint64_t d = bench_median(t_dec, runs), s = bench_median(t_sort, runs);
+    uint64_t e = bench_median(t_enc, runs);
     printf("%-7s %6zu %8zu %9.1f %9.1f %9.1f %7.1f %7.1f %6.1f%%\n",
            doubles ? "double" : "int32", n, len, d / 1e3, s / 1e3, e / 1e3,
            (double)d / (double)n, (double)e / (double)n,

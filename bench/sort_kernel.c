@@ -9,13 +9,15 @@
  *           below: 16-byte tagged numbers, swaps, the cancel counter in the
  *           inner loop
  *   scalar  sort_gnome_i64/f64 with SORT_WALK_SCALAR: plain array, the
- *           element in a register, moves instead of swaps
+ *           element in a register, moves instead of swaps; for the mixed
+ *           input sort_gnome_mixed on order keys
  *   avx2    4 elements per compare, the block shifted in one store
  *   avx512  8 per compare (only where the CPU has AVX-512F)
  *
  * Every run sorts a fresh copy of the same input and is checked, bit for
- * bit, against a stable merge sort. Prints the median of RUNS runs (RUNS_LARGE at 20000 and above) in
- * ms and ns per step, the fastest run, and the median's speed-up over old. Built and run by
+ * bit, against a stable merge sort. Prints the median of RUNS runs
+ * (RUNS_LARGE at 20000 and above) in ms and ns per step, the fastest run,
+ * and the median's speed-up over old. Built and run by
  * bench/sort_kernel.sh.
  *
  *   sort_kernel [RUNS [RUNS_LARGE [SIZE...]]]   defaults: 11 5 1000 5000 20000 */
@@ -23,8 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "sort_bench.h"
 #include "sort_num.h"
 
 #define MAX_SIZES 8
@@ -78,19 +80,6 @@ static bool old_sort_gnome(sort_num_t *v, size_t n,
 
 /* ---- Measuring ---------------------------------------------------------- */
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t rng_next(uint64_t *s) {
-  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
 enum { IN_INT, IN_DOUBLE, IN_MIXED, IN_COUNT };
 static const char *const input_names[IN_COUNT] = {"int64", "double", "mixed"};
 
@@ -98,8 +87,8 @@ static const char *const input_names[IN_COUNT] = {"int64", "double", "mixed"};
  * either, at random, the integers scaled into the doubles' range so that
  * the two kinds interleave. */
 static sort_num_t random_num(int input, uint64_t *seed) {
-  uint64_t r = rng_next(seed);
-  double d = ((double)(r >> 11) / 9007199254740992.0) * 2e6 - 1e6;
+  uint64_t r = bench_rng_next(seed);
+  double d = bench_rng_double(r);
   sort_num_t num;
   if (input == IN_INT || (input == IN_MIXED && (r & 1))) {
     num.is_int = true;
@@ -136,11 +125,6 @@ static uint64_t inversions(sort_num_t *v, sort_num_t *tmp, size_t n) {
   return count;
 }
 
-static int cmp_u64(const void *pa, const void *pb) {
-  uint64_t a = *(const uint64_t *)pa, b = *(const uint64_t *)pb;
-  return (a > b) - (a < b);
-}
-
 static bool same_num(const sort_num_t *a, const sort_num_t *b) {
   return a->is_int == b->is_int && memcmp(&a->v, &b->v, sizeof(a->v)) == 0;
 }
@@ -159,9 +143,9 @@ static uint64_t run_once(int k, int input, const sort_num_t *src,
   uint64_t t0, t1;
   if (k == K_OLD) {
     memcpy(tagged, src, n * sizeof(*tagged));
-    t0 = now_ns();
+    t0 = bench_now_ns();
     old_sort_gnome(tagged, n, NULL);
-    t1 = now_ns();
+    t1 = bench_now_ns();
   } else {
     /* The plain arrays overlay work, which has room for the widest. */
     int64_t *vi = (int64_t *)(void *)work;
@@ -174,14 +158,14 @@ static uint64_t run_once(int k, int input, const sort_num_t *src,
       else
         work[i] = sort_mixed_make(src[i]);
     }
-    t0 = now_ns();
+    t0 = bench_now_ns();
     if (input == IN_INT)
       sort_gnome_i64(vi, n, kernel_walks[k], NULL);
     else if (input == IN_DOUBLE)
       sort_gnome_f64(vd, n, kernel_walks[k], NULL);
     else
       sort_gnome_mixed(work, n, NULL);
-    t1 = now_ns();
+    t1 = bench_now_ns();
     for (size_t i = 0; i < n; i++) {
       if (input == IN_MIXED)
         tagged[i] = sort_mixed_num(&work[i]);
@@ -222,7 +206,7 @@ static int bench_size(int input, size_t n, int runs) {
         rc = 1;
       }
     }
-    qsort(t, (size_t)runs, sizeof(*t), cmp_u64);
+    qsort(t, (size_t)runs, sizeof(*t), bench_cmp_u64);
     double ms = (double)t[runs / 2] / 1e6;
     if (k == K_OLD)
       old_ms = ms;
