@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "sort_json.h"
-#include "sort_num.h"
 
 /* Long enough for every message sort_json_decode writes; the client text
  * inside them is capped well below this. */
@@ -11,35 +10,37 @@
 
 sort_job_status_t sort_job_run(const char *body, size_t len,
                                const sort_job_limits_t *limits,
-                               const atomic_bool *cancel, char **reply,
+                               const sort_ctl_t *ctl, char **reply,
                                size_t *reply_len) {
   sort_job_status_t status;
-  sort_num_t *nums = NULL;
-  size_t n = 0;
+  sort_nums_t nums;
   char err[SORT_JOB_ERR_LEN];
 
   *reply = NULL;
   *reply_len = 0;
 
-  sort_json_status_t js = sort_json_decode(body, len, limits->max_elements,
-                                           &nums, &n, err, sizeof(err));
-  if (js == SORT_JSON_NOMEM) {
-    status = SORT_JOB_NOMEM;
-    goto done;
-  }
+  sort_json_status_t js =
+      sort_json_decode(body, len, limits->max_elements, &nums, err,
+                       sizeof(err));
+  if (js == SORT_JSON_NOMEM)
+    return SORT_JOB_NOMEM;
   if (js != SORT_JSON_OK) {
     *reply = sort_json_error(err, reply_len);
-    status = *reply != NULL ? SORT_JOB_BAD_INPUT : SORT_JOB_NOMEM;
-    goto done;
+    return *reply != NULL ? SORT_JOB_BAD_INPUT : SORT_JOB_NOMEM;
   }
-  if (!sort_gnome(nums, n, cancel)) {
+  switch (sort_nums_sort(&nums, ctl)) {
+  case SORT_DONE:
+    *reply = sort_json_encode(&nums, reply_len);
+    status = *reply != NULL ? SORT_JOB_OK : SORT_JOB_NOMEM;
+    break;
+  case SORT_TIMED_OUT:
+    status = SORT_JOB_TIMED_OUT;
+    break;
+  case SORT_CANCELLED:
+  default:
     status = SORT_JOB_CANCELLED;
-    goto done;
+    break;
   }
-  *reply = sort_json_encode(nums, n, reply_len);
-  status = *reply != NULL ? SORT_JOB_OK : SORT_JOB_NOMEM;
-
-done:
-  free(nums);
+  sort_nums_free(&nums);
   return status;
 }

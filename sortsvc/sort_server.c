@@ -253,7 +253,8 @@ static void work_cb(uv_work_t *req) {
   lower_worker_priority(s->cfg.worker_nice);
   atomic_fetch_add_explicit(&s->jobs_running, 1, memory_order_relaxed);
   sort_job_limits_t limits = {.max_elements = s->cfg.max_elements};
-  c->job_status = sort_job_run(c->body, c->body_len, &limits, &c->cancel,
+  sort_ctl_t ctl = {.cancel = &c->cancel};
+  c->job_status = sort_job_run(c->body, c->body_len, &limits, &ctl,
                                &c->reply, &c->reply_len);
   atomic_fetch_sub_explicit(&s->jobs_running, 1, memory_order_relaxed);
   /* The body can be large; drop it as soon as it is no longer needed. */

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "sort_job.h"
 
@@ -27,6 +28,18 @@ static void expect_reply_len(const char *body, size_t len,
 static void expect_reply(const char *body, sort_job_status_t want_status,
                          const char *want_reply) {
   expect_reply_len(body, strlen(body), want_status, want_reply);
+}
+
+static void expect_reply_ctl(const char *body, const sort_ctl_t *ctl,
+                             const char *want_reply) {
+  char *reply = NULL;
+  size_t reply_len = 0;
+  assert_int_equal(sort_job_run(body, strlen(body), &limits, ctl, &reply,
+                                &reply_len),
+                   SORT_JOB_OK);
+  assert_int_equal(reply_len, strlen(want_reply));
+  assert_memory_equal(reply, want_reply, reply_len);
+  free(reply);
 }
 
 static void test_small_array_comes_back_sorted(void **state) {
@@ -95,13 +108,39 @@ static void test_cancelled_job_has_no_reply(void **state) {
   (void)state;
   atomic_bool cancel;
   atomic_init(&cancel, true);
+  sort_ctl_t ctl = {.cancel = &cancel};
   char *reply = (char *)"untouched";
   size_t len = 99;
-  assert_int_equal(sort_job_run("[3, 1, 2]", 9, &limits, &cancel, &reply,
-                                &len),
+  assert_int_equal(sort_job_run("[3, 1, 2]", 9, &limits, &ctl, &reply, &len),
                    SORT_JOB_CANCELLED);
   assert_null(reply);
   assert_int_equal(len, 0);
+  /* A bad body is answered whatever the flag says: no sort runs. */
+  assert_int_equal(sort_job_run("[3, \"1\"]", 8, &limits, &ctl, &reply, &len),
+                   SORT_JOB_BAD_INPUT);
+  free(reply);
+}
+
+static void test_job_past_its_deadline_times_out_without_a_reply(void **state) {
+  (void)state;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  sort_ctl_t ctl = {.deadline_ns = now};
+  char *reply = (char *)"untouched";
+  size_t len = 99;
+  /* One of each kind of array. */
+  static const char *bodies[] = {"[3, 1, 2]", "[3.5, 1.5]", "[3, 1.5]"};
+  for (size_t k = 0; k < ARRAY_LEN(bodies); k++) {
+    assert_int_equal(sort_job_run(bodies[k], strlen(bodies[k]), &limits,
+                                  &ctl, &reply, &len),
+                     SORT_JOB_TIMED_OUT);
+    assert_null(reply);
+    assert_int_equal(len, 0);
+  }
+  /* A deadline a minute away does not get in the way. */
+  ctl.deadline_ns = now + UINT64_C(60000000000);
+  expect_reply_ctl("[3, 1, 2]", &ctl, "[1, 2, 3]");
 }
 
 static int cmp_i64(const void *pa, const void *pb) {
@@ -151,6 +190,7 @@ int main(void) {
       cmocka_unit_test(test_bad_requests_get_exact_error_objects),
       cmocka_unit_test(test_too_many_elements_is_a_bad_request),
       cmocka_unit_test(test_cancelled_job_has_no_reply),
+      cmocka_unit_test(test_job_past_its_deadline_times_out_without_a_reply),
       cmocka_unit_test(test_large_random_request_matches_qsort),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,43 +1,44 @@
 /* sort_json: request decoding (UTF-8, JSON, strict numbers, exact ints,
- * limits, messages) and reply encoding (json.dumps' format, Python float
- * repr). */
+ * the array kind, limits, messages, and the same verdict as the decoder it
+ * replaced) and reply encoding (json.dumps' format, Python float repr). */
 #include "test_util.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "sort_json.h"
+#include "sort_json_ref.h"
 
 #define MAX_ELEMS 1000
 
 /* Decodes a body that must succeed. */
-static sort_num_t *decode_ok(const char *body, size_t len, size_t *n) {
-  sort_num_t *v = (sort_num_t *)1;
+static sort_nums_t decode_ok(const char *body, size_t len) {
+  sort_nums_t nums;
   char err[160];
-  sort_json_status_t st = sort_json_decode(body, len, MAX_ELEMS, &v, n, err,
+  sort_json_status_t st = sort_json_decode(body, len, MAX_ELEMS, &nums, err,
                                            sizeof(err));
   if (st != SORT_JSON_OK)
     fail_msg("decoding \"%.60s\" gave %d: %s", body, (int)st, err);
-  if (*n == 0)
-    assert_null(v);
-  return v;
+  if (nums.n == 0)
+    assert_null(nums.v.any);
+  return nums;
 }
 
 /* Decodes a body that must fail with want, and with message want_msg
  * (exactly) when that is not NULL. */
 static void expect_error_len(const char *body, size_t len,
                              sort_json_status_t want, const char *want_msg) {
-  sort_num_t *v = (sort_num_t *)1;
-  size_t n = 99;
+  sort_nums_t nums = {.n = 99, .v.any = &nums};
   char err[160];
-  sort_json_status_t st = sort_json_decode(body, len, MAX_ELEMS, &v, &n, err,
+  sort_json_status_t st = sort_json_decode(body, len, MAX_ELEMS, &nums, err,
                                            sizeof(err));
   if (st != want)
     fail_msg("decoding \"%.60s\" gave %d (%s), want %d", body, (int)st, err,
              (int)want);
-  assert_null(v);
-  assert_int_equal(n, 0);
+  assert_null(nums.v.any);
+  assert_int_equal(nums.n, 0);
   assert_true(strlen(err) > 0);
   assert_null(strchr(err, '\n'));
   if (want_msg != NULL)
@@ -51,14 +52,26 @@ static void expect_error(const char *body, sort_json_status_t want,
 
 /* Decode then encode, without sorting: the text each number becomes. */
 static void expect_reencoded(const char *body, const char *want) {
-  size_t n, len;
-  sort_num_t *v = decode_ok(body, strlen(body), &n);
-  char *out = sort_json_encode(v, n, &len);
+  size_t len;
+  sort_nums_t nums = decode_ok(body, strlen(body));
+  char *out = sort_json_encode(&nums, &len);
   assert_non_null(out);
   if (len != strlen(want) || memcmp(out, want, len) != 0)
     fail_msg("%s encoded as \"%.*s\", want \"%s\"", body, (int)len, out, want);
   free(out);
-  free(v);
+  sort_nums_free(&nums);
+}
+
+/* Encodes a hand-made array of one kind. */
+static void expect_encoded(sort_kind_t kind, void *v, size_t n,
+                           const char *want) {
+  sort_nums_t nums = {.kind = kind, .n = n, .v.any = v};
+  size_t len;
+  char *out = sort_json_encode(&nums, &len);
+  assert_non_null(out);
+  if (len != strlen(want) || memcmp(out, want, len) != 0)
+    fail_msg("encoded as \"%.*s\", want \"%s\"", (int)len, out, want);
+  free(out);
 }
 
 static void test_empty_body_is_empty(void **state) {
@@ -68,29 +81,27 @@ static void test_empty_body_is_empty(void **state) {
 
 static void test_empty_array_decodes_to_nothing(void **state) {
   (void)state;
-  size_t n = 99;
-  assert_null(decode_ok("[]", 2, &n));
-  assert_int_equal(n, 0);
-  assert_null(decode_ok(" [ \n ] ", 7, &n));
-  assert_int_equal(n, 0);
+  sort_nums_t nums = decode_ok("[]", 2);
+  assert_int_equal(nums.n, 0);
+  nums = decode_ok(" [ \n ] ", 7);
+  assert_int_equal(nums.n, 0);
 }
 
 static void test_integers_keep_their_exact_value(void **state) {
   (void)state;
   const char *body = "[9007199254740993, -9223372036854775808, "
                      "9223372036854775807, 0, -0, 42]";
-  size_t n;
-  sort_num_t *v = decode_ok(body, strlen(body), &n);
-  assert_int_equal(n, 6);
-  for (size_t i = 0; i < n; i++)
-    assert_true(v[i].is_int);
-  assert_true(v[0].v.i == INT64_C(9007199254740993));
-  assert_true(v[1].v.i == INT64_MIN);
-  assert_true(v[2].v.i == INT64_MAX);
-  assert_true(v[3].v.i == 0);
-  assert_true(v[4].v.i == 0);
-  assert_true(v[5].v.i == 42);
-  free(v);
+  sort_nums_t nums = decode_ok(body, strlen(body));
+  assert_int_equal(nums.n, 6);
+  assert_int_equal(nums.kind, SORT_KIND_INT);
+  const int64_t *v = nums.v.i;
+  assert_true(v[0] == INT64_C(9007199254740993));
+  assert_true(v[1] == INT64_MIN);
+  assert_true(v[2] == INT64_MAX);
+  assert_true(v[3] == 0);
+  assert_true(v[4] == 0);
+  assert_true(v[5] == 42);
+  sort_nums_free(&nums);
   /* -0 is Python's int 0, which prints as 0. */
   expect_reencoded(body, "[9007199254740993, -9223372036854775808, "
                          "9223372036854775807, 0, 0, 42]");
@@ -113,17 +124,50 @@ static void test_integer_past_int64_is_out_of_range(void **state) {
 
 static void test_number_with_point_or_exponent_is_a_double(void **state) {
   (void)state;
-  size_t n;
-  sort_num_t *v = decode_ok("[1.0, 1e2, 2E-1, -0.0]", 22, &n);
-  assert_int_equal(n, 4);
-  assert_false(v[0].is_int);
-  assert_true(v[0].v.d == 1.0);
-  assert_false(v[1].is_int);
-  assert_true(v[1].v.d == 100.0);
-  assert_true(v[2].v.d == 0.2);
-  assert_false(v[3].is_int);
-  assert_true(v[3].v.d == 0 && signbit(v[3].v.d));
-  free(v);
+  sort_nums_t nums = decode_ok("[1.0, 1e2, 2E-1, -0.0]", 22);
+  assert_int_equal(nums.n, 4);
+  assert_int_equal(nums.kind, SORT_KIND_DOUBLE);
+  const double *v = nums.v.d;
+  assert_true(v[0] == 1.0);
+  assert_true(v[1] == 100.0);
+  assert_true(v[2] == 0.2);
+  assert_true(v[3] == 0 && signbit(v[3]));
+  sort_nums_free(&nums);
+}
+
+/* One kind of number anywhere makes a plain array of it; a mix, from
+ * whichever element it starts, an array of exact keys. */
+static void test_array_kind_follows_its_numbers(void **state) {
+  (void)state;
+  static const struct {
+    const char *body;
+    sort_kind_t kind;
+  } cases[] = {
+      {"[1, 2, 3]", SORT_KIND_INT},
+      {"[1.5, 2e0, -0.0]", SORT_KIND_DOUBLE},
+      {"[1, 2, 3.5]", SORT_KIND_MIXED},
+      {"[0.5, 1, 2]", SORT_KIND_MIXED},
+      {"[1, 0.5, 9007199254740993, -0.0, -9223372036854775808]",
+       SORT_KIND_MIXED},
+  };
+  for (size_t c = 0; c < ARRAY_LEN(cases); c++) {
+    const char *body = cases[c].body;
+    sort_nums_t nums = decode_ok(body, strlen(body));
+    sort_num_t *ref = NULL;
+    size_t ref_n = 0;
+    assert_int_equal(ref_sort_json_decode(body, strlen(body), MAX_ELEMS, &ref,
+                                          &ref_n, NULL, 0),
+                     SORT_JSON_OK);
+    assert_int_equal(nums.kind, cases[c].kind);
+    assert_int_equal(nums.n, ref_n);
+    for (size_t i = 0; i < ref_n; i++) {
+      sort_num_t got = sort_nums_at(&nums, i);
+      assert_int_equal(got.is_int, ref[i].is_int);
+      assert_memory_equal(&got.v, &ref[i].v, sizeof(got.v));
+    }
+    free(ref);
+    sort_nums_free(&nums);
+  }
 }
 
 /* Expected texts are what Python 3's json.dumps(json.loads(input)) prints. */
@@ -186,67 +230,181 @@ static void test_doubles_encode_as_python_repr(void **state) {
   }
 }
 
+static uint64_t rng_state = 0x2545f4914f6cdd1du;
+
+static uint64_t rng(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
 static void test_random_doubles_read_back_bit_for_bit(void **state) {
   (void)state;
   enum { N = 20000 };
-  sort_num_t *v = malloc(N * sizeof(*v));
+  double *v = malloc(N * sizeof(*v));
   assert_non_null(v);
-  uint64_t x = 0x2545f4914f6cdd1du;
   for (size_t i = 0; i < N;) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
+    uint64_t x = rng();
     double d;
     memcpy(&d, &x, sizeof(d));
     if (isfinite(d))
-      v[i++] = (sort_num_t){.v.d = d, .is_int = false};
+      v[i++] = d;
   }
-  size_t len, n;
-  char *text = sort_json_encode(v, N, &len);
+  sort_nums_t nums = {.kind = SORT_KIND_DOUBLE, .n = N, .v.d = v};
+  size_t len;
+  char *text = sort_json_encode(&nums, &len);
   assert_non_null(text);
-  sort_num_t *back;
+  sort_nums_t back;
   char err[160];
-  assert_int_equal(sort_json_decode(text, len, N, &back, &n, err, sizeof(err)),
+  assert_int_equal(sort_json_decode(text, len, N, &back, err, sizeof(err)),
                    SORT_JSON_OK);
-  assert_int_equal(n, N);
-  for (size_t i = 0; i < N; i++) {
-    assert_false(back[i].is_int);
-    assert_memory_equal(&back[i].v.d, &v[i].v.d, sizeof(double));
-  }
-  free(back);
+  assert_int_equal(back.n, N);
+  assert_int_equal(back.kind, SORT_KIND_DOUBLE);
+  assert_memory_equal(back.v.d, v, N * sizeof(double));
+  sort_nums_free(&back);
   free(text);
   free(v);
+}
+
+/* Short decimals are converted without strtod when that is exact (at most
+ * 19 significant digits, 2^53 and 10^22): the result must still be
+ * strtod's, bit for bit, at and around those edges. */
+static void test_decimal_conversion_equals_strtod(void **state) {
+  (void)state;
+  static const char *edges[] = {
+      "9007199254740993.0", "9007199254740992e0", "9007199254740993e-22",
+      "1e22", "1e23", "1e-22", "1e-23", "123456789012345678.9e-3",
+      "0.000000000000000000000000000001", "4.9406564584124654e-324",
+      "2.2250738585072011e-308", "1.7976931348623157e308", "0.1e-0",
+      "1234567890123456789e-22", "12345678901234567890e-22", "-0.0e5",
+      "0e99999999999", "1.0000000000000000000000000001", "5e-1",
+  };
+  char body[128], text[64];
+  for (size_t k = 0; k < ARRAY_LEN(edges) + 20000; k++) {
+    if (k < ARRAY_LEN(edges)) {
+      snprintf(text, sizeof(text), "%s", edges[k]);
+    } else {
+      /* 1 to 19 digits with a point somewhere, and an exponent. */
+      int nd = 1 + (int)(rng() % 19), point = (int)(rng() % (unsigned)nd);
+      size_t p = 0;
+      if (rng() % 2)
+        text[p++] = '-';
+      text[p++] = (char)('1' + rng() % 9);
+      for (int d = 1; d < nd; d++) {
+        if (d == point)
+          text[p++] = '.';
+        text[p++] = (char)('0' + rng() % 10);
+      }
+      if (point == 0)
+        p += (size_t)snprintf(text + p, sizeof(text) - p, ".0");
+      snprintf(text + p, sizeof(text) - p, "e%d", (int)(rng() % 61) - 30);
+    }
+    int blen = snprintf(body, sizeof(body), "[%s]", text);
+    sort_nums_t nums;
+    assert_int_equal(sort_json_decode(body, (size_t)blen, 1, &nums, NULL, 0),
+                     SORT_JSON_OK);
+    double want = strtod(text, NULL);
+    if (memcmp(&nums.v.d[0], &want, sizeof(want)) != 0)
+      fail_msg("%s decoded as %.17g, strtod says %.17g", text, nums.v.d[0],
+               want);
+    sort_nums_free(&nums);
+  }
+}
+
+/* One double through the encoder, against the statement of Python's repr
+ * in sort_json_ref.h (fewest digits that read back, then nearest). */
+static void expect_python_repr(double x) {
+  sort_nums_t nums = {.kind = SORT_KIND_DOUBLE, .n = 1, .v.d = &x};
+  size_t len;
+  char *out = sort_json_encode(&nums, &len);
+  assert_non_null(out);
+  if (!ref_is_shortest_repr(out + 1, len - 2, x))
+    fail_msg("%a (%.17g) encoded as %.*s", x, x, (int)len, out);
+  free(out);
+}
+
+static double random_double_between(int lo_exp2, int hi_exp2) {
+  uint64_t m = rng() & ((UINT64_C(1) << 52) - 1);
+  int e = lo_exp2 + (int)(rng() % (uint64_t)(hi_exp2 - lo_exp2 + 1));
+  uint64_t bits = m | (uint64_t)(e + 1023) << 52;
+  double d;
+  memcpy(&d, &bits, sizeof(d));
+  return (rng() & 1) ? -d : d;
+}
+
+static void test_doubles_encode_as_shortest_nearest_repr(void **state) {
+  (void)state;
+  /* Every power of two and its neighbours; powers of ten likewise. */
+  for (int e = -1074; e <= 1023; e++) {
+    double p = ldexp(1.0, e);
+    expect_python_repr(p);
+    expect_python_repr(nextafter(p, 0));
+    expect_python_repr(nextafter(p, INFINITY));
+  }
+  for (int e = -30; e <= 30; e++) {
+    char text[16];
+    snprintf(text, sizeof(text), "1e%d", e);
+    double p = strtod(text, NULL);
+    expect_python_repr(p);
+    expect_python_repr(nextafter(p, 0));
+    expect_python_repr(nextafter(p, INFINITY));
+  }
+  for (int k = 0; k < 15000; k++) {
+    /* Where the exact integer path works (about 1.5e-5 to 2^63) and a
+     * little past both ends of it. */
+    expect_python_repr(random_double_between(-20, 66));
+    /* Anywhere at all. */
+    uint64_t bits = rng();
+    double d;
+    memcpy(&d, &bits, sizeof(d));
+    if (isfinite(d) && d != 0)
+      expect_python_repr(d);
+    /* Short decimals, whose repr is their own text: 1 to 17 digits. */
+    char text[64];
+    int nd = 1 + (int)(rng() % 17);
+    size_t pos = 0;
+    for (int i = 0; i < nd; i++)
+      text[pos++] = (char)('0' + (i == 0 ? 1 + rng() % 9 : rng() % 10));
+    snprintf(text + pos, sizeof(text) - pos, "e%d", (int)(rng() % 41) - 20);
+    expect_python_repr(strtod(text, NULL));
+  }
 }
 
 static void test_non_finite_doubles_print_as_python_does(void **state) {
   (void)state;
   /* The decoder never produces these; json.dumps' spelling is kept for
    * any other caller. */
-  sort_num_t v[3] = {{.v.d = NAN}, {.v.d = INFINITY}, {.v.d = -INFINITY}};
-  size_t len;
-  char *out = sort_json_encode(v, 3, &len);
-  assert_non_null(out);
-  assert_int_equal(len, strlen("[NaN, Infinity, -Infinity]"));
-  assert_memory_equal(out, "[NaN, Infinity, -Infinity]", len);
-  free(out);
+  double v[3] = {NAN, INFINITY, -INFINITY};
+  expect_encoded(SORT_KIND_DOUBLE, v, 3, "[NaN, Infinity, -Infinity]");
 }
 
 static void test_encode_separates_with_comma_space(void **state) {
   (void)state;
-  sort_num_t v[3] = {{.v.i = 1, .is_int = true},
-                     {.v.d = 2.5, .is_int = false},
-                     {.v.i = INT64_MIN, .is_int = true}};
-  size_t len;
-  char *out = sort_json_encode(v, 3, &len);
-  assert_non_null(out);
-  assert_int_equal(len, strlen("[1, 2.5, -9223372036854775808]"));
-  assert_memory_equal(out, "[1, 2.5, -9223372036854775808]", len);
-  free(out);
-  out = sort_json_encode(NULL, 0, &len);
-  assert_non_null(out);
-  assert_int_equal(len, 2);
-  assert_memory_equal(out, "[]", 2);
-  free(out);
+  sort_mixed_t m[3] = {
+      sort_mixed_make((sort_num_t){.v.i = 1, .is_int = true}),
+      sort_mixed_make((sort_num_t){.v.d = 2.5, .is_int = false}),
+      sort_mixed_make((sort_num_t){.v.i = INT64_MIN, .is_int = true})};
+  expect_encoded(SORT_KIND_MIXED, m, 3, "[1, 2.5, -9223372036854775808]");
+  expect_encoded(SORT_KIND_INT, NULL, 0, "[]");
+  expect_encoded(SORT_KIND_DOUBLE, NULL, 0, "[]");
+}
+
+static void test_integers_encode_exactly(void **state) {
+  (void)state;
+  int64_t v[] = {0, 7, -7, 10, 99, 100, -100, 1234567, INT64_MAX, INT64_MIN,
+                 INT64_MIN + 1, 9007199254740993};
+  expect_encoded(SORT_KIND_INT, v, ARRAY_LEN(v),
+                 "[0, 7, -7, 10, 99, 100, -100, 1234567, 9223372036854775807, "
+                 "-9223372036854775808, -9223372036854775807, "
+                 "9007199254740993]");
+  char want[32];
+  for (int k = 0; k < 20000; k++) {
+    int64_t x = (int64_t)(rng() >> (rng() % 64));
+    x = (rng() & 1) ? -x : x;
+    snprintf(want, sizeof(want), "[%" PRId64 "]", x);
+    expect_encoded(SORT_KIND_INT, &x, 1, want);
+  }
 }
 
 static void test_long_number_text_is_read_in_full(void **state) {
@@ -399,69 +557,66 @@ static void test_valid_utf8_string_is_just_not_a_number(void **state) {
 
 static void test_deep_nesting_is_invalid_not_a_crash(void **state) {
   (void)state;
-  /* Within the element limit, cJSON's nesting limit (1000) decides. */
+  /* Within the element limit, the nesting limit (1000, cJSON's, kept)
+   * decides. */
   enum { DEPTH = 100000 };
   char *body = malloc(2 * DEPTH);
-  sort_num_t *v = NULL;
-  size_t n = 0;
+  sort_nums_t v;
   char err[160];
   assert_non_null(body);
   memset(body, '[', DEPTH);
   memset(body + DEPTH, ']', DEPTH);
-  assert_int_equal(sort_json_decode(body, 2 * DEPTH, 2 * DEPTH, &v, &n, err,
+  assert_int_equal(sort_json_decode(body, 2 * DEPTH, 2 * DEPTH, &v, err,
                                     sizeof(err)),
                    SORT_JSON_INVALID);
-  assert_null(v);
-  /* Past it, the count before parsing refuses it without building a
-   * tree. */
+  assert_null(v.v.any);
+  /* Past it, the count of separators refuses it before any parsing. */
   expect_error_len(body, DEPTH, SORT_JSON_TOO_MANY, NULL);
   expect_error_len(body, 2 * DEPTH, SORT_JSON_TOO_MANY, NULL);
   free(body);
 }
 
-static void test_values_are_counted_before_the_tree_is_built(void **state) {
+static void test_values_are_counted_before_the_json_is_checked(void **state) {
   (void)state;
   /* One element holding many values, or many strings full of commas: the
    * count must see the former and ignore the latter. */
   char err[160];
-  sort_num_t *v = NULL;
-  size_t n = 0;
-  assert_int_equal(sort_json_decode("[[1, 2, 3, 4]]", 14, 3, &v, &n, err,
+  sort_nums_t v;
+  assert_int_equal(sort_json_decode("[[1, 2, 3, 4]]", 14, 3, &v, err,
                                     sizeof(err)),
                    SORT_JSON_TOO_MANY);
   const char *commas_in_string = "[\",,,,\", 1]";
   assert_int_equal(sort_json_decode(commas_in_string, strlen(commas_in_string),
-                                    3, &v, &n, err, sizeof(err)),
+                                    3, &v, err, sizeof(err)),
                    SORT_JSON_NOT_NUMBER);
   const char *escaped_quote = "[\"\\\",,,,\", 1]";
   assert_int_equal(sort_json_decode(escaped_quote, strlen(escaped_quote), 3,
-                                    &v, &n, err, sizeof(err)),
+                                    &v, err, sizeof(err)),
                    SORT_JSON_NOT_NUMBER);
-  assert_int_equal(sort_json_decode("[]", 2, 0, &v, &n, err, sizeof(err)),
+  assert_int_equal(sort_json_decode("[]", 2, 0, &v, err, sizeof(err)),
                    SORT_JSON_OK);
-  assert_int_equal(n, 0);
+  assert_int_equal(v.n, 0);
 }
 
 static void test_element_limit_is_inclusive(void **state) {
   (void)state;
-  sort_num_t *v;
-  size_t n;
+  sort_nums_t v;
   char err[160];
-  assert_int_equal(sort_json_decode("[1, 2, 3]", 9, 3, &v, &n, err,
+  assert_int_equal(sort_json_decode("[1, 2, 3]", 9, 3, &v, err,
                                     sizeof(err)),
                    SORT_JSON_OK);
-  assert_int_equal(n, 3);
-  free(v);
-  assert_int_equal(sort_json_decode("[1, 2, 3, 4]", 12, 3, &v, &n, err,
+  assert_int_equal(v.n, 3);
+  sort_nums_free(&v);
+  assert_int_equal(sort_json_decode("[1, 2, 3, 4]", 12, 3, &v, err,
                                     sizeof(err)),
                    SORT_JSON_TOO_MANY);
   assert_string_equal(err, "too many elements: 4 > limit 3");
-  assert_null(v);
-  assert_int_equal(n, 0);
+  assert_null(v.v.any);
+  assert_int_equal(v.n, 0);
   /* With a limit of 0 only the empty array passes. */
-  assert_int_equal(sort_json_decode("[]", 2, 0, &v, &n, err, sizeof(err)),
+  assert_int_equal(sort_json_decode("[]", 2, 0, &v, err, sizeof(err)),
                    SORT_JSON_OK);
-  assert_int_equal(sort_json_decode("[1]", 3, 0, &v, &n, err, sizeof(err)),
+  assert_int_equal(sort_json_decode("[1]", 3, 0, &v, err, sizeof(err)),
                    SORT_JSON_TOO_MANY);
 }
 
@@ -469,13 +624,12 @@ static void test_messages_never_echo_more_than_40_input_bytes(void **state) {
   (void)state;
   char body[400];
   char err[160];
-  sort_num_t *v;
-  size_t n;
+  sort_nums_t v;
   /* 300 digits: a valid JSON integer far out of range. */
   body[0] = '[';
   memset(body + 1, '9', 300);
   body[301] = ']';
-  assert_int_equal(sort_json_decode(body, 302, MAX_ELEMS, &v, &n, err,
+  assert_int_equal(sort_json_decode(body, 302, MAX_ELEMS, &v, err,
                                     sizeof(err)),
                    SORT_JSON_OUT_OF_RANGE);
   assert_non_null(strstr(err, "9999999999999999999999999999999999999999..."));
@@ -484,15 +638,167 @@ static void test_messages_never_echo_more_than_40_input_bytes(void **state) {
 
 static void test_error_buffer_is_optional_and_cut_safely(void **state) {
   (void)state;
-  sort_num_t *v;
-  size_t n;
+  sort_nums_t v;
   char tiny[8];
-  assert_int_equal(sort_json_decode("[\"a\"]", 5, MAX_ELEMS, &v, &n, NULL, 0),
+  assert_int_equal(sort_json_decode("[\"a\"]", 5, MAX_ELEMS, &v, NULL, 0),
                    SORT_JSON_NOT_NUMBER);
-  assert_int_equal(sort_json_decode("[\"a\"]", 5, MAX_ELEMS, &v, &n, tiny,
+  assert_int_equal(sort_json_decode("[\"a\"]", 5, MAX_ELEMS, &v, tiny,
                                     sizeof(tiny)),
                    SORT_JSON_NOT_NUMBER);
   assert_string_equal(tiny, "element");
+}
+
+/* ---- Same verdict as the decoder before the one-pass rewrite ---------- */
+
+/* Compares sort_json_decode with the previous decoder (sort_json_ref.h:
+ * cJSON, then a scan of the tokens) on one body: the same status, the
+ * same message, and on success the same numbers, kind and bits. */
+static void expect_same_verdict(const char *body, size_t len, size_t max) {
+  char err[160], ref_err[160];
+  sort_nums_t nums;
+  sort_num_t *ref = NULL;
+  size_t ref_n = 0;
+  sort_json_status_t st =
+      sort_json_decode(body, len, max, &nums, err, sizeof(err));
+  sort_json_status_t ref_st =
+      ref_sort_json_decode(body, len, max, &ref, &ref_n, ref_err,
+                           sizeof(ref_err));
+  if (st != ref_st || strcmp(err, ref_err) != 0)
+    fail_msg("body \"%.*s\" (%zu bytes, limit %zu): %d \"%s\", before: %d "
+             "\"%s\"", (int)(len < 80 ? len : 80), body, len, max, (int)st,
+             err, (int)ref_st, ref_err);
+  if (st == SORT_JSON_OK) {
+    assert_int_equal(nums.n, ref_n);
+    for (size_t i = 0; i < ref_n; i++) {
+      sort_num_t got = sort_nums_at(&nums, i);
+      assert_int_equal(got.is_int, ref[i].is_int);
+      assert_memory_equal(&got.v, &ref[i].v, sizeof(got.v));
+    }
+  }
+  sort_nums_free(&nums);
+  free(ref);
+}
+
+/* Bodies that reach each branch of both decoders; sizeof keeps the NULs
+ * that a few of them hold. */
+#define SEED(text) {text, sizeof(text) - 1}
+static const struct {
+  const char *text;
+  size_t len;
+} verdict_seeds[] = {
+    SEED("[]"), SEED("[1]"), SEED("[3, 1, 2]"), SEED(" [ 1 , -2.5e3 , 0 ] "),
+    SEED("[1.0, 2, -0.0, -0]"), SEED("\xef\xbb\xbf[2, 1]"),
+    SEED("\xef\xbb\xbf[]"), SEED("\xef\xbb\xbf"), SEED("\xef\xbb\xbf["),
+    SEED("[9223372036854775807, -9223372036854775808, 9223372036854775808]"),
+    SEED("[1e308, 1e999, -1e999, 5e-324, 1e-400]"), SEED("[01]"),
+    SEED("[-01]"), SEED("[1.]"), SEED("[1.e5]"), SEED("[.5]"), SEED("[+1]"),
+    SEED("[1e]"), SEED("[1e+]"), SEED("[--1]"), SEED("[1.5.5]"),
+    SEED("[0x10]"), SEED("[1-2]"), SEED("[-]"), SEED("[1,\x0c 2]"),
+    SEED("\x0b[1]"), SEED("[1]\x0b"), SEED("[1\0]"), SEED("[1]\0"),
+    SEED("[1] x"), SEED("[1]]"), SEED("[1][2]"), SEED("{} 1"), SEED("[1, 2"),
+    SEED("[1,,2]"), SEED("[1, 2,]"), SEED("[1 2]"), SEED("   "), SEED("hello"),
+    SEED("[NaN]"), SEED("[Infinity]"), SEED("[-Infinity]"), SEED("[nul]"),
+    SEED("[true]"), SEED("[false, null]"), SEED("{\"a\": 1}"),
+    SEED("{\"a\" 1}"), SEED("{\"a\":}"), SEED("{1: 2}"), SEED("{\"a\":1,"),
+    SEED("{\"a\":1,}"), SEED("{"), SEED("{ "), SEED("["), SEED("[ "),
+    SEED("[1,"), SEED("3"), SEED("-"), SEED("\"x\""), SEED("\"x"),
+    SEED("\"\\"), SEED("null"), SEED(" true "),
+    SEED("[1, \"a\\u0041\\ud83d\\ude00\"]"), SEED("[\"\\ud800\"]"),
+    SEED("[\"\\udc00\"]"), SEED("[\"\\uZZZZ\"]"), SEED("[\"\\u12\"]"),
+    SEED("[\"\\x\"]"), SEED("[\"a\tb\"]"), SEED("[\"\\\"\", 1]"),
+    SEED("[\",,,,\", 1]"), SEED("[[1, 2], 3]"), SEED("[[[]]]"),
+    SEED("[{}, 1]"), SEED("[1, {\"a\": [1, 2, {\"b\": null}]}]"),
+    SEED("[\"h\xc3\xa9\"]"), SEED("[\xc3\xa9]"), SEED("[1, \x80]"),
+    SEED("[\xff]"), SEED("[1]\xe2\x82"),
+    SEED("[123456789012345678901234567890]"),
+    SEED("[0.1000000000000000000000000000000000000000000000000000000000000000001]"),
+    SEED("[1e0000000000000000000000000000000000001]"),
+    SEED("[1E+2, 1e-2, 0e0, -0e-0]"), SEED("[1,\r\n2,\t3]"),
+    SEED("[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]"),
+};
+
+/* Bytes and pieces the mutations splice in. */
+static const char *const verdict_pieces[] = {
+    "[", "]", "{", "}", ",", ":", "\"", "\\", " ", "\t", "\n", "\r", "\x0b",
+    "\x0c", "\x01", "0", "1", "9", "-", "+", ".", "e", "E", "null", "true",
+    "false", "\"a\"", "1e999", "9223372036854775808", "-9223372036854775809",
+    "0.5", "\\u00", "\\ud800", "\xc3\xa9", "\x80", "\xef\xbb\xbf", "[1]",
+    "{\"k\":1}", "nul", "tru", "1.", "01", "[[", "]]",
+};
+
+static size_t mutate(char *buf, size_t len, size_t cap) {
+  int ops = 1 + (int)(rng() % 3);
+  for (int k = 0; k < ops; k++) {
+    size_t at = len == 0 ? 0 : (size_t)(rng() % (len + 1));
+    const char *piece = verdict_pieces[rng() % ARRAY_LEN(verdict_pieces)];
+    size_t plen = strlen(piece);
+    switch (rng() % 4) {
+    case 0: /* insert */
+      if (len + plen <= cap) {
+        memmove(buf + at + plen, buf + at, len - at);
+        memcpy(buf + at, piece, plen);
+        len += plen;
+      }
+      break;
+    case 1: /* overwrite one byte */
+      if (at < len)
+        buf[at] = piece[0];
+      break;
+    case 2: /* delete one byte */
+      if (at < len) {
+        memmove(buf + at, buf + at + 1, len - at - 1);
+        len--;
+      }
+      break;
+    default: /* cut */
+      len = at;
+      break;
+    }
+  }
+  return len;
+}
+
+/* "[[[...]]]" or "[{"a":{"a":...}}]" depth levels deep, around cJSON's
+ * nesting limit. */
+static size_t nested_body(char *buf, int depth, bool objects) {
+  size_t len = 0;
+  buf[len++] = '[';
+  for (int d = 1; d < depth; d++) {
+    memcpy(buf + len, objects ? "{\"a\":" : "[", objects ? 5 : 1);
+    len += objects ? 5 : 1;
+  }
+  buf[len++] = '1';
+  for (int d = 1; d < depth; d++)
+    buf[len++] = objects ? '}' : ']';
+  buf[len++] = ']';
+  return len;
+}
+
+static void test_verdicts_match_the_previous_decoder(void **state) {
+  (void)state;
+  static const size_t limits[] = {0, 1, 3, MAX_ELEMS};
+  char buf[512];
+  char *deep = malloc(8 * 1024);
+  assert_non_null(deep);
+  for (int depth = 997; depth <= 1003; depth++) {
+    for (int m = 0; m < 40; m++) {
+      size_t len = nested_body(deep, depth, m % 2 == 1);
+      if (m >= 2)
+        len = mutate(deep, len, 8 * 1024);
+      expect_same_verdict(deep, len, 100000);
+    }
+  }
+  free(deep);
+  for (size_t s = 0; s < ARRAY_LEN(verdict_seeds); s++) {
+    const char *seed = verdict_seeds[s].text;
+    size_t seed_len = verdict_seeds[s].len;
+    for (int m = 0; m < 300; m++) {
+      memcpy(buf, seed, seed_len);
+      size_t len = m == 0 ? seed_len : mutate(buf, seed_len, sizeof(buf));
+      for (size_t l = 0; l < ARRAY_LEN(limits); l++)
+        expect_same_verdict(buf, len, limits[l]);
+    }
+  }
 }
 
 static void expect_error_object(const char *msg, const char *want) {
@@ -527,10 +833,14 @@ int main(void) {
       cmocka_unit_test(test_integers_keep_their_exact_value),
       cmocka_unit_test(test_integer_past_int64_is_out_of_range),
       cmocka_unit_test(test_number_with_point_or_exponent_is_a_double),
+      cmocka_unit_test(test_array_kind_follows_its_numbers),
       cmocka_unit_test(test_doubles_encode_as_python_repr),
+      cmocka_unit_test(test_doubles_encode_as_shortest_nearest_repr),
       cmocka_unit_test(test_random_doubles_read_back_bit_for_bit),
+      cmocka_unit_test(test_decimal_conversion_equals_strtod),
       cmocka_unit_test(test_non_finite_doubles_print_as_python_does),
       cmocka_unit_test(test_encode_separates_with_comma_space),
+      cmocka_unit_test(test_integers_encode_exactly),
       cmocka_unit_test(test_long_number_text_is_read_in_full),
       cmocka_unit_test(test_whitespace_everywhere_is_accepted),
       cmocka_unit_test(test_utf8_byte_order_mark_is_skipped),
@@ -545,10 +855,11 @@ int main(void) {
       cmocka_unit_test(test_invalid_utf8_is_refused_before_parsing),
       cmocka_unit_test(test_valid_utf8_string_is_just_not_a_number),
       cmocka_unit_test(test_deep_nesting_is_invalid_not_a_crash),
-      cmocka_unit_test(test_values_are_counted_before_the_tree_is_built),
+      cmocka_unit_test(test_values_are_counted_before_the_json_is_checked),
       cmocka_unit_test(test_element_limit_is_inclusive),
       cmocka_unit_test(test_messages_never_echo_more_than_40_input_bytes),
       cmocka_unit_test(test_error_buffer_is_optional_and_cut_safely),
+      cmocka_unit_test(test_verdicts_match_the_previous_decoder),
       cmocka_unit_test(test_error_object_has_json_dumps_format),
       cmocka_unit_test(test_error_object_escapes_the_message),
   };
