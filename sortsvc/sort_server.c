@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -247,6 +248,26 @@ static void lower_worker_priority(int nice_value) {
 
 /* Runs on a worker thread: touches only the job's own data (and one
  * atomic counter). */
+/* How much sorting passes between two looks at the clock for
+ * --worker-yield-us: a few microseconds of the fastest walk, so the look
+ * (one vDSO clock read) costs well under 1 %. */
+#define SORT_YIELD_CHECK_STEPS 16384u
+
+/* libuv < 1.45's loop thread, woken by a finishing job, spins until the
+ * worker it may have preempted inside uv_async_send runs again; a woken
+ * loop thread also waits for a CPU while every core sorts. A worker that
+ * gives its CPU up every cfg.worker_yield_us bounds both waits. Runs on
+ * the worker, called by the sort kernel between walks. */
+static void worker_yield(void *arg) {
+  const sort_server_t *s = arg;
+  static _Thread_local uint64_t last_yield_ns;
+  uint64_t now = uv_hrtime();
+  if (now - last_yield_ns < s->cfg.worker_yield_us * 1000u)
+    return;
+  last_yield_ns = now;
+  sched_yield();
+}
+
 static void work_cb(uv_work_t *req) {
   sort_conn_t *c = container_of(req, sort_conn_t, work);
   sort_server_t *s = c->server;
@@ -254,6 +275,11 @@ static void work_cb(uv_work_t *req) {
   atomic_fetch_add_explicit(&s->jobs_running, 1, memory_order_relaxed);
   sort_job_limits_t limits = {.max_elements = s->cfg.max_elements};
   sort_ctl_t ctl = {.cancel = &c->cancel};
+  if (s->cfg.worker_yield_us > 0) {
+    ctl.yield_steps = SORT_YIELD_CHECK_STEPS;
+    ctl.yield = worker_yield;
+    ctl.yield_arg = s;
+  }
   c->job_status = sort_job_run(c->body, c->body_len, &limits, &ctl,
                                &c->reply, &c->reply_len);
   atomic_fetch_sub_explicit(&s->jobs_running, 1, memory_order_relaxed);

@@ -751,6 +751,17 @@ class SortLimits(unittest.TestCase):
             code, err = srv.stop()
         self.assertEqual(code, 0, err)
 
+    def test_yielding_workers_sort_correctly(self):
+        # --worker-yield-us 1: the yield hook runs at every check.
+        srv = Server("--worker-yield-us", "1", "--threads", "2")
+        try:
+            nums = list(range(20000, 0, -1))
+            self.assertEqual(json.loads(half_closed_exchange(srv.sort_port, nums)), sorted(nums))
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn("2 worker threads (set by options)", err)
+
     def test_cancel_on_eof_treats_a_fin_as_gone(self):
         srv = Server("--threads", "1", "--max-elements", "200000", "--cancel-on-eof")
         try:
