@@ -240,7 +240,7 @@ static const loop_option_t options[] = {
      .help = "nice value of the worker threads, so that the loop thread wins the CPU"},
     {.name = "worker-yield-us", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX, .metavar = "N",
      FIELD(sched.yield_us), .min = 0, .max = LOOP_MAX_WORKER_YIELD_US,
-     .def_text = "100 with libuv < 1.45, else 0",
+     .def_text = "50 with libuv < 1.45, else 0",
      .help = "a worker that has sorted for N us gives up its CPU (sched_yield), so a woken loop "
              "thread waits at most about that long; 0 never"},
     {.name = "loop-slice-us", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX | LOOP_OPT_ZERO_OK,

@@ -37,12 +37,12 @@ loop_sched_plan_t loop_sched_plan(const loop_sched_request_t *req,
   } else {
     /* libuv 1.44's loop spins on a worker preempted inside uv_async_send;
      * at nice 10 that worker hardly gets the CPU back (a priority
-     * inversion). Workers at nice 0 that give the CPU up every 100 us
+     * inversion). Workers at nice 0 that give the CPU up every 50 us
      * let the spin end at once and keep a woken loop thread's wait
      * short, with every core sorting. */
     plan = (loop_sched_plan_t){.threads = cpus, .worker_nice = 0,
-                               .yield_us = 100, .loop_slice_us = 0,
-                               .why = "libuv < 1.45: a worker per CPU at nice 0, yielding every 100 us"};
+                               .yield_us = 50, .loop_slice_us = 0,
+                               .why = "libuv < 1.45: a worker per CPU at nice 0, yielding every 50 us"};
   }
   if (req->threads != LOOP_SCHED_AUTO)
     plan.threads = (unsigned)req->threads;
