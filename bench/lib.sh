@@ -177,6 +177,23 @@ machine_info() {
   echo "loadavg at start: $(cat /proc/loadavg)"
 }
 
+# tool_versions TOOL...: one "tool: version" line each, for machine.txt.
+tool_versions() {
+  local t
+  for t in "$@"; do
+    case $t in
+      dnsperf) echo "dnsperf: $(dnsperf -h 2>&1 | awk '/^Version/ { print $2; exit }')" ;;
+      dnsmasq) echo "dnsmasq: $(dnsmasq -v 2>/dev/null | awk 'NR == 1 { print $3 }')" ;;
+      unbound) echo "unbound: $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }')" ;;
+      nsd)     echo "nsd: $(nsd -v 2>&1 | awk 'NR == 1 { print $3 }')" ;;
+      knotd)   echo "knotd: $(knotd -V 2>&1 | awk '{ print $NF }')" ;;
+      dnsdist) echo "dnsdist: $(dnsdist --version 2>&1 | head -1)" ;;
+      haproxy) echo "haproxy: $(haproxy -v 2>&1 | head -1)" ;;
+      *)       echo "$t: $("$t" --version 2>&1 | head -1)" ;;
+    esac
+  done
+}
+
 # ---------------------------------------------------------------- ports
 # A 127.0.0.1 port free for UDP and TCP (v4 and v6 tables) right now.
 free_port() {
