@@ -295,16 +295,8 @@ main() {
   # shellcheck disable=SC2046  # one word per package
   install_packages $(missing_packages dnsperf=dnsperf dnsmasq=dnsmasq-base unbound=unbound \
     nsd=nsd knotd=knot dig=bind9-dnsutils cc=gcc python3=python3 taskset=util-linux)
-  if [ "$NCPU" -le "$SERVER_CPU" ] || [ "$NCPU" -le "$CLIENT_CPU" ]; then
-    die "need CPUs $SERVER_CPU and $CLIENT_CPU (nproc=$NCPU)"
-  fi
-  if [ -z "$DNSORTD" ]; then
-    DNSORTD=$TOP/build-bench/loop/dnsortd
-    if [[ " $SERVERS " == *" dnsortd "* ]]; then
-      log "building dnsortd in build-bench (release)"
-      build_bench "$TOP/build-bench" loop/dnsortd || die "building dnsortd failed"
-    fi
-  fi
+  need_cpus "$SERVER_CPU" "$CLIENT_CPU"
+  default_dnsortd "$TOP/build-bench"
   PYTHON=$(python_exe "$PYTHON") || exit 1
   make_dirs dnsort-bench
   if [[ " $SERVERS " == *" floor "* ]]; then

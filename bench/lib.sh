@@ -159,6 +159,22 @@ build_bench() {
   timeout 600 ninja -C "$dir" "$@" >&2
 }
 
+# default_dnsortd DIR: unless DNSORTD is set, DIR's dnsortd, brought up to
+# date with the current source when SERVERS names dnsortd.
+default_dnsortd() {
+  [ -n "${DNSORTD:-}" ] && return 0
+  DNSORTD=$1/loop/dnsortd
+  [[ " $SERVERS " == *" dnsortd "* ]] || return 0
+  log "building dnsortd in ${1##*/} (release)"
+  build_bench "$1" loop/dnsortd || die "building dnsortd failed"
+}
+
+# need_cpus CPU...: the CPUs that taskset will be given exist.
+need_cpus() {
+  local c
+  for c in "$@"; do [ "$c" -lt "$NCPU" ] || die "need CPU $c (nproc=$NCPU)"; done
+}
+
 # python_exe PYTHON: the interpreter itself (not a wrapper such as a pyenv
 # shim, whose PID would not be the server's), Python >= 3.8.
 python_exe() {
