@@ -30,11 +30,8 @@
 # trap stops all of them (and removes the temp dir) on every exit path.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
-BENCH_NAME=dns.sh
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10}
 SEED_DURATION=${SEED_DURATION:-4}

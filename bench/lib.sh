@@ -1,16 +1,17 @@
 # shellcheck shell=bash
 # bench/lib.sh — what the benchmark scripts share. Sourced, not run:
 #
-#   HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-#   TOP=$(dirname "$HERE")
-#   BENCH_NAME=sort.sh            # the log prefix
-#   . "$HERE/lib.sh"
+#   . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 #
-# Sourcing it sets the EXIT/INT/TERM traps that stop, by PID, every process
-# the script recorded (and only those), remove WORK and end the watchdog.
+# It sets HERE (bench/), TOP (the source tree) and the log prefix (the
+# script's name), and the EXIT/INT/TERM traps that stop, by PID, every
+# process the script recorded (and only those), remove WORK and end the
+# watchdog.
 # Everything here talks to 127.0.0.1 only and reads /proc; nothing is
 # signalled by name.
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(dirname "$HERE")
 BENCH_NAME=${BENCH_NAME:-$(basename "$0")}
 BENCH_LOG_FD=${BENCH_LOG_FD:-2}   # scale.sh logs to a copy of stderr (fd 3)
 PATH=$PATH:/usr/sbin:/sbin         # dnsmasq, unbound, nsd, knotd live there

@@ -45,11 +45,8 @@
 # stops all of them, the original's orphan-prone pool workers included.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
-BENCH_NAME=responsiveness.sh
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CONFIGS=${CONFIGS:-t2n10 t2n0 t1n10 t1n0 t3n10 t3n0 seed}
 DNS_RATE=${DNS_RATE:-1000}

@@ -47,16 +47,13 @@
 # temp files live under one mktemp -d, removed at exit.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
-SCALE=$TOP/docker/scale
 # Messages go to fd 3, a copy of the script's stderr, so that a trap that
 # fires while a measurement has fd 2 redirected still reaches the terminal.
 exec 3>&2
-BENCH_NAME=scale.sh
 BENCH_LOG_FD=3
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+SCALE=$TOP/docker/scale
 T0=$EPOCHREALTIME
 
 SCENARIOS=${SCENARIOS-direct1 reuse2 lb2 lb1}

@@ -59,11 +59,8 @@
 # pool workers included (the original orphans them on SIGTERM).
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
-BENCH_NAME=sort.sh
 # shellcheck source=bench/lib.sh
-. "$HERE/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=${MODE:-pinned}
 SIZES=${SIZES:-10 1000 5000}
