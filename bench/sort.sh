@@ -15,7 +15,7 @@
 # "Sort service" of bench/README.md for the method and the figures.
 #
 #   bench/sort.sh                        # pinned, about 4 minutes
-#   MODE=user bench/sort.sh              # user, about 2 minutes
+#   MODE=user bench/sort.sh              # user, about 2-3 minutes
 #   MODE=user ROUNDS=1 DURATION=3 SEED_DURATION=4 SEED_LONG_DURATION=8 bench/sort.sh
 #
 # Environment (defaults in brackets):
