@@ -30,8 +30,8 @@
 # trap stops all of them (and removes the temp dir) on every exit path.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10}
 SEED_DURATION=${SEED_DURATION:-4}
@@ -47,153 +47,7 @@ ROUNDS=${ROUNDS:-1}
 MAX_SECONDS=${MAX_SECONDS:-$((240 * ROUNDS + 360))}
 PYTHON=${PYTHON:-python3}
 
-log() { printf '[dns.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ---------------------------------------------------------------- cleanup
-WORK=""
-POLICY_RC_CREATED=0
-declare -a STARTED=()       # "pid starttime" of every process we started or saw in a server's tree
-WATCHDOG_PID=""
-
-# Is PID still the process we started? A process is named by PID and start
-# time (field 22 of /proc/PID/stat), which exec does not change and a
-# reused PID would; zombies count as gone.
-start_time() {
-  awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print (a[1] == "Z" ? "" : a[20]) }' \
-    "/proc/$1/stat" 2>/dev/null
-}
-alive_as() {
-  local st
-  st=$(start_time "$1") || return 1
-  [ -n "$st" ] && [ "$st" = "$2" ]
-}
-
-# Sends TERM to each recorded process, waits up to 5 s, then KILLs stragglers.
-stop_recorded() {
-  local e pid st any
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    pid=${e%% *}; st=${e#* }
-    alive_as "$pid" "$st" && kill -TERM "$pid" 2>/dev/null
-  done
-  for _ in $(seq 50); do
-    any=0
-    for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-      alive_as "${e%% *}" "${e#* }" && any=1
-    done
-    [ $any = 0 ] && break
-    sleep 0.1
-  done
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    pid=${e%% *}; st=${e#* }
-    if alive_as "$pid" "$st"; then
-      log "pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) ignored SIGTERM for 5 s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null
-    fi
-  done
-  # Reap the ones that are our children (waiting on others is a no-op).
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    wait "${e%% *}" 2>/dev/null
-  done
-  STARTED=()
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
-  stop_recorded
-  [ $POLICY_RC_CREATED = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ -n "$WORK" ] && rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated (watchdog or signal)"; exit 143' TERM
-
-# ---------------------------------------------------------------- install
-# command → Debian package. dnsmasq-base is dnsmasq without the system
-# service. Installed only when the command is missing.
-install_missing() {
-  local -A pkg_of=([dnsperf]=dnsperf [dnsmasq]=dnsmasq-base [unbound]=unbound
-                   [nsd]=nsd [knotd]=knot [dig]=bind9-dnsutils [cc]=gcc
-                   [python3]=python3 [taskset]=util-linux)
-  local want=() cmd
-  for cmd in "${!pkg_of[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || want+=("${pkg_of[$cmd]}")
-  done
-  [ ${#want[@]} = 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing packages (${want[*]}) and not root"
-  log "installing ${want[*]}"
-  # unbound, nsd and knot ship a service that their postinst would start on
-  # port 53. A policy-rc.d that says "no" (101) stops that; it is removed
-  # again at once (and by the EXIT trap) if this script created it.
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    POLICY_RC_CREATED=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get install -y -q --no-install-recommends "${want[@]}" >&2 \
-    || { timeout 120 apt-get update -q >&2 &&
-         timeout 300 apt-get install -y -q --no-install-recommends "${want[@]}" >&2; } \
-    || die "apt-get install ${want[*]} failed"
-  if [ $POLICY_RC_CREATED = 1 ]; then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
-}
-
 # ---------------------------------------------------------------- helpers
-PATH=$PATH:/usr/sbin:/sbin
-TCK=$(getconf CLK_TCK)
-
-# A 127.0.0.1 port free for both UDP and TCP (the peers also listen on TCP).
-free_port() {
-  local p hex
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    hex=$(printf ':%04X ' "$p")
-    if ! cat /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null \
-         | awk '{ print $2 " " }' | grep -qF "$hex"; then
-      echo "$p"; return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# PID and all its descendants, one per line. Through cat: a process may end
-# between the glob and the read, and mawk gives up on a missing file.
-tree_pids() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
-    { s = $0; pid = $1; sub(/^.*\) /, "", s); split(s, a, " "); parent[pid] = a[2]; all[pid] = 1 }
-    END {
-      want[root] = 1; changed = 1
-      while (changed) { changed = 0
-        for (p in all) if (!(p in want) && (parent[p] in want)) { want[p] = 1; changed = 1 } }
-      for (p in want) if (p in all) print p
-    }'
-}
-
-# "utime stime" in clock ticks, summed over PID and its descendants (NSD
-# answers from a forked child; unbound and knotd use threads, which
-# /proc/PID/stat already sums).
-tree_ticks() {
-  local p u=0 s=0 t
-  for p in $(tree_pids "$1"); do
-    t=$(awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print a[12], a[13] }' "/proc/$p/stat" 2>/dev/null) || continue
-    [ -n "$t" ] || continue
-    u=$((u + ${t% *})); s=$((s + ${t#* }))
-  done
-  echo "$u $s"
-}
-
-# Records every process in PID's tree so that cleanup stops forked children.
-record_tree() {
-  local p st
-  for p in $(tree_pids "$1"); do
-    st=$(start_time "$p")
-    [ -n "$st" ] || continue
-    case " ${STARTED[*]+"${STARTED[*]}"} " in *" $p $st "*) ;; *) STARTED+=("$p $st") ;; esac
-  done
-}
-
 # User, nice and steal clock ticks of one CPU, from /proc/stat: minus the
 # server's own user time, that is what other processes (and the hypervisor)
 # took from the server's CPU. Kernel time is left out on purpose: softirq
@@ -202,17 +56,6 @@ cpu_user_steal() {
   awk -v c="cpu$1" '$1 == c { print $2 + $3 + $9; exit }' /proc/stat
 }
 
-# User time of this shell's reaped children (dnsperf, mostly), in ticks.
-# "times" must run in this shell, not in a $(...) subshell.
-children_utime() {
-  times > "$WORK/times"
-  awk -v k="$TCK" 'NR == 2 { split($1, a, /[ms]/); printf("%d\n", (a[1] * 60 + a[2]) * k) }' "$WORK/times"
-}
-
-# Kernel receive-queue drops of the UDP socket(s) bound to 127.0.0.1:PORT.
-udp_drops() {
-  awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a { d += $NF } END { print d + 0 }' /proc/net/udp
-}
 
 # ---------------------------------------------------------------- servers
 # start_server NAME DIR PORT: starts NAME pinned to SERVER_CPU; sets SRV_PID.
@@ -243,7 +86,7 @@ start_server() {
   # taskset execs the server, so $! is the server's own PID.
   SRV_PID=$!
   cd "$HERE" || true
-  STARTED+=("$SRV_PID $(start_time "$SRV_PID")")
+  record "$SRV_PID"
 }
 
 # Ready when facebook.com A is answered with an address (10 s max; the
@@ -283,10 +126,6 @@ dnsperf_run() {
     dnsperf -s 127.0.0.1 -p "$port" -d "$RESULTS/queries.txt" -l "$secs" -t 1 "$@" > "$out" 2>&1
 }
 
-stat_of() { # stat_of FILE LABEL → first number after "LABEL:"
-  awk -v l="$2:" 'i = index($0, l) { split(substr($0, i + length(l)), w, " "); print w[1] + 0; exit }' "$1"
-}
-
 # bench_one NAME ROUND: start, check, saturate (plain half + EDNS half),
 # measure CPU, then the fixed-rate latency run, then stop. Appends one row of
 # raw sums to summary.tsv; report() turns the rows into the table.
@@ -311,9 +150,7 @@ bench_one() {
   record_tree "$SRV_PID"
   # Pin every thread again: knotd sets its own thread affinity, and with
   # udp-workers: 1 one of its threads ends up on CPU 0, the client's.
-  for f in $(tree_pids "$SRV_PID"); do
-    taskset -a -p -c "$SERVER_CPU" "$f" > /dev/null 2>&1
-  done
+  pin_tree "$SRV_PID" "$SERVER_CPU"
   sanity "$port" > "$out.sanity.txt" 2>&1
 
   # Saturation: the same query file, plain for the first half of the time,
@@ -321,17 +158,17 @@ bench_one() {
   log "$name: saturation, ${half}s plain + ${half}s EDNS ($DNSPERF_OPTS)"
   local t0 t1 d0 d1 b0 b1 w0 w1 c0 c1 cu0 cu1
   w0=$(date +%s.%N)
-  children_utime > "$WORK/cu0"
-  t0=$(tree_ticks "$SRV_PID"); d0=$(udp_drops "$port"); b0=$(cpu_user_steal "$SERVER_CPU")
+  child_ticks user > "$WORK/cu0"
+  t0=$(tree_cpu "$SRV_PID"); d0=$(udp_drops "$port"); b0=$(cpu_user_steal "$SERVER_CPU")
   c0=$(cpu_user_steal "$CLIENT_CPU")
   # shellcheck disable=SC2086
   dnsperf_run "$out.sat-plain.txt" "$port" "$half" $DNSPERF_OPTS
   # shellcheck disable=SC2086
   dnsperf_run "$out.sat-edns.txt" "$port" "$half" $DNSPERF_OPTS -e
   record_tree "$SRV_PID"
-  t1=$(tree_ticks "$SRV_PID"); d1=$(udp_drops "$port"); b1=$(cpu_user_steal "$SERVER_CPU")
+  t1=$(tree_cpu "$SRV_PID"); d1=$(udp_drops "$port"); b1=$(cpu_user_steal "$SERVER_CPU")
   c1=$(cpu_user_steal "$CLIENT_CPU")
-  children_utime > "$WORK/cu1"
+  child_ticks user > "$WORK/cu1"
   cu0=$(cat "$WORK/cu0"); cu1=$(cat "$WORK/cu1")
   w1=$(date +%s.%N)
   {
@@ -387,21 +224,11 @@ bench_one() {
 }
 
 # ---------------------------------------------------------------- report
-# p50 and p99 in ms over every answer of a server's latency runs (all
-# rounds): "> RCODE name type seconds" lines of dnsperf -v.
-percentiles() {
-  cat "$RESULTS/$1".r*.lat-*.txt 2>/dev/null \
-    | awk '/^> / && NF >= 5 && $NF ~ /^[0-9.]+$/ { print $NF * 1000 }' | sort -g \
-    | awk '{ v[NR] = $1 } END {
-             if (NR == 0) { print "-\t-"; exit }
-             i50 = int(NR * 0.50 + 0.999); i99 = int(NR * 0.99 + 0.999)
-             printf("%.3f\t%.3f\n", v[i50], v[i99]) }'
-}
-
 report() {
   local name
   for name in $SERVERS; do
-    printf '%s\t%s\n' "$name" "$(percentiles "$name")"
+    # p50 and p99 in ms over every answer of the fixed-rate runs, all rounds.
+    printf '%s\t%s\n' "$name" "$(dnsperf_percentiles "$RESULTS/$name".r*.lat-*.txt)"
   done > "$RESULTS/percentiles.tsv"
   awk -F'\t' -v tck="$TCK" -v latqps="$LAT_QPS" -v rounds="$ROUNDS" '
     function r(a, b) { return (a > 0 && b > 0) ? sprintf("%.2f", a / b) : "-" }
@@ -461,35 +288,14 @@ report() {
 # ---------------------------------------------------------------- main
 main() {
   local started_at=$SECONDS
-  # The watchdog ends the whole run (the TERM trap then cleans up).
-  # Its sleep is killed with it, so nothing outlives the script.
-  ( sleep "$MAX_SECONDS" & s=$!
-    trap 'kill $s 2>/dev/null; exit 0' TERM
-    wait $s && kill -TERM $$ 2>/dev/null ) &
-  WATCHDOG_PID=$!
-
-  install_missing
-  if [ "$(nproc)" -le "$SERVER_CPU" ] || [ "$(nproc)" -le "$CLIENT_CPU" ]; then
-    die "need CPUs $SERVER_CPU and $CLIENT_CPU (nproc=$(nproc))"
-  fi
-
-  if [ -z "$DNSORTD" ]; then
-    DNSORTD=$TOP/build-bench/loop/dnsortd
-    if [[ " $SERVERS " == *" dnsortd "* ]]; then
-      log "building dnsortd in build-bench (release)"
-      if [ ! -d "$TOP/build-bench" ]; then
-        (cd "$TOP" && timeout 300 meson setup build-bench --buildtype=release -Dtests=false) >&2 \
-          || die "meson setup failed"
-      fi
-      timeout 600 ninja -C "$TOP/build-bench" loop/dnsortd >&2 || die "building dnsortd failed"
-    fi
-  fi
-
-  # The interpreter itself, not a wrapper such as a pyenv shim.
-  PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)') || die "no $PYTHON"
-  mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-  WORK=$(mktemp -d /tmp/dnsort-bench.XXXXXX) || die "mktemp failed"
-  chmod 755 "$WORK"
+  start_watchdog "$MAX_SECONDS"
+  # shellcheck disable=SC2046  # one word per package
+  install_packages $(missing_packages dnsperf=dnsperf dnsmasq=dnsmasq-base unbound=unbound \
+    nsd=nsd knotd=knot dig=bind9-dnsutils cc=gcc python3=python3 taskset=util-linux)
+  need_cpus "$SERVER_CPU" "$CLIENT_CPU"
+  default_dnsortd "$TOP/build-bench"
+  PYTHON=$(python_exe "$PYTHON") || exit 1
+  make_dirs dnsort-bench
   if [[ " $SERVERS " == *" floor "* ]]; then
     cc -O2 -Wall -o "$WORK/udp_floor" "$HERE/udp_floor.c" || die "cannot build udp_floor"
   fi
@@ -544,20 +350,11 @@ facebook.com A
 EOF
 
   {
-    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "command: ${0} (DURATION=$DURATION SEED_DURATION=$SEED_DURATION LAT_DURATION=$LAT_DURATION LAT_QPS=$LAT_QPS DNSPERF_OPTS='$DNSPERF_OPTS' SERVERS='$SERVERS' ROUNDS=$ROUNDS)"
-    echo "nproc: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "kernel: $(uname -r)"
-    echo "dnsperf: $(dnsperf -h 2>&1 | awk '/^Version/ { print $2; exit }')"
-    echo "dnsmasq: $(dnsmasq -v 2>/dev/null | awk 'NR == 1 { print $3 }')"
-    echo "unbound: $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }')"
-    echo "nsd: $(nsd -v 2>&1 | awk 'NR == 1 { print $3 }')"
-    echo "knotd: $(knotd -V 2>&1 | awk '{ print $NF }')"
+    machine_info "$@"
+    echo "settings: DURATION=$DURATION SEED_DURATION=$SEED_DURATION LAT_DURATION=$LAT_DURATION LAT_QPS=$LAT_QPS DNSPERF_OPTS='$DNSPERF_OPTS' SERVERS='$SERVERS' ROUNDS=$ROUNDS"
+    tool_versions dnsperf dnsmasq unbound nsd knotd
     echo "python: $PYTHON, $("$PYTHON" -V 2>&1)"
     echo "dnsortd: $DNSORTD"
-    echo "clk_tck: $TCK"
-    echo "loadavg at start: $(cat /proc/loadavg)"
   } > "$RESULTS/machine.txt"
 
   : > "$RESULTS/summary.tsv"

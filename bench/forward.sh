@@ -41,8 +41,8 @@
 # trap stops all of them (and removes the temp dir) on every exit path.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DURATION=${DURATION:-10}
 COLD_NAMES=${COLD_NAMES:-100000}
@@ -59,122 +59,14 @@ RESULTS=${RESULTS:-$HERE/results/forward-$(date +%Y%m%d-%H%M%S)}
 MAX_SECONDS=${MAX_SECONDS:-900}
 ANSWER=198.51.100.53   # what the upstream says for every A
 
-log() { printf '[forward.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ---------------------------------------------------------------- cleanup
-WORK=""
-POLICY_RC_CREATED=0
-declare -a STARTED=()       # "pid comm" of every process we started
-WATCHDOG_PID=""
-
-# PID is still the process we started (same comm), and not a zombie.
-is_ours() {
-  local pid=$1 comm=$2 c
-  c=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-  [ "$c" = "$comm" ] || return 1
-  [ "$(awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print a[1] }' "/proc/$pid/stat" 2>/dev/null)" != Z ]
-}
-
-# stop_pids "pid comm"...: TERM, up to 5 s, then KILL; reaps our children.
-stop_pids() {
-  local e i any
-  for e in "$@"; do is_ours "${e%% *}" "${e#* }" && kill -TERM "${e%% *}" 2>/dev/null; done
-  for i in $(seq 50); do
-    any=0
-    for e in "$@"; do is_ours "${e%% *}" "${e#* }" && any=1; done
-    [ $any = 0 ] && break
-    sleep 0.1
-  done
-  for e in "$@"; do
-    if is_ours "${e%% *}" "${e#* }"; then
-      log "${e#* } (pid ${e%% *}) ignored SIGTERM for 5 s: SIGKILL"
-      kill -KILL "${e%% *}" 2>/dev/null
-    fi
-  done
-  for e in "$@"; do wait "${e%% *}" 2>/dev/null; done
-}
-
-# Forget the entries of pids that stop_pids just stopped.
-forget() {
-  local keep=() e x drop
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    drop=0
-    for x in "$@"; do [ "$e" = "$x" ] && drop=1; done
-    [ $drop = 0 ] && keep+=("$e")
-  done
-  STARTED=("${keep[@]+"${keep[@]}"}")
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
-  stop_pids "${STARTED[@]+"${STARTED[@]}"}"
-  [ $POLICY_RC_CREATED = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ -n "$WORK" ] && rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated (watchdog or signal)"; exit 143' TERM
-
-# ---------------------------------------------------------------- install
-# command → Debian package, installed only when the command is missing.
-# dnsmasq-base is dnsmasq without its system service; unbound's postinst
-# would start a service on port 53, which a temporary policy-rc.d refuses.
-install_missing() {
-  local -A pkg_of=([dnsperf]=dnsperf [dnsmasq]=dnsmasq-base [unbound]=unbound
-                   [dig]=bind9-dnsutils [taskset]=util-linux)
-  local want=() cmd
-  for cmd in "${!pkg_of[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || want+=("${pkg_of[$cmd]}")
-  done
-  [ ${#want[@]} = 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing packages (${want[*]}) and not root"
-  log "installing ${want[*]}"
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    POLICY_RC_CREATED=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get install -y -q --no-install-recommends "${want[@]}" >&2 \
-    || { timeout 120 apt-get update -q >&2 &&
-         timeout 300 apt-get install -y -q --no-install-recommends "${want[@]}" >&2; } \
-    || die "apt-get install ${want[*]} failed"
-  if [ $POLICY_RC_CREATED = 1 ]; then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
-}
-
 # ---------------------------------------------------------------- helpers
-PATH=$PATH:/usr/sbin:/sbin
-TCK=$(getconf CLK_TCK)
-
-# A 127.0.0.1 port free for UDP and TCP.
-free_port() {
-  local p hex i
-  for i in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    hex=$(printf ':%04X ' "$p")
-    if ! cat /proc/net/udp /proc/net/tcp 2>/dev/null | awk '{ print $2 " " }' | grep -qF "$hex"; then
-      echo "$p"; return 0
-    fi
-  done
-  die "no free port found"
-}
-
-# utime + stime of PID (all its threads), in clock ticks.
-cpu_ticks() {
-  awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print a[12] + a[13] }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
-# start CPU NAME LOGBASE command...: starts a process pinned to CPU,
-# records it; sets PID. taskset execs, so $! is the program itself.
+# start CPU LOGBASE command...: starts a process pinned to CPU, records
+# it; sets PID. taskset execs, so $! is the program itself.
 start() {
   local cpu=$1 base=$2; shift 2
   taskset -c "$cpu" "$@" > "$base.stdout" 2> "$base.stderr" &
   PID=$!
-  sleep 0.1
-  STARTED+=("$PID $(cat "/proc/$PID/comm" 2>/dev/null || echo gone)")
+  record "$PID"
 }
 
 fill() { # fill TEMPLATE OUT: the @...@ placeholders
@@ -199,25 +91,6 @@ dnsperf_run() {
   timeout 300 taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "$port" -t 2 "$@" > "$out" 2>&1
 }
 
-stat_of() { # stat_of FILE LABEL → first number after "LABEL:" (no regex: labels have parentheses)
-  awk -v l="$2:" '{ i = index($0, l) } i { s = substr($0, i + length(l)); sub(/^[ \t]+/, "", s); print s + 0; exit }' "$1"
-}
-
-# Kernel receive-queue drops of the UDP sockets bound to 127.0.0.1:PORT,
-# and of those connected to it (the forwarders' upstream sockets).
-udp_drops() {
-  awk -v a="$(printf '0100007F:%04X' "$1")" '$2 == a || $3 == a { d += $NF } END { print d + 0 }' /proc/net/udp
-}
-
-# p50 and p99 in ms of the per-answer lines of a dnsperf -v run.
-percentiles() {
-  awk '/^> / && NF >= 5 && $NF ~ /^[0-9.]+$/ { print $NF * 1000 }' "$1" | sort -g \
-    | awk '{ v[NR] = $1 } END {
-             if (NR == 0) { print "-\t-"; exit }
-             i50 = int(NR * 0.50 + 0.999); i99 = int(NR * 0.99 + 0.999)
-             printf "%.3f\t%.3f\n", v[i50], v[i99] }'
-}
-
 # names N PREFIX: N unique names, 80% A and 20% AAAA, one per line.
 names() {
   awk -v n="$1" -v p="$2" 'BEGIN { for (i = 0; i < n; i++) printf "%s%d.fwd.bench %s\n", p, i, (i % 5 == 4 ? "AAAA" : "A") }'
@@ -229,10 +102,10 @@ names() {
 saturate() {
   local name=$1 phase=$2 port=$3 pid=$4 lat=$5; shift 5
   local out="$RESULTS/$name.$phase.txt" t0 t1 d0 d1 u0 u1
-  t0=$(cpu_ticks "$pid"); d0=$(udp_drops "$port"); u0=$(udp_drops "$UPSTREAM_PORT")
+  t0=$(pid_ticks "$pid"); d0=$(udp_drops "$port" peer); u0=$(udp_drops "$UPSTREAM_PORT" peer)
   # shellcheck disable=SC2086
   dnsperf_run "$out" "$port" "$@" $DNSPERF_OPTS
-  t1=$(cpu_ticks "$pid"); d1=$(udp_drops "$port"); u1=$(udp_drops "$UPSTREAM_PORT")
+  t1=$(pid_ticks "$pid"); d1=$(udp_drops "$port" peer); u1=$(udp_drops "$UPSTREAM_PORT" peer)
   local sent done_ lost rt avg codes
   sent=$(stat_of "$out" "Queries sent"); done_=$(stat_of "$out" "Queries completed")
   lost=$(stat_of "$out" "Queries lost"); rt=$(stat_of "$out" "Run time (s)")
@@ -241,7 +114,7 @@ saturate() {
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.2f\t%s\t%s\t%s\t%s\n' "$name" "$phase" "${sent:-0}" \
     "${done_:-0}" "${lost:-0}" "${rt:-0}" "$(awk -v a="${avg:-0}" 'BEGIN { print a * 1000 }')" \
     "$(awk -v t="$((t1 - t0))" -v k="$TCK" 'BEGIN { print t / k }')" \
-    "$(percentiles "$lat")" "$((d1 - d0))" "$((u1 - u0))" "$codes" >> "$RESULTS/summary.tsv"
+    "$(dnsperf_percentiles "$lat")" "$((d1 - d0))" "$((u1 - u0))" "$codes" >> "$RESULTS/summary.tsv"
 }
 
 # ---------------------------------------------------------------- per server
@@ -258,11 +131,12 @@ bench_one() {
              start "$SERVER_CPU" "$DIR/dnsmasq" dnsmasq -k -C "$DIR/dnsmasq.conf" ;;
     *) die "unknown server $name" ;;
   esac
-  local pid=$PID entry="${STARTED[${#STARTED[@]}-1]}"
+  local pid=$PID entry
+  entry=$(last_recorded)
   if ! wait_answer "$pid" "$PORT" "ready.$name.fwd.bench"; then
     log "$name: no answer through it within 10 s; skipped"
     cp "$DIR/$name.stderr" "$RESULTS/$name.stderr" 2>/dev/null
-    stop_pids "$entry"; forget "$entry"
+    stop_entries "$entry"; forget "$entry"
     return
   fi
   {
@@ -287,7 +161,7 @@ bench_one() {
   saturate "$name" warm "$PORT" "$pid" "$RESULTS/$name.warm-lat.txt" -d "$WORK/warm.txt" -l "$DURATION"
 
   kill -0 "$pid" 2>/dev/null || log "$name: died during the run"
-  stop_pids "$entry"; forget "$entry"
+  stop_entries "$entry"; forget "$entry"
   for f in "$DIR"/*.stderr "$DIR"/*.log; do [ -s "$f" ] && cp "$f" "$RESULTS/$name.$(basename "$f")"; done
 }
 
@@ -329,46 +203,21 @@ report() {
 
 # ---------------------------------------------------------------- main
 main() {
-  # The watchdog ends the whole run; the TERM trap then cleans up.
-  ( sleep "$MAX_SECONDS" & s=$!
-    trap 'kill $s 2>/dev/null; exit 0' TERM
-    wait $s && kill -TERM $$ 2>/dev/null ) &
-  WATCHDOG_PID=$!
-
-  install_missing
-  if [ "$(nproc)" -le "$SERVER_CPU" ] || [ "$(nproc)" -le "$CLIENT_CPU" ]; then
-    die "need CPUs $SERVER_CPU and $CLIENT_CPU (nproc=$(nproc))"
-  fi
-  if [ -z "$DNSORTD" ]; then
-    DNSORTD=$TOP/build-fwd-bench/loop/dnsortd
-    if [[ " $SERVERS " == *" dnsortd "* ]]; then
-      log "building dnsortd in build-fwd-bench (release)"
-      if [ ! -d "$TOP/build-fwd-bench" ]; then
-        (cd "$TOP" && timeout 300 meson setup build-fwd-bench --buildtype=release -Dtests=false) >&2 \
-          || die "meson setup failed"
-      fi
-      timeout 600 ninja -C "$TOP/build-fwd-bench" loop/dnsortd >&2 || die "building dnsortd failed"
-    fi
-  fi
-
-  mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-  WORK=$(mktemp -d /tmp/dnsort-forward.XXXXXX) || die "mktemp failed"
-  chmod 755 "$WORK"
+  start_watchdog "$MAX_SECONDS"
+  # shellcheck disable=SC2046  # one word per package
+  install_packages $(missing_packages dnsperf=dnsperf dnsmasq=dnsmasq-base unbound=unbound \
+    dig=bind9-dnsutils taskset=util-linux)
+  need_cpus "$SERVER_CPU" "$CLIENT_CPU"
+  default_dnsortd "$TOP/build-fwd-bench"
+  make_dirs dnsort-forward
   names "$WARM_NAMES" "warm" > "$WORK/warm.txt"
   cp "$WORK/warm.txt" "$RESULTS/warm.txt"
 
   {
-    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "command: $0 (DURATION=$DURATION COLD_NAMES=$COLD_NAMES WARM_NAMES=$WARM_NAMES LAT_DURATION=$LAT_DURATION LAT_QPS=$LAT_QPS DNSPERF_OPTS='$DNSPERF_OPTS' CACHE_SIZE=$CACHE_SIZE SERVERS='$SERVERS')"
-    echo "nproc: $(nproc)"
-    echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-    echo "kernel: $(uname -r)"
-    echo "dnsperf: $(dnsperf -h 2>&1 | awk '/^Version/ { print $2; exit }')"
-    echo "dnsmasq: $(dnsmasq -v 2>/dev/null | awk 'NR == 1 { print $3 }')"
-    echo "unbound: $(unbound -V 2>/dev/null | awk '/^Version/ { print $2 }')"
+    machine_info "$@"
+    echo "settings: DURATION=$DURATION COLD_NAMES=$COLD_NAMES WARM_NAMES=$WARM_NAMES LAT_DURATION=$LAT_DURATION LAT_QPS=$LAT_QPS DNSPERF_OPTS='$DNSPERF_OPTS' CACHE_SIZE=$CACHE_SIZE SERVERS='$SERVERS'"
+    tool_versions dnsperf dnsmasq unbound
     echo "dnsortd: $DNSORTD ($("$DNSORTD" --version 2>/dev/null))"
-    echo "clk_tck: $TCK"
-    echo "loadavg at start: $(cat /proc/loadavg)"
   } > "$RESULTS/machine.txt"
 
   # The upstream, shared by both forwarders, on the client's CPU so that

@@ -45,8 +45,8 @@
 # stops all of them, the original's orphan-prone pool workers included.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CONFIGS=${CONFIGS:-t2n10 t2n0 t1n10 t1n0 t3n10 t3n0 seed}
 DNS_RATE=${DNS_RATE:-1000}
@@ -67,87 +67,6 @@ set -- $CONFIGS
 MAX_SECONDS=${MAX_SECONDS:-$((120 + 90 * $# * ROUNDS))}
 set --
 
-log() { printf '[responsiveness.sh %s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-# ---------------------------------------------------------------- cleanup
-WORK=""
-WATCHDOG_PID=""
-declare -a STARTED=()   # "pid starttime"
-
-start_time() {
-  awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print (a[1] == "Z" ? "" : a[20]) }' \
-    "/proc/$1/stat" 2>/dev/null
-}
-alive_as() { local st; st=$(start_time "$1") || return 1; [ -n "$st" ] && [ "$st" = "$2" ]; }
-tree_pids() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
-    { s = $0; pid = $1; sub(/^.*\) /, "", s); split(s, a, " "); parent[pid] = a[2]; all[pid] = 1 }
-    END { want[root] = 1; changed = 1
-          while (changed) { changed = 0
-            for (p in all) if (!(p in want) && (parent[p] in want)) { want[p] = 1; changed = 1 } }
-          for (p in want) if (p in all) print p }'
-}
-record_tree() {
-  local p st
-  for p in $(tree_pids "$1"); do
-    st=$(start_time "$p"); [ -n "$st" ] || continue
-    case " ${STARTED[*]+"${STARTED[*]}"} " in *" $p $st "*) ;; *) STARTED+=("$p $st") ;; esac
-  done
-}
-stop_recorded() {
-  local e any
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    alive_as "${e%% *}" "${e#* }" && kill -TERM "${e%% *}" 2>/dev/null
-  done
-  for _ in $(seq 50); do
-    any=0
-    for e in "${STARTED[@]+"${STARTED[@]}"}"; do alive_as "${e%% *}" "${e#* }" && any=1; done
-    [ $any = 0 ] && break
-    sleep 0.1
-  done
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    if alive_as "${e%% *}" "${e#* }"; then
-      log "pid ${e%% *} ignored SIGTERM for 5 s: SIGKILL"; kill -KILL "${e%% *}" 2>/dev/null
-    fi
-  done
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do wait "${e%% *}" 2>/dev/null; done
-  STARTED=()
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  [ -n "$WATCHDOG_PID" ] && kill "$WATCHDOG_PID" 2>/dev/null
-  stop_recorded
-  [ -n "$WORK" ] && rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated (watchdog or signal)"; exit 143' TERM
-
-# ---------------------------------------------------------------- helpers
-free_port() {
-  local p hex
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000)); hex=$(printf ':%04X ' "$p")
-    cat /proc/net/udp /proc/net/tcp 2>/dev/null | awk '{ print $2 " " }' | grep -qF "$hex" \
-      || { echo "$p"; return 0; }
-  done
-  die "no free port found"
-}
-tcp_listening() {
-  local hex; hex=$(printf '0100007F:%04X' "$1")
-  awk -v a="$hex" '$2 == a && $4 == "0A" { f = 1 } END { exit !f }' /proc/net/tcp
-}
-wait_line() {
-  for _ in $(seq 100); do
-    grep -qE "$2" "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 # CPU ticks of the server, split: "LOOP POOL". LOOP is the main thread of
 # the main process (dnsortd's libuv loop; the original's asyncio loop).
 # POOL is everything else in the tree: dnsortd's worker threads, the
@@ -163,48 +82,18 @@ cpu_split() {
   done
   echo "$loop $pool"
 }
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 # neighbours CPUFILE: % of one CPU that others took during a dns_run.
 neighbours() {
   awk -v tck="$TCK" '{ w = $5 - $4; p = w > 0 ? $3 / tck / w * 100 : 0; printf "%d\n", p < 0 ? 0 : p }' "$1"
 }
-proc_ticks() {  # PID: utime+stime (0 once gone)
-  awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print a[12] + a[13] }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-# Children's user+system ticks of this shell (`times`, in this shell: into a file).
-child_ticks() {
-  local l; times > "$WORK/times"; l=$(tail -n 1 "$WORK/times")
-  awk -v tck="$TCK" -v l="$l" 'BEGIN { n = split(l, a, " "); s = 0
-    for (i = 1; i <= n; i++) { m = a[i]; sub(/s$/, "", m); split(m, b, "m"); s += b[1] * 60 + b[2] }
-    printf "%d\n", s * tck + 0.5 }'
-}
-# The machine is shared: wait (boundedly) until it is quiet.
-wait_quiet() {
-  local t0=$SECONDS b0 b1 i0 i1 pct
-  while :; do
-    read -r b0 i0 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
-    sleep 0.5
-    read -r b1 i1 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6; exit }' /proc/stat)
-    pct=$((100 * (b1 - b0) / (b1 - b0 + i1 - i0 + 1)))
-    [ "$pct" -le "$QUIET_PCT" ] && return 0
-    if [ $((SECONDS - t0)) -ge "$QUIET_WAIT" ]; then
-      log "machine still ${pct}% busy (neighbours): running anyway"; return 0
-    fi
-  done
-}
 
 # ---------------------------------------------------------------- set-up
-PYEXE=$("$PYTHON" -c 'import sys; assert sys.version_info >= (3, 8); print(sys.executable)') \
-  || die "$PYTHON is not a usable Python 3"
+PYEXE=$(python_exe "$PYTHON") || exit 1
 if [ ! -x "$DNSORTD" ] || [ ! -x "$LOAD" ]; then
   log "building dnsortd and dnsort-load in build-sortbench (release)"
-  ( cd "$TOP" && { [ -d build-sortbench ] || meson setup build-sortbench --buildtype=release -Dtests=false; } \
-    && ninja -C build-sortbench loop/dnsortd tools/dnsort-load ) >&2 || die "build failed"
+  build_bench "$TOP/build-sortbench" loop/dnsortd tools/dnsort-load || die "build failed"
 fi
-mkdir -p "$RESULTS" || die "cannot create $RESULTS"
-WORK=$(mktemp -d /tmp/respbench.XXXXXX)
-TCK=$(getconf CLK_TCK)
-NCPU=$(nproc)
+make_dirs respbench
 if [ -z "$GEN_SCHED" ]; then
   if chrt -f 1 true 2>/dev/null; then GEN_SCHED=fifo; else GEN_SCHED=normal; fi
 fi
@@ -214,18 +103,12 @@ case $GEN_SCHED in
   *) die "GEN_SCHED must be fifo or normal" ;;
 esac
 
-( sp=""; trap '[ -n "$sp" ] && kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_SECONDS" & sp=$!; wait "$sp" && kill -TERM $$ ) > /dev/null 2>&1 < /dev/null &
-WATCHDOG_PID=$!
+start_watchdog "$MAX_SECONDS"
 
 {
-  echo "date: $(date -Is)"
-  echo "nproc: $NCPU"
-  echo "cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-  echo "kernel: $(uname -srm)"
+  machine_info
   echo "python: $("$PYEXE" --version 2>&1) ($PYEXE)"
   echo "dnsortd: $DNSORTD"
-  echo "loadavg before: $(cat /proc/loadavg)"
   echo "settings: CONFIGS='$CONFIGS' DNS_RATE=$DNS_RATE DURATION=$DURATION SORT_SIZE=$SORT_SIZE SETTLE=$SETTLE ROUNDS=$ROUNDS GEN_SCHED=$GEN_SCHED"
 } > "$RESULTS/machine.txt"
 
@@ -237,12 +120,12 @@ printf 'config\tround\tphase\tdns_sent\tdns_ok\tdns_errors\tp50_us\tp99_us\tp999
 dns_run() {
   local cfg=$1 rnd=$2 phase=$3 pid=$4 dport=$5 sgen=${6:-} out l0 l1 p0 p1 b0 b1 c0 c1 g0=0 g1=0 w0 w1
   out="$RESULTS/$cfg.r$rnd.dns-$phase.json"
-  child_ticks > "$WORK/c"; c0=$(cat "$WORK/c"); [ -n "$sgen" ] && g0=$(proc_ticks "$sgen")
-  read -r l0 p0 < <(cpu_split "$pid"); b0=$(busy_ticks); w0=$(date +%s.%N)
+  child_ticks > "$WORK/c"; c0=$(cat "$WORK/c"); [ -n "$sgen" ] && g0=$(pid_ticks "$sgen")
+  read -r l0 p0 < <(cpu_split "$pid"); b0=$(machine_busy_ticks); w0=$(date +%s.%N)
   "${GEN[@]+"${GEN[@]}"}" "$LOAD" dns --dns-server 127.0.0.1:$dport --rate "$DNS_RATE" --duration "$DURATION" --json \
     > "$out" 2> "${out%.json}.stderr"
-  read -r l1 p1 < <(cpu_split "$pid"); b1=$(busy_ticks); w1=$(date +%s.%N)
-  child_ticks > "$WORK/c"; c1=$(cat "$WORK/c"); [ -n "$sgen" ] && g1=$(proc_ticks "$sgen")
+  read -r l1 p1 < <(cpu_split "$pid"); b1=$(machine_busy_ticks); w1=$(date +%s.%N)
+  child_ticks > "$WORK/c"; c1=$(cat "$WORK/c"); [ -n "$sgen" ] && g1=$(pid_ticks "$sgen")
   # rest = all CPUs' busy ticks - server - both load generators: neighbours
   # (and kernel work not charged to us).
   echo "$((l1 - l0)) $((p1 - p0)) $((b1 - b0 - (l1 - l0) - (p1 - p0) - (c1 - c0) - (g1 - g0))) $w0 $w1" > "${out%.json}.cpu"
@@ -283,25 +166,14 @@ EOF
 run_config() {
   local cfg=$1 rnd=$2 pid dport sport threads nice pool sortpid sortjson
   if [ "$cfg" = seed ]; then
-    sport=$(free_port); dport=$(free_port)
-    while [ "$dport" = "$sport" ]; do dport=$(free_port); done
-    "$PYEXE" "$HERE/seed_sort.py" "$sport" "$dport" > /dev/null 2> "$RESULTS/$cfg.r$rnd.stderr" &
-    pid=$!; record_tree $pid
-    for _ in $(seq 100); do tcp_listening "$sport" && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
-    tcp_listening "$sport" || die "seed_sort.py did not start"
-    # The first request forks the pool, whose workers inherit (and keep) that
-    # connection: it never sees EOF. A throw-away request takes that hit.
-    "$LOAD" sort --sort-server 127.0.0.1:$sport --size 10 --requests 1 --timeout 2 > /dev/null 2>&1
-    record_tree $pid
+    start_seed_sort "$RESULTS/$cfg.r$rnd." || die "seed_sort.py did not start"
+    pid=$SEED_PID; sport=$SEED_SORT_PORT; dport=$SEED_DNS_PORT
     pool=$NCPU   # ProcessPoolExecutor() default: os.cpu_count()
   else
     threads=${cfg#t}; threads=${threads%n*}; nice=${cfg#*n}
-    "$DNSORTD" --dns 127.0.0.1:0 --sort 127.0.0.1:0 --threads "$threads" --worker-nice "$nice" \
-      > "$RESULTS/$cfg.r$rnd.stdout" 2> "$RESULTS/$cfg.r$rnd.stderr" &
-    pid=$!; record_tree $pid
-    wait_line "$RESULTS/$cfg.r$rnd.stdout" 'sort=tcp://' $pid || die "dnsortd ($cfg) did not start"
-    dport=$(grep -o 'dns=udp://127.0.0.1:[0-9]*' "$RESULTS/$cfg.r$rnd.stdout" | sed 's/.*://')
-    sport=$(grep -o 'sort=tcp://127.0.0.1:[0-9]*' "$RESULTS/$cfg.r$rnd.stdout" | sed 's/.*://')
+    start_dnsortd "$RESULTS/$cfg.r$rnd." --dns 127.0.0.1:0 --sort 127.0.0.1:0 \
+      --threads "$threads" --worker-nice "$nice" || die "dnsortd ($cfg) did not start"
+    pid=$DNSORTD_PID; dport=${DNSORTD_DNS##*:}; sport=${DNSORTD_SORT##*:}
     pool=$threads
   fi
   log "$cfg round $rnd: pid $pid, dns $dport, sort $sport, pool $pool"
@@ -342,7 +214,7 @@ for rnd in $(seq "$ROUNDS"); do
     run_config "$cfg" "$rnd"
   done
 done
-echo "loadavg after: $(cat /proc/loadavg)" >> "$RESULTS/machine.txt"
+echo "loadavg at end: $(cat /proc/loadavg)" >> "$RESULTS/machine.txt"
 
 # ---------------------------------------------------------------- table
 "$PYEXE" - "$RUNS" "$NOISE_MAX" > "$RESULTS/table.txt" <<'EOF'

@@ -47,9 +47,14 @@
 # temp files live under one mktemp -d, removed at exit.
 set -u -o pipefail
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-TOP=$(dirname "$HERE")
+# Messages go to fd 3, a copy of the script's stderr, so that a trap that
+# fires while a measurement has fd 2 redirected still reaches the terminal.
+exec 3>&2
+BENCH_LOG_FD=3
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SCALE=$TOP/docker/scale
+T0=$EPOCHREALTIME
 
 SCENARIOS=${SCENARIOS-direct1 reuse2 lb2 lb1}
 ROUNDS=${ROUNDS:-2}
@@ -67,6 +72,12 @@ DRILL_DNS_RATE=${DRILL_DNS_RATE:-2000}
 BUILD=${BUILD:-build-scale}
 RESULTS=${RESULTS:-$HERE/results/scale-$(date +%Y%m%d-%H%M%S)}
 MAX_SECONDS=${MAX_SECONDS:-420}
+# Before each measurement, wait until at most QUIET_PCT % of the machine is
+# busy (about 15 % of one of 2 CPUs: nobody else running a benchmark), at
+# most QUIET_BUDGET seconds over the whole run.
+QUIET_PCT=${QUIET_PCT:-7}
+QUIET_BUDGET=${QUIET_BUDGET:-45}
+QUIET_WAIT=${QUIET_WAIT:-$QUIET_BUDGET}
 
 CHECK_ONLY=0
 case "${1:-}" in
@@ -76,104 +87,14 @@ case "${1:-}" in
   *) echo "usage: $0 [--check]" >&2; exit 2 ;;
 esac
 
-PATH=$PATH:/usr/sbin:/sbin
-TCK=$(getconf CLK_TCK)
-T0=$EPOCHREALTIME
-
-# Messages go to fd 3, a copy of the script's stderr, so that a trap that
-# fires while a measurement has fd 2 redirected still reaches the terminal.
-exec 3>&2
-log() { printf '[scale.sh %s] %s\n' "$(date +%T)" "$*" >&3; }
-die() { log "error: $*"; exit 1; }
-
-# ------------------------------------------------------------------ cleanup
-WORK=""
-POLICY_RC_CREATED=0
-declare -a STARTED=()       # "pid starttime" of every process started here
-WATCHDOG_PID=""
-
-# Field 22 of /proc/PID/stat: a process is named by PID and start time, so a
-# reused PID is never signalled; zombies count as gone.
-start_time() {
-  awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print (a[1] == "Z" ? "" : a[20]) }' \
-    "/proc/$1/stat" 2>/dev/null
-}
-alive_as() {
-  local st
-  st=$(start_time "$1") || return 1
-  [ -n "$st" ] && [ "$st" = "$2" ]
-}
-record() {
-  local st
-  st=$(start_time "$1")
-  [ -n "$st" ] && STARTED+=("$1 $st")
-}
-
-# TERM to every recorded process still alive, up to 5 s, then KILL.
-stop_recorded() {
-  local e pid st any
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    pid=${e%% *}; st=${e#* }
-    alive_as "$pid" "$st" && kill -TERM "$pid" 2>/dev/null
-  done
-  for _ in $(seq 50); do
-    any=0
-    for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-      alive_as "${e%% *}" "${e#* }" && any=1
-    done
-    [ $any = 0 ] && break
-    sleep 0.1
-  done
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    pid=${e%% *}; st=${e#* }
-    if alive_as "$pid" "$st"; then
-      log "pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) ignored SIGTERM for 5 s: SIGKILL"
-      kill -KILL "$pid" 2>/dev/null
-    fi
-  done
-  for e in "${STARTED[@]+"${STARTED[@]}"}"; do
-    wait "${e%% *}" 2>/dev/null
-  done
-  STARTED=()
-}
-
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$WATCHDOG_PID" ]; then kill "$WATCHDOG_PID" 2>/dev/null; wait "$WATCHDOG_PID" 2>/dev/null; fi
-  stop_recorded
-  [ $POLICY_RC_CREATED = 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ -n "$WORK" ] && rm -rf "$WORK"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT
-trap 'log "terminated (watchdog or signal)"; exit 143' TERM
-
 # ------------------------------------------------------------------ install
 install_missing() {
-  local -A pkg_of=([dnsdist]=dnsdist [haproxy]=haproxy [dnsperf]=dnsperf
-                   [python3]=python3 [perl]=perl-base [meson]=meson [ninja]=ninja-build)
-  local want=() cmd
-  for cmd in "${!pkg_of[@]}"; do
-    command -v "$cmd" >/dev/null 2>&1 || want+=("${pkg_of[$cmd]}")
-  done
-  python3 -c 'import yaml' 2>/dev/null || want+=(python3-yaml)
-  [ ${#want[@]} = 0 ] && return 0
-  [ "$(id -u)" = 0 ] || die "missing packages (${want[*]}) and not root"
-  log "installing ${want[*]}"
-  # dnsdist and haproxy ship services their postinst would start: a
-  # policy-rc.d that says no (101) for the install, removed again after it.
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
-    POLICY_RC_CREATED=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 300 apt-get install -y -q --no-install-recommends "${want[@]}" >&2 \
-    || { timeout 120 apt-get update -q >&2 &&
-         timeout 300 apt-get install -y -q --no-install-recommends "${want[@]}" >&2; } \
-    || die "apt-get install ${want[*]} failed"
-  if [ $POLICY_RC_CREATED = 1 ]; then rm -f /usr/sbin/policy-rc.d; POLICY_RC_CREATED=0; fi
+  local want
+  want=$(missing_packages dnsdist=dnsdist haproxy=haproxy dnsperf=dnsperf python3=python3 \
+    perl=perl-base meson=meson ninja=ninja-build)
+  python3 -c 'import yaml' 2>/dev/null || want+=" python3-yaml"
+  # shellcheck disable=SC2086  # one word per package
+  install_packages $want
 }
 
 # ------------------------------------------------------------------ configs
@@ -276,32 +197,10 @@ PY
 }
 
 # ------------------------------------------------------------------ helpers
-# A 127.0.0.1 port free for both UDP and TCP right now.
-free_port() {
-  python3 - <<'PY'
-import socket
-for _ in range(100):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        t.close(); continue
-    u.close(); t.close(); print(p); break
-PY
-}
-
-# "utime+stime" ticks of one process (threads included).
-ticks() {
-  awk '{ s = $0; sub(/^.*\) /, "", s); split(s, a, " "); print a[12] + a[13] }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-# Busy ticks of the whole machine: user nice system irq softirq steal.
-machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-
 # Kernel drops (receive buffer full): the "drops" column (the last) of
 # /proc/net/udp, summed over the UDP sockets the given processes hold (the
 # servers' and dnsdist's, its sockets towards the backends included).
-udp_drops() {   # PID...
+udp_drops_of() {   # PID...
   local dirs=() p
   for p in "$@"; do [ -d "/proc/$p/fd" ] && dirs+=("/proc/$p/fd"); done
   [ ${#dirs[@]} = 0 ] && { echo 0; return; }
@@ -323,26 +222,6 @@ ticks_delta() {   # BEFORE AFTER (ours_ticks outputs)
                                    print d + 0 }'
 }
 
-# Waits (at most QUIET_BUDGET seconds over the whole run) until the machine
-# is idle: under 15 % of one CPU busy over 0.3 s, i.e. nobody else is running
-# a benchmark. Logs what it saw; the tables show "other" CPU anyway.
-QUIET_BUDGET=${QUIET_BUDGET:-45}
-wait_quiet() {
-  local a b n=0 pct
-  while :; do
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)
-    sleep 0.3
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9; exit }' /proc/stat)
-    pct=$(awk -v a="$a" -v b="$b" -v n="$(nproc)" 'BEGIN { split(a, x, " "); split(b, y, " ");
-          t = y[2] - x[2]; print (t > 0 ? int(100 * n * (y[1] - x[1]) / t) : 0) }')
-    [ "$pct" -lt 15 ] && break
-    if [ "$QUIET_BUDGET" -le 0 ]; then log "machine busy ($pct % of a CPU by others), quiet budget spent: going on"; break; fi
-    [ $n = 0 ] && log "machine busy ($pct % of a CPU by others): waiting"
-    n=1; sleep 0.7; QUIET_BUDGET=$((QUIET_BUDGET - 1))
-  done
-  echo "$pct" > "$1.quiet"
-}
-
 # Time-stamps each line (epoch seconds, ms) for the drills' logs.
 stamp() { perl -MTime::HiRes=time -ne 'BEGIN { $| = 1 } printf "%.3f %s", time, $_'; }
 
@@ -351,22 +230,13 @@ declare -a PROCS=() PROC_PIDS=()
 FRONT_DNS=""; FRONT_SORT=""; BACKEND_DNS=(); BACKEND_SORT=(); SRV_PIDS=()
 DNSDIST_ENV=()
 
-# start_dnsortd NAME DNS SORT [--reuseport]: sets LAST_PID, LAST_DNS, LAST_SORT.
-start_dnsortd() {
+# start_backend NAME DNS SORT [--reuseport]: sets LAST_PID, LAST_DNS, LAST_SORT.
+start_backend() {
   local name=$1 dns=$2 sort=$3; shift 3
-  local dir=$WORK/$name
-  mkdir -p "$dir"
-  "$DNSORTD" --dns "$dns" --sort "$sort" "$@" > "$dir/stdout" 2> "$dir/stderr" &
-  LAST_PID=$!
-  record "$LAST_PID"
-  for _ in $(seq 100); do
-    grep -q '^dnsortd listening' "$dir/stdout" 2>/dev/null && break
-    kill -0 "$LAST_PID" 2>/dev/null || die "$name did not start: $(cat "$dir/stderr")"
-    sleep 0.05
-  done
-  grep -q '^dnsortd listening' "$dir/stdout" || die "$name: no listening line"
-  LAST_DNS=$(sed -n 's|.*dns=udp://\([^ ]*\).*|\1|p' "$dir/stdout")
-  LAST_SORT=$(sed -n 's|.*sort=tcp://\([^ ]*\).*|\1|p' "$dir/stdout")
+  mkdir -p "$WORK/$name"
+  start_dnsortd "$WORK/$name/" --dns "$dns" --sort "$sort" "$@" \
+    || die "$name did not start: $(cat "$WORK/$name/stderr")"
+  LAST_PID=$DNSORTD_PID; LAST_DNS=$DNSORTD_DNS; LAST_SORT=$DNSORTD_SORT
   PROCS+=("srv $LAST_PID"); SRV_PIDS+=("$LAST_PID")
 }
 
@@ -437,16 +307,16 @@ start_scenario() {
   rm -rf "${WORK:?}/b1" "$WORK/b2" "$WORK/lb"
   case $s in
     direct1)
-      start_dnsortd b1 127.0.0.1:0 127.0.0.1:0
+      start_backend b1 127.0.0.1:0 127.0.0.1:0
       FRONT_DNS=$LAST_DNS; FRONT_SORT=$LAST_SORT ;;
     reuse2)
-      start_dnsortd b1 127.0.0.1:0 127.0.0.1:0 --reuseport
+      start_backend b1 127.0.0.1:0 127.0.0.1:0 --reuseport
       FRONT_DNS=$LAST_DNS; FRONT_SORT=$LAST_SORT
-      start_dnsortd b2 "$FRONT_DNS" "$FRONT_SORT" --reuseport ;;
+      start_backend b2 "$FRONT_DNS" "$FRONT_SORT" --reuseport ;;
     lb1|lb2)
       local i
       for i in $(seq "${s#lb}"); do
-        start_dnsortd "b$i" 127.0.0.1:0 127.0.0.1:0
+        start_backend "b$i" 127.0.0.1:0 127.0.0.1:0
         BACKEND_DNS+=("$LAST_DNS"); BACKEND_SORT+=("$LAST_SORT")
       done
       start_balancers "${s#lb}" "$how" ;;
@@ -467,8 +337,8 @@ stop_scenario() {
 # CPU snapshot of the scenario's processes: "role ticks" lines.
 snap() {
   local e
-  for e in "${PROCS[@]}"; do echo "${e%% *} $(ticks "${e#* }") ${e#* }"; done
-  echo "machine $(machine_busy) 0"
+  for e in "${PROCS[@]}"; do echo "${e%% *} $(pid_ticks "${e#* }") ${e#* }"; done
+  echo "machine $(machine_busy_ticks) 0"
 }
 
 # measure KIND OUT_PREFIX COMMAND...: runs the client in the foreground under
@@ -477,15 +347,16 @@ snap() {
 measure() {
   local out=$1; shift
   local before after t0 t1 d0 d1
-  wait_quiet "$out"
-  d0=$(udp_drops "${PROC_PIDS[@]}")
+  wait_quiet
+  echo "$QUIET_LAST" > "$out.quiet"
+  d0=$(udp_drops_of "${PROC_PIDS[@]}")
   before=$(snap)
   t0=$EPOCHREALTIME
   local TIMEFORMAT='%3U %3S'
   { time "$@" > "$out.out" 2> "$out.err"; } 2> "$out.time"
   t1=$EPOCHREALTIME
   after=$(snap)
-  d1=$(udp_drops "${PROC_PIDS[@]}")
+  d1=$(udp_drops_of "${PROC_PIDS[@]}")
   {
     echo "kdrops $((d1 - d0))"
     echo "wall $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
@@ -621,14 +492,14 @@ run_drill() {
     local ws m0 m1 o0 o1 c dds0 dds1 srvd0 srvd1
     m0=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $9; exit }' /proc/stat)
     o0=$(ours_ticks "$sort_pid")
-    dds0=$(udp_drops ${DNSDIST_PID:+"$DNSDIST_PID"} 0); srvd0=$(udp_drops "${SRV_PIDS[@]:1}")
+    dds0=$(udp_drops_of ${DNSDIST_PID:+"$DNSDIST_PID"} 0); srvd0=$(udp_drops_of "${SRV_PIDS[@]:1}")
     ws=$EPOCHREALTIME
     local TIMEFORMAT='%3U %3S'
     { time timeout -k 2 10 "$LOAD" dns --dns-server "$FRONT_DNS" --rate "$DRILL_DNS_RATE" --duration 1 \
       --timeout 0.5 --dns-sockets 8 --json > "$o/dns-w$w.json" 2> "$o/dns-w$w.err"; } 2> "$o/dns-w$w.time"
     m1=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $9; exit }' /proc/stat)
     o1=$(ours_ticks "$sort_pid")
-    dds1=$(udp_drops ${DNSDIST_PID:+"$DNSDIST_PID"} 0); srvd1=$(udp_drops "${SRV_PIDS[@]:1}")
+    dds1=$(udp_drops_of ${DNSDIST_PID:+"$DNSDIST_PID"} 0); srvd1=$(udp_drops_of "${SRV_PIDS[@]:1}")
     c=$(awk '{ print $1 + $2 }' "$o/dns-w$w.time")
     printf '%s\t%s\t%s\t%s\t%s\n' "$w" "$ws" \
       "$(awk -v a="$m0" -v b="$m1" -v od="$(ticks_delta "$o0" "$o1")" -v c="$c" -v tck="$TCK" -v t0="$ws" -v t1="$EPOCHREALTIME" 'BEGIN {
@@ -825,15 +696,7 @@ if [ $CHECK_ONLY = 1 ]; then
   die "config check failed"
 fi
 mkdir -p "$RESULTS"
-
-# The watchdog's sleep is killed with it (its trap), and it holds none of
-# our output pipes open.
-(
-  trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-  sleep "$MAX_SECONDS" & sp=$!
-  wait "$sp" && kill -TERM $$ 2>/dev/null
-) > /dev/null 2>&1 < /dev/null 3>&- &
-WATCHDOG_PID=$!
+start_watchdog "$MAX_SECONDS"
 
 DNSORTD=$TOP/$BUILD/loop/dnsortd
 LOAD=$TOP/$BUILD/tools/dnsort-load
@@ -842,9 +705,7 @@ CHECK=$TOP/$BUILD/tools/check/dnsort-check
 # those of the current source; if the tree does not build right now, the
 # binaries already there are used, and machine.txt says so.
 BUILD_NOTE="up to date with the source"
-[ -f "$TOP/$BUILD/build.ninja" ] || meson setup "$TOP/$BUILD" "$TOP" --buildtype=release -Dtests=false >&2 \
-  || die "meson setup failed"
-if ! ninja -C "$TOP/$BUILD" loop/dnsortd tools/dnsort-load tools/check/dnsort-check > "$WORK/ninja.log" 2>&1; then
+if ! build_bench "$TOP/$BUILD" loop/dnsortd tools/dnsort-load tools/check/dnsort-check 2> "$WORK/ninja.log"; then
   [ -x "$DNSORTD" ] && [ -x "$LOAD" ] && [ -x "$CHECK" ] || { cat "$WORK/ninja.log" >&2; die "build failed"; }
   BUILD_NOTE="the source did not build; older binaries used"
   log "warning: $BUILD does not build from the current source; using the binaries already there"
@@ -854,13 +715,9 @@ check_configs "$WORK" || die "config check failed"
 write_queries
 cp "$DNS_QUERIES" "$RESULTS/queries.txt"
 {
-  echo "date: $(date -Is)"
-  echo "host: $(uname -srm), $(nproc) CPUs: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)"
+  machine_info "$@"
   echo "dnsortd: $("$DNSORTD" --version 2>&1 | head -1), built $(date -r "$DNSORTD" -Is) ($BUILD_NOTE)"
-  echo "dnsdist: $(dnsdist --version 2>&1 | head -1)"
-  echo "haproxy: $(haproxy -v 2>&1 | head -1)"
-  echo "dnsperf: $(dnsperf -h 2>&1 | awk '/^Version/ { print $2 }')"
-  echo "load before: $(cat /proc/loadavg)"
+  tool_versions dnsdist haproxy dnsperf
   echo "settings: SCENARIOS='$SCENARIOS' ROUNDS=$ROUNDS DNS_DURATION=$DNS_DURATION DNSPERF_OPTS='$DNSPERF_OPTS' LAT_QPS=$LAT_QPS LAT_DURATION=$LAT_DURATION SORT_DURATION=$SORT_DURATION SORT_SIZE=$SORT_SIZE SORT_CONC=$SORT_CONC DRILLS='$DRILLS' DRILL_DURATION=$DRILL_DURATION DRILL_AT=$DRILL_AT DRILL_DNS_RATE=$DRILL_DNS_RATE"
 } > "$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt" >&2
@@ -870,7 +727,7 @@ for r in $(seq "$ROUNDS"); do
   for s in $SCENARIOS; do run_scenario "$s" "$r"; done
 done
 for d in $DRILLS; do run_drill "$d"; done
-echo "load after: $(cat /proc/loadavg)" >> "$RESULTS/machine.txt"
+echo "loadavg at end: $(cat /proc/loadavg)" >> "$RESULTS/machine.txt"
 
 report | tee "$RESULTS/table.md"
 log "done in $(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; raw outputs in $RESULTS"

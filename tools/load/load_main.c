@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <uv.h>
 
 #include "load_opts.h"
 #include "load_run.h"

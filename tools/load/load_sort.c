@@ -1,11 +1,12 @@
 /* The sort back-end: one TCP connection per request, as the protocol
  * wants. Connect, write the 8-byte length and the body (both prepared
  * before the run and shared by every request), read to EOF, check. */
+#include "load_sort.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "load_payload.h"
-#include "load_run.h"
 
 #define container_of(ptr, type, member) \
   ((type *)((char *)(ptr) - offsetof(type, member)))
@@ -222,8 +223,11 @@ static const load_gen_ops_t sort_ops = {
     sort_open, sort_start, sort_abandon, sort_close, sort_destroy,
 };
 
-int load_sort_setup(load_gen_t *g, char *err, size_t errlen) {
+static int sort_setup(load_gen_t *g, char *err, size_t errlen) {
   const load_opts_t *o = load_gen_opts(g);
+  /* One socket per request in flight. */
+  if (load_gen_fit_fd_limit(g, err, errlen) != 0)
+    return UV_EINVAL;
   load_sort_t *s = calloc(1, sizeof(*s));
   if (s == NULL) {
     snprintf(err, errlen, "out of memory");
@@ -241,3 +245,5 @@ int load_sort_setup(load_gen_t *g, char *err, size_t errlen) {
   }
   return 0;
 }
+
+const load_backend_t load_sort_backend = {"sort", LOAD_MODE_SORT, sort_setup};
