@@ -199,7 +199,11 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
     }
   }
   info->end = r.pos;
-  if (seen_opt && opt_end == info->end)
+  /* Only a last OPT can be left out for a client that sent none (or get
+   * our payload size) without moving the records after it. */
+  if (seen_opt && opt_end != info->end)
+    return false;
+  if (seen_opt)
     info->opt_len = opt_end - opt_start;
 
   unsigned rcode = dns_flags_rcode(info->flags);

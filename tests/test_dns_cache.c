@@ -590,6 +590,30 @@ static void test_opt_is_left_out_for_clients_without_edns(void **state) {
   dns_cache_free(c);
 }
 
+/* Found by fuzz_cache: with an A record after the OPT, the OPT could not
+ * be cut off the end, and a client without EDNS got it relayed. */
+static void test_opt_not_last_is_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t plain;
+  pkt_t up;
+  client(&plain, 1, "n.example.com", DNS_TYPE_A, 0, false);
+  header(&up, 0xBEEF, 0x8180, 1, 1, 0, 2);
+  put_name(&up, "n.example.com");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  rr_a(&up, 60, 1);
+  rr_opt(&up);
+  rr_a(&up, 60, 2);
+  assert_int_equal(dns_cache_store(c, plain.key, plain.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &plain.q, 512, out, sizeof(out)), 0);
+  dns_cache_stats_t st;
+  dns_cache_stats(c, &st);
+  assert_int_equal(st.entries, 0);
+  dns_cache_free(c);
+}
+
 static void test_trailing_bytes_are_dropped_and_flush_empties(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(4, 0);
@@ -650,6 +674,7 @@ int main(void) {
       cmocka_unit_test(test_size_zero_stores_nothing_but_still_checks),
       cmocka_unit_test(test_too_big_for_client_is_tc_with_question_only),
       cmocka_unit_test(test_opt_is_left_out_for_clients_without_edns),
+      cmocka_unit_test(test_opt_not_last_is_invalid),
       cmocka_unit_test(test_trailing_bytes_are_dropped_and_flush_empties),
       cmocka_unit_test(test_relay_patches_id_and_question_only),
   };
