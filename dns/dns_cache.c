@@ -109,6 +109,8 @@ typedef struct {
   uint32_t ttl_cap;       /* served TTLs are at most this */
   size_t n_ttls;
   uint16_t ttl_at[DNS_CACHE_MAX_RECORDS];
+  /* The bytes of TTL fields so far, for messages the cache may keep. */
+  uint8_t ttl_byte[DNS_CACHE_MAX_MESSAGE / 8];
 } msg_info_t;
 
 /* Does the response's question equal the key's (name compared without
@@ -137,6 +139,30 @@ static bool soa_minimum(const dns_record_t *rr, uint32_t *minimum) {
          dns_read_be32(&r, minimum);
 }
 
+static bool is_ttl_byte(const msg_info_t *info, size_t at) {
+  return at < DNS_CACHE_MAX_MESSAGE &&
+         (info->ttl_byte[at / 8] >> (at % 8) & 1u);
+}
+
+/* Does the name at msg[at..] (already checked by dns_read_record) read a
+ * byte of a TTL field? Counting TTLs down would then change the name: a
+ * compression pointer may aim at any earlier byte. */
+static bool name_reads_ttl(const uint8_t *msg, size_t at,
+                           const msg_info_t *info) {
+  for (;;) {
+    uint8_t len = msg[at];
+    bool pointer = (len & 0xC0u) == 0xC0u;
+    size_t used = pointer ? 2 : (size_t)len + 1;
+    for (size_t i = 0; i < used; i++) {
+      if (is_ttl_byte(info, at + i))
+        return true;
+    }
+    if (len == 0)
+      return false;
+    at = pointer ? (size_t)(len & 0x3Fu) << 8 | msg[at + 1] : at + used;
+  }
+}
+
 /* Walk msg: check it answers the key's question (when key is not NULL)
  * and is well formed, and work out whether and how long it may be kept.
  * False when it is invalid. */
@@ -148,6 +174,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   dns_question_t q;
 
   info->n_ttls = 0;
+  memset(info->ttl_byte, 0, sizeof(info->ttl_byte));
   info->opt_len = 0;
   info->cacheable = false;
   if (!dns_read_header(&r, &h))
@@ -166,6 +193,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   bool seen_opt = false;
   size_t opt_start = 0, opt_end = 0;
   bool too_many = false;
+  bool ttl_in_name = false;
   unsigned an = h.ancount, before_additional = an + h.nscount;
   unsigned total = before_additional + h.arcount;
 
@@ -174,6 +202,8 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
     uint32_t minimum;
     if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
       return false;
+    if (name_reads_ttl(msg, rr.at, info))
+      ttl_in_name = true;
 
     if (rr.type == DNS_TYPE_OPT) {
       /* RFC 6891 6.1.1: at most one, in the additional section; its TTL
@@ -187,6 +217,9 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
       continue;
     }
     uint32_t ttl = rr.ttl > MAX_TTL_31 ? 0 : rr.ttl;
+    for (size_t b = rr.ttl_at; b < rr.ttl_at + 4 && b < DNS_CACHE_MAX_MESSAGE;
+         b++)
+      info->ttl_byte[b / 8] |= (uint8_t)(1u << (b % 8));
     if (info->n_ttls < DNS_CACHE_MAX_RECORDS)
       info->ttl_at[info->n_ttls++] = (uint16_t)rr.ttl_at;
     else
@@ -208,7 +241,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
 
   unsigned rcode = dns_flags_rcode(info->flags);
   if ((info->flags & DNS_FLAG_TC) || ext_rcode != 0 || too_many ||
-      info->end > DNS_CACHE_MAX_MESSAGE)
+      ttl_in_name || info->end > DNS_CACHE_MAX_MESSAGE)
     return true;
   if (rcode == DNS_RCODE_NOERROR && an > 0) {
     info->lifetime = min_u32(min_answer, max_ttl);

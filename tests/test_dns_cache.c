@@ -614,6 +614,36 @@ static void test_opt_not_last_is_invalid(void **state) {
   dns_cache_free(c);
 }
 
+/* Found by fuzz_cache: a compression pointer may aim at any earlier byte,
+ * a TTL field too, and counting that TTL down changed the name: served
+ * from the cache, the second record here became another name. Such a
+ * response is relayed as it came, never kept. */
+static void test_name_in_a_ttl_field_is_not_kept(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  client(&q, 1, "a.example", DNS_TYPE_A, 0, false);
+  header(&up, 0xBEEF, 0x8180, 1, 2, 0, 0);
+  put_name(&up, "a.example");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  size_t ttl_at = up.n + 6;
+  rr_a(&up, 0x01780000, 1); /* the TTL's bytes read as the name "x." */
+  put16(&up, (uint16_t)(0xC000 | ttl_at));
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  put32(&up, 60);
+  put16(&up, 4);
+  put32(&up, 0xC0000202);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_NOT_STORED);
+  size_t n = dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out));
+  assert_int_equal(n, up.n);
+  assert_memory_equal(out + ttl_at, up.b + ttl_at, 4);
+  dns_cache_free(c);
+}
+
 static void test_trailing_bytes_are_dropped_and_flush_empties(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(4, 0);
@@ -675,6 +705,7 @@ int main(void) {
       cmocka_unit_test(test_too_big_for_client_is_tc_with_question_only),
       cmocka_unit_test(test_opt_is_left_out_for_clients_without_edns),
       cmocka_unit_test(test_opt_not_last_is_invalid),
+      cmocka_unit_test(test_name_in_a_ttl_field_is_not_kept),
       cmocka_unit_test(test_trailing_bytes_are_dropped_and_flush_empties),
       cmocka_unit_test(test_relay_patches_id_and_question_only),
   };
