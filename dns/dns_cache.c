@@ -1,5 +1,6 @@
 #include "dns_cache.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,21 +145,35 @@ static bool is_ttl_byte(const msg_info_t *info, size_t at) {
          (info->ttl_byte[at / 8] >> (at % 8) & 1u);
 }
 
-/* Does the name at msg[at..] (already checked by dns_read_record) read a
- * byte of a TTL field? Counting TTLs down would then change the name: a
- * compression pointer may aim at any earlier byte. */
-static bool name_reads_ttl(const uint8_t *msg, size_t at,
-                           const msg_info_t *info) {
+typedef enum {
+  NAME_OK = 0,
+  NAME_READS_TTL,     /* counting a TTL down would change it */
+  NAME_READS_AHEAD,   /* see below */
+} name_check_t;
+
+/* The name at msg[at..], already checked by dns_read_record, against what
+ * the cache does to a message. A compression pointer may aim at any
+ * earlier byte, so the labels found there may run on into a TTL field,
+ * or past the pointer itself: into the record's own fields or the
+ * trailing bytes the cache cuts off. No compressor writes either (a
+ * pointer aims at a whole earlier name). */
+static name_check_t check_name(const uint8_t *msg, size_t at,
+                               const msg_info_t *info) {
+  size_t bound = SIZE_MAX; /* once a pointer is followed: where it stands */
   for (;;) {
     uint8_t len = msg[at];
     bool pointer = (len & 0xC0u) == 0xC0u;
     size_t used = pointer ? 2 : (size_t)len + 1;
+    if (at + used > bound)
+      return NAME_READS_AHEAD;
     for (size_t i = 0; i < used; i++) {
       if (is_ttl_byte(info, at + i))
-        return true;
+        return NAME_READS_TTL;
     }
     if (len == 0)
-      return false;
+      return NAME_OK;
+    if (pointer && bound == SIZE_MAX)
+      bound = at;
     at = pointer ? (size_t)(len & 0x3Fu) << 8 | msg[at + 1] : at + used;
   }
 }
@@ -202,7 +217,10 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
     uint32_t minimum;
     if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
       return false;
-    if (name_reads_ttl(msg, rr.at, info))
+    name_check_t owner = check_name(msg, rr.at, info);
+    if (owner == NAME_READS_AHEAD)
+      return false;
+    if (owner == NAME_READS_TTL)
       ttl_in_name = true;
 
     if (rr.type == DNS_TYPE_OPT) {

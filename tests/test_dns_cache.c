@@ -644,6 +644,32 @@ static void test_name_in_a_ttl_field_is_not_kept(void **state) {
   dns_cache_free(c);
 }
 
+/* Found by fuzz_cache: an owner name pointing into the middle of the
+ * question, at a byte that reads as a 40-byte label running on past the
+ * pointer into the trailing bytes the cache cuts off: the reader took it,
+ * and the reply made from it was malformed. */
+static void test_name_reading_past_its_pointer_is_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  client(&q, 1, "x(.example", DNS_TYPE_A, 0, false); /* '(' is 40 */
+  header(&up, 0xBEEF, 0x8180, 1, 1, 0, 0);
+  put_name(&up, "x(.example");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  size_t label_at = DNS_HEADER_SIZE + 2;
+  rr_a(&up, 60, 1);
+  up.b[up.n - 16] = 0xC0; /* the owner: a pointer to the '(' */
+  up.b[up.n - 15] = (uint8_t)label_at;
+  while (up.n <= label_at + 41)
+    put8(&up, 0); /* trailing bytes, and the root label at the end */
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out)), 0);
+  dns_cache_free(c);
+}
+
 static void test_trailing_bytes_are_dropped_and_flush_empties(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(4, 0);
@@ -706,6 +732,7 @@ int main(void) {
       cmocka_unit_test(test_opt_is_left_out_for_clients_without_edns),
       cmocka_unit_test(test_opt_not_last_is_invalid),
       cmocka_unit_test(test_name_in_a_ttl_field_is_not_kept),
+      cmocka_unit_test(test_name_reading_past_its_pointer_is_invalid),
       cmocka_unit_test(test_trailing_bytes_are_dropped_and_flush_empties),
       cmocka_unit_test(test_relay_patches_id_and_question_only),
   };
