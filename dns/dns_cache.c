@@ -224,9 +224,10 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
       ttl_in_name = true;
 
     if (rr.type == DNS_TYPE_OPT) {
-      /* RFC 6891 6.1.1: at most one, in the additional section; its TTL
-       * field holds flags and the extended rcode, never a TTL. */
-      if (i < before_additional || seen_opt)
+      /* RFC 6891 6.1.1: at most one, in the additional section, owned
+       * by the root (6.1.2: render() finds its CLASS one byte in); its
+       * TTL field holds flags and the extended rcode, never a TTL. */
+      if (i < before_additional || seen_opt || msg[rr.at] != 0)
         return false;
       seen_opt = true;
       opt_start = rr.at;

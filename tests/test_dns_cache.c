@@ -670,6 +670,29 @@ static void test_name_reading_past_its_pointer_is_invalid(void **state) {
   dns_cache_free(c);
 }
 
+/* Found by fuzz_cache: an OPT owned by another name than the root. The
+ * payload size we put in a served OPT went to the wrong bytes and broke
+ * the record. */
+static void test_opt_not_owned_by_the_root_is_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  const uint32_t ttls[] = {60};
+  client(&q, 1, "r.example.com", DNS_TYPE_A, 1232, false);
+  make_positive(&up, "r.example.com", ttls, 1, false);
+  up.b[11] = 1; /* ARCOUNT */
+  put16(&up, 0xC00C);
+  put16(&up, DNS_TYPE_OPT);
+  put16(&up, 4096);
+  put32(&up, 0);
+  put16(&up, 0);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 1232, out, sizeof(out)), 0);
+  dns_cache_free(c);
+}
+
 static void test_trailing_bytes_are_dropped_and_flush_empties(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(4, 0);
@@ -733,6 +756,7 @@ int main(void) {
       cmocka_unit_test(test_opt_not_last_is_invalid),
       cmocka_unit_test(test_name_in_a_ttl_field_is_not_kept),
       cmocka_unit_test(test_name_reading_past_its_pointer_is_invalid),
+      cmocka_unit_test(test_opt_not_owned_by_the_root_is_invalid),
       cmocka_unit_test(test_trailing_bytes_are_dropped_and_flush_empties),
       cmocka_unit_test(test_relay_patches_id_and_question_only),
   };
