@@ -160,18 +160,19 @@ typedef enum {
 static name_check_t check_name(const uint8_t *msg, size_t at,
                                const msg_info_t *info) {
   size_t bound = SIZE_MAX; /* once a pointer is followed: where it stands */
+  name_check_t found = NAME_OK;
   for (;;) {
     uint8_t len = msg[at];
     bool pointer = (len & 0xC0u) == 0xC0u;
     size_t used = pointer ? 2 : (size_t)len + 1;
     if (at + used > bound)
-      return NAME_READS_AHEAD;
+      return NAME_READS_AHEAD; /* the worse of the two: look on for it */
     for (size_t i = 0; i < used; i++) {
       if (is_ttl_byte(info, at + i))
-        return NAME_READS_TTL;
+        found = NAME_READS_TTL;
     }
     if (len == 0)
-      return NAME_OK;
+      return found;
     if (pointer && bound == SIZE_MAX)
       bound = at;
     at = pointer ? (size_t)(len & 0x3Fu) << 8 | msg[at + 1] : at + used;

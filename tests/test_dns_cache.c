@@ -667,6 +667,28 @@ static void test_name_reading_past_its_pointer_is_invalid(void **state) {
   assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
                    DNS_CACHE_INVALID);
   assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out)), 0);
+
+  /* Found by fuzz_forward_reply: the same, reached through a label that
+   * reads a TTL byte first (which alone would only stop it being kept).
+   * The second record's owner aims at the first's last CLASS byte, 1: a
+   * one-byte label holding the TTL's first byte, then a 40-byte label. */
+  header(&up, 0xBEEF, 0x8180, 1, 2, 0, 0);
+  put_name(&up, "x(.example");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  size_t class_low = up.n + 5;
+  rr_a(&up, 0x00280000, 1); /* TTL bytes: 00 28 ... */
+  put16(&up, (uint16_t)(0xC000 | class_low));
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  put32(&up, 60);
+  put16(&up, 4);
+  put32(&up, 0xC0000202);
+  while (up.n <= class_low + 2 + 41)
+    put8(&up, 0);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out)), 0);
   dns_cache_free(c);
 }
 
