@@ -1,5 +1,6 @@
 #include "dns_cache.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,8 @@ typedef struct {
   uint32_t ttl_cap;       /* served TTLs are at most this */
   size_t n_ttls;
   uint16_t ttl_at[DNS_CACHE_MAX_RECORDS];
+  /* The bytes of TTL fields so far, for messages the cache may keep. */
+  uint8_t ttl_byte[DNS_CACHE_MAX_MESSAGE / 8];
 } msg_info_t;
 
 /* Does the response's question equal the key's (name compared without
@@ -137,6 +140,45 @@ static bool soa_minimum(const dns_record_t *rr, uint32_t *minimum) {
          dns_read_be32(&r, minimum);
 }
 
+static bool is_ttl_byte(const msg_info_t *info, size_t at) {
+  return at < DNS_CACHE_MAX_MESSAGE &&
+         (info->ttl_byte[at / 8] >> (at % 8) & 1u);
+}
+
+typedef enum {
+  NAME_OK = 0,
+  NAME_READS_TTL,     /* counting a TTL down would change it */
+  NAME_READS_AHEAD,   /* see below */
+} name_check_t;
+
+/* The name at msg[at..], already checked by dns_read_record, against what
+ * the cache does to a message. A compression pointer may aim at any
+ * earlier byte, so the labels found there may run on into a TTL field,
+ * or past the pointer itself: into the record's own fields or the
+ * trailing bytes the cache cuts off. No compressor writes either (a
+ * pointer aims at a whole earlier name). */
+static name_check_t check_name(const uint8_t *msg, size_t at,
+                               const msg_info_t *info) {
+  size_t bound = SIZE_MAX; /* once a pointer is followed: where it stands */
+  name_check_t found = NAME_OK;
+  for (;;) {
+    uint8_t len = msg[at];
+    bool pointer = (len & 0xC0u) == 0xC0u;
+    size_t used = pointer ? 2 : (size_t)len + 1;
+    if (at + used > bound)
+      return NAME_READS_AHEAD; /* the worse of the two: look on for it */
+    for (size_t i = 0; i < used; i++) {
+      if (is_ttl_byte(info, at + i))
+        found = NAME_READS_TTL;
+    }
+    if (len == 0)
+      return found;
+    if (pointer && bound == SIZE_MAX)
+      bound = at;
+    at = pointer ? (size_t)(len & 0x3Fu) << 8 | msg[at + 1] : at + used;
+  }
+}
+
 /* Walk msg: check it answers the key's question (when key is not NULL)
  * and is well formed, and work out whether and how long it may be kept.
  * False when it is invalid. */
@@ -148,6 +190,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   dns_question_t q;
 
   info->n_ttls = 0;
+  memset(info->ttl_byte, 0, sizeof(info->ttl_byte));
   info->opt_len = 0;
   info->cacheable = false;
   if (!dns_read_header(&r, &h))
@@ -166,6 +209,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   bool seen_opt = false;
   size_t opt_start = 0, opt_end = 0;
   bool too_many = false;
+  bool ttl_in_name = false;
   unsigned an = h.ancount, before_additional = an + h.nscount;
   unsigned total = before_additional + h.arcount;
 
@@ -174,11 +218,17 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
     uint32_t minimum;
     if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
       return false;
+    name_check_t owner = check_name(msg, rr.at, info);
+    if (owner == NAME_READS_AHEAD)
+      return false;
+    if (owner == NAME_READS_TTL)
+      ttl_in_name = true;
 
     if (rr.type == DNS_TYPE_OPT) {
-      /* RFC 6891 6.1.1: at most one, in the additional section; its TTL
-       * field holds flags and the extended rcode, never a TTL. */
-      if (i < before_additional || seen_opt)
+      /* RFC 6891 6.1.1: at most one, in the additional section, owned
+       * by the root (6.1.2: render() finds its CLASS one byte in); its
+       * TTL field holds flags and the extended rcode, never a TTL. */
+      if (i < before_additional || seen_opt || msg[rr.at] != 0)
         return false;
       seen_opt = true;
       opt_start = rr.at;
@@ -187,6 +237,9 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
       continue;
     }
     uint32_t ttl = rr.ttl > MAX_TTL_31 ? 0 : rr.ttl;
+    for (size_t b = rr.ttl_at; b < rr.ttl_at + 4 && b < DNS_CACHE_MAX_MESSAGE;
+         b++)
+      info->ttl_byte[b / 8] |= (uint8_t)(1u << (b % 8));
     if (info->n_ttls < DNS_CACHE_MAX_RECORDS)
       info->ttl_at[info->n_ttls++] = (uint16_t)rr.ttl_at;
     else
@@ -199,12 +252,16 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
     }
   }
   info->end = r.pos;
-  if (seen_opt && opt_end == info->end)
+  /* Only a last OPT can be left out for a client that sent none (or get
+   * our payload size) without moving the records after it. */
+  if (seen_opt && opt_end != info->end)
+    return false;
+  if (seen_opt)
     info->opt_len = opt_end - opt_start;
 
   unsigned rcode = dns_flags_rcode(info->flags);
   if ((info->flags & DNS_FLAG_TC) || ext_rcode != 0 || too_many ||
-      info->end > DNS_CACHE_MAX_MESSAGE)
+      ttl_in_name || info->end > DNS_CACHE_MAX_MESSAGE)
     return true;
   if (rcode == DNS_RCODE_NOERROR && an > 0) {
     info->lifetime = min_u32(min_answer, max_ttl);

@@ -590,6 +590,131 @@ static void test_opt_is_left_out_for_clients_without_edns(void **state) {
   dns_cache_free(c);
 }
 
+/* Found by fuzz_cache: with an A record after the OPT, the OPT could not
+ * be cut off the end, and a client without EDNS got it relayed. */
+static void test_opt_not_last_is_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t plain;
+  pkt_t up;
+  client(&plain, 1, "n.example.com", DNS_TYPE_A, 0, false);
+  header(&up, 0xBEEF, 0x8180, 1, 1, 0, 2);
+  put_name(&up, "n.example.com");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  rr_a(&up, 60, 1);
+  rr_opt(&up);
+  rr_a(&up, 60, 2);
+  assert_int_equal(dns_cache_store(c, plain.key, plain.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &plain.q, 512, out, sizeof(out)), 0);
+  dns_cache_stats_t st;
+  dns_cache_stats(c, &st);
+  assert_int_equal(st.entries, 0);
+  dns_cache_free(c);
+}
+
+/* Found by fuzz_cache: a compression pointer may aim at any earlier byte,
+ * a TTL field too, and counting that TTL down changed the name: served
+ * from the cache, the second record here became another name. Such a
+ * response is relayed as it came, never kept. */
+static void test_name_in_a_ttl_field_is_not_kept(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  client(&q, 1, "a.example", DNS_TYPE_A, 0, false);
+  header(&up, 0xBEEF, 0x8180, 1, 2, 0, 0);
+  put_name(&up, "a.example");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  size_t ttl_at = up.n + 6;
+  rr_a(&up, 0x01780000, 1); /* the TTL's bytes read as the name "x." */
+  put16(&up, (uint16_t)(0xC000 | ttl_at));
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  put32(&up, 60);
+  put16(&up, 4);
+  put32(&up, 0xC0000202);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_NOT_STORED);
+  size_t n = dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out));
+  assert_int_equal(n, up.n);
+  assert_memory_equal(out + ttl_at, up.b + ttl_at, 4);
+  dns_cache_free(c);
+}
+
+/* Found by fuzz_cache: an owner name pointing into the middle of the
+ * question, at a byte that reads as a 40-byte label running on past the
+ * pointer into the trailing bytes the cache cuts off: the reader took it,
+ * and the reply made from it was malformed. */
+static void test_name_reading_past_its_pointer_is_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  client(&q, 1, "x(.example", DNS_TYPE_A, 0, false); /* '(' is 40 */
+  header(&up, 0xBEEF, 0x8180, 1, 1, 0, 0);
+  put_name(&up, "x(.example");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  size_t label_at = DNS_HEADER_SIZE + 2;
+  rr_a(&up, 60, 1);
+  up.b[up.n - 16] = 0xC0; /* the owner: a pointer to the '(' */
+  up.b[up.n - 15] = (uint8_t)label_at;
+  while (up.n <= label_at + 41)
+    put8(&up, 0); /* trailing bytes, and the root label at the end */
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out)), 0);
+
+  /* Found by fuzz_forward_reply: the same, reached through a label that
+   * reads a TTL byte first (which alone would only stop it being kept).
+   * The second record's owner aims at the first's last CLASS byte, 1: a
+   * one-byte label holding the TTL's first byte, then a 40-byte label. */
+  header(&up, 0xBEEF, 0x8180, 1, 2, 0, 0);
+  put_name(&up, "x(.example");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  size_t class_low = up.n + 5;
+  rr_a(&up, 0x00280000, 1); /* TTL bytes: 00 28 ... */
+  put16(&up, (uint16_t)(0xC000 | class_low));
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  put32(&up, 60);
+  put16(&up, 4);
+  put32(&up, 0xC0000202);
+  while (up.n <= class_low + 2 + 41)
+    put8(&up, 0);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 512, out, sizeof(out)), 0);
+  dns_cache_free(c);
+}
+
+/* Found by fuzz_cache: an OPT owned by another name than the root. The
+ * payload size we put in a served OPT went to the wrong bytes and broke
+ * the record. */
+static void test_opt_not_owned_by_the_root_is_invalid(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  const uint32_t ttls[] = {60};
+  client(&q, 1, "r.example.com", DNS_TYPE_A, 1232, false);
+  make_positive(&up, "r.example.com", ttls, 1, false);
+  up.b[11] = 1; /* ARCOUNT */
+  put16(&up, 0xC00C);
+  put16(&up, DNS_TYPE_OPT);
+  put16(&up, 4096);
+  put32(&up, 0);
+  put16(&up, 0);
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, up.b, up.n, 0),
+                   DNS_CACHE_INVALID);
+  assert_int_equal(dns_cache_relay(up.b, up.n, &q.q, 1232, out, sizeof(out)), 0);
+  dns_cache_free(c);
+}
+
 static void test_trailing_bytes_are_dropped_and_flush_empties(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(4, 0);
@@ -650,6 +775,10 @@ int main(void) {
       cmocka_unit_test(test_size_zero_stores_nothing_but_still_checks),
       cmocka_unit_test(test_too_big_for_client_is_tc_with_question_only),
       cmocka_unit_test(test_opt_is_left_out_for_clients_without_edns),
+      cmocka_unit_test(test_opt_not_last_is_invalid),
+      cmocka_unit_test(test_name_in_a_ttl_field_is_not_kept),
+      cmocka_unit_test(test_name_reading_past_its_pointer_is_invalid),
+      cmocka_unit_test(test_opt_not_owned_by_the_root_is_invalid),
       cmocka_unit_test(test_trailing_bytes_are_dropped_and_flush_empties),
       cmocka_unit_test(test_relay_patches_id_and_question_only),
   };

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Writes the fuzzers' seed corpora: corpus_dns/ (queries as binary files,
-one per file) and corpus_hosts/ (small hosts files). The files are
+one per file), corpus_hosts/ (small hosts files), corpus_upstream/ (two
+config bytes, then an upstream response: fuzz_cache and fuzz_forward_reply)
+and corpus_config/ (dnsortd config files). The files are
 committed; this script documents where every byte comes from and rebuilds
 them: python3 tests/fuzz/make_corpus.py"""
 import os
@@ -84,6 +86,87 @@ HOSTS = {
 }
 
 
+def rr(owner, rtype, ttl, rdata, rclass=1):
+    return owner + struct.pack(">HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def response(qname, qtype=1, flags=0x8180, ident=0xbeef, answers=(),
+             authority=(), additional=(), qdcount=1, tail=b""):
+    header = struct.pack(">HHHHHH", ident, flags, qdcount, len(answers),
+                         len(authority), len(additional))
+    body = name(qname) + struct.pack(">HH", qtype, 1)
+    return (header + body + b"".join(answers) + b"".join(authority)
+            + b"".join(additional) + tail)
+
+
+PTR = b"\xc0\x0c"  # the question's name
+SOA = (name("ns.example.com") + name("host.example.com")
+       + struct.pack(">IIIII", 2024010101, 3600, 600, 86400, 300))
+
+# The first byte: bit 0 RD, bit 1 EDNS, bit 2 DO, bit 3 TCP, bit 4 a large
+# UDP size, bits 5-7 the TTL caps; the second: an age in seconds (also the
+# UDP size, 512 + 4 * it). Then what the upstream sent.
+UPSTREAM = {
+    # unbound's answer to "dig www.example.com", OPT last.
+    "a_two_records_opt": b"\x03\x00" + response(
+        "www.example.com", answers=[rr(PTR, 1, 3600, bytes([93, 184, 215, 14])),
+                                    rr(PTR, 1, 60, bytes([93, 184, 215, 15]))],
+        additional=[opt()]),
+    "aaaa_plain_tcp": b"\x09\x05" + response(
+        "Dual.Example", qtype=28, answers=[rr(PTR, 28, 300, bytes(16))]),
+    "cname_chain": b"\x23\x00" + response(
+        "w.example.org", answers=[rr(PTR, 5, 600, name("x.example.org")),
+                                  rr(b"\xc0\x2b", 1, 600, bytes(4))]),
+    "nxdomain_soa": b"\x83\x02" + response(
+        "nope.example.com", flags=0x8183,
+        authority=[rr(name("example.com"), 6, 900, SOA)], additional=[opt()]),
+    "nodata_soa_compressed": b"\x01\x00" + response(
+        "v6.example.com", qtype=28, authority=[rr(b"\xc0\x0f", 6, 60, SOA)]),
+    "nodata_without_soa": b"\x01\x00" + response("v4.example", qtype=28),
+    "servfail": b"\x03\x00" + response("broken.example", flags=0x8182,
+                                       additional=[opt()]),
+    "truncated_tc": b"\x00\x00" + response("big.example", flags=0x8380),
+    "big_txt_udp512": b"\x00\x00" + response(
+        "txt.example", qtype=16,
+        answers=[rr(PTR, 16, 120, bytes([255]) + b"t" * 255)] * 3),
+    "ttl_over_31_bits": b"\x03\x00" + response(
+        "t.example", answers=[rr(PTR, 1, 0x80000001, bytes(4))]),
+    "opt_not_last": b"\x00\x00" + response(
+        "o.example", answers=[rr(PTR, 1, 60, bytes(4))],
+        additional=[opt(), rr(PTR, 1, 60, bytes(4))]),
+    "badvers_ext_rcode": b"\x03\x00" + response(
+        "e.example", additional=[b"\0" + struct.pack(">HHIH", 41, 1232,
+                                                     1 << 24, 0)]),
+    "trailing_garbage": b"\x03\x00" + response(
+        "g.example", answers=[rr(PTR, 1, 30, bytes(4))], tail=b"\xde\xad"),
+    "forward_pointer": b"\x00\x00" + response(
+        "p.example", answers=[rr(b"\xc0\x40", 1, 30, bytes(4))]),
+    "not_a_response": b"\x00\x00" + query("q.example", flags=0x0100),
+    "qdcount_zero": b"\x00\x00" + response("z.example", qdcount=0),
+}
+
+# dnsortd --config files: one NAME or NAME=VALUE per line.
+CONFIG = {
+    "full": "# dnsortd.conf\ndns = 127.0.0.1:4343\nsort = 127.0.0.1:2015\n"
+    "threads = 4\nhosts = /etc/hosts\nmap = a.example=192.0.2.1\n"
+    "unknown = forward\nupstream = 192.0.2.53\nupstream = [2001:db8::53]:53\n"
+    "cache-size = 10k\nlog-level = debug\nmetrics = 127.0.0.1:9153\n",
+    "bom_crlf_blanks": "\ufeff\r\n  threads\t=  2 \r\n\n# comment\r\n"
+    "reuseport\r\n",
+    "comment_after_value": "dns = off # no DNS\nsort=127.0.0.1:0#not a comment\n",
+    "errors_unknown": "threads = 2\nno-such-option = 1\n",
+    "errors_dashes": "--threads = 2\n",
+    "errors_no_value": "threads\n",
+    "errors_value_no_name": " = 3\n",
+    "errors_cli_only": "help\n",
+    "errors_bad_number": "threads = lots\n",
+    "forward_without_upstream": "unknown = forward\n",
+    "nul_byte": "threads = 2\n\0\n",
+    "no_final_newline": "threads = 2",
+    "long_line": "map = " + "a" * 4100 + "\n",
+}
+
+
 def write(directory, files):
     path = os.path.join(HERE, directory)
     os.makedirs(path, exist_ok=True)
@@ -97,3 +180,5 @@ def write(directory, files):
 if __name__ == "__main__":
     write("corpus_dns", DNS)
     write("corpus_hosts", HOSTS)
+    write("corpus_upstream", UPSTREAM)
+    write("corpus_config", CONFIG)
