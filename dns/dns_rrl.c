@@ -1,0 +1,282 @@
+#include "dns_rrl.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns_wire.h"
+
+/* Tokens are kept in thousandths of a reply, so that a refill of rate per
+ * second can be added per millisecond without rounding away low rates.
+ * rate * MILLI fits 32 bits up to DNS_RRL_MAX_RATE. */
+#define MILLI 1000u
+/* A bucket holds one second of replies: more time than that refills
+ * nothing more. */
+#define REFILL_CAP_MS 1000u
+#define SET_BYTES 64
+
+#define FLAGS_TC 0x0200u
+#define FLAGS_RCODE 0x000Fu
+#define LABEL_POINTER 0xC0u
+#define RR_FIXED 10            /* TYPE, CLASS, TTL, RDLENGTH */
+#define OPT_RR_SIZE 11         /* root owner, fixed fields, no rdata */
+
+_Static_assert((uint64_t)DNS_RRL_MAX_RATE * MILLI <= UINT32_MAX / 2,
+               "a full bucket plus a refill must fit 32 bits");
+
+/* 16 bytes: DNS_RRL_WAYS of them fill one cache line. tag 0 is a free
+ * slot (real tags have their low bit set). */
+typedef struct {
+  uint32_t tag;
+  uint32_t last_ms;            /* the loop clock, truncated: differences
+                                  stay right for 49 days */
+  uint32_t tokens;             /* thousandths of a reply */
+  uint32_t drops;              /* since the bucket was claimed, for slip */
+} bucket_t;
+
+_Static_assert(sizeof(bucket_t) * DNS_RRL_WAYS == SET_BYTES,
+               "a set is one cache line");
+
+struct dns_rrl {
+  bucket_t *table;
+  size_t set_mask;             /* sets - 1 */
+  uint32_t full;               /* rate * MILLI */
+  uint32_t rate;
+  uint32_t slip;
+  uint64_t seed;
+  dns_rrl_stats_t stats;
+};
+
+dns_rrl_t *dns_rrl_new(const dns_rrl_config_t *cfg) {
+  size_t want = cfg->table_size != 0 ? cfg->table_size
+                                     : DNS_RRL_DEFAULT_TABLE_SIZE;
+  if (cfg->rate == 0 || cfg->rate > DNS_RRL_MAX_RATE ||
+      cfg->slip > DNS_RRL_MAX_SLIP || want < DNS_RRL_MIN_TABLE_SIZE ||
+      want > DNS_RRL_MAX_TABLE_SIZE)
+    return NULL;
+  size_t size = DNS_RRL_MIN_TABLE_SIZE;
+  while (size < want)
+    size *= 2;
+  dns_rrl_t *rrl = calloc(1, sizeof(*rrl));
+  if (rrl == NULL)
+    return NULL;
+  size_t bytes = size * sizeof(bucket_t);
+  rrl->table = aligned_alloc(SET_BYTES, bytes);
+  if (rrl->table == NULL) {
+    free(rrl);
+    return NULL;
+  }
+  memset(rrl->table, 0, bytes);
+  rrl->set_mask = size / DNS_RRL_WAYS - 1;
+  rrl->rate = cfg->rate;
+  rrl->full = cfg->rate * MILLI;
+  rrl->slip = cfg->slip;
+  rrl->seed = cfg->seed;
+  rrl->stats.table_size = size;
+  rrl->stats.table_bytes = bytes;
+  return rrl;
+}
+
+void dns_rrl_free(dns_rrl_t *rrl) {
+  if (rrl == NULL)
+    return;
+  free(rrl->table);
+  free(rrl);
+}
+
+void dns_rrl_stats(const dns_rrl_t *rrl, dns_rrl_stats_t *out) {
+  *out = rrl->stats;
+}
+
+/* ---- the key ---- */
+
+/* Move *pos past the name at it: labels up to the root label or a
+ * pointer, within len. False when the name is cut short. */
+static bool skip_name(const uint8_t *m, size_t len, size_t *pos) {
+  size_t p = *pos;
+  for (size_t seen = 0; p < len && seen <= DNS_MAX_NAME;) {
+    uint8_t octet = m[p];
+    if ((octet & LABEL_POINTER) == LABEL_POINTER) {
+      if (len - p < 2)
+        return false;
+      *pos = p + 2;
+      return true;
+    }
+    if (octet > DNS_MAX_LABEL)
+      return false;
+    p += 1u + octet;
+    seen += 1u + octet;
+    if (octet == 0) {
+      *pos = p;
+      return p <= len;
+    }
+  }
+  return false;
+}
+
+/* The words hashed for a reply: see the header for what goes in. A reply
+ * too odd to read keys on its header and client alone, which still
+ * limits it. */
+enum { KEY_WORDS = 3 + DNS_RRL_KEY_RDATA / 8 };
+
+static void reply_key(const uint8_t *m, size_t len, uint64_t key[KEY_WORDS]) {
+  uint16_t flags = dns_get_be16(m + 2);
+  unsigned qdcount = dns_get_be16(m + 4), ancount = dns_get_be16(m + 6);
+  unsigned qtype = 0, ans_type = 0, rdlen = 0;
+  uint8_t rdata[DNS_RRL_KEY_RDATA] = {0};
+  size_t pos = DNS_HEADER_SIZE;
+
+  if (qdcount == 1 && skip_name(m, len, &pos) && len - pos >= 4) {
+    qtype = dns_get_be16(m + pos);
+    pos += 4;
+    if (ancount > 0 && skip_name(m, len, &pos) && len - pos >= RR_FIXED) {
+      ans_type = dns_get_be16(m + pos);
+      rdlen = dns_get_be16(m + pos + 8);
+      pos += RR_FIXED;
+      size_t take = len - pos < rdlen ? len - pos : rdlen;
+      if (take > sizeof(rdata))
+        take = sizeof(rdata);
+      memcpy(rdata, m + pos, take);
+    }
+  }
+  key[1] = (uint64_t)qtype << 48 | (uint64_t)(flags & (FLAGS_TC | FLAGS_RCODE))
+                                        << 32 |
+           (uint64_t)ancount << 16 | ans_type;
+  key[2] = rdlen;
+  for (size_t i = 0; i < DNS_RRL_KEY_RDATA / 8; i++) {
+    uint64_t w;
+    memcpy(&w, rdata + 8 * i, sizeof(w));
+    key[3 + i] = w;
+  }
+}
+
+/* The client's network, tagged with its family; false for a family that
+ * is neither. */
+static bool client_net(const struct sockaddr *sa, uint64_t *net) {
+  if (sa->sa_family == AF_INET) {
+    uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+    *net = (uint64_t)4 << 56 | a >> (32 - DNS_RRL_IPV4_PREFIX);
+    return true;
+  }
+  if (sa->sa_family != AF_INET6)
+    return false;
+  const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(b, mapped, sizeof(mapped)) == 0) {
+    uint32_t a = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+                 (uint32_t)b[14] << 8 | b[15];
+    *net = (uint64_t)4 << 56 | a >> (32 - DNS_RRL_IPV4_PREFIX);
+    return true;
+  }
+  uint64_t v = 0;
+  for (int i = 0; i < DNS_RRL_IPV6_PREFIX / 8; i++)
+    v = v << 8 | b[i];
+  *net = (uint64_t)6 << 56 | v;
+  return true;
+}
+
+/* A multiply-xorshift mix per word and splitmix64's finalizer: a few
+ * cycles per word. Not a cryptographic hash; the secret seed is what
+ * keeps outsiders from choosing collisions. */
+static uint64_t hash_words(uint64_t seed, const uint64_t *w, size_t n) {
+  uint64_t h = seed;
+  for (size_t i = 0; i < n; i++) {
+    h ^= w[i];
+    h *= 0x9E3779B97F4A7C15ull;
+    h ^= h >> 29;
+  }
+  h ^= h >> 30;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 27;
+  h *= 0x94D049BB133111EBull;
+  h ^= h >> 31;
+  return h;
+}
+
+/* ---- the buckets ---- */
+
+/* The bucket for tag in its set: the one holding it, else a free one,
+ * else the one idle the longest, claimed full. */
+static bucket_t *find_bucket(dns_rrl_t *rrl, uint64_t h, uint32_t now) {
+  bucket_t *set = rrl->table + ((h >> 32) & rrl->set_mask) * DNS_RRL_WAYS;
+  uint32_t tag = (uint32_t)h | 1u;
+  bucket_t *victim = &set[0];
+  for (int i = 0; i < DNS_RRL_WAYS; i++) {
+    if (set[i].tag == tag)
+      return &set[i];
+    if (victim->tag != 0 &&
+        (set[i].tag == 0 ||
+         (uint32_t)(now - set[i].last_ms) > (uint32_t)(now - victim->last_ms)))
+      victim = &set[i];
+  }
+  /* A bucket that would have refilled completely has forgotten nothing
+   * worth keeping. */
+  if (victim->tag != 0 && (uint32_t)(now - victim->last_ms) < REFILL_CAP_MS)
+    rrl->stats.evicted++;
+  victim->tag = tag;
+  victim->last_ms = now;
+  victim->tokens = rrl->full;
+  victim->drops = 0;
+  return victim;
+}
+
+dns_rrl_action_t dns_rrl_account(dns_rrl_t *rrl, const struct sockaddr *client,
+                                 const uint8_t *reply, size_t len,
+                                 uint64_t now_ms) {
+  uint64_t key[KEY_WORDS];
+  if (len < DNS_HEADER_SIZE || !client_net(client, &key[0])) {
+    rrl->stats.sent++;
+    return DNS_RRL_SEND;
+  }
+  reply_key(reply, len, key);
+  uint64_t h = hash_words(rrl->seed, key, KEY_WORDS);
+  uint32_t now = (uint32_t)now_ms;
+  bucket_t *b = find_bucket(rrl, h, now);
+
+  uint32_t elapsed = now - b->last_ms;
+  if (elapsed > REFILL_CAP_MS)
+    elapsed = REFILL_CAP_MS;
+  uint32_t tokens = b->tokens + elapsed * rrl->rate;
+  b->tokens = tokens < rrl->full ? tokens : rrl->full;
+  b->last_ms = now;
+  if (b->tokens >= MILLI) {
+    b->tokens -= MILLI;
+    rrl->stats.sent++;
+    return DNS_RRL_SEND;
+  }
+  b->drops++;
+  if (rrl->slip != 0 && b->drops % rrl->slip == 0) {
+    rrl->stats.slipped++;
+    return DNS_RRL_SLIP;
+  }
+  rrl->stats.dropped++;
+  return DNS_RRL_DROP;
+}
+
+size_t dns_rrl_truncate(const uint8_t *reply, size_t len, uint8_t *out,
+                        size_t cap) {
+  if (len < DNS_HEADER_SIZE || cap < DNS_HEADER_SIZE)
+    return 0;
+  size_t pos = DNS_HEADER_SIZE;
+  bool question = dns_get_be16(reply + 4) == 1 && skip_name(reply, len, &pos) &&
+                  len - pos >= 4;
+  size_t qlen = question ? pos + 4 - DNS_HEADER_SIZE : 0;
+  /* Our own OPT: the root name, TYPE 41, no rdata, last in the message. */
+  const uint8_t *opt = reply + len - OPT_RR_SIZE;
+  bool has_opt = dns_get_be16(reply + 10) >= 1 &&
+                 len >= DNS_HEADER_SIZE + qlen + OPT_RR_SIZE && opt[0] == 0 &&
+                 dns_get_be16(opt + 1) == DNS_TYPE_OPT &&
+                 dns_get_be16(opt + 9) == 0;
+  size_t n = DNS_HEADER_SIZE + qlen + (has_opt ? OPT_RR_SIZE : 0);
+  if (n > cap)
+    return 0;
+  memcpy(out, reply, DNS_HEADER_SIZE + qlen);
+  dns_put_be16(out + 2, (uint16_t)(dns_get_be16(reply + 2) | FLAGS_TC));
+  dns_put_be16(out + 4, question ? 1 : 0);
+  dns_put_be16(out + 6, 0);
+  dns_put_be16(out + 8, 0);
+  dns_put_be16(out + 10, has_opt ? 1 : 0);
+  if (has_opt)
+    memcpy(out + DNS_HEADER_SIZE + qlen, opt, OPT_RR_SIZE);
+  return n;
+}
