@@ -552,6 +552,8 @@ void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
       .accepted = s->net.accepted,
       .refused = s->net.refused,
       .accept_errors = s->net.accept_errors,
+      .denied = s->net.denied,
+      .refused_acl = s->refused_acl,
       .open = s->net.n_conns,
   };
 }

@@ -110,6 +110,8 @@ typedef struct {
   uint64_t accepted;
   uint64_t refused;             /* over max_connections */
   uint64_t accept_errors;
+  uint64_t denied;              /* connections from outside cfg.acl */
+  uint64_t refused_acl;         /* their queries (REFUSED) */
   size_t open;                  /* connections now */
 } dns_tcp_stats_t;
 

@@ -398,5 +398,6 @@ void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out) {
       .dropped_invalid = s->dropped_invalid,
       .dropped_send = s->dropped_send,
       .forward_unavailable = s->forward_unavailable,
+      .refused_acl = s->refused_acl,
   };
 }

@@ -107,6 +107,7 @@ typedef struct {
   uint64_t dropped_invalid;
   uint64_t dropped_send;
   uint64_t forward_unavailable;
+  uint64_t refused_acl;         /* queries from outside --allow */
 } dns_udp_stats_t;
 
 void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out);

@@ -91,16 +91,14 @@ static void ranges_insert(net_acl_range_t *r, size_t *n, net_acl_u128_t first,
   r[i].last = last;
 }
 
-/* The prefix length after the slash: decimal, at most max. */
-static bool parse_len(const char *text, unsigned max, unsigned *len) {
+/* The prefix length after the slash: one to three decimal digits. */
+static bool parse_len(const char *text, unsigned *len) {
   unsigned v = 0;
   size_t digits = strspn(text, "0123456789");
   if (digits == 0 || digits > 3 || text[digits] != '\0')
     return false;
   for (size_t i = 0; i < digits; i++)
     v = v * 10 + (unsigned)(text[i] - '0');
-  if (v > max)
-    return false;
   *len = v;
   return true;
 }
@@ -109,7 +107,7 @@ void net_acl_init(net_acl_t *acl) {
   acl->n_rules = acl->n4 = acl->n6 = 0;
 }
 
-net_acl_status_t net_acl_add(net_acl_t *acl, const char *cidr) {
+net_acl_status_t net_acl_parse(const char *cidr, net_acl_rule_t *rule) {
   char text[INET6_ADDRSTRLEN];
   const char *slash = strchr(cidr, '/');
   size_t addr_len = slash != NULL ? (size_t)(slash - cidr) : strlen(cidr);
@@ -118,49 +116,70 @@ net_acl_status_t net_acl_add(net_acl_t *acl, const char *cidr) {
   memcpy(text, cidr, addr_len);
   text[addr_len] = '\0';
 
-  uint8_t a[16];
+  uint8_t a[16] = {0};
   unsigned bits, len;
-  net_acl_u128_t addr;
-  if (inet_pton(AF_INET, text, a) == 1) {
+  if (inet_pton(AF_INET, text, a) == 1)
     bits = V4_BITS;
-    addr = (net_acl_u128_t){0, (uint64_t)a[0] << 24 | (uint64_t)a[1] << 16 |
-                                   (uint64_t)a[2] << 8 | a[3]};
-  } else if (inet_pton(AF_INET6, text, a) == 1) {
+  else if (inet_pton(AF_INET6, text, a) == 1)
     bits = V6_BITS;
-    addr = (net_acl_u128_t){load_be64(a), load_be64(a + 8)};
-  } else {
+  else
     return NET_ACL_SYNTAX;
-  }
   len = bits;
-  if (slash != NULL && !parse_len(slash + 1, bits, &len))
+  if (slash != NULL && !parse_len(slash + 1, &len))
     return NET_ACL_SYNTAX;
+  if (len > bits)
+    return NET_ACL_BAD_LENGTH;
   /* Clients in ::ffff:0:0/96 are checked as IPv4, so a rule there is
    * one too. */
   if (bits == V6_BITS && len >= V4_MAPPED_PREFIX && is_v4_mapped(a)) {
     bits = V4_BITS;
     len -= V4_MAPPED_PREFIX;
-    addr = (net_acl_u128_t){0, addr.lo & UINT32_MAX};
+    memmove(a, a + 12, 4);
+    memset(a + 4, 0, 12);
   }
-  net_acl_u128_t host = host_mask(len, bits);
   /* 10.0.0.1/8 is most likely a typo for a host or for 10.0.0.0/8: say
    * so rather than guess. */
-  if ((addr.hi & host.hi) != 0 || (addr.lo & host.lo) != 0)
-    return NET_ACL_HOST_BITS;
+  for (unsigned bit = len; bit < bits; bit++) {
+    if (a[bit / 8] & (0x80u >> (bit % 8)))
+      return NET_ACL_HOST_BITS;
+  }
+  memcpy(rule->addr, a, sizeof(rule->addr));
+  rule->family = bits == V4_BITS ? 4 : 6;
+  rule->len = (uint8_t)len;
+  return NET_ACL_OK;
+}
+
+net_acl_status_t net_acl_add_rule(net_acl_t *acl, const net_acl_rule_t *rule) {
   if (acl->n_rules >= NET_ACL_MAX_RULES)
     return NET_ACL_FULL;
-  net_acl_u128_t last = {addr.hi | host.hi, addr.lo | host.lo};
+  unsigned bits = rule->family == 4 ? V4_BITS : V6_BITS;
+  net_acl_u128_t first =
+      bits == V4_BITS
+          ? (net_acl_u128_t){0, (uint64_t)rule->addr[0] << 24 |
+                                    (uint64_t)rule->addr[1] << 16 |
+                                    (uint64_t)rule->addr[2] << 8 | rule->addr[3]}
+          : (net_acl_u128_t){load_be64(rule->addr), load_be64(rule->addr + 8)};
+  net_acl_u128_t host = host_mask(rule->len, bits);
+  net_acl_u128_t last = {first.hi | host.hi, first.lo | host.lo};
   if (bits == V4_BITS)
-    ranges_insert(acl->v4, &acl->n4, addr, last);
+    ranges_insert(acl->v4, &acl->n4, first, last);
   else
-    ranges_insert(acl->v6, &acl->n6, addr, last);
+    ranges_insert(acl->v6, &acl->n6, first, last);
   acl->n_rules++;
   return NET_ACL_OK;
+}
+
+net_acl_status_t net_acl_add(net_acl_t *acl, const char *cidr) {
+  net_acl_rule_t rule;
+  net_acl_status_t st = net_acl_parse(cidr, &rule);
+  return st != NET_ACL_OK ? st : net_acl_add_rule(acl, &rule);
 }
 
 const char *net_acl_status_text(net_acl_status_t status) {
   switch (status) {
   case NET_ACL_OK: return "ok";
-  case NET_ACL_SYNTAX: return "not ADDR or ADDR/LEN (IPv4 or IPv6)";
+  case NET_ACL_SYNTAX: return "is not ADDR or ADDR/LEN (IPv4 or IPv6)";
+  case NET_ACL_BAD_LENGTH: return "has a prefix length over 32 (IPv4) or 128 (IPv6)";
   case NET_ACL_HOST_BITS: return "has bits set past its prefix length";
   case NET_ACL_FULL: return "too many rules";
   }

@@ -42,16 +42,31 @@ typedef struct {
 
 typedef enum {
   NET_ACL_OK = 0,
-  NET_ACL_SYNTAX,              /* not ADDR or ADDR/LEN, or LEN too long */
+  NET_ACL_SYNTAX,              /* not ADDR or ADDR/LEN */
+  NET_ACL_BAD_LENGTH,          /* LEN over 32 (IPv4) or 128 (IPv6) */
   NET_ACL_HOST_BITS,           /* bits set past the prefix: 10.0.0.1/8 */
   NET_ACL_FULL,                /* NET_ACL_MAX_RULES already */
 } net_acl_status_t;
 
+/* One rule as parsed, before it joins a list: plain bytes (no padding),
+ * so that lists of rules compare with memcmp. */
+typedef struct {
+  uint8_t addr[16];            /* the network, IPv4 in the first 4 bytes */
+  uint8_t family;              /* 4 or 6 (::ffff:a.b.c.d/N, N >= 96, is 4) */
+  uint8_t len;                 /* prefix length */
+} net_acl_rule_t;
+
 /* An empty list: it allows nobody. */
 void net_acl_init(net_acl_t *acl);
 
-/* Add "ADDR/LEN" or a bare "ADDR" (a single host) to the allowed set. On
- * failure the list is unchanged. */
+/* Parse "ADDR/LEN" or a bare "ADDR" (a single host). */
+net_acl_status_t net_acl_parse(const char *cidr, net_acl_rule_t *rule);
+
+/* Add a parsed rule to the allowed set; NET_ACL_FULL past
+ * NET_ACL_MAX_RULES (the list is then unchanged). */
+net_acl_status_t net_acl_add_rule(net_acl_t *acl, const net_acl_rule_t *rule);
+
+/* Both: on failure the list is unchanged. */
 net_acl_status_t net_acl_add(net_acl_t *acl, const char *cidr);
 
 /* A short phrase for a status, for error messages. */

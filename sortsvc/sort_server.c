@@ -595,6 +595,7 @@ void sort_server_stats(const sort_server_t *s, sort_server_stats_t *out) {
       .shutdown = s->shutdown,
       .accepted = s->net.accepted + s->net.refused,
       .accept_errors = s->net.accept_errors,
+      .denied = s->net.denied,
       .queued = s->jobs - running,
       .running = running,
       .connections = s->net.n_conns,

@@ -128,6 +128,7 @@ typedef struct {
   uint64_t shutdown;
   uint64_t accepted;           /* served or refused busy */
   uint64_t accept_errors;
+  uint64_t denied;             /* from outside --sort-allow, closed unread */
   size_t queued;
   size_t running;
   size_t connections;

@@ -130,14 +130,19 @@ static void test_mapped_rule_is_an_ipv4_rule(void **state) {
   assert_false(allows(acl, "11.0.0.0"));
   assert_int_equal(acl->n4, 1);
   assert_int_equal(acl->n6, 0);
+  /* As parsed: a plain IPv4 rule, the bytes after it zero. */
+  net_acl_rule_t rule, want = {.addr = {10}, .family = 4, .len = 8};
+  memset(&rule, 0xAA, sizeof(rule));
+  assert_int_equal(net_acl_parse("::ffff:10.0.0.0/104", &rule), NET_ACL_OK);
+  assert_memory_equal(&rule, &want, sizeof(rule));
   free(acl);
 }
 
 static void test_bad_text_is_refused_and_changes_nothing(void **state) {
   (void)state;
   static const char *const bad[] = {
-      "",           "/24",          "10.0.0.0/",    "10.0.0.0/33",
-      "::/129",     "10.0.0.0/-1",  "10.0.0.0/+8",  "10.0.0.0/8x",
+      "",           "/24",          "10.0.0.0/",    "10.0.0.0/1234",
+      "10.0.0.0/-1",  "10.0.0.0/+8",  "10.0.0.0/8x",
       "10.0.0/8",   "10.0.0.0.0",   "localhost",    "10.0.0.0/0008",
       "1.2.3.4 ",   " 1.2.3.4",     "fe80::1%eth0", "10.0.0.0//8",
       "10.0.0.0/8/8",
@@ -150,6 +155,11 @@ static void test_bad_text_is_refused_and_changes_nothing(void **state) {
   }
   assert_int_equal(acl->n_rules, 0);
   assert_int_equal(acl->n4 + acl->n6, 0);
+  assert_int_equal(net_acl_add(acl, "10.0.0.0/33"), NET_ACL_BAD_LENGTH);
+  assert_int_equal(net_acl_add(acl, "::/129"), NET_ACL_BAD_LENGTH);
+  assert_int_equal(net_acl_add(acl, "::ffff:10.0.0.0/129"), NET_ACL_BAD_LENGTH);
+  assert_int_equal(net_acl_add(acl, "10.0.0.0/32"), NET_ACL_OK);
+  assert_int_equal(net_acl_add(acl, "::/128"), NET_ACL_OK);
   free(acl);
 }
 
