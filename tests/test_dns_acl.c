@@ -1,6 +1,7 @@
 /* dns_acl: the REFUSED reply a client outside --allow gets (never larger
  * than its query), and the default list of local networks. */
 #include "test_util.h"
+#include "test_addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -72,16 +73,7 @@ static void test_what_is_dropped_stays_dropped(void **state) {
 }
 
 static bool allows(const net_acl_t *acl, const char *text) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-  } else {
-    assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
-    in6->sin6_family = AF_INET6;
-  }
+  struct sockaddr_storage ss = test_addr(text);
   return net_acl_allows(acl, (struct sockaddr *)&ss);
 }
 

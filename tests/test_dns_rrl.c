@@ -3,6 +3,7 @@
  * does not, the bounded table, the truncated reply, the configuration's
  * bounds. The last test prints the cost of one account (never asserted). */
 #include "test_util.h"
+#include "test_addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -65,20 +66,6 @@ static msg_t answer_a(const char *name, const char *addr) {
   return reply_for(name, DNS_TYPE_A, DNS_RCODE_NOERROR, addr, 60, false);
 }
 
-static struct sockaddr_storage client(const char *text) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-  } else {
-    assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
-    in6->sin6_family = AF_INET6;
-  }
-  return ss;
-}
-
 static dns_rrl_t *rrl_new(uint32_t rate, uint32_t slip, size_t table) {
   dns_rrl_config_t cfg = {rate, slip, table, 0x5eed};
   dns_rrl_t *rrl = dns_rrl_new(&cfg);
@@ -88,7 +75,7 @@ static dns_rrl_t *rrl_new(uint32_t rate, uint32_t slip, size_t table) {
 
 static dns_rrl_action_t account(dns_rrl_t *rrl, const char *from,
                                 const msg_t *m, uint64_t now) {
-  struct sockaddr_storage ss = client(from);
+  struct sockaddr_storage ss = test_addr(from);
   return dns_rrl_account(rrl, (struct sockaddr *)&ss, m->data, m->len, now);
 }
 
@@ -342,7 +329,7 @@ static void test_odd_replies_are_limited_not_misread(void **state) {
   uint8_t header[12] = {1, 2, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0};
   uint8_t cut[16] = {1, 2, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 9, 'a', 'b', 'c'};
   uint8_t bad[20] = {1, 2, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 0x80, 1, 2};
-  struct sockaddr_storage ss = client("198.51.100.1");
+  struct sockaddr_storage ss = test_addr("198.51.100.1");
   const struct sockaddr *sa = (struct sockaddr *)&ss;
   unsigned sent = 0;
   for (int i = 0; i < 5; i++) {

@@ -3,6 +3,7 @@
  * last test prints the cost of one check with 1, 16 and 256 rules (a
  * figure, never asserted). */
 #include "test_util.h"
+#include "test_addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,22 +13,8 @@
 
 #include "net_acl.h"
 
-static struct sockaddr_storage addr_of(const char *text) {
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof(ss));
-  struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
-    in->sin_family = AF_INET;
-  } else {
-    assert_int_equal(inet_pton(AF_INET6, text, &in6->sin6_addr), 1);
-    in6->sin6_family = AF_INET6;
-  }
-  return ss;
-}
-
 static bool allows(const net_acl_t *acl, const char *text) {
-  struct sockaddr_storage ss = addr_of(text);
+  struct sockaddr_storage ss = test_addr(text);
   return net_acl_allows(acl, (const struct sockaddr *)&ss);
 }
 
@@ -278,12 +265,12 @@ static void test_loopback(void **state) {
   static const char *const no[] = {"0.0.0.0", "128.0.0.1", "::",
                                    "::ffff:10.0.0.1", "::2", "10.0.0.1"};
   for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
-    struct sockaddr_storage ss = addr_of(yes[i]);
+    struct sockaddr_storage ss = test_addr(yes[i]);
     if (!net_acl_is_loopback((struct sockaddr *)&ss))
       fail_msg("%s is loopback", yes[i]);
   }
   for (size_t i = 0; i < ARRAY_LEN(no); i++) {
-    struct sockaddr_storage ss = addr_of(no[i]);
+    struct sockaddr_storage ss = test_addr(no[i]);
     if (net_acl_is_loopback((struct sockaddr *)&ss))
       fail_msg("%s is not loopback", no[i]);
   }
