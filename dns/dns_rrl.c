@@ -114,17 +114,35 @@ static bool skip_name(const uint8_t *m, size_t len, size_t *pos) {
   return false;
 }
 
-/* The words hashed for a reply: see the header for what goes in. A reply
- * too odd to read keys on its header and client alone, which still
- * limits it. */
-enum { KEY_WORDS = 3 + DNS_RRL_KEY_RDATA / 8 };
+/* One step of the hash: a multiply-xorshift per 64-bit word, a few
+ * cycles. Not a cryptographic hash; the secret seed is what keeps
+ * outsiders from choosing collisions. */
+static uint64_t mix(uint64_t h, uint64_t w) {
+  h ^= w;
+  h *= 0x9E3779B97F4A7C15ull;
+  return h ^ (h >> 29);
+}
 
-static void reply_key(const uint8_t *m, size_t len, uint64_t key[KEY_WORDS]) {
+/* splitmix64's finalizer, so that every input bit reaches the set index
+ * (high bits) and the tag (low bits). */
+static uint64_t finish(uint64_t h) {
+  h ^= h >> 30;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 27;
+  h *= 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+
+/* Hash into h what the header says a reply carries: qtype, rcode and TC,
+ * answer count, and the first answer's type and rdata (up to
+ * DNS_RRL_KEY_RDATA bytes). A reply too odd to read is keyed on its
+ * header alone, which still limits it. */
+static uint64_t hash_reply(uint64_t h, const uint8_t *m, size_t len) {
   uint16_t flags = dns_get_be16(m + 2);
   unsigned qdcount = dns_get_be16(m + 4), ancount = dns_get_be16(m + 6);
   unsigned qtype = 0, ans_type = 0, rdlen = 0;
-  uint8_t rdata[DNS_RRL_KEY_RDATA] = {0};
-  size_t pos = DNS_HEADER_SIZE;
+  const uint8_t *rdata = NULL;
+  size_t take = 0, pos = DNS_HEADER_SIZE;
 
   if (qdcount == 1 && skip_name(m, len, &pos) && len - pos >= 4) {
     qtype = dns_get_be16(m + pos);
@@ -133,21 +151,22 @@ static void reply_key(const uint8_t *m, size_t len, uint64_t key[KEY_WORDS]) {
       ans_type = dns_get_be16(m + pos);
       rdlen = dns_get_be16(m + pos + 8);
       pos += RR_FIXED;
-      size_t take = len - pos < rdlen ? len - pos : rdlen;
-      if (take > sizeof(rdata))
-        take = sizeof(rdata);
-      memcpy(rdata, m + pos, take);
+      rdata = m + pos;
+      take = len - pos < rdlen ? len - pos : rdlen;
+      if (take > DNS_RRL_KEY_RDATA)
+        take = DNS_RRL_KEY_RDATA;
     }
   }
-  key[1] = (uint64_t)qtype << 48 | (uint64_t)(flags & (FLAGS_TC | FLAGS_RCODE))
-                                        << 32 |
-           (uint64_t)ancount << 16 | ans_type;
-  key[2] = rdlen;
-  for (size_t i = 0; i < DNS_RRL_KEY_RDATA / 8; i++) {
-    uint64_t w;
-    memcpy(&w, rdata + 8 * i, sizeof(w));
-    key[3 + i] = w;
+  h = mix(h, (uint64_t)qtype << 48 |
+                 (uint64_t)(flags & (FLAGS_TC | FLAGS_RCODE)) << 32 |
+                 (uint64_t)ancount << 16 | ans_type);
+  h = mix(h, rdlen);
+  for (size_t i = 0; i < take; i += 8) {
+    uint64_t w = 0;
+    memcpy(&w, rdata + i, take - i < 8 ? take - i : 8);
+    h = mix(h, w);
   }
+  return finish(h);
 }
 
 /* The client's network, tagged with its family; false for a family that
@@ -175,24 +194,6 @@ static bool client_net(const struct sockaddr *sa, uint64_t *net) {
   return true;
 }
 
-/* A multiply-xorshift mix per word and splitmix64's finalizer: a few
- * cycles per word. Not a cryptographic hash; the secret seed is what
- * keeps outsiders from choosing collisions. */
-static uint64_t hash_words(uint64_t seed, const uint64_t *w, size_t n) {
-  uint64_t h = seed;
-  for (size_t i = 0; i < n; i++) {
-    h ^= w[i];
-    h *= 0x9E3779B97F4A7C15ull;
-    h ^= h >> 29;
-  }
-  h ^= h >> 30;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 27;
-  h *= 0x94D049BB133111EBull;
-  h ^= h >> 31;
-  return h;
-}
-
 /* ---- the buckets ---- */
 
 /* The bucket for tag in its set: the one holding it, else a free one,
@@ -200,13 +201,15 @@ static uint64_t hash_words(uint64_t seed, const uint64_t *w, size_t n) {
 static bucket_t *find_bucket(dns_rrl_t *rrl, uint64_t h, uint32_t now) {
   bucket_t *set = rrl->table + ((h >> 32) & rrl->set_mask) * DNS_RRL_WAYS;
   uint32_t tag = (uint32_t)h | 1u;
-  bucket_t *victim = &set[0];
   for (int i = 0; i < DNS_RRL_WAYS; i++) {
     if (set[i].tag == tag)
       return &set[i];
-    if (victim->tag != 0 &&
-        (set[i].tag == 0 ||
-         (uint32_t)(now - set[i].last_ms) > (uint32_t)(now - victim->last_ms)))
+  }
+  /* A new key: a free slot, else the one idle the longest. */
+  bucket_t *victim = &set[0];
+  for (int i = 1; i < DNS_RRL_WAYS && victim->tag != 0; i++) {
+    if (set[i].tag == 0 ||
+        (uint32_t)(now - set[i].last_ms) > (uint32_t)(now - victim->last_ms))
       victim = &set[i];
   }
   /* A bucket that would have refilled completely has forgotten nothing
@@ -223,13 +226,12 @@ static bucket_t *find_bucket(dns_rrl_t *rrl, uint64_t h, uint32_t now) {
 dns_rrl_action_t dns_rrl_account(dns_rrl_t *rrl, const struct sockaddr *client,
                                  const uint8_t *reply, size_t len,
                                  uint64_t now_ms) {
-  uint64_t key[KEY_WORDS];
-  if (len < DNS_HEADER_SIZE || !client_net(client, &key[0])) {
+  uint64_t net;
+  if (len < DNS_HEADER_SIZE || !client_net(client, &net)) {
     rrl->stats.sent++;
     return DNS_RRL_SEND;
   }
-  reply_key(reply, len, key);
-  uint64_t h = hash_words(rrl->seed, key, KEY_WORDS);
+  uint64_t h = hash_reply(mix(rrl->seed, net), reply, len);
   uint32_t now = (uint32_t)now_ms;
   bucket_t *b = find_bucket(rrl, h, now);
 
