@@ -24,8 +24,9 @@ size_t dns_acl_refuse(const uint8_t *pkt, size_t len,
   if (dns_parse_query(pkt, len, &q) == DNS_PARSE_DROP)
     return 0;
   /* The OPT goes back if the query had one (RFC 6891 7), without any of
-   * the query's options: the reply is never larger than the query. */
+   * the query's options: the reply is never larger than the query. No
+   * recursion is offered to a client we refuse. */
   size_t limit = transport == DNS_TRANSPORT_UDP ? dns_udp_limit(&q) : cap;
-  return dns_build_response(&q, DNS_RCODE_REFUSED, NULL, 0, 0, out, cap,
-                            limit);
+  return dns_build_error(&q, DNS_RCODE_REFUSED, DNS_RECURSION_UNAVAILABLE, out,
+                         cap, limit);
 }

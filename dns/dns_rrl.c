@@ -15,10 +15,6 @@
 #define REFILL_CAP_MS 1000u
 #define SET_BYTES 64
 
-#define FLAGS_TC 0x0200u
-#define FLAGS_RCODE 0x000Fu
-#define LABEL_POINTER 0xC0u
-#define RR_FIXED 10            /* TYPE, CLASS, TTL, RDLENGTH */
 #define OPT_RR_SIZE 11         /* root owner, fixed fields, no rdata */
 
 _Static_assert((uint64_t)DNS_RRL_MAX_RATE * MILLI <= UINT32_MAX / 2,
@@ -90,30 +86,6 @@ void dns_rrl_stats(const dns_rrl_t *rrl, dns_rrl_stats_t *out) {
 
 /* ---- the key ---- */
 
-/* Move *pos past the name at it: labels up to the root label or a
- * pointer, within len. False when the name is cut short. */
-static bool skip_name(const uint8_t *m, size_t len, size_t *pos) {
-  size_t p = *pos;
-  for (size_t seen = 0; p < len && seen <= DNS_MAX_NAME;) {
-    uint8_t octet = m[p];
-    if ((octet & LABEL_POINTER) == LABEL_POINTER) {
-      if (len - p < 2)
-        return false;
-      *pos = p + 2;
-      return true;
-    }
-    if (octet > DNS_MAX_LABEL)
-      return false;
-    p += 1u + octet;
-    seen += 1u + octet;
-    if (octet == 0) {
-      *pos = p;
-      return p <= len;
-    }
-  }
-  return false;
-}
-
 /* One step of the hash: a multiply-xorshift per 64-bit word, a few
  * cycles. Not a cryptographic hash; the secret seed is what keeps
  * outsiders from choosing collisions. */
@@ -138,27 +110,27 @@ static uint64_t finish(uint64_t h) {
  * DNS_RRL_KEY_RDATA bytes). A reply too odd to read is keyed on its
  * header alone, which still limits it. */
 static uint64_t hash_reply(uint64_t h, const uint8_t *m, size_t len) {
-  uint16_t flags = dns_get_be16(m + 2);
-  unsigned qdcount = dns_get_be16(m + 4), ancount = dns_get_be16(m + 6);
+  dns_reader_t r = dns_reader(m, len);
+  dns_header_t hd = {0};
+  dns_question_t q;
+  dns_record_t rr;
   unsigned qtype = 0, ans_type = 0, rdlen = 0;
   const uint8_t *rdata = NULL;
-  size_t take = 0, pos = DNS_HEADER_SIZE;
+  size_t take = 0;
 
-  if (qdcount == 1 && skip_name(m, len, &pos) && len - pos >= 4) {
-    qtype = dns_get_be16(m + pos);
-    pos += 4;
-    if (ancount > 0 && skip_name(m, len, &pos) && len - pos >= RR_FIXED) {
-      ans_type = dns_get_be16(m + pos);
-      rdlen = dns_get_be16(m + pos + 8);
-      pos += RR_FIXED;
-      rdata = m + pos;
-      take = len - pos < rdlen ? len - pos : rdlen;
-      if (take > DNS_RRL_KEY_RDATA)
-        take = DNS_RRL_KEY_RDATA;
+  if (dns_read_header(&r, &hd) && hd.qdcount == 1 && dns_read_question(&r, &q)) {
+    qtype = q.qtype;
+    if (hd.ancount > 0 && dns_read_record(&r, &rr) == DNS_RECORD_OK) {
+      ans_type = rr.type;
+      rdlen = rr.rdlen;
+      rdata = rr.rdata;
+      take = rdlen < DNS_RRL_KEY_RDATA ? rdlen : DNS_RRL_KEY_RDATA;
     }
   }
+  uint16_t flags = hd.flags;
+  unsigned ancount = hd.ancount;
   h = mix(h, (uint64_t)qtype << 48 |
-                 (uint64_t)(flags & (FLAGS_TC | FLAGS_RCODE)) << 32 |
+                 (uint64_t)(flags & (DNS_FLAG_TC | DNS_RCODE_MASK)) << 32 |
                  (uint64_t)ancount << 16 | ans_type);
   h = mix(h, rdlen);
   for (size_t i = 0; i < take; i += 8) {
@@ -255,30 +227,48 @@ dns_rrl_action_t dns_rrl_account(dns_rrl_t *rrl, const struct sockaddr *client,
   return DNS_RRL_DROP;
 }
 
+/* The OPT of a reply's additional section (after its question), if any;
+ * records that cannot be read end the search. */
+static bool find_opt(dns_reader_t r, const dns_header_t *h, dns_record_t *opt) {
+  unsigned before = (unsigned)h->ancount + h->nscount;
+  for (unsigned i = 0; i < before + h->arcount; i++) {
+    if (dns_read_record(&r, opt) != DNS_RECORD_OK)
+      return false;
+    if (i >= before && opt->type == DNS_TYPE_OPT)
+      return true;
+  }
+  return false;
+}
+
 size_t dns_rrl_truncate(const uint8_t *reply, size_t len, uint8_t *out,
                         size_t cap) {
-  if (len < DNS_HEADER_SIZE || cap < DNS_HEADER_SIZE)
+  dns_reader_t r = dns_reader(reply, len);
+  dns_header_t h;
+  dns_question_t q;
+  dns_record_t opt;
+  if (!dns_read_header(&r, &h) || cap < DNS_HEADER_SIZE)
     return 0;
-  size_t pos = DNS_HEADER_SIZE;
-  bool question = dns_get_be16(reply + 4) == 1 && skip_name(reply, len, &pos) &&
-                  len - pos >= 4;
-  size_t qlen = question ? pos + 4 - DNS_HEADER_SIZE : 0;
-  /* Our own OPT: the root name, TYPE 41, no rdata, last in the message. */
-  const uint8_t *opt = reply + len - OPT_RR_SIZE;
-  bool has_opt = dns_get_be16(reply + 10) >= 1 &&
-                 len >= DNS_HEADER_SIZE + qlen + OPT_RR_SIZE && opt[0] == 0 &&
-                 dns_get_be16(opt + 1) == DNS_TYPE_OPT &&
-                 dns_get_be16(opt + 9) == 0;
+  bool question = h.qdcount == 1 && dns_read_question(&r, &q);
+  size_t qlen = question ? r.pos - DNS_HEADER_SIZE : 0;
+  bool has_opt = question && find_opt(r, &h, &opt);
   size_t n = DNS_HEADER_SIZE + qlen + (has_opt ? OPT_RR_SIZE : 0);
   if (n > cap)
     return 0;
   memcpy(out, reply, DNS_HEADER_SIZE + qlen);
-  dns_put_be16(out + 2, (uint16_t)(dns_get_be16(reply + 2) | FLAGS_TC));
+  dns_put_be16(out + 2, (uint16_t)(h.flags | DNS_FLAG_TC));
   dns_put_be16(out + 4, question ? 1 : 0);
   dns_put_be16(out + 6, 0);
   dns_put_be16(out + 8, 0);
   dns_put_be16(out + 10, has_opt ? 1 : 0);
-  if (has_opt)
-    memcpy(out + DNS_HEADER_SIZE + qlen, opt, OPT_RR_SIZE);
+  if (has_opt) {
+    /* The reply's OPT (payload size, extended rcode, version, DO) without
+     * its options: root owner, no rdata. */
+    uint8_t *o = out + DNS_HEADER_SIZE + qlen;
+    o[0] = 0;
+    dns_put_be16(o + 1, DNS_TYPE_OPT);
+    dns_put_be16(o + 3, opt.rclass);
+    dns_put_be32(o + 5, opt.ttl);
+    dns_put_be16(o + 9, 0);
+  }
   return n;
 }

@@ -36,8 +36,10 @@ static void test_a_query_gets_refused_with_its_question(void **state) {
   assert_int_equal(dns_get_be16(out), 0x1234);
   uint16_t flags = dns_get_be16(out + 2);
   assert_int_equal(flags & 0x000F, DNS_RCODE_REFUSED);
-  assert_true(flags & 0x8000);
-  assert_true(flags & 0x0100);
+  assert_true(flags & 0x8000);            /* QR */
+  assert_true(flags & 0x0100);            /* RD copied */
+  assert_false(flags & 0x0400);           /* AA: an error is not data */
+  assert_false(flags & 0x0080);           /* RA: no recursion for them */
   assert_int_equal(dns_get_be16(out + 4), 1);
   assert_int_equal(dns_get_be16(out + 6), 0);
   assert_memory_equal(out + 12, q + 12, qlen - 12);
