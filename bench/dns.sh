@@ -20,6 +20,8 @@
 #   ROUNDS         run the whole list this many times, interleaved, and pool [1]
 #   SERVER_CPU / CLIENT_CPU   CPUs for taskset [1 / 0]
 #   DNSORTD        dnsortd binary [build-bench/loop/dnsortd, built if missing]
+#   DNSORTD_ARGS   extra dnsortd options, e.g. "--rrl-rate 1000000" to
+#                  measure what RRL costs a reply without limiting any []
 #   RESULTS        results dir [bench/results/dns-YYYYmmdd-HHMMSS]
 #   MAX_SECONDS    watchdog: the script ends itself after this long [240*ROUNDS+360]
 #   PYTHON         Python 3.11 for the seed [python3]
@@ -42,6 +44,7 @@ SERVERS=${SERVERS:-dnsortd seed dnsmasq unbound nsd knot floor}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 DNSORTD=${DNSORTD:-}
+DNSORTD_ARGS=${DNSORTD_ARGS:-}
 RESULTS=${RESULTS:-$HERE/results/dns-$(date +%Y%m%d-%H%M%S)}
 ROUNDS=${ROUNDS:-1}
 MAX_SECONDS=${MAX_SECONDS:-$((240 * ROUNDS + 360))}
@@ -66,8 +69,10 @@ start_server() {
   done
   cd "$dir" || die "cd $dir"
   case $name in
+    # DNSORTD_ARGS is split into words on purpose.
+    # shellcheck disable=SC2086
     dnsortd) taskset -c "$SERVER_CPU" "$DNSORTD" --dns "127.0.0.1:$port" --sort 127.0.0.1:0 \
-               > "$dir/stdout" 2> "$dir/stderr" & ;;
+               $DNSORTD_ARGS > "$dir/stdout" 2> "$dir/stderr" & ;;
     # The seed prints two lines per query; they go to /dev/null.
     seed)    taskset -c "$SERVER_CPU" "$PYTHON" "$HERE/seed_dns.py" "$port" \
                > /dev/null 2> "$dir/stderr" & ;;
@@ -355,6 +360,7 @@ EOF
     tool_versions dnsperf dnsmasq unbound nsd knotd
     echo "python: $PYTHON, $("$PYTHON" -V 2>&1)"
     echo "dnsortd: $DNSORTD"
+    echo "dnsortd options: ${DNSORTD_ARGS:-(none)}"
   } > "$RESULTS/machine.txt"
 
   : > "$RESULTS/summary.tsv"

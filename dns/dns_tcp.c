@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns_acl.h"
 #include "dns_wire.h"
 #include "net_util.h"
 
@@ -44,6 +45,7 @@ typedef struct dns_tcp_conn {
   bool have_peer;
   bool reading;
   bool finishing;              /* EOF or a bad frame: close once written */
+  bool denied;                 /* outside cfg.acl: every query REFUSED */
   bool closing;
 } dns_tcp_conn_t;
 
@@ -262,6 +264,36 @@ static size_t conn_forward(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
   return dns_forward_servfail(msg, len, DNS_TRANSPORT_TCP, out, cap);
 }
 
+/* Frame the reply of out_len bytes in s->reply_buf (0: none, counted as
+ * dropped) and append it to the batch. False when the batch cannot
+ * grow. */
+static bool append_reply(dns_tcp_conn_t *c, size_t out_len, const char *source,
+                         reply_batch_t **batch) {
+  dns_tcp_t *s = c->server;
+  const uint8_t *out = s->reply_buf + DNS_STREAM_PREFIX_LEN;
+  if (!dns_stream_put_prefix(s->reply_buf, out_len)) {
+    s->dropped++;
+    return true;
+  }
+  dns_stats_count(&s->stats, out, out_len);
+  if (s->log_query != NULL)
+    log_reply(c, out, out_len, s->read_at, source);
+  s->read_replies++;
+  return batch_append(batch, s->reply_buf, DNS_STREAM_PREFIX_LEN + out_len);
+}
+
+/* A query from a client outside --allow: REFUSED, or nothing for what
+ * would be dropped anyway. */
+static bool refuse_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
+                           reply_batch_t **batch) {
+  dns_tcp_t *s = c->server;
+  s->refused_acl++;
+  size_t out_len = dns_acl_refuse(msg, len, DNS_TRANSPORT_TCP,
+                                  s->reply_buf + DNS_STREAM_PREFIX_LEN,
+                                  sizeof(s->reply_buf) - DNS_STREAM_PREFIX_LEN);
+  return append_reply(c, out_len, DNS_SOURCE_POLICY, batch);
+}
+
 /* Answer one message into the batch. False when the batch cannot grow. */
 static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
                            reply_batch_t **batch) {
@@ -292,15 +324,7 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
       return true; /* the reply comes with the upstream's answer */
     break;
   }
-  if (!dns_stream_put_prefix(s->reply_buf, out_len)) {
-    s->dropped++;
-    return true;
-  }
-  dns_stats_count(&s->stats, out, out_len);
-  if (s->log_query != NULL)
-    log_reply(c, out, out_len, s->read_at, source);
-  s->read_replies++;
-  return batch_append(batch, s->reply_buf, DNS_STREAM_PREFIX_LEN + out_len);
+  return append_reply(c, out_len, source, batch);
 }
 
 static void on_write(uv_write_t *req, int status) {
@@ -363,7 +387,8 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
       break;
     any = true;
     s->queries++;
-    if (!answer_message(c, msg, msg_len, &batch)) {
+    if (!(c->denied ? refuse_message(c, msg, msg_len, &batch)
+                    : answer_message(c, msg, msg_len, &batch))) {
       st = DNS_STREAM_NOMEM;
       break;
     }
@@ -440,7 +465,9 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 }
 
 /* Past max_connections a connection is closed at once (no on_refuse): a
- * DNS client that is refused simply tries another server. */
+ * DNS client that is refused simply tries another server. A client
+ * outside cfg.acl is served like any other (on_deny), but every query
+ * gets REFUSED: it learns why instead of timing out. */
 static void on_accept(net_tcp_conn_t *nc) {
   dns_tcp_conn_t *c = container_of(nc, dns_tcp_conn_t, net);
   dns_tcp_t *s = container_of(nc->server, dns_tcp_t, net);
@@ -460,6 +487,11 @@ static void on_accept(net_tcp_conn_t *nc) {
   conn_start_reading(c);
 }
 
+static void on_deny(net_tcp_conn_t *nc) {
+  container_of(nc, dns_tcp_conn_t, net)->denied = true;
+  on_accept(nc);
+}
+
 int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
                   const dns_zone_t *const *zone, const dns_tcp_config_t *cfg) {
   s->cfg = *cfg;
@@ -475,7 +507,8 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   s->on_close = NULL;
   memset(&s->stats, 0, sizeof(s->stats));
   memset(&s->duration, 0, sizeof(s->duration));
-  s->queries = s->bad_frames = s->dropped = s->idle_timeouts = 0;
+  s->queries = s->refused_acl = s->bad_frames = s->dropped = 0;
+  s->idle_timeouts = 0;
   s->pending_high_water = 0;
 
   net_tcp_config_t net = {
@@ -483,6 +516,8 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
       .conn_size = sizeof(dns_tcp_conn_t),
       .max_connections = s->cfg.max_connections,
       .reuseport = s->cfg.reuseport,
+      .acl = s->cfg.acl,
+      .on_deny = on_deny,
       .on_accept = on_accept,
       .on_close = on_close_conn,
       .on_free = conn_free,
@@ -517,6 +552,8 @@ void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
       .accepted = s->net.accepted,
       .refused = s->net.refused,
       .accept_errors = s->net.accept_errors,
+      .denied = s->net.denied,
+      .refused_acl = s->refused_acl,
       .open = s->net.n_conns,
   };
 }

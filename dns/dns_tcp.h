@@ -38,6 +38,9 @@ typedef struct {
    * they may overtake replies to later queries (RFC 7766 6.2.1.1 lets
    * them; clients match replies by ID). */
   dns_forward_t *forward;
+  /* Who may query (--allow), NULL: everyone. A client outside it is
+   * served REFUSED to every query. */
+  const net_acl_t *acl;
   /* Optional event log (failed accepts); level 0 error, 1 warn, 2 info,
    * 3 debug. */
   void (*log)(int level, const char *fmt, ...);
@@ -65,6 +68,7 @@ typedef struct dns_tcp {
    * and when their replies are handed to uv_write. */
   dns_hist_t duration;
   uint64_t queries;
+  uint64_t refused_acl;         /* queries from outside cfg.acl */
   uint64_t bad_frames;
   uint64_t dropped;             /* complete messages not answered (QR=1...) */
   uint64_t idle_timeouts;
@@ -106,6 +110,8 @@ typedef struct {
   uint64_t accepted;
   uint64_t refused;             /* over max_connections */
   uint64_t accept_errors;
+  uint64_t denied;              /* connections from outside cfg.acl */
+  uint64_t refused_acl;         /* their queries (REFUSED) */
   size_t open;                  /* connections now */
 } dns_tcp_stats_t;
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dns_acl.h"
 #include "net_sock.h"
 #include "net_util.h"
 
@@ -114,12 +115,27 @@ static void batch_flush(dns_udp_t *s) {
   }
 }
 
-/* Every reply goes through here: counted, logged if asked, then batched
- * while a recvmmsg batch is open (its duration is taken when the batch is
- * sent), or sent at once. recv_at is when its query came in. */
+/* Every reply goes through here: rate limited if asked, counted, logged
+ * if asked, then batched while a recvmmsg batch is open (its duration is
+ * taken when the batch is sent), or sent at once. recv_at is when its
+ * query came in. */
 static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
                        const struct sockaddr *addr, uint64_t recv_at,
                        const char *source) {
+  if (s->rrl != NULL) {
+    switch (dns_rrl_account(s->rrl, addr, reply, len, uv_now(s->udp.loop))) {
+    case DNS_RRL_SEND:
+      break;
+    case DNS_RRL_DROP:
+      return;
+    case DNS_RRL_SLIP:
+      len = dns_rrl_truncate(reply, len, s->slip_buf, sizeof(s->slip_buf));
+      if (len == 0)
+        return;
+      reply = s->slip_buf;
+      break;
+    }
+  }
   dns_stats_count(&s->stats, reply, len);
   if (s->log_query != NULL) {
     dns_query_log_t q = {"udp", addr, reply, len, (uv_hrtime() - recv_at) / 1000, source};
@@ -225,6 +241,19 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
     send_reply(s, s->send_buf, len, addr, s->recv_at, DNS_SOURCE_POLICY);
 }
 
+/* A client outside --allow: REFUSED, or nothing for what would be
+ * dropped anyway. */
+static void refuse(dns_udp_t *s, const uint8_t *pkt, size_t nread,
+                   const struct sockaddr *addr) {
+  s->refused_acl++;
+  size_t len = dns_acl_refuse(pkt, nread, DNS_TRANSPORT_UDP, s->send_buf,
+                              sizeof(s->send_buf));
+  if (len > 0)
+    send_reply(s, s->send_buf, len, addr, s->recv_at, DNS_SOURCE_POLICY);
+  else
+    s->dropped_invalid++;
+}
+
 static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *addr, unsigned flags) {
   dns_udp_t *s = container_of(handle, dns_udp_t, udp);
@@ -254,6 +283,10 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
   if (flags & UV_UDP_MMSG_CHUNK)
     s->batch.open = true;
   const uint8_t *pkt = (const uint8_t *)buf->base;
+  if (s->acl != NULL && !net_acl_allows(s->acl, addr)) {
+    refuse(s, pkt, (size_t)nread, addr);
+    return;
+  }
   size_t len;
   switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_UDP, pkt, (size_t)nread,
                           s->send_buf, sizeof(s->send_buf), &len)) {
@@ -290,7 +323,7 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   memset(&s->stats, 0, sizeof(s->stats));
   memset(&s->duration, 0, sizeof(s->duration));
   s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
-  s->forward_unavailable = 0;
+  s->forward_unavailable = s->refused_acl = 0;
   s->forwarded = NULL;
   s->forward_waiting = 0;
   s->on_close = NULL;
@@ -365,5 +398,6 @@ void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out) {
       .dropped_invalid = s->dropped_invalid,
       .dropped_send = s->dropped_send,
       .forward_unavailable = s->forward_unavailable,
+      .refused_acl = s->refused_acl,
   };
 }

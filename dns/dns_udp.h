@@ -15,9 +15,11 @@
 #include <uv.h>
 
 #include "dns_forward.h"
+#include "dns_rrl.h"
 #include "dns_stats.h"
 #include "dns_wire.h"
 #include "dns_zone.h"
+#include "net_acl.h"
 
 #define DNS_UDP_DEFAULT_MAX_QUEUED_SENDS 1024
 #define DNS_UDP_DEFAULT_RECV_BUFFER (4u * 1024 * 1024)
@@ -51,6 +53,14 @@ typedef struct dns_udp {
   /* Where names outside the map go (--unknown forward); set by the owner
    * before dns_udp_start. NULL: they get SERVFAIL. */
   dns_forward_t *forward;
+  /* Who may query (--allow), NULL: everyone; the others get REFUSED. Set
+   * by the owner before dns_udp_start, and left alone while it runs. */
+  const net_acl_t *acl;
+  uint64_t refused_acl;         /* queries from outside acl */
+  /* Response rate limiting (--rrl-rate), NULL: off. Every reply passes
+   * through it; it may be shared by several listeners (one loop). Set by
+   * the owner before dns_udp_start. */
+  dns_rrl_t *rrl;
   struct dns_udp_forwarded *forwarded; /* queries waiting upstream */
   size_t forward_waiting;       /* how many */
   void (*on_close)(struct dns_udp *);
@@ -73,6 +83,7 @@ typedef struct dns_udp {
     uint8_t data[DNS_UDP_SEND_BATCH][DNS_EDNS_ADVERTISED];
   } batch;
   uint8_t send_buf[DNS_MAX_MESSAGE];
+  uint8_t slip_buf[DNS_PLAIN_UDP_LIMIT]; /* an RRL slip: header, question */
 } dns_udp_t;
 
 /* Bind to addr (with SO_REUSEPORT when reuseport) and start answering.
@@ -96,6 +107,7 @@ typedef struct {
   uint64_t dropped_invalid;
   uint64_t dropped_send;
   uint64_t forward_unavailable;
+  uint64_t refused_acl;         /* queries from outside --allow */
 } dns_udp_stats_t;
 
 void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dns_acl.h"
+
 /* ---- the special values ---- */
 
 int loop_parse_upstream(const char *text, struct sockaddr_storage *out) {
@@ -112,6 +114,29 @@ static int set_unknown_address(void *base, const char *value, char *why, size_t 
   return 0;
 }
 
+/* --allow and --sort-allow: one rule appended to the list. */
+static int add_allow(net_acl_rule_t *rules, size_t *n, const char *value, char *why,
+                     size_t whylen) {
+  if (*n >= NET_ACL_MAX_RULES)
+    return loop_opts_fail(why, whylen, "at most %d rules", NET_ACL_MAX_RULES);
+  memset(&rules[*n], 0, sizeof(rules[*n]));
+  net_acl_status_t st = net_acl_parse(value, &rules[*n]);
+  if (st != NET_ACL_OK)
+    return loop_opts_fail(why, whylen, "'%s' %s", value, net_acl_status_text(st));
+  (*n)++;
+  return 0;
+}
+
+static int set_dns_allow(void *base, const char *value, char *why, size_t whylen) {
+  loop_config_t *cfg = base;
+  return add_allow(cfg->dns_allow, &cfg->n_dns_allow, value, why, whylen);
+}
+
+static int set_sort_allow(void *base, const char *value, char *why, size_t whylen) {
+  loop_config_t *cfg = base;
+  return add_allow(cfg->sort_allow, &cfg->n_sort_allow, value, why, whylen);
+}
+
 /* ---- the table ---- */
 
 /* Bounds that keep every option sane: a day for timeouts, 4 GiB for a
@@ -142,6 +167,7 @@ static const char *const unknown_policies[] = {"answer", "nxdomain", "refused", 
   .size = sizeof(((loop_config_t *)0)->array[0]),                                     \
   .count_offset = offsetof(loop_config_t, count), .max_items = (n), .items = (word)
 #define ON(f) .on_offset = offsetof(loop_config_t, f)
+#define ALLOW_EXPECT "ADDR or ADDR/LEN (IPv4 or IPv6)"
 #define UPSTREAM_EXPECT "ADDR[:PORT] (IPv6 as [ADDR]:PORT, port 1-65535) or resolv.conf[:PATH]"
 
 static const loop_option_t options[] = {
@@ -265,6 +291,31 @@ static const loop_option_t options[] = {
      .help = "on SIGINT/SIGTERM, how long DNS keeps answering (and /ready says 503) before its "
              "sockets close, so that a balancer's health check moves clients away first"},
 
+    {.section = "Access and rate limits (see README, Security)", .name = "allow",
+     .kind = LOOP_OPT_CUSTOM, .flags = LOOP_OPT_REPEAT, .metavar = "CIDR",
+     LIST(dns_allow, n_dns_allow, NET_ACL_MAX_RULES, "rules"), .set = set_dns_allow,
+     .expect = ALLOW_EXPECT,
+     .def_text = "everyone, but with --unknown forward on a non-loopback --dns: loopback, "
+                 "10/8, 172.16/12, 192.168/16, fc00::/7",
+     .help = "who may query DNS over UDP and TCP: 192.0.2.0/24, 2001:db8::/32 or one "
+             "address; other clients get REFUSED"},
+    {.name = "sort-allow", .kind = LOOP_OPT_CUSTOM, .flags = LOOP_OPT_REPEAT, .metavar = "CIDR",
+     LIST(sort_allow, n_sort_allow, NET_ACL_MAX_RULES, "rules"), .set = set_sort_allow,
+     .expect = ALLOW_EXPECT, .def_text = "everyone",
+     .help = "who may connect to the sort port; other clients are closed unread"},
+    {.name = "rrl-rate", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(rrl_rate), .min = 0,
+     .max = DNS_RRL_MAX_RATE, .unit = "replies per second",
+     .def_text = "off when every --dns is on loopback, else 200",
+     .help = "response rate limiting: UDP replies per second to one client /24 (IPv4) or /56 "
+             "(IPv6) for one answer; 0 turns it off"},
+    {.name = "rrl-slip", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(rrl_slip), .min = 0,
+     .max = DNS_RRL_MAX_SLIP, .def = "2",
+     .help = "every Nth reply past the rate is sent truncated (TC=1) so that real clients "
+             "retry over TCP; 0 never, 1 every one"},
+    {.name = "rrl-table-size", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX, .metavar = "N",
+     FIELD(rrl_table_size), .min = DNS_RRL_MIN_TABLE_SIZE, .max = DNS_RRL_MAX_TABLE_SIZE,
+     .def = "65536", .help = "RRL buckets, 16 bytes each, rounded up to a power of two"},
+
     {.section = "General", .name = "log-level", .kind = LOOP_OPT_ENUM, .metavar = "LEVEL",
      FIELD(log_level), .choices = log_levels, .def = "info",
      .help = "error, warn, info or debug; logs go to stderr"},
@@ -312,7 +363,34 @@ static int set_defaults(loop_config_t *cfg, char *err, size_t errlen) {
                                       .loop_slice_us = LOOP_SCHED_AUTO};
   cfg->sort.max_queued_jobs = 0; /* main(): LOOP_DEFAULT_JOBS_PER_THREAD per thread */
   cfg->drain_dns_ms = LOOP_DRAIN_DNS_AUTO;
+  cfg->rrl_rate = LOOP_RRL_RATE_AUTO;
   return loop_opts_defaults(&table, cfg, err, errlen);
+}
+
+/* The allow lists and RRL, which depend on where DNS listens: a forwarder
+ * on a public address is an open resolver unless told whom to serve,
+ * and a UDP responder there is a reflection amplifier without RRL. */
+static void finish_exposure(loop_config_t *cfg) {
+  bool public = false;
+  for (size_t i = 0; cfg->dns_on && i < cfg->n_dns_addrs; i++)
+    public = public || !net_acl_is_loopback((struct sockaddr *)&cfg->dns_addrs[i]);
+  /* The rules were checked one by one and are at most NET_ACL_MAX_RULES,
+   * as is the fixed local list: adding them cannot fail. */
+  net_acl_init(&cfg->dns_acl);
+  for (size_t i = 0; i < cfg->n_dns_allow; i++)
+    net_acl_add_rule(&cfg->dns_acl, &cfg->dns_allow[i]);
+  cfg->dns_acl_default = cfg->n_dns_allow == 0 && public &&
+                         cfg->load.options.unknown == DNS_UNKNOWN_FORWARD;
+  if (cfg->dns_acl_default)
+    dns_acl_add_local(&cfg->dns_acl);
+  cfg->dns_tcp.acl = cfg->n_dns_allow > 0 || cfg->dns_acl_default ? &cfg->dns_acl : NULL;
+  net_acl_init(&cfg->sort_acl);
+  for (size_t i = 0; i < cfg->n_sort_allow; i++)
+    net_acl_add_rule(&cfg->sort_acl, &cfg->sort_allow[i]);
+  cfg->sort.acl = cfg->n_sort_allow > 0 ? &cfg->sort_acl : NULL;
+  cfg->rrl_rate_default = cfg->rrl_rate == LOOP_RRL_RATE_AUTO;
+  if (cfg->rrl_rate_default)
+    cfg->rrl_rate = public ? DNS_RRL_DEFAULT_RATE : 0;
 }
 
 /* Checks across options, and the parts that follow from the rest. */
@@ -336,6 +414,7 @@ static int finish(loop_config_t *cfg, char *err, size_t errlen) {
   cfg->dns_tcp.max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES;
   if (cfg->drain_dns_ms == LOOP_DRAIN_DNS_AUTO)
     cfg->drain_dns_ms = cfg->metrics ? LOOP_DEFAULT_DRAIN_DNS_MS : 0;
+  finish_exposure(cfg);
   return 0;
 }
 

@@ -15,12 +15,14 @@
 
 #include "dns_forward.h"
 #include "dns_load.h"
+#include "dns_rrl.h"
 #include "dns_tcp.h"
 #include "dns_zone.h"
 #include "loop_addr.h"
 #include "loop_log.h"
 #include "loop_options.h"
 #include "loop_sched.h"
+#include "net_acl.h"
 #include "sort_server.h"
 
 #define LOOP_DEFAULT_JOBS_PER_THREAD 64u
@@ -42,6 +44,8 @@
  * one is a few hundred bytes). */
 #define LOOP_RESOLV_CONF "/etc/resolv.conf"
 #define LOOP_RESOLV_CONF_MAX (64u * 1024)
+/* --rrl-rate not given: finish() decides from where DNS listens. */
+#define LOOP_RRL_RATE_AUTO UINT32_MAX
 
 typedef struct {
   /* Each service's own options, filled in by the table; main() adds the
@@ -68,6 +72,25 @@ typedef struct {
   const char *hosts_files[LOOP_MAX_SOURCES];
   const char *map_specs[LOOP_MAX_SOURCES];
   struct sockaddr_storage upstreams[LOOP_MAX_UPSTREAMS];
+  /* --allow and --sort-allow as given; finish() builds the lists the
+   * listeners check (dns_tcp.acl and sort.acl point at them, NULL when
+   * everyone may connect). With --unknown forward on a non-loopback
+   * --dns and no --allow, dns_acl is dns_acl_local_nets and
+   * dns_acl_default says so. */
+  net_acl_rule_t dns_allow[NET_ACL_MAX_RULES];
+  size_t n_dns_allow;
+  net_acl_rule_t sort_allow[NET_ACL_MAX_RULES];
+  size_t n_sort_allow;
+  net_acl_t dns_acl;
+  net_acl_t sort_acl;
+  bool dns_acl_default;
+  /* Response rate limiting; rate 0 is off. Without --rrl-rate: off when
+   * every --dns is on loopback, else DNS_RRL_DEFAULT_RATE
+   * (rrl_rate_default says which). */
+  uint32_t rrl_rate;
+  bool rrl_rate_default;
+  uint32_t rrl_slip;
+  size_t rrl_table_size;
   const char *config_file;       /* --config or DNSORT_CONFIG, or NULL */
   bool help;
   bool version;

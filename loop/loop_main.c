@@ -15,8 +15,10 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "dns_acl.h"
 #include "dns_forward.h"
 #include "dns_load.h"
+#include "dns_rrl.h"
 #include "dns_tcp.h"
 #include "dns_udp.h"
 #include "dns_zone.h"
@@ -72,6 +74,7 @@ typedef struct {
   uint64_t reloads_ok;
   uint64_t reloads_failed;
   dns_forward_t *forward;      /* --unknown forward, else NULL */
+  dns_rrl_t *rrl;              /* --rrl-rate, shared by every UDP listener */
   char sort_text[80];          /* bound addresses, for the ready line */
   char metrics_text[80];
 } loop_server_t;
@@ -165,6 +168,9 @@ static void collect_dns(loop_prom_snapshot_t *s) {
     s->tcp_accept_errors += t.accept_errors;
     s->tcp_idle_timeouts += t.idle_timeouts;
     s->tcp_open += t.open;
+    s->udp_refused_acl += u.refused_acl;
+    s->tcp_refused_acl += t.refused_acl;
+    s->dns_tcp_denied += t.denied;
   }
 }
 
@@ -184,6 +190,7 @@ static void collect_sort(loop_prom_snapshot_t *s) {
   s->sort_error_replies = st.error_replies;
   s->sort_accepted = st.accepted;
   s->sort_accept_errors = st.accept_errors;
+  s->sort_denied = st.denied;
   s->sort_running = st.running;
   s->sort_queued = st.queued;
   s->sort_connections = st.connections;
@@ -202,6 +209,12 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
   (void)data;
   collect_dns(s);
   collect_sort(s);
+  if (srv.rrl != NULL) {
+    dns_rrl_stats_t rrl;
+    dns_rrl_stats(srv.rrl, &rrl);
+    s->rrl_dropped = rrl.dropped;
+    s->rrl_slipped = rrl.slipped;
+  }
   s->reloads_ok = srv.reloads_ok;
   s->reloads_failed = srv.reloads_failed;
   s->zone_loaded_seconds = srv.zone_loaded;
@@ -475,6 +488,8 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
   for (int i = 0; i < tries; i++) {
     struct sockaddr_storage addr = *want;
     l->udp.forward = srv.forward;
+    l->udp.acl = tcp_cfg->acl;
+    l->udp.rrl = srv.rrl;
     if (srv.cfg.log_queries) {
       l->udp.log_query = log_query_hook;
       l->tcp.log_query = log_query_hook;
@@ -610,9 +625,61 @@ static int start_sort(void) {
   return 0;
 }
 
+/* The allow lists and RRL, said in the start-up log (an operator must
+ * see why a client is refused or a flood is cut), and the RRL table,
+ * before the listeners that use it. Returns 0 or a libuv error with a
+ * message printed. */
+static int start_exposure_limits(void) {
+  const loop_config_t *c = &srv.cfg;
+  if (c->dns_acl_default) {
+    char nets[128] = "";
+    size_t used = 0;
+    for (const char *const *n = dns_acl_local_nets; *n != NULL && used < sizeof(nets); n++)
+      used += (size_t)snprintf(nets + used, sizeof(nets) - used, "%s%s", used > 0 ? " " : "", *n);
+    loop_log(LOOP_LOG_WARN, "--unknown forward on a non-loopback address and no --allow: only %s "
+             "may query; other clients get REFUSED (--allow CIDR, repeatable, says who may)", nets);
+  } else if (c->dns_on && c->n_dns_allow > 0) {
+    loop_log(LOOP_LOG_INFO, "DNS clients allowed by %zu --allow rule(s) (%zu IPv4 and %zu IPv6 "
+             "ranges); others get REFUSED", c->dns_acl.n_rules, c->dns_acl.n4, c->dns_acl.n6);
+  }
+  if (c->sort_on && c->n_sort_allow > 0)
+    loop_log(LOOP_LOG_INFO, "sort clients allowed by %zu --sort-allow rule(s); others are closed "
+             "unread", c->sort_acl.n_rules);
+  if (!c->dns_on)
+    return 0;
+  if (c->rrl_rate == 0) {
+    loop_log(LOOP_LOG_INFO, "response rate limiting off (%s)",
+             c->rrl_rate_default ? "every DNS listener is on loopback; --rrl-rate N turns it on"
+                                 : "--rrl-rate 0");
+    return 0;
+  }
+  dns_rrl_config_t rcfg = {.rate = c->rrl_rate, .slip = c->rrl_slip,
+                           .table_size = c->rrl_table_size};
+  /* The bucket hash's secret: without it, anyone could aim collisions. */
+  int rc = uv_random(NULL, NULL, &rcfg.seed, sizeof(rcfg.seed), 0, NULL);
+  if (rc != 0) {
+    loop_log_startup_error("cannot seed response rate limiting: %s", uv_strerror(rc));
+    return rc;
+  }
+  srv.rrl = dns_rrl_new(&rcfg);
+  if (srv.rrl == NULL) {
+    loop_log_startup_error("response rate limiting: out of memory");
+    return UV_ENOMEM;
+  }
+  dns_rrl_stats_t st;
+  dns_rrl_stats(srv.rrl, &st);
+  loop_log(LOOP_LOG_INFO, "response rate limiting: %u UDP replies/s per client /%d (IPv4) or /%d "
+           "(IPv6) and answer, slip %u, %zu buckets (%zu KiB)%s",
+           c->rrl_rate, DNS_RRL_IPV4_PREFIX, DNS_RRL_IPV6_PREFIX, c->rrl_slip, st.table_size,
+           st.table_bytes / 1024, c->rrl_rate_default ? " (a DNS listener is not on loopback)" : "");
+  return 0;
+}
+
 /* Every service in order: the forwarder before the DNS listeners that use
  * it. Returns 0, or -1 with a message printed and the listeners closing. */
 static int start_services(void) {
+  if (start_exposure_limits() != 0)
+    return -1;
   if (srv.cfg.load.options.unknown == DNS_UNKNOWN_FORWARD && start_forward() != 0)
     return -1;
   if (start_dns() != 0)
@@ -739,6 +806,7 @@ int main(int argc, char **argv) {
   exit_code = run();
   free(srv.dns);
   dns_zone_free((dns_zone_t *)srv.zone);
+  dns_rrl_free(srv.rrl);
   loop_config_free(&srv.cfg);
   if (exit_code == 0)
     loop_log(LOOP_LOG_INFO, "stopped cleanly");

@@ -318,6 +318,22 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   plain(p, "dnsort_dns_tcp_bad_frames_total", LOOP_PROM_COUNTER,
         "DNS-over-TCP connections closed for a bad length prefix.", s->tcp_bad_frames);
 
+  labelled_t refused[] = {{"udp", s->udp_refused_acl}, {"tcp", s->tcp_refused_acl}};
+  one_label(p, "dnsort_dns_acl_refused_total", LOOP_PROM_COUNTER,
+            "DNS queries from clients outside --allow: answered REFUSED (dropped when "
+            "shorter than a header or a response).",
+            "proto", refused, ARRAY_LEN(refused));
+  labelled_t denied[] = {{"dns", s->dns_tcp_denied}, {"sort", s->sort_denied}};
+  one_label(p, "dnsort_acl_denied_connections_total", LOOP_PROM_COUNTER,
+            "TCP connections from clients outside --allow (DNS: every query REFUSED) "
+            "or --sort-allow (sort: closed unread).",
+            "service", denied, ARRAY_LEN(denied));
+  labelled_t rrl[] = {{"dropped", s->rrl_dropped}, {"slipped", s->rrl_slipped}};
+  one_label(p, "dnsort_dns_rrl_limited_total", LOOP_PROM_COUNTER,
+            "UDP replies past --rrl-rate: dropped, or slipped (sent truncated, TC=1, "
+            "so that a real client retries over TCP).",
+            "action", rrl, ARRAY_LEN(rrl));
+
   labelled_t reloads[] = {{"ok", s->reloads_ok}, {"failed", s->reloads_failed}};
   one_label(p, "dnsort_dns_map_reloads_total", LOOP_PROM_COUNTER,
             "Reloads of the hosts files on SIGHUP; a failed one keeps the old map.",

@@ -116,6 +116,13 @@ typedef struct {
   uint64_t tcp_accept_errors;
   uint64_t tcp_idle_timeouts;
   uint64_t tcp_open;
+  /* Clients outside --allow / --sort-allow, and RRL (--rrl-rate). */
+  uint64_t udp_refused_acl;        /* queries */
+  uint64_t tcp_refused_acl;
+  uint64_t dns_tcp_denied;         /* connections */
+  uint64_t sort_denied;
+  uint64_t rrl_dropped;
+  uint64_t rrl_slipped;
   /* The map. */
   uint64_t reloads_ok;
   uint64_t reloads_failed;

@@ -89,6 +89,19 @@ static void accept_failed(net_tcp_t *t, int status) {
                uv_strerror(status), t->accept_errors);
 }
 
+/* The access check, right after accept: the peer's address is known only
+ * once the socket is ours. A peer gone already (a reset in the backlog)
+ * has nothing to be served. */
+static bool peer_allowed(const net_tcp_t *t, net_tcp_conn_t *c) {
+  if (t->cfg.acl == NULL)
+    return true;
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &len) != 0)
+    return false;
+  return net_acl_allows(t->cfg.acl, (const struct sockaddr *)&peer);
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
   net_tcp_t *t = container_of((uv_tcp_t *)listener, net_tcp_t, listener);
   if (status < 0) {
@@ -136,6 +149,16 @@ static void on_connection(uv_stream_t *listener, int status) {
     net_tcp_conn_close(c);
     return;
   }
+  if (!peer_allowed(t, c)) {
+    t->denied++;
+    if (t->cfg.on_deny == NULL) {
+      net_tcp_conn_close(c);
+      return;
+    }
+    c->handed = true;
+    t->cfg.on_deny(c);
+    return;
+  }
   c->handed = true;
   if (over) {
     t->refused++;
@@ -158,7 +181,7 @@ int net_tcp_start(net_tcp_t *t, uv_loop_t *loop, const struct sockaddr *addr,
   t->listening = false;
   t->stopping = false;
   t->on_drained = NULL;
-  t->accepted = t->refused = t->dropped = t->accept_errors = 0;
+  t->accepted = t->refused = t->denied = t->dropped = t->accept_errors = 0;
 
   /* _ex creates the socket now, so SO_REUSEPORT can be set before bind. */
   int rc = uv_tcp_init_ex(loop, &t->listener, addr->sa_family);

@@ -26,6 +26,8 @@
 #include <sys/queue.h>
 #include <uv.h>
 
+#include "net_acl.h"
+
 /* The accept queue the kernel keeps for each listener (capped by
  * net.core.somaxconn): room for a burst of connects between two turns of
  * the loop. */
@@ -40,7 +42,7 @@ typedef struct net_tcp_conn {
   LIST_ENTRY(net_tcp_conn) link;
   unsigned refs;               /* the socket, plus what the service holds */
   bool closing;                /* the socket's uv_close has been called */
-  bool handed;                 /* on_accept or on_refuse has run */
+  bool handed;                 /* on_accept, on_refuse or on_deny ran */
 } net_tcp_conn_t;
 
 typedef struct {
@@ -53,6 +55,13 @@ typedef struct {
   size_t max_connections;
   size_t hard_limit;
   bool reuseport;              /* SO_REUSEPORT before bind */
+  /* Who may connect; NULL: everyone. The peer is checked right after
+   * accept, before the connection limit: a client outside it goes to
+   * on_deny and counts in denied, not in accepted or refused. */
+  const net_acl_t *acl;
+  /* A connection from outside acl: serve it refusals (and close).
+   * NULL: the socket is closed at once, unread. */
+  void (*on_deny)(net_tcp_conn_t *c);
   /* A connection accepted under the limit: start serving it. Required. */
   void (*on_accept)(net_tcp_conn_t *c);
   /* One accepted past max_connections: tell the client (and close).
@@ -79,11 +88,12 @@ struct net_tcp {
   bool listening;              /* the listener's close callback is to come */
   bool stopping;               /* net_tcp_stop was called, or start failed */
   void (*on_drained)(net_tcp_t *t);
-  /* Each connection the listener gets counts once in accepted, refused or
-   * dropped; accept_errors counts the ones lost before that (libuv's
-   * EMFILE shedding, no memory, a failed uv_accept). */
+  /* Each connection the listener gets counts once in accepted, refused,
+   * denied or dropped; accept_errors counts the ones lost before that
+   * (libuv's EMFILE shedding, no memory, a failed uv_accept). */
   uint64_t accepted;
   uint64_t refused;            /* past max_connections */
+  uint64_t denied;             /* from outside cfg.acl */
   uint64_t dropped;            /* past hard_limit */
   uint64_t accept_errors;
 

@@ -36,6 +36,9 @@ typedef struct {
                                   up its CPU (sched_yield); 0 never */
   bool cancel_on_eof;          /* a FIN while the sort is pending means the
                                   client left (no half-closing clients) */
+  /* Who may connect (--sort-allow), NULL: everyone. Others are closed
+   * unread, counted in net.denied. */
+  const net_acl_t *acl;
   /* Optional event log; level 0 error, 1 warn, 2 info, 3 debug. */
   void (*log)(int level, const char *fmt, ...);
   /* Optional warnings that may come in floods, rate-limited by the owner
@@ -125,6 +128,7 @@ typedef struct {
   uint64_t shutdown;
   uint64_t accepted;           /* served or refused busy */
   uint64_t accept_errors;
+  uint64_t denied;             /* from outside --sort-allow, closed unread */
   size_t queued;
   size_t running;
   size_t connections;

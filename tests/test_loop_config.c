@@ -1,5 +1,6 @@
 /* Unit tests for dnsortd's command line (loop_config). */
 #include "test_util.h"
+#include "test_addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -726,6 +727,139 @@ static void test_reload_reads_the_file_again(void **state) {
   unlink(conf_path);
 }
 
+static bool acl_allows(const net_acl_t *acl, const char *text) {
+  struct sockaddr_storage ss = test_addr(text);
+  return net_acl_allows(acl, (struct sockaddr *)&ss);
+}
+
+static void test_allow_lists(void **state) {
+  (void)state;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--allow", "127.0.0.1/32", "--allow", "2001:db8::/32",
+                         "--sort-allow", "10.0.0.0/8"), 0);
+  assert_ptr_equal(cfg.dns_tcp.acl, &cfg.dns_acl);
+  assert_false(cfg.dns_acl_default);
+  assert_int_equal(cfg.n_dns_allow, 2);
+  assert_true(acl_allows(cfg.dns_tcp.acl, "127.0.0.1"));
+  assert_false(acl_allows(cfg.dns_tcp.acl, "127.0.0.2"));
+  assert_true(acl_allows(cfg.dns_tcp.acl, "2001:db8:ffff::1"));
+  assert_ptr_equal(cfg.sort.acl, &cfg.sort_acl);
+  assert_true(acl_allows(cfg.sort.acl, "10.9.9.9"));
+  assert_false(acl_allows(cfg.sort.acl, "127.0.0.1"));
+
+  /* Without them, everyone. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "0.0.0.0:53"), 0);
+  assert_null(cfg.dns_tcp.acl);
+  assert_null(cfg.sort.acl);
+
+  assert_int_equal(PARSE(&cfg, err, "--allow", "10.0.0.1/8"), -1);
+  assert_string_equal(err, "--allow: '10.0.0.1/8' has bits set past its prefix length");
+  assert_int_equal(PARSE(&cfg, err, "--sort-allow", "example.com"), -1);
+  assert_string_equal(err, "--sort-allow: 'example.com' is not ADDR or ADDR/LEN (IPv4 or IPv6)");
+  assert_int_equal(PARSE(&cfg, err, "--allow", "::/129"), -1);
+  assert_string_equal(err, "--allow: '::/129' has a prefix length over 32 (IPv4) or 128 (IPv6)");
+
+  /* From the environment (commas) and a file, the highest source whole. */
+  char *env[] = {"DNSORT_ALLOW=10.0.0.0/8,192.168.0.0/16", NULL};
+  assert_int_equal(LOAD(env, err, "--threads", "1"), 0);
+  assert_int_equal(cfg.n_dns_allow, 2);
+  assert_true(acl_allows(cfg.dns_tcp.acl, "192.168.3.4"));
+  assert_int_equal(LOAD(env, err, "--allow", "127.0.0.1"), 0);
+  assert_int_equal(cfg.n_dns_allow, 1);
+  assert_false(acl_allows(cfg.dns_tcp.acl, "192.168.3.4"));
+  write_conf("sort-allow=127.0.0.0/8\nsort-allow=::1\n");
+  assert_int_equal(PARSE(&cfg, err, "--config", conf_path), 0);
+  assert_int_equal(cfg.n_sort_allow, 2);
+  assert_true(acl_allows(cfg.sort.acl, "::1"));
+  unlink(conf_path);
+}
+
+/* NET_ACL_MAX_RULES --allow rules parse; one more is named. */
+static void test_allow_rule_limit_at_and_past_the_edge(void **state) {
+  (void)state;
+  enum { N = NET_ACL_MAX_RULES + 1 };
+  static char texts[N][32];
+  static char *argv[2 * N + 2];
+  char err[256];
+  argv[0] = "dnsortd";
+  for (int i = 0; i < N; i++) {
+    snprintf(texts[i], sizeof(texts[i]), "10.0.%d.%d", (2 * i) >> 8, (2 * i) & 255);
+    argv[1 + 2 * i] = "--allow";
+    argv[2 + 2 * i] = texts[i];
+  }
+  assert_int_equal(parse_argv(&cfg, 2 * (N - 1) + 1, argv, err, sizeof(err)), 0);
+  assert_int_equal(cfg.dns_acl.n_rules, NET_ACL_MAX_RULES);
+  assert_int_equal(cfg.dns_acl.n4, NET_ACL_MAX_RULES);
+  assert_int_equal(parse_argv(&cfg, 2 * N + 1, argv, err, sizeof(err)), -1);
+  assert_string_equal(err, "--allow: at most 1024 rules");
+}
+
+static void test_forwarding_on_a_public_address_defaults_to_local_clients(
+    void **state) {
+  (void)state;
+  char err[256];
+  /* Public and forwarding: the local list. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "127.0.0.1:53", "--dns", "[::]:53",
+                         "--unknown", "forward", "--upstream", "192.0.2.53"), 0);
+  assert_true(cfg.dns_acl_default);
+  assert_non_null(cfg.dns_tcp.acl);
+  assert_true(acl_allows(cfg.dns_tcp.acl, "192.168.1.1"));
+  assert_true(acl_allows(cfg.dns_tcp.acl, "fd00::1"));
+  assert_true(acl_allows(cfg.dns_tcp.acl, "::ffff:10.1.1.1"));
+  assert_false(acl_allows(cfg.dns_tcp.acl, "198.51.100.1"));
+  assert_false(acl_allows(cfg.dns_tcp.acl, "2001:db8::1"));
+  /* --allow replaces it. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "0.0.0.0:53", "--unknown", "forward",
+                         "--upstream", "192.0.2.53", "--allow", "0.0.0.0/0"), 0);
+  assert_false(cfg.dns_acl_default);
+  assert_true(acl_allows(cfg.dns_tcp.acl, "198.51.100.1"));
+  /* Loopback only, or not forwarding: everyone. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "127.0.0.2:53", "--dns", "[::1]:53",
+                         "--unknown", "forward", "--upstream", "192.0.2.53"), 0);
+  assert_null(cfg.dns_tcp.acl);
+  assert_int_equal(PARSE(&cfg, err, "--dns", "0.0.0.0:53", "--unknown", "nxdomain"), 0);
+  assert_null(cfg.dns_tcp.acl);
+}
+
+static void test_rrl_options_and_defaults(void **state) {
+  (void)state;
+  char err[256];
+  /* Loopback only: off unless asked. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "127.0.0.1:0"), 0);
+  assert_int_equal(cfg.rrl_rate, 0);
+  assert_true(cfg.rrl_rate_default);
+  assert_int_equal(cfg.rrl_slip, DNS_RRL_DEFAULT_SLIP);
+  assert_int_equal(cfg.rrl_table_size, DNS_RRL_DEFAULT_TABLE_SIZE);
+  /* One public listener: NSD's 200 and 2. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "127.0.0.1:0", "--dns", "192.0.2.1:53"), 0);
+  assert_int_equal(cfg.rrl_rate, 200);
+  assert_int_equal(cfg.rrl_slip, 2);
+  /* Not with DNS off. */
+  assert_int_equal(PARSE(&cfg, err, "--dns", "off"), 0);
+  assert_int_equal(cfg.rrl_rate, 0);
+  /* Asked for: what was asked, public or not. */
+  assert_int_equal(PARSE(&cfg, err, "--rrl-rate", "5", "--rrl-slip", "1",
+                         "--rrl-table-size", "1k"), 0);
+  assert_int_equal(cfg.rrl_rate, 5);
+  assert_false(cfg.rrl_rate_default);
+  assert_int_equal(cfg.rrl_slip, 1);
+  assert_int_equal(cfg.rrl_table_size, 1024);
+  assert_int_equal(PARSE(&cfg, err, "--dns", "0.0.0.0:53", "--rrl-rate", "0"), 0);
+  assert_int_equal(cfg.rrl_rate, 0);
+  /* The edges. */
+  assert_int_equal(PARSE(&cfg, err, "--rrl-rate", "1000000", "--rrl-slip", "100",
+                         "--rrl-table-size", "64"), 0);
+  assert_int_equal(PARSE(&cfg, err, "--rrl-table-size", "16M"), 0);
+  assert_int_equal(cfg.rrl_table_size, 16u * 1024 * 1024);
+  assert_int_equal(PARSE(&cfg, err, "--rrl-rate", "1000001"), -1);
+  assert_string_equal(err, "--rrl-rate: '1000001' is not a number of replies per second from 0 to 1000000");
+  assert_int_equal(PARSE(&cfg, err, "--rrl-slip", "101"), -1);
+  assert_string_equal(err, "--rrl-slip: '101' is not a number from 0 to 100");
+  assert_int_equal(PARSE(&cfg, err, "--rrl-table-size", "63"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--rrl-table-size", "16777217"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--rrl-rate", "-1"), -1);
+}
+
 static int free_config(void **state) {
   (void)state;
   loop_config_free(&cfg);
@@ -755,6 +889,10 @@ int main(void) {
       cmocka_unit_test(test_services_can_be_turned_off),
       cmocka_unit_test(test_resolv_conf),
       cmocka_unit_test(test_reload_reads_the_file_again),
+      cmocka_unit_test(test_allow_lists),
+      cmocka_unit_test(test_allow_rule_limit_at_and_past_the_edge),
+      cmocka_unit_test(test_forwarding_on_a_public_address_defaults_to_local_clients),
+      cmocka_unit_test(test_rrl_options_and_defaults),
   };
   return cmocka_run_group_tests(tests, NULL, free_config);
 }

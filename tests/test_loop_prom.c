@@ -190,6 +190,12 @@ static void fill(loop_prom_snapshot_t *s) {
   dns_hist_observe(&s->tcp_duration, 9000000, 2); /* past 5 s */
   s->version = "0.1.0";
   s->libuv_version = "1.44.2";
+  s->udp_refused_acl = 21;
+  s->tcp_refused_acl = 22;
+  s->dns_tcp_denied = 23;
+  s->sort_denied = 24;
+  s->rrl_dropped = 25;
+  s->rrl_slipped = 26;
 }
 
 static bool has_line(const char *text, const char *line) {
@@ -307,6 +313,13 @@ static void test_dnsort_families(void **state) {
       "# TYPE process_cpu_seconds_total counter",
       "# TYPE dnsort_sort_duration_seconds histogram",
       "dnsort_build_info{version=\"0.1.0\",libuv=\"1.44.2\"} 1",
+      "dnsort_dns_acl_refused_total{proto=\"udp\"} 21",
+      "dnsort_dns_acl_refused_total{proto=\"tcp\"} 22",
+      "dnsort_acl_denied_connections_total{service=\"dns\"} 23",
+      "dnsort_acl_denied_connections_total{service=\"sort\"} 24",
+      "dnsort_dns_rrl_limited_total{action=\"dropped\"} 25",
+      "dnsort_dns_rrl_limited_total{action=\"slipped\"} 26",
+      "# TYPE dnsort_dns_rrl_limited_total counter",
   };
   for (size_t i = 0; i < ARRAY_LEN(expect); i++) {
     if (!has_line(p.data, expect[i]))

@@ -16,12 +16,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net_acl.h"
 #include "net_tcp.h"
 #include "net_util.h"
 
 #define WAIT_MS 5000
 #define MAX_CLIENTS 8
 #define BUSY "busy\n"
+#define DENIED "denied\n"
 
 typedef struct {
   net_tcp_conn_t net;          /* first, as net_tcp requires */
@@ -41,7 +43,7 @@ typedef struct {
   int clients[MAX_CLIENTS];
   size_t n_clients;
   /* What the callbacks saw. */
-  size_t accepts, refuses, closes, frees, drained;
+  size_t accepts, refuses, denies, closes, frees, drained;
   size_t frees_after_drained;  /* must stay 0 */
   size_t frees_at_drained;     /* frees when on_drained ran */
   size_t conns_at_drained;
@@ -107,6 +109,16 @@ static void svc_refuse(net_tcp_conn_t *nc) {
   fixture_of(nc)->refuses++;
   conn_init(nc);
   uv_buf_t buf = uv_buf_init(BUSY, sizeof(BUSY) - 1);
+  assert_int_equal(uv_try_write((uv_stream_t *)&nc->tcp, &buf, 1),
+                   (int)buf.len);
+}
+
+/* Like DNS over TCP: a client outside the allow list is served, with
+ * refusals. */
+static void svc_deny(net_tcp_conn_t *nc) {
+  fixture_of(nc)->denies++;
+  conn_init(nc);
+  uv_buf_t buf = uv_buf_init(DENIED, sizeof(DENIED) - 1);
   assert_int_equal(uv_try_write((uv_stream_t *)&nc->tcp, &buf, 1),
                    (int)buf.len);
 }
@@ -192,23 +204,42 @@ static net_tcp_conn_t *server_conn(fixture_t *fx, size_t i) {
 
 /* ---- clients ---- */
 
-static int client_connect(fixture_t *fx) {
+/* From source (an address in 127/8, all of it local), or the kernel's
+ * choice when NULL. */
+static int client_connect_from(fixture_t *fx, const char *source) {
   assert_true(fx->n_clients < MAX_CLIENTS);
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   assert_true(fd >= 0);
+  if (source != NULL) {
+    struct sockaddr_in from;
+    assert_int_equal(uv_ip4_addr(source, 0, &from), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+  }
   assert_int_equal(
       connect(fd, (struct sockaddr *)&fx->addr, sizeof(fx->addr)), 0);
   fx->clients[fx->n_clients++] = fd;
   return fd;
 }
 
-/* Connect and let the server take the connection: accepted, refused or
- * dropped, it counts once. */
-static int client_arrive(fixture_t *fx) {
-  uint64_t before = fx->net.accepted + fx->net.refused + fx->net.dropped;
-  int fd = client_connect(fx);
-  RUN_UNTIL(fx, fx->net.accepted + fx->net.refused + fx->net.dropped > before);
+static int client_connect(fixture_t *fx) {
+  return client_connect_from(fx, NULL);
+}
+
+static uint64_t arrivals(const fixture_t *fx) {
+  return fx->net.accepted + fx->net.refused + fx->net.denied + fx->net.dropped;
+}
+
+/* Connect and let the server take the connection: accepted, refused,
+ * denied or dropped, it counts once. */
+static int client_arrive_from(fixture_t *fx, const char *source) {
+  uint64_t before = arrivals(fx);
+  int fd = client_connect_from(fx, source);
+  RUN_UNTIL(fx, arrivals(fx) > before);
   return fd;
+}
+
+static int client_arrive(fixture_t *fx) {
+  return client_arrive_from(fx, NULL);
 }
 
 typedef enum { PEER_OPEN, PEER_CLOSED } peer_t;
@@ -550,6 +581,58 @@ static void test_out_of_descriptors_sheds_then_serves_again(void **state) {
   assert_int_equal(fx->accepts, 1);
 }
 
+static net_acl_t *acl_of(const char *cidr) {
+  static net_acl_t acl;
+  net_acl_init(&acl);
+  assert_int_equal(net_acl_add(&acl, cidr), NET_ACL_OK);
+  return &acl;
+}
+
+static void test_a_client_outside_the_acl_is_closed_unread(void **state) {
+  fixture_t *fx = *state;
+  net_tcp_config_t cfg = config(4, 0, true);
+  cfg.acl = acl_of("127.0.0.1/32");
+  start(fx, &cfg);
+  int out = client_arrive_from(fx, "127.0.0.2");
+  char got[16] = "";
+  until_closed(fx, out, got, sizeof(got));
+  assert_string_equal(got, "");
+  assert_int_equal(fx->net.denied, 1);
+  assert_int_equal(fx->net.accepted + fx->net.refused, 0);
+  assert_int_equal(fx->accepts + fx->refuses + fx->denies, 0);
+  RUN_UNTIL(fx, fx->net.n_conns == 0);
+  assert_int_equal(fx->frees, 0);     /* never handed: no on_free */
+
+  int in = client_arrive_from(fx, "127.0.0.1");
+  assert_int_equal(fx->accepts, 1);
+  assert_int_equal(fx->net.denied, 1);
+  assert_true(is_open(in));
+}
+
+static void test_a_denied_client_goes_to_on_deny_before_the_limit(
+    void **state) {
+  fixture_t *fx = *state;
+  net_tcp_config_t cfg = config(1, 0, true);
+  cfg.acl = acl_of("127.0.0.1/32");
+  cfg.on_deny = svc_deny;
+  start(fx, &cfg);
+  int in = client_arrive_from(fx, "127.0.0.1");
+  /* Over the limit and outside the list: denial wins over "busy". */
+  int out = client_arrive_from(fx, "127.0.0.3");
+  assert_int_equal(fx->denies, 1);
+  assert_int_equal(fx->refuses, 0);
+  assert_int_equal(fx->net.denied, 1);
+  assert_true(is_open(in));
+  /* The denied conn is the service's like any other: closed and freed
+   * through it. */
+  char got[16] = "";
+  svc_close(server_conn(fx, 0));
+  until_closed(fx, out, got, sizeof(got));
+  assert_string_equal(got, DENIED);
+  RUN_UNTIL(fx, fx->frees == 1);
+  assert_true(is_open(in));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void) {
@@ -565,6 +648,8 @@ int main(void) {
       T(test_reuseport_lets_two_listeners_share_a_port),
       T(test_accept_errors_are_counted_and_logged_at_powers_of_two),
       T(test_out_of_descriptors_sheds_then_serves_again),
+      T(test_a_client_outside_the_acl_is_closed_unread),
+      T(test_a_denied_client_goes_to_on_deny_before_the_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
