@@ -1,0 +1,57 @@
+/* sort_clients: how many sorts each client has queued or running, so that
+ * one client cannot take the whole queue (--max-jobs-per-client). Pure: a
+ * hash table from client to count, without sockets or libuv.
+ *
+ * A client is an IPv4 address, or an IPv6 /64: one host usually holds a
+ * whole /64, so counting single IPv6 addresses would let it take any share
+ * it likes. IPv4-mapped IPv6 addresses (a dual-stack listener) count as
+ * the IPv4 address.
+ *
+ * An entry lives only while its count is above zero, so the table never
+ * holds more entries than there are jobs (--max-queued-jobs bounds it);
+ * it grows by doubling and is not shrunk: its peak is that bound. */
+#ifndef DNSORT_SORT_CLIENTS_H
+#define DNSORT_SORT_CLIENTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct {
+  uint8_t b[16];   /* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits 0 */
+} sort_client_key_t;
+
+typedef struct {
+  sort_client_key_t key;
+  size_t jobs;     /* 0: the slot is free */
+} sort_client_entry_t;
+
+typedef struct {
+  sort_client_entry_t *slots;
+  size_t cap;      /* a power of two, or 0 before the first add */
+  size_t n;        /* slots in use */
+  uint64_t seed;   /* keys are chosen by clients: an unknown seed keeps
+                      them from aiming at one chain */
+} sort_clients_t;
+
+/* The client an address belongs to. False for a family that is neither
+ * AF_INET nor AF_INET6. */
+bool sort_client_key(const struct sockaddr *addr, sort_client_key_t *out);
+
+void sort_clients_init(sort_clients_t *t, uint64_t seed);
+
+/* The jobs counted for key (0 if none). */
+size_t sort_clients_jobs(const sort_clients_t *t, const sort_client_key_t *key);
+
+/* One job more for key. False when the table could not grow (out of
+ * memory); nothing is counted then. */
+bool sort_clients_add(sort_clients_t *t, const sort_client_key_t *key);
+
+/* One job less for key; the entry goes at zero. A key with no jobs is
+ * left alone. */
+void sort_clients_remove(sort_clients_t *t, const sort_client_key_t *key);
+
+void sort_clients_free(sort_clients_t *t);
+
+#endif
