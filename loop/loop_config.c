@@ -233,8 +233,9 @@ static const loop_option_t options[] = {
      .help = "sorts queued or running; more get \"server busy\""},
     {.name = "max-inflight-bytes", .kind = LOOP_OPT_SIZE, .metavar = "SIZE",
      FIELD(sort.max_inflight_bytes), .min = 1, .max = MAX_INFLIGHT_BYTES_LIMIT, .def = "256M",
-     .help = "request bytes held across all connections; past it new bodies get \"server "
-             "busy\""},
+     .help = "request bytes held across all connections, charged as they arrive (a length "
+             "prefix alone holds nothing; a body that stalls holds its bytes for at most "
+             "--read-timeout); a body that would pass it gets \"server busy\""},
     {.name = "worker-nice", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(sched.worker_nice),
      .min = 0, .max = 19, .def_text = "10 with libuv >= 1.45, 0 before it",
      .help = "nice value of the worker threads, so that the loop thread wins the CPU"},

@@ -218,6 +218,12 @@ static void reply_busy(sort_conn_t *c, const char *msg) {
 
 static void reply_error(sort_conn_t *c, const char *msg) {
   size_t len;
+  if (c->state == CONN_READING) {
+    /* A request that failed while arriving: its bytes go now, not when
+     * the client has read the error. */
+    sort_frame_free(&c->frame);
+    release_inflight(c);
+  }
   char *reply = sort_json_error(msg, &len);
   c->server->replied_error++;
   LOG(c->server, 3, "sort: error reply: %s", msg);
@@ -326,25 +332,32 @@ static void start_work(sort_conn_t *c) {
   s->jobs++;
 }
 
+/* Request bytes are charged as they are held: a body's buffer grows with
+ * what arrives (sort_frame), each growth is charged to the server, and a
+ * growth past --max-inflight-bytes is refused. A length prefix alone holds
+ * nothing, so connections that announce big bodies and send none cannot
+ * lock others out; a body that stalls holds what it has for at most the
+ * read timeout (from accept to its last byte), then its bytes are freed
+ * with the error reply. */
 static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
   sort_server_t *s = c->server;
   size_t used;
   char msg[160];
-  bool had_prefix = c->frame.prefix_have == SORT_FRAME_PREFIX_LEN;
-  /* Until the length is known, the frame reader's bound is whatever the
-   * server can still hold, so a body that does not fit is refused before
-   * it is allocated; which limit it broke is sorted out below. */
-  if (!had_prefix) {
-    uint64_t room = s->inflight_bytes < s->cfg.max_inflight_bytes
-                        ? s->cfg.max_inflight_bytes - s->inflight_bytes
-                        : 0;
+  uint64_t room = s->inflight_bytes < s->cfg.max_inflight_bytes
+                      ? s->cfg.max_inflight_bytes - s->inflight_bytes
+                      : 0;
+  /* Until the length is known, the frame reader's bound is also what the
+   * server can still hold, so a body that cannot fit now is refused before
+   * the client sends it; which limit it broke is sorted out below. */
+  if (c->frame.prefix_have < SORT_FRAME_PREFIX_LEN)
     c->frame.max_body = room < s->cfg.max_request_bytes ? room : s->cfg.max_request_bytes;
-  }
+  c->frame.max_cap = c->frame.body_cap + room;
   sort_frame_status_t st = sort_frame_feed(&c->frame, data, len, &used);
-  if (!had_prefix && c->frame.prefix_have == SORT_FRAME_PREFIX_LEN &&
-      (st == SORT_FRAME_NEED_MORE || st == SORT_FRAME_COMPLETE)) {
-    c->inflight_bytes = c->frame.body_len;
-    s->inflight_bytes += c->inflight_bytes;
+  /* The buffer only grows while reading (and is exactly the body once
+   * complete): charge the growth before start_work takes the body. */
+  if (c->frame.body_cap > c->inflight_bytes) {
+    s->inflight_bytes += c->frame.body_cap - c->inflight_bytes;
+    c->inflight_bytes = c->frame.body_cap;
   }
   switch (st) {
   case SORT_FRAME_NEED_MORE:
@@ -355,6 +368,9 @@ static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
     break;
   case SORT_FRAME_EMPTY:
     reply_error(c, "empty request: the length prefix is 0");
+    break;
+  case SORT_FRAME_NO_ROOM:
+    reply_busy(c, "server busy: too many request bytes in flight");
     break;
   case SORT_FRAME_TOO_LARGE:
     if (c->frame.body_len <= s->cfg.max_request_bytes) {

@@ -29,7 +29,9 @@ typedef struct {
                                   (past a higher, hard limit: dropped
                                   unanswered, see net_tcp) */
   size_t max_queued_jobs;      /* sorts queued or running, all clients */
-  uint64_t max_inflight_bytes; /* request bodies held, all clients */
+  uint64_t max_inflight_bytes; /* request body bytes held (buffers as
+                                  they grow with the bytes received), all
+                                  clients */
   int worker_nice;             /* nice value of the worker threads; the
                                   loop thread keeps 0 and wins the CPU */
   uint64_t worker_yield_us;    /* a worker that has sorted this long gives

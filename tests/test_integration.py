@@ -855,17 +855,30 @@ class SortLimits(unittest.TestCase):
             self.assertEqual(srv.stop()[0], 0)
 
     def test_max_inflight_bytes(self):
+        # The limit counts the request bytes held, charged as they arrive
+        # (not the lengths announced): a holds the 59 bytes of its 60-byte
+        # body it has sent (one send, one read: its buffer is exactly that).
         srv = Server("--max-inflight-bytes", "100")
         try:
             a = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5)
-            a.sendall(struct.pack(">Q", 60) + b"[1,")
+            a.sendall(struct.pack(">Q", 60) + b"[" + b" " * 57 + b"1")
             time.sleep(0.1)
-            # 60 held + 41 > 100: refused before the body is read.
-            reply = sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"1]")
+            # 59 held + 42 > 100: refused before the body is read.
+            reply = sort_exchange(srv.sort_port, b"[" + b" " * 39 + b"1]")
             self.assertIn("server busy", json.loads(reply)["error"])
-            # 60 + 40 = 100: exactly at the limit, accepted.
-            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 37 + b"2]"), b"[2]")
+            # 59 + 41 = 100: exactly at the limit, accepted.
+            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"2]"), b"[2]")
+            # A prefix alone holds nothing: the edge does not move.
+            b = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5)
+            b.sendall(struct.pack(">Q", 60))
+            time.sleep(0.1)
+            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"4]"), b"[4]")
+            # a completes its request and gets its reply; then the whole
+            # limit is free again.
+            a.sendall(b"]")
+            self.assertEqual(recv_all(a), b"[1]")
             a.close()
+            b.close()
             time.sleep(0.1)
             self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 97 + b"3]"), b"[3]")
         finally:
