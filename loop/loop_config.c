@@ -231,6 +231,16 @@ static const loop_option_t options[] = {
      FIELD(sort.max_queued_jobs), .min = 1, .max = MAX_QUEUED_JOBS_LIMIT,
      .def_text = "64 per worker thread",
      .help = "sorts queued or running; more get \"server busy\""},
+    {.name = "max-jobs-per-client", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX,
+     .metavar = "N", FIELD(sort.max_jobs_per_client), .min = 1, .max = MAX_QUEUED_JOBS_LIMIT,
+     .def_text = "half of --max-queued-jobs, at least 1",
+     .help = "sorts one client may have queued or running (an IPv4 address, an IPv6 /64); more "
+             "get \"server busy\"; behind a proxy every client has the proxy's address, so "
+             "raise it to --max-queued-jobs there"},
+    {.name = "max-sort-time", .kind = LOOP_OPT_SECONDS, .metavar = "SECONDS",
+     FIELD(sort.max_sort_time_ms), .min = 1, .max = MAX_TIMEOUT_MS, .def = "10",
+     .help = "a sort that has run this long on a worker (queueing not counted) is stopped and "
+             "its client gets {\"error\": \"sort took longer than SECONDS s\"}"},
     {.name = "max-inflight-bytes", .kind = LOOP_OPT_SIZE, .metavar = "SIZE",
      FIELD(sort.max_inflight_bytes), .min = 1, .max = MAX_INFLIGHT_BYTES_LIMIT, .def = "256M",
      .help = "request bytes held across all connections, charged as they arrive (a length "

@@ -513,6 +513,8 @@ static int start_sort(void) {
   sort_server_config_t sort_cfg = srv.cfg.sort;
   if (sort_cfg.max_queued_jobs == 0)
     sort_cfg.max_queued_jobs = (size_t)srv.pool.threads * LOOP_DEFAULT_JOBS_PER_THREAD;
+  if (sort_cfg.max_jobs_per_client == 0)
+    sort_cfg.max_jobs_per_client = sort_cfg.max_queued_jobs > 1 ? sort_cfg.max_queued_jobs / 2 : 1;
   sort_cfg.worker_nice = srv.pool.worker_nice;
   sort_cfg.worker_yield_us = srv.pool.yield_us;
   sort_cfg.log = log_adapter;

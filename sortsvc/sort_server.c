@@ -46,6 +46,13 @@ typedef struct sort_conn {
   bool peer_eof;
   uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
   uint64_t queued_at;        /* uv_hrtime() when the job was queued */
+  /* uv_hrtime() when a worker started the job, 0 before: written by the
+   * worker, read by the loop's deadline check. */
+  _Atomic uint64_t started_at;
+  bool too_slow;             /* cancelled for max_sort_time_ms */
+  bool has_client;           /* client is known (getpeername worked) */
+  sort_client_key_t client;
+  LIST_ENTRY(sort_conn) job_link; /* in server->job_list while work_pending */
 } sort_conn_t;
 
 /* Request bodies from 16 bytes (a few numbers) to 64 MiB, by fours. */
@@ -253,6 +260,9 @@ static void work_cb(uv_work_t *req) {
   sort_server_t *s = c->server;
   lower_worker_priority(s->cfg.worker_nice);
   atomic_fetch_add_explicit(&s->jobs_running, 1, memory_order_relaxed);
+  /* The time bound counts from here, not from queueing: a job that waited
+   * behind others has not used a worker yet. */
+  atomic_store_explicit(&c->started_at, uv_hrtime(), memory_order_relaxed);
   sort_job_limits_t limits = {.max_elements = s->cfg.max_elements};
   c->job_status = sort_job_run(c->body, c->body_len, &limits, &c->cancel,
                                &c->reply, &c->reply_len);
@@ -262,12 +272,33 @@ static void work_cb(uv_work_t *req) {
   c->body = NULL;
 }
 
-static void after_work_cb(uv_work_t *req, int status) {
-  sort_conn_t *c = container_of(req, sort_conn_t, work);
+/* The job has left the queue and the workers, whatever its outcome. */
+static void job_done(sort_conn_t *c) {
   sort_server_t *s = c->server;
   c->work_pending = false;
   s->jobs--;
+  LIST_REMOVE(c, job_link);
+  if (LIST_EMPTY(&s->job_list))
+    uv_timer_stop(&s->deadline);
+  if (c->has_client)
+    sort_clients_remove(&s->clients, &c->client);
   release_inflight(c);
+}
+
+static void reply_too_slow(sort_conn_t *c) {
+  sort_server_t *s = c->server;
+  char msg[80];
+  s->too_slow++;
+  /* The bound as the operator wrote it: --max-sort-time 0.5 reads back as
+   * 0.5, 10 as 10. */
+  snprintf(msg, sizeof(msg), "sort took longer than %g s", (double)s->cfg.max_sort_time_ms / 1000.0);
+  reply_error(c, msg);
+}
+
+static void after_work_cb(uv_work_t *req, int status) {
+  sort_conn_t *c = container_of(req, sort_conn_t, work);
+  sort_server_t *s = c->server;
+  job_done(c);
   if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
     s->cancelled++;
     net_tcp_conn_release(&c->net);
@@ -277,7 +308,7 @@ static void after_work_cb(uv_work_t *req, int status) {
   net_tcp_conn_release(&c->net);
   char *reply = c->reply;
   c->reply = NULL;
-  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT)
+  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT || c->too_slow)
     sort_hist_observe(&s->duration_ns, uv_hrtime() - c->queued_at);
   switch (c->job_status) {
   case SORT_JOB_OK:
@@ -291,6 +322,10 @@ static void after_work_cb(uv_work_t *req, int status) {
     break;
   case SORT_JOB_CANCELLED:
     free(reply);
+    if (c->too_slow) {
+      reply_too_slow(c);
+      break;
+    }
     s->cancelled++;
     conn_close(c);
     break;
@@ -302,6 +337,26 @@ static void after_work_cb(uv_work_t *req, int status) {
   }
 }
 
+/* Runs on the loop while jobs are pending: a sort that has held its
+ * worker past max_sort_time_ms is cancelled (the gnome sort looks at the
+ * flag every few thousand comparisons) and after_work_cb tells the client
+ * why. Queued jobs have not started and are left alone. */
+static void on_deadline_check(uv_timer_t *t) {
+  sort_server_t *s = container_of(t, sort_server_t, deadline);
+  uint64_t now = uv_hrtime();
+  uint64_t bound_ns = s->cfg.max_sort_time_ms * 1000000u;
+  struct sort_conn *c;
+  LIST_FOREACH(c, &s->job_list, job_link) {
+    uint64_t started = atomic_load_explicit(&c->started_at, memory_order_relaxed);
+    if (started == 0 || c->too_slow || now - started <= bound_ns)
+      continue;
+    c->too_slow = true;
+    atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
+    LOG(s, 3, "sort: stopping a sort that has run %" PRIu64 " ms (--max-sort-time)",
+        (now - started) / 1000000u);
+  }
+}
+
 static void start_work(sort_conn_t *c) {
   sort_server_t *s = c->server;
   uint8_t *body = sort_frame_take_body(&c->frame, &c->body_len);
@@ -309,27 +364,40 @@ static void start_work(sort_conn_t *c) {
   c->state = CONN_WORKING;
   uv_timer_stop(&c->timer);
   sort_hist_observe(&s->request_bytes, c->body_len);
-  if (s->jobs >= s->cfg.max_queued_jobs) {
+  const char *refused = NULL;
+  /* The client's share first: it is the more useful answer to a client
+   * that fills the queue by itself. */
+  if (c->has_client && s->cfg.max_jobs_per_client > 0 &&
+      sort_clients_jobs(&s->clients, &c->client) >= s->cfg.max_jobs_per_client)
+    refused = "server busy: too many sorts from your address";
+  else if (s->jobs >= s->cfg.max_queued_jobs)
     /* Refuse rather than queue without bound: a queue longer than this
      * only turns into timeouts for everyone. */
-    free(c->body);
-    c->body = NULL;
-    release_inflight(c);
-    reply_busy(c, "server busy: too many sorts queued");
-    return;
+    refused = "server busy: too many sorts queued";
+  else if (c->has_client && !sort_clients_add(&s->clients, &c->client))
+    refused = "server busy";
+  if (refused == NULL) {
+    c->queued_at = uv_hrtime();
+    if (uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb) == 0) {
+      c->work_pending = true;
+      net_tcp_conn_hold(&c->net);
+      s->jobs++;
+      LIST_INSERT_HEAD(&s->job_list, c, job_link);
+      if (s->cfg.max_sort_time_ms > 0 && !uv_is_active((uv_handle_t *)&s->deadline)) {
+        uint64_t tick = s->cfg.max_sort_time_ms / 10;
+        tick = tick < 1 ? 1 : tick > SORT_DEADLINE_CHECK_MS ? SORT_DEADLINE_CHECK_MS : tick;
+        uv_timer_start(&s->deadline, on_deadline_check, tick, tick);
+      }
+      return;
+    }
+    if (c->has_client)
+      sort_clients_remove(&s->clients, &c->client);
+    refused = "server busy";
   }
-  c->queued_at = uv_hrtime();
-  int rc = uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb);
-  if (rc != 0) {
-    free(c->body);
-    c->body = NULL;
-    release_inflight(c);
-    reply_busy(c, "server busy");
-    return;
-  }
-  c->work_pending = true;
-  net_tcp_conn_hold(&c->net);
-  s->jobs++;
+  free(c->body);
+  c->body = NULL;
+  release_inflight(c);
+  reply_busy(c, refused);
 }
 
 /* Request bytes are charged as they are held: a body's buffer grows with
@@ -470,6 +538,13 @@ static bool conn_init(net_tcp_conn_t *nc) {
   c->state = CONN_READING;
   sort_frame_init(&c->frame, s->cfg.max_request_bytes);
   atomic_init(&c->cancel, false);
+  atomic_init(&c->started_at, 0);
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  /* A peer that is already gone has no address; its request (if any)
+   * is then not counted per client, and its reply will not get far. */
+  c->has_client = uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&peer, &len) == 0 &&
+                  sort_client_key((struct sockaddr *)&peer, &c->client);
   uv_timer_init(s->net.loop, &c->timer);  /* cannot fail on unix */
   net_tcp_conn_hold(nc);
   if (uv_read_start((uv_stream_t *)&nc->tcp, on_alloc, on_read) != 0) {
@@ -503,9 +578,12 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
   s->on_drained = NULL;
   s->jobs = 0;
   atomic_init(&s->jobs_running, 0);
+  LIST_INIT(&s->job_list);
+  /* The seed only has to be unknown to clients, not secret for long. */
+  sort_clients_init(&s->clients, uv_hrtime() ^ (uint64_t)(uintptr_t)s);
   s->inflight_bytes = 0;
   s->replied_ok = s->replied_error = 0;
-  s->bad_input = s->too_large = s->timeouts = s->busy = 0;
+  s->bad_input = s->too_large = s->timeouts = s->too_slow = s->busy = 0;
   s->cancelled = s->shutdown = 0;
   hist_init(&s->request_bytes, request_bytes_bounds,
             sizeof(request_bytes_bounds) / sizeof(request_bytes_bounds[0]));
@@ -523,14 +601,26 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
       .on_free = conn_free,
       .log = cfg->log,
   };
-  return net_tcp_start(&s->net, loop, addr, &net);
+  uv_timer_init(loop, &s->deadline);  /* cannot fail on unix */
+  int rc = net_tcp_start(&s->net, loop, addr, &net);
+  if (rc != 0)
+    uv_close((uv_handle_t *)&s->deadline, NULL);
+  return rc;
 }
 
-/* net_tcp calls this once: the owner may free s in on_drained. */
-static void on_net_drained(net_tcp_t *t) {
-  sort_server_t *s = container_of(t, sort_server_t, net);
+/* The last handle of the server: the owner may free s in on_drained. */
+static void on_deadline_closed(uv_handle_t *h) {
+  sort_server_t *s = container_of((uv_timer_t *)h, sort_server_t, deadline);
+  sort_clients_free(&s->clients);
   if (s->on_drained != NULL)
     s->on_drained(s);
+}
+
+/* net_tcp calls this once, when every connection (and so every job) is
+ * gone. */
+static void on_net_drained(net_tcp_t *t) {
+  sort_server_t *s = container_of(t, sort_server_t, net);
+  uv_close((uv_handle_t *)&s->deadline, on_deadline_closed);
 }
 
 void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
@@ -571,7 +661,8 @@ void sort_server_stats(const sort_server_t *s, sort_server_stats_t *out) {
       .error_replies = s->replied_error,
       .bad_input = s->bad_input,
       .too_large = s->too_large,
-      .timeouts = s->timeouts,
+      .timeouts = s->timeouts + s->too_slow,
+      .too_slow = s->too_slow,
       .busy = s->busy + s->net.dropped,
       .cancelled = s->cancelled,
       .shutdown = s->shutdown,

@@ -6,6 +6,10 @@ once take from everyone else, each checked through real sockets on
 - Length prefixes that announce big bodies and send none hold no memory,
   so they cannot lock others out of --max-inflight-bytes; a body that
   stalls gives its bytes back at --read-timeout.
+- A sort that runs past --max-sort-time is stopped and its client told;
+  the bound counts from the start on a worker, not from queueing.
+- One client address cannot hold more than --max-jobs-per-client of the
+  queue.
 
 Python standard library only. Run by meson test:
     test_integration_hostile.py --dnsortd PATH
@@ -171,6 +175,103 @@ class InflightBytes(unittest.TestCase):
             code, err = srv.stop()
         self.assertEqual(code, 0, err)
 
+
+
+class SortTime(unittest.TestCase):
+    def test_a_sort_past_max_sort_time_is_stopped_and_its_client_told(self):
+        srv = Server("--threads", "1", "--max-sort-time", "0.5", "--max-elements", "200000")
+        try:
+            reply = srv.exchange(reversed_body(100000), timeout=60)
+            self.assertEqual(json.loads(reply), {"error": "sort took longer than 0.5 s"})
+            # The worker is free again: the next one does not wait behind it.
+            self.assertEqual(srv.exchange(b"[2, 1]", timeout=10), b"[1, 2]")
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_sort_requests_total", outcome="timeout"), 1)
+            self.assertEqual(val(snap, "dnsort_sort_requests_total", outcome="cancelled"), 0)
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn("--max-sort-time", err)
+
+    def test_the_bound_counts_from_the_start_on_a_worker_not_from_queueing(self):
+        # One worker. The first sort holds it for the whole bound (and is
+        # stopped); the second waits that long in the queue, then needs a
+        # fraction of the bound to run: counted from queueing it would be
+        # stopped as soon as it started.
+        srv = Server("--threads", "1", "--max-sort-time", "3", "--max-elements", "200000")
+        try:
+            first = srv.connect(timeout=60)
+            first.sendall(frame(reversed_body(100000)))
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
+            nums = list(range(15000, 0, -1))
+            second = srv.connect(timeout=60)
+            second.sendall(frame(json.dumps(nums).encode()))
+            self.assertEqual(json.loads(recv_all(first)), {"error": "sort took longer than 3 s"})
+            self.assertEqual(json.loads(recv_all(second)), sorted(nums))
+            first.close()
+            second.close()
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+
+    def test_bad_values_are_refused(self):
+        for bad in ("0", "-1", "0.0004", "86401", "x"):
+            r = subprocess.run([DNSORTD, "--max-sort-time", bad], capture_output=True, text=True,
+                               timeout=10)
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("--max-sort-time", r.stderr)
+
+
+class FairShare(unittest.TestCase):
+    def test_one_address_cannot_take_the_whole_queue(self):
+        # Four jobs in all, two per address: at the edge, then past it.
+        srv = Server("--threads", "1", "--max-queued-jobs", "4", "--max-jobs-per-client", "2",
+                     "--max-elements", "200000")
+        hog = []
+        try:
+            body = frame(reversed_body(100000))
+            for _ in range(2):
+                s = srv.connect("127.0.0.2")
+                s.sendall(body)
+                hog.append(s)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="queued")
+                                       + val(srv.scrape(), "dnsort_sort_jobs", state="running") == 2))
+            self.assertEqual(json.loads(srv.exchange(b"[1]", source="127.0.0.2", timeout=10)),
+                             {"error": "server busy: too many sorts from your address"})
+            # Another address still gets into the queue: its sort is
+            # answered once the hog's (reset, so cancelled) are gone.
+            other = srv.connect("127.0.0.3")
+            other.sendall(frame(b"[2, 1]"))
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="queued") == 2))
+            for s in hog:
+                reset(s)
+            hog = []
+            self.assertEqual(recv_all(other), b"[1, 2]")
+            other.close()
+            # The hog's share is free again.
+            self.assertEqual(srv.exchange(b"[3, 1]", source="127.0.0.2", timeout=10), b"[1, 3]")
+        finally:
+            for s in hog:
+                s.close()
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+
+    def test_default_is_half_the_queue(self):
+        srv = Server("--threads", "1", "--max-queued-jobs", "3", "--max-elements", "200000")
+        hog = []
+        try:
+            s = srv.connect("127.0.0.4")
+            s.sendall(frame(reversed_body(100000)))
+            hog.append(s)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
+            # 3 / 2 = 1 per address.
+            self.assertIn("too many sorts from your address",
+                          json.loads(srv.exchange(b"[1]", source="127.0.0.4", timeout=10))["error"])
+        finally:
+            for s in hog:
+                reset(s)
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
 
 
 def main():
