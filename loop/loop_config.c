@@ -471,7 +471,7 @@ static const loop_opt_doc_t after[] = {
      "with one dns= entry per --dns address (none with --dns off; DNS over TCP uses the same "
      "ports), no sort= with --sort off, and metrics=http://ADDR:PORT at the end with --metrics."},
     {"Signals",
-     "SIGHUP builds a new zone on a worker thread: the hosts files are read again and, with "
+     "SIGHUP builds a new zone on a thread of its own (never queued behind sorts): the hosts files are read again and, with "
      "--config, the options marked \"reread on SIGHUP\" are taken from the file as it is "
      "now; on any error the old zone stays in service and the error is logged. Other options "
      "changed in the file are logged and wait for a restart. SIGHUP also empties the "

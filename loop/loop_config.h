@@ -91,7 +91,7 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
                       size_t errlen);
 
 /* SIGHUP: the options again from the same command line and environment
- * (as read at start) and the config file as it is now. Safe on a worker
+ * (as read at start) and the config file as it is now. Safe on another
  * thread while cur is not written. fresh borrows cur's strings: free it
  * before cur. */
 int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh,

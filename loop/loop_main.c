@@ -3,8 +3,8 @@
  * command line, DNSORT_* variables, --config FILE), sizes the worker pool
  * before anything can start it, loads the DNS zone, binds every listener,
  * prints the bound addresses, and runs until a signal. SIGHUP rereads the
- * options and rebuilds the zone on the worker pool, then swaps it in
- * between two packets. */
+ * options and rebuilds the zone on a thread of its own (never behind the
+ * sorts on the worker pool), then swaps it in between two packets. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,9 +39,9 @@ typedef struct {
 } dns_listener_t;
 
 typedef struct {
-  uv_work_t work;
-  loop_config_t cfg;           /* read again by the worker */
-  dns_zone_t *zone;            /* built by the worker; NULL on error */
+  uv_thread_t thread;
+  loop_config_t cfg;           /* read again by the reload thread */
+  dns_zone_t *zone;            /* built by the thread; NULL on error */
   char err[512];
   char changed[256];           /* options that wait for a restart */
 } zone_reload_t;
@@ -60,8 +60,11 @@ typedef struct {
   uv_signal_t sigterm;
   uv_signal_t sighup;
   uv_timer_t grace;
+  uv_async_t reload_async;     /* the reload thread's "done" */
   zone_reload_t *reload;       /* in flight, at most one */
   bool reload_again;           /* SIGHUP arrived during a reload */
+  bool reload_closing;         /* shutting down: close reload_async once
+                                  no reload is in flight */
   unsigned closing;            /* services still closing at shutdown */
   bool stopping;
   uint64_t reloads_ok;
@@ -181,20 +184,33 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
 
 /* ---- SIGHUP: reread the options and rebuild the zone off the loop thread ---- */
 
+/* The reload runs on a thread of its own rather than on the worker pool:
+ * the pool may be full of sorts that take seconds each, and a reload
+ * queued behind them would wait for all of them. One at a time; SIGHUPs
+ * during a reload are folded into one more after it. */
+
 static void start_reload(void);
 
-static void reload_work(uv_work_t *req) {
-  zone_reload_t *r = container_of(req, zone_reload_t, work);
-  if (loop_config_reload(&srv.cfg, &r->cfg, r->err, sizeof(r->err)) != 0)
-    return;
-  loop_config_changed(&srv.cfg, &r->cfg, r->changed, sizeof(r->changed));
-  r->zone = dns_load_zone(&r->cfg.load, r->err, sizeof(r->err));
+static void reload_main(void *arg) {
+  zone_reload_t *r = arg;
+  if (loop_config_reload(&srv.cfg, &r->cfg, r->err, sizeof(r->err)) == 0) {
+    loop_config_changed(&srv.cfg, &r->cfg, r->changed, sizeof(r->changed));
+    r->zone = dns_load_zone(&r->cfg.load, r->err, sizeof(r->err));
+  }
+  /* The last thing this thread does: the loop frees r once it is woken. */
+  uv_async_send(&srv.reload_async);
 }
 
-static void reload_done(uv_work_t *req, int status) {
-  zone_reload_t *r = container_of(req, zone_reload_t, work);
+static void reload_done(uv_async_t *async) {
+  (void)async;
+  zone_reload_t *r = srv.reload;
+  if (r == NULL)
+    return;
+  /* The thread has sent its wake-up and only has to return: the join
+   * does not wait for any work. */
+  uv_thread_join(&r->thread);
   srv.reload = NULL;
-  if (status == 0 && r->zone != NULL && !srv.stopping) {
+  if (r->zone != NULL && !srv.stopping) {
     /* Single-threaded loop: no packet is being answered right now, so the
      * old zone has no reader once the pointer moves. */
     dns_zone_t *old = (dns_zone_t *)srv.zone;
@@ -214,6 +230,10 @@ static void reload_done(uv_work_t *req, int status) {
   }
   loop_config_free(&r->cfg);
   free(r);
+  if (srv.reload_closing) {
+    uv_close((uv_handle_t *)&srv.reload_async, NULL);
+    return;
+  }
   if (srv.reload_again && !srv.stopping) {
     srv.reload_again = false;
     start_reload();
@@ -230,13 +250,21 @@ static void start_reload(void) {
     loop_log(LOOP_LOG_ERROR, "reload: out of memory");
     return;
   }
-  int rc = uv_queue_work(&srv.loop, &r->work, reload_work, reload_done);
-  if (rc != 0) {
-    loop_log(LOOP_LOG_ERROR, "reload: %s", uv_strerror(rc));
-    free(r);
-    return;
-  }
   srv.reload = r;
+  int rc = uv_thread_create(&r->thread, reload_main, r);
+  if (rc != 0) {
+    loop_log(LOOP_LOG_ERROR, "reload: cannot start a thread: %s", uv_strerror(rc));
+    srv.reload = NULL;
+    free(r);
+  }
+}
+
+/* At shutdown: the handle goes now, or when the reload in flight ends
+ * (its thread still has to wake the loop through it). */
+static void close_reload(void) {
+  srv.reload_closing = true;
+  if (srv.reload == NULL)
+    uv_close((uv_handle_t *)&srv.reload_async, NULL);
 }
 
 /* What the forwarding cache holds and may hold, on one line. */
@@ -273,6 +301,7 @@ static void service_closed(void) {
   uv_close((uv_handle_t *)&srv.sigterm, NULL);
   uv_close((uv_handle_t *)&srv.sighup, NULL);
   uv_close((uv_handle_t *)&srv.grace, NULL);
+  close_reload();
   /* Closing a uv_signal_t puts back the default action, which for these
    * is "terminate": a signal in the last moments before exit would turn a
    * clean stop into death by signal. Everything is shut down by now. */
@@ -555,6 +584,8 @@ static void start_signals(void) {
   uv_signal_init(&srv.loop, &srv.sigterm);
   uv_signal_init(&srv.loop, &srv.sighup);
   uv_timer_init(&srv.loop, &srv.grace);
+  /* Cannot fail: the loop's wake-up descriptor exists since uv_loop_init. */
+  uv_async_init(&srv.loop, &srv.reload_async, reload_done);
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
   uv_signal_start(&srv.sighup, on_sighup, SIGHUP);

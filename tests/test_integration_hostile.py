@@ -10,6 +10,7 @@ once take from everyone else, each checked through real sockets on
   the bound counts from the start on a worker, not from queueing.
 - One client address cannot hold more than --max-jobs-per-client of the
   queue.
+- SIGHUP reloads are not queued behind sorts.
 
 Python standard library only. Run by meson test:
     test_integration_hostile.py --dnsortd PATH
@@ -271,6 +272,60 @@ class FairShare(unittest.TestCase):
             for s in hog:
                 reset(s)
             code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+
+
+def a_answers(reply):
+    """The IPv4 addresses in the answer section of a reply to dns_query."""
+    if reply is None or len(reply) < 12:
+        return []
+    ancount = struct.unpack(">H", reply[6:8])[0]
+    pos = 12
+    while reply[pos] != 0:
+        pos += reply[pos] + 1
+    pos += 5
+    out = []
+    for _ in range(ancount):
+        pos += 2  # a pointer to the question's name
+        rtype, _, _, rdlen = struct.unpack(">HHIH", reply[pos:pos + 10])
+        pos += 10
+        if rtype == 1:
+            out.append(socket.inet_ntoa(reply[pos:pos + rdlen]))
+        pos += rdlen
+    return out
+
+
+class Reload(unittest.TestCase):
+    def test_sighup_is_applied_while_sorts_fill_every_worker(self):
+        tmp = tempfile.TemporaryDirectory()
+        hosts = os.path.join(tmp.name, "hosts")
+        with open(hosts, "w") as f:
+            f.write("192.0.2.1 reload.test\n")
+        srv = Server("--threads", "1", "--hosts", hosts, "--max-elements", "200000")
+        sorts = []
+        try:
+            body = frame(reversed_body(100000))
+            for _ in range(4):  # one running, three queued: tens of seconds of work
+                s = srv.connect(timeout=120)
+                s.sendall(body)
+                sorts.append(s)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="queued") == 3))
+            with open(hosts, "w") as f:
+                f.write("192.0.2.2 reload.test\n")
+            srv.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_until(
+                lambda: a_answers(udp_exchange(srv.dns_port, dns_query("reload.test"))) == ["192.0.2.2"],
+                timeout=10), "the reload waited behind the sorts")
+            # Still behind them: every sort is pending, none was answered.
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_sort_jobs", state="queued")
+                             + val(snap, "dnsort_sort_jobs", state="running"), 4)
+            self.assertEqual(val(snap, "dnsort_dns_map_reloads_total", result="ok"), 1)
+        finally:
+            for s in sorts:
+                reset(s)
+            code, err = srv.stop()
+            tmp.cleanup()
         self.assertEqual(code, 0, err)
 
 
