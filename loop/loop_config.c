@@ -226,7 +226,14 @@ static const loop_option_t options[] = {
      .help = "most numbers in one sort request"},
     {.name = "max-connections", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX, .metavar = "N",
      FIELD(sort.max_connections), .min = 1, .max = MAX_TCP_CONNECTIONS_LIMIT, .def = "4096",
-     .help = "open sort connections; more get \"server busy\""},
+     .help = "open sort connections; more get \"server busy\" (fewer when the open-file limit "
+             "is small: see --fd-reserve)"},
+    {.name = "fd-reserve", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(fd_reserve), .min = 0,
+     .max = MAX_TCP_CONNECTIONS_LIMIT, .def = "64",
+     .help = "file descriptors the sort service leaves to DNS over TCP, metrics and dnsortd's "
+             "own use: its connections, busy ones included, stay below the open-file limit "
+             "minus N (minus half the limit when N is more), and a fifth of that is kept for "
+             "busy replies"},
     {.name = "max-queued-jobs", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX, .metavar = "N",
      FIELD(sort.max_queued_jobs), .min = 1, .max = MAX_QUEUED_JOBS_LIMIT,
      .def_text = "64 per worker thread",

@@ -56,6 +56,7 @@ typedef struct {
   bool metrics;                  /* --metrics given: serve metrics_addr */
   struct sockaddr_storage metrics_addr;
   bool reuseport;                /* copied to sort and dns_tcp */
+  size_t fd_reserve;             /* descriptors the sort service leaves */
   loop_log_level_t log_level;
   loop_log_format_t log_format;
   bool log_queries;              /* one line per answered query */

@@ -21,6 +21,7 @@
 #include "dns_udp.h"
 #include "dns_zone.h"
 #include "loop_config.h"
+#include "loop_fd.h"
 #include "loop_log.h"
 #include "loop_metrics.h"
 #include "net_util.h"
@@ -70,6 +71,7 @@ typedef struct {
   uint64_t reloads_ok;
   uint64_t reloads_failed;
   dns_forward_t *forward;      /* --unknown forward, else NULL */
+  uint64_t nofile;             /* the open-file limit in force */
   char sort_text[80];          /* bound addresses, for the ready line */
   char metrics_text[80];
 } loop_server_t;
@@ -536,14 +538,53 @@ static int start_metrics(void) {
   return 0;
 }
 
-/* The sort service: its options as read, plus the worker plan. Returns 0
- * or a libuv error with a message printed. */
+/* Raise the soft open-file limit as far as the hard one allows: every
+ * connection is a descriptor, and the usual soft default (1024) is below
+ * the default connection limits. */
+static void raise_fd_limit(void) {
+  uint64_t before, after;
+  int rc = loop_fd_raise_limit(&before, &after);
+  srv.nofile = after;
+  if (rc != 0)
+    loop_log(LOOP_LOG_WARN, "cannot raise the open-file limit from %" PRIu64 ": %s", before,
+             uv_strerror(rc));
+  else if (after != before)
+    loop_log(LOOP_LOG_INFO, "open-file limit raised from %" PRIu64 " to %" PRIu64, before, after);
+  else
+    loop_log(LOOP_LOG_DEBUG, "open-file limit: %" PRIu64 " (the hard limit)", after);
+}
+
+/* Fit the sort service's connections into the open-file limit, keeping
+ * --fd-reserve for the rest (loop_fd_sort_limits), and say so when the
+ * configured limits together do not fit. */
+static void fit_sort_to_fd_limit(sort_server_config_t *sort_cfg) {
+  size_t dns = srv.cfg.dns_on ? srv.cfg.dns_tcp.max_connections * srv.cfg.n_dns_addrs : 0;
+  size_t metrics = srv.cfg.metrics ? LOOP_METRICS_DEFAULT_MAX_CONNECTIONS : 0;
+  uint64_t wanted = (uint64_t)sort_cfg->max_connections + dns + metrics;
+  loop_fd_sort_limits_t l =
+      loop_fd_sort_limits(srv.nofile, srv.cfg.fd_reserve, sort_cfg->max_connections);
+  if (wanted > srv.nofile)
+    loop_log(LOOP_LOG_WARN, "the connection limits (sort %zu + DNS over TCP %zu + metrics %zu) "
+             "exceed the open-file limit of %" PRIu64, sort_cfg->max_connections, dns, metrics,
+             srv.nofile);
+  if (l.capped)
+    loop_log(LOOP_LOG_WARN, "sort: at most %zu connections open (%zu served, the rest told "
+             "\"server busy\"), leaving %" PRIu64 " of the open-file limit's %" PRIu64
+             " descriptors to DNS over TCP, metrics and dnsortd itself (--fd-reserve)",
+             l.hard_limit, l.max_connections, srv.nofile - l.hard_limit, srv.nofile);
+  sort_cfg->max_connections = l.max_connections;
+  sort_cfg->hard_limit = l.hard_limit;
+}
+
+/* The sort service: its options as read, plus the worker plan and the
+ * open-file limit. Returns 0 or a libuv error with a message printed. */
 static int start_sort(void) {
   sort_server_config_t sort_cfg = srv.cfg.sort;
   if (sort_cfg.max_queued_jobs == 0)
     sort_cfg.max_queued_jobs = (size_t)srv.pool.threads * LOOP_DEFAULT_JOBS_PER_THREAD;
   if (sort_cfg.max_jobs_per_client == 0)
     sort_cfg.max_jobs_per_client = sort_cfg.max_queued_jobs > 1 ? sort_cfg.max_queued_jobs / 2 : 1;
+  fit_sort_to_fd_limit(&sort_cfg);
   sort_cfg.worker_nice = srv.pool.worker_nice;
   sort_cfg.worker_yield_us = srv.pool.yield_us;
   sort_cfg.log = log_adapter;
@@ -680,6 +721,7 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_REALTIME, &started);
   srv.start_time = (double)started.tv_sec + (double)started.tv_nsec / 1e9;
   srv.pool = plan_worker_pool(&srv.cfg.sched);
+  raise_fd_limit();
   /* A client that resets while we write must cost an EPIPE, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);

@@ -41,6 +41,7 @@ typedef struct {
   size_t max_connections;      /* more get "server busy" and are closed
                                   (past a higher, hard limit: dropped
                                   unanswered, see net_tcp) */
+  size_t hard_limit;           /* that hard limit; 0: net_tcp's default */
   size_t max_queued_jobs;      /* sorts queued or running, all clients */
   size_t max_jobs_per_client;  /* of those, per client (sort_clients.h);
                                   0: no per-client bound */

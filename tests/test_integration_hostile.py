@@ -11,6 +11,8 @@ once take from everyone else, each checked through real sockets on
 - One client address cannot hold more than --max-jobs-per-client of the
   queue.
 - SIGHUP reloads are not queued behind sorts.
+- With a small open-file limit, sort connections leave --fd-reserve
+  descriptors to DNS over TCP and metrics.
 
 Python standard library only. Run by meson test:
     test_integration_hostile.py --dnsortd PATH
@@ -177,7 +179,6 @@ class InflightBytes(unittest.TestCase):
         self.assertEqual(code, 0, err)
 
 
-
 class SortTime(unittest.TestCase):
     def test_a_sort_past_max_sort_time_is_stopped_and_its_client_told(self):
         srv = Server("--threads", "1", "--max-sort-time", "0.5", "--max-elements", "200000")
@@ -327,6 +328,63 @@ class Reload(unittest.TestCase):
             code, err = srv.stop()
             tmp.cleanup()
         self.assertEqual(code, 0, err)
+
+
+class FileDescriptors(unittest.TestCase):
+    def test_idle_sort_connections_leave_dns_tcp_and_metrics_working(self):
+        srv = Server(nofile=(128, 128))
+        held = []
+        try:
+            for _ in range(300):
+                held.append(srv.connect(timeout=5))
+            # DNS over TCP, metrics and UDP keep working...
+            for i in range(5):
+                replies = tcp_exchange(srv.dns_port, [dns_query("wipo.int", qid=i)])
+                self.assertEqual(len(replies), 1)
+                self.assertEqual(a_answers(replies[0]), ["193.5.93.80"])
+            self.assertEqual(a_answers(udp_exchange(srv.dns_port, dns_query("wipo.int"))),
+                             ["193.5.93.80"])
+            # ... because the sort service stopped at its budget (64 open at
+            # most with the default reserve of 64: 52 served, 12 told busy,
+            # the other 236 dropped) rather than at EMFILE.
+            self.assertTrue(wait_until(
+                lambda: val(srv.scrape(), "dnsort_sort_connections_accepted_total") == 64))
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_sort_requests_total", outcome="busy"), 300 - 52)
+            self.assertEqual(val(snap, "dnsort_sort_accept_errors_total"), 0)
+            self.assertEqual(val(snap, "dnsort_dns_tcp_accept_errors_total"), 0)
+            # Every sort connection past the served 52 was told or shed.
+            busy = 0
+            for s in held:
+                s.settimeout(0.05)
+                try:
+                    busy += b"server busy" in s.recv(100)
+                except (socket.timeout, ConnectionResetError):
+                    pass
+            self.assertEqual(busy, 64 - 52)
+            for s in held:
+                s.close()
+            held = []
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_connections") == 0))
+            self.assertEqual(srv.exchange(b"[2, 1]", timeout=10), b"[1, 2]")
+        finally:
+            for s in held:
+                s.close()
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn("exceed the open-file limit of 128", err)
+        self.assertIn("sort: at most 64 connections open (52 served", err)
+
+    def test_soft_limit_is_raised_to_the_hard_one(self):
+        srv = Server(nofile=(128, 1024))
+        try:
+            with open("/proc/%d/limits" % srv.proc.pid) as f:
+                line = next(l for l in f if l.startswith("Max open files"))
+            self.assertEqual(line.split()[3:5], ["1024", "1024"])
+        finally:
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertIn("open-file limit raised from 128 to 1024", err)
 
 
 def main():
