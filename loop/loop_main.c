@@ -585,6 +585,7 @@ static int start_sort(void) {
   if (sort_cfg.max_jobs_per_client == 0)
     sort_cfg.max_jobs_per_client = sort_cfg.max_queued_jobs > 1 ? sort_cfg.max_queued_jobs / 2 : 1;
   fit_sort_to_fd_limit(&sort_cfg);
+  sort_cfg.workers = srv.pool.threads;
   sort_cfg.worker_nice = srv.pool.worker_nice;
   sort_cfg.worker_yield_us = srv.pool.yield_us;
   sort_cfg.log = log_adapter;

@@ -53,15 +53,45 @@ static size_t find(const sort_clients_t *t, const sort_client_key_t *key) {
   return i;
 }
 
+/* What a slot holds when free, and what a key without jobs reads as. */
+static const sort_client_entry_t no_jobs;
+
+const sort_client_entry_t *sort_clients_get(const sort_clients_t *t,
+                                            const sort_client_key_t *key) {
+  if (t->n == 0)
+    return &no_jobs;
+  return &t->slots[find(t, key)];  /* a free slot is no_jobs */
+}
+
 void sort_clients_init(sort_clients_t *t, uint64_t seed) {
   memset(t, 0, sizeof(*t));
   t->seed = seed;
 }
 
 size_t sort_clients_jobs(const sort_clients_t *t, const sort_client_key_t *key) {
+  return sort_clients_get(t, key)->jobs;
+}
+
+size_t sort_clients_running(const sort_clients_t *t, const sort_client_key_t *key) {
+  return sort_clients_get(t, key)->running;
+}
+
+void sort_clients_start(sort_clients_t *t, const sort_client_key_t *key) {
   if (t->n == 0)
-    return 0;
-  return t->slots[find(t, key)].jobs;
+    return;
+  sort_client_entry_t *e = &t->slots[find(t, key)];
+  if (e->jobs > e->running) {
+    e->running++;
+    e->last_start = ++t->starts;
+  }
+}
+
+void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key) {
+  if (t->n == 0)
+    return;
+  sort_client_entry_t *e = &t->slots[find(t, key)];
+  if (e->running > 0)
+    e->running--;
 }
 
 static bool grow(sort_clients_t *t) {
@@ -71,7 +101,9 @@ static bool grow(sort_clients_t *t) {
   sort_client_entry_t *slots = calloc(cap, sizeof(*slots));
   if (slots == NULL)
     return false;
-  sort_clients_t bigger = {.slots = slots, .cap = cap, .n = t->n, .seed = t->seed};
+  sort_clients_t bigger = *t;  /* seed, n and the starts clock */
+  bigger.slots = slots;
+  bigger.cap = cap;
   for (size_t i = 0; i < t->cap; i++) {
     if (t->slots[i].jobs != 0)
       slots[find(&bigger, &t->slots[i].key)] = t->slots[i];
@@ -105,7 +137,7 @@ bool sort_clients_add(sort_clients_t *t, const sort_client_key_t *key) {
 static void erase(sort_clients_t *t, size_t i) {
   size_t mask = t->cap - 1;
   size_t j = i;
-  t->slots[i].jobs = 0;
+  t->slots[i] = no_jobs;
   for (;;) {
     j = (j + 1) & mask;
     if (t->slots[j].jobs == 0)
@@ -116,7 +148,7 @@ static void erase(sort_clients_t *t, size_t i) {
     if (stays)
       continue;
     t->slots[i] = t->slots[j];
-    t->slots[j].jobs = 0;
+    t->slots[j] = no_jobs;
     i = j;
   }
   t->n--;
@@ -130,6 +162,8 @@ void sort_clients_remove(sort_clients_t *t, const sort_client_key_t *key) {
     return;
   if (--t->slots[i].jobs == 0)
     erase(t, i);
+  else if (t->slots[i].running > t->slots[i].jobs)
+    t->slots[i].running = t->slots[i].jobs;  /* a caller's slip: keep running <= jobs */
 }
 
 void sort_clients_free(sort_clients_t *t) {

@@ -1,6 +1,9 @@
 /* sort_clients: how many sorts each client has queued or running, so that
- * one client cannot take the whole queue (--max-jobs-per-client). Pure: a
- * hash table from client to count, without sockets or libuv.
+ * one client cannot take the whole queue (--max-jobs-per-client), and how
+ * many of those are on the worker pool and when the client last got a
+ * worker, so that the next free worker goes round the clients instead of
+ * down the queue. Pure: a hash table from client to counts, without
+ * sockets or libuv.
  *
  * A client is an IPv4 address, or an IPv6 /64: one host usually holds a
  * whole /64, so counting single IPv6 addresses would let it take any share
@@ -25,12 +28,16 @@ typedef struct {
 typedef struct {
   sort_client_key_t key;
   size_t jobs;     /* 0: the slot is free */
+  size_t running;  /* of those, on the worker pool */
+  uint64_t last_start; /* the table's starts when this client last got a
+                          worker; 0: not since it has had jobs */
 } sort_client_entry_t;
 
 typedef struct {
   sort_client_entry_t *slots;
   size_t cap;      /* a power of two, or 0 before the first add */
   size_t n;        /* slots in use */
+  uint64_t starts; /* sort_clients_start calls, a clock for last_start */
   uint64_t seed;   /* keys are chosen by clients: an unknown seed keeps
                       them from aiming at one chain */
 } sort_clients_t;
@@ -49,8 +56,21 @@ size_t sort_clients_jobs(const sort_clients_t *t, const sort_client_key_t *key);
 bool sort_clients_add(sort_clients_t *t, const sort_client_key_t *key);
 
 /* One job less for key; the entry goes at zero. A key with no jobs is
- * left alone. */
+ * left alone. A job that was running must be stopped first. */
 void sort_clients_remove(sort_clients_t *t, const sort_client_key_t *key);
+
+/* The jobs of key on the worker pool (0 if none). */
+size_t sort_clients_running(const sort_clients_t *t, const sort_client_key_t *key);
+
+/* key's entry, all zero when it has no jobs. Valid until the table
+ * changes. */
+const sort_client_entry_t *sort_clients_get(const sort_clients_t *t,
+                                            const sort_client_key_t *key);
+
+/* One of key's jobs goes to the worker pool, or comes back from it. Both
+ * leave a key with no jobs alone, and stop one with nothing running. */
+void sort_clients_start(sort_clients_t *t, const sort_client_key_t *key);
+void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key);
 
 void sort_clients_free(sort_clients_t *t);
 

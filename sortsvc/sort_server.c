@@ -36,13 +36,16 @@ typedef struct sort_conn {
   sort_server_t *server;
   conn_state_t state;
   sort_frame_t frame;
-  char *body;                /* owned by the worker while work_pending */
+  char *body;                /* owned by the worker while in_pool */
   size_t body_len;
   char *reply;
   size_t reply_len;
   sort_job_status_t job_status;
   atomic_bool cancel;
-  bool work_pending;         /* after_work_cb still to come (holds c) */
+  bool work_pending;         /* a job is admitted and not over (holds c):
+                                waiting in server->pending, or in_pool */
+  bool in_pool;              /* handed to uv_queue_work, after_work_cb to
+                                come */
   bool peer_eof;
   uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
   uint64_t queued_at;        /* uv_hrtime() when the job was queued */
@@ -52,7 +55,8 @@ typedef struct sort_conn {
   bool too_slow;             /* cancelled for max_sort_time_ms */
   bool has_client;           /* client is known (getpeername worked) */
   sort_client_key_t client;
-  LIST_ENTRY(sort_conn) job_link; /* in server->job_list while work_pending */
+  TAILQ_ENTRY(sort_conn) pending_link; /* in server->pending while waiting */
+  LIST_ENTRY(sort_conn) job_link; /* in server->job_list while in_pool */
 } sort_conn_t;
 
 /* Request bodies from 16 bytes (a few numbers) to 64 MiB, by fours. */
@@ -115,17 +119,30 @@ static void on_timer_close(uv_handle_t *h) {
   net_tcp_conn_release(&c->net);
 }
 
+static void job_end(sort_conn_t *c);
+
 static void conn_close(sort_conn_t *c) {
   if (c->state == CONN_CLOSING)
     return;
   c->state = CONN_CLOSING;
-  /* A queued job is cancelled outright (after_work still runs, with
-   * UV_ECANCELED); a running one sees the flag within milliseconds. */
+  /* A job still waiting for a worker ends here; one queued in libuv is
+   * cancelled outright (after_work still runs, with UV_ECANCELED); a
+   * running one sees the flag within milliseconds. */
   atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
-  if (c->work_pending)
+  bool waiting = c->work_pending && !c->in_pool;
+  if (waiting) {
+    TAILQ_REMOVE(&c->server->pending, c, pending_link);
+    job_end(c);
+    c->server->cancelled++;
+  } else if (c->in_pool) {
     uv_cancel((uv_req_t *)&c->work);
+  }
   net_tcp_conn_close(&c->net);
   uv_close((uv_handle_t *)&c->timer, on_timer_close);
+  /* The job's hold on c, after the socket's and the timer's closes have
+   * taken theirs: c outlives this call. */
+  if (waiting)
+    net_tcp_conn_release(&c->net);
 }
 
 static void on_close_conn(net_tcp_conn_t *nc) {
@@ -272,18 +289,30 @@ static void work_cb(uv_work_t *req) {
   c->body = NULL;
 }
 
-/* The job has left the queue and the workers, whatever its outcome. */
-static void job_done(sort_conn_t *c) {
+/* The job is over, whatever its outcome; the caller gives back its hold
+ * on c. */
+static void job_end(sort_conn_t *c) {
   sort_server_t *s = c->server;
   c->work_pending = false;
   s->jobs--;
-  LIST_REMOVE(c, job_link);
-  if (LIST_EMPTY(&s->job_list))
-    uv_timer_stop(&s->deadline);
   if (c->has_client)
     sort_clients_remove(&s->clients, &c->client);
   release_inflight(c);
 }
+
+/* The job is back from the worker pool. */
+static void pool_leave(sort_conn_t *c) {
+  sort_server_t *s = c->server;
+  c->in_pool = false;
+  s->in_pool--;
+  LIST_REMOVE(c, job_link);
+  if (LIST_EMPTY(&s->job_list))
+    uv_timer_stop(&s->deadline);
+  if (c->has_client)
+    sort_clients_stop(&s->clients, &c->client);
+}
+
+static void dispatch(sort_server_t *s);
 
 static void reply_too_slow(sort_conn_t *c) {
   sort_server_t *s = c->server;
@@ -298,7 +327,9 @@ static void reply_too_slow(sort_conn_t *c) {
 static void after_work_cb(uv_work_t *req, int status) {
   sort_conn_t *c = container_of(req, sort_conn_t, work);
   sort_server_t *s = c->server;
-  job_done(c);
+  pool_leave(c);
+  job_end(c);
+  dispatch(s);  /* a worker is free */
   if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
     s->cancelled++;
     net_tcp_conn_release(&c->net);
@@ -357,6 +388,64 @@ static void on_deadline_check(uv_timer_t *t) {
   }
 }
 
+/* The next job for a free worker: the oldest job of the client whose turn
+ * it is, the one with the fewest jobs on the pool and, among those, the
+ * one that got a worker longest ago (a client that has had none yet
+ * first). The workers go round the clients: one that queues many sorts
+ * waits for its own, not everyone else for them. */
+static sort_conn_t *pick_next(sort_server_t *s) {
+  sort_conn_t *best = NULL, *c;
+  size_t best_running = SIZE_MAX, seen = 0;
+  uint64_t best_last = UINT64_MAX;
+  TAILQ_FOREACH(c, &s->pending, pending_link) {
+    size_t running = 0;
+    uint64_t last = 0;
+    if (c->has_client) {
+      const sort_client_entry_t *e = sort_clients_get(&s->clients, &c->client);
+      running = e->running;
+      last = e->last_start;
+    }
+    if (running < best_running || (running == best_running && last < best_last)) {
+      best = c;
+      best_running = running;
+      best_last = last;
+      if (running == 0 && last == 0)
+        break;  /* nobody comes before a client that has had no worker */
+    }
+    if (++seen == SORT_DISPATCH_SCAN)
+      break;
+  }
+  return best;
+}
+
+/* Hand waiting jobs to the pool while it has a free worker. */
+static void dispatch(sort_server_t *s) {
+  while (!TAILQ_EMPTY(&s->pending) && (s->cfg.workers == 0 || s->in_pool < s->cfg.workers)) {
+    sort_conn_t *c = s->cfg.workers == 0 ? TAILQ_FIRST(&s->pending) : pick_next(s);
+    TAILQ_REMOVE(&s->pending, c, pending_link);
+    if (uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb) != 0) {
+      /* Only for invalid arguments in libuv 1.44 to 1.50: not expected,
+       * but the client still hears why. */
+      job_end(c);
+      free(c->body);
+      c->body = NULL;
+      net_tcp_conn_release(&c->net);  /* the socket still holds c */
+      reply_busy(c, "server busy");
+      continue;
+    }
+    c->in_pool = true;
+    s->in_pool++;
+    LIST_INSERT_HEAD(&s->job_list, c, job_link);
+    if (c->has_client)
+      sort_clients_start(&s->clients, &c->client);
+    if (s->cfg.max_sort_time_ms > 0 && !uv_is_active((uv_handle_t *)&s->deadline)) {
+      uint64_t tick = s->cfg.max_sort_time_ms / 10;
+      tick = tick < 1 ? 1 : tick > SORT_DEADLINE_CHECK_MS ? SORT_DEADLINE_CHECK_MS : tick;
+      uv_timer_start(&s->deadline, on_deadline_check, tick, tick);
+    }
+  }
+}
+
 static void start_work(sort_conn_t *c) {
   sort_server_t *s = c->server;
   uint8_t *body = sort_frame_take_body(&c->frame, &c->body_len);
@@ -376,28 +465,19 @@ static void start_work(sort_conn_t *c) {
     refused = "server busy: too many sorts queued";
   else if (c->has_client && !sort_clients_add(&s->clients, &c->client))
     refused = "server busy";
-  if (refused == NULL) {
-    c->queued_at = uv_hrtime();
-    if (uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb) == 0) {
-      c->work_pending = true;
-      net_tcp_conn_hold(&c->net);
-      s->jobs++;
-      LIST_INSERT_HEAD(&s->job_list, c, job_link);
-      if (s->cfg.max_sort_time_ms > 0 && !uv_is_active((uv_handle_t *)&s->deadline)) {
-        uint64_t tick = s->cfg.max_sort_time_ms / 10;
-        tick = tick < 1 ? 1 : tick > SORT_DEADLINE_CHECK_MS ? SORT_DEADLINE_CHECK_MS : tick;
-        uv_timer_start(&s->deadline, on_deadline_check, tick, tick);
-      }
-      return;
-    }
-    if (c->has_client)
-      sort_clients_remove(&s->clients, &c->client);
-    refused = "server busy";
+  if (refused != NULL) {
+    free(c->body);
+    c->body = NULL;
+    release_inflight(c);
+    reply_busy(c, refused);
+    return;
   }
-  free(c->body);
-  c->body = NULL;
-  release_inflight(c);
-  reply_busy(c, refused);
+  c->queued_at = uv_hrtime();
+  c->work_pending = true;
+  net_tcp_conn_hold(&c->net);
+  s->jobs++;
+  TAILQ_INSERT_TAIL(&s->pending, c, pending_link);
+  dispatch(s);
 }
 
 /* Request bytes are charged as they are held: a body's buffer grows with
@@ -578,7 +658,9 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
   s->on_drained = NULL;
   s->jobs = 0;
   atomic_init(&s->jobs_running, 0);
+  TAILQ_INIT(&s->pending);
   LIST_INIT(&s->job_list);
+  s->in_pool = 0;
   /* The seed only has to be unknown to clients, not secret for long. */
   sort_clients_init(&s->clients, uv_hrtime() ^ (uint64_t)(uintptr_t)s);
   s->inflight_bytes = 0;

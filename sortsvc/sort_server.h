@@ -7,8 +7,9 @@
  * What one client can take from the others is bounded: connections
  * (max_connections), request bytes held (max_inflight_bytes, charged as
  * they arrive), sorts queued or running (max_queued_jobs, and
- * max_jobs_per_client of them per client address) and a worker's time
- * (max_sort_time_ms). */
+ * max_jobs_per_client of them per client address), the workers (they go
+ * round the clients with sorts waiting, not down the queue) and a
+ * worker's time (max_sort_time_ms). */
 #ifndef DNSORT_SORT_SERVER_H
 #define DNSORT_SORT_SERVER_H
 
@@ -25,6 +26,12 @@
 /* At shutdown, how long a connection still sending its request may go on
  * reading before it is told "server shutting down". */
 #define SORT_DRAIN_READ_WINDOW_MS 250
+
+/* How far down the queue the next job for a free worker is looked for
+ * (the oldest job of the client whose turn it is): far
+ * enough to pass any one client's share of a default queue, short enough
+ * that a huge --max-queued-jobs does not make each dispatch a long walk. */
+#define SORT_DISPATCH_SCAN 4096
 
 /* How often running sorts are checked against max_sort_time_ms (at most;
  * a tenth of the bound when that is shorter): a sort is stopped within
@@ -45,6 +52,11 @@ typedef struct {
   size_t max_queued_jobs;      /* sorts queued or running, all clients */
   size_t max_jobs_per_client;  /* of those, per client (sort_clients.h);
                                   0: no per-client bound */
+  size_t workers;              /* jobs handed to the worker pool at once
+                                  (its size): the rest wait here, and the
+                                  free workers go round the clients with
+                                  jobs waiting;
+                                  0: every job at once, libuv's FIFO */
   uint64_t max_sort_time_ms;   /* a sort running on a worker longer than
                                   this is cancelled and its client told;
                                   0: no bound */
@@ -91,8 +103,11 @@ typedef struct sort_server {
   void (*on_drained)(struct sort_server *);
   size_t jobs;                 /* queued or running */
   atomic_size_t jobs_running;  /* inside work_cb (written by workers) */
-  LIST_HEAD(, sort_conn) job_list; /* the conns of those jobs */
-  sort_clients_t clients;      /* those jobs per client */
+  TAILQ_HEAD(, sort_conn) pending; /* jobs waiting for the pool, oldest
+                                      first */
+  LIST_HEAD(, sort_conn) job_list; /* jobs on the pool */
+  size_t in_pool;              /* their number */
+  sort_clients_t clients;      /* jobs (and those on the pool) per client */
   uv_timer_t deadline;         /* checks job_list while it is not empty */
   uint64_t inflight_bytes;
   /* Counters, for logs, metrics and tests. */

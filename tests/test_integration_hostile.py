@@ -9,7 +9,8 @@ once take from everyone else, each checked through real sockets on
 - A sort that runs past --max-sort-time is stopped and its client told;
   the bound counts from the start on a worker, not from queueing.
 - One client address cannot hold more than --max-jobs-per-client of the
-  queue.
+  queue, and the workers go round the clients with sorts waiting rather
+  than down the queue.
 - SIGHUP reloads are not queued behind sorts.
 - With a small open-file limit, sort connections leave --fd-reserve
   descriptors to DNS over TCP and metrics.
@@ -255,6 +256,32 @@ class FairShare(unittest.TestCase):
         finally:
             for s in hog:
                 s.close()
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+
+    def test_workers_go_round_the_clients_not_down_the_queue(self):
+        # One worker; the hog queues three sorts, each stopped after 1 s. A
+        # sort sent after them by another address runs as soon as the
+        # worker is free, not after all three (libuv's pool alone is FIFO).
+        srv = Server("--threads", "1", "--max-queued-jobs", "8", "--max-jobs-per-client", "4",
+                     "--max-sort-time", "1", "--max-elements", "200000")
+        hog = []
+        try:
+            body = frame(reversed_body(100000))
+            for _ in range(3):
+                s = srv.connect("127.0.0.2")
+                s.sendall(body)
+                hog.append(s)
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="queued") == 2))
+            self.assertEqual(srv.exchange(b"[2, 1]", source="127.0.0.3", timeout=30), b"[1, 2]")
+            # Answered while two of the hog's sorts are still to run.
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_sort_jobs", state="queued")
+                             + val(snap, "dnsort_sort_jobs", state="running"), 2)
+            self.assertEqual(json.loads(recv_all(hog[0])), {"error": "sort took longer than 1 s"})
+        finally:
+            for s in hog:
+                reset(s)
             code, err = srv.stop()
         self.assertEqual(code, 0, err)
 

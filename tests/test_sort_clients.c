@@ -78,6 +78,73 @@ static void test_add_count_remove(void **state) {
   sort_clients_free(&t);  /* twice is fine */
 }
 
+static void test_running_counts_stay_within_the_jobs(void **state) {
+  (void)state;
+  sort_clients_t t;
+  sort_client_key_t a = v4("10.0.0.1"), b = v4("10.0.0.2");
+  sort_clients_init(&t, 1);
+  sort_clients_start(&t, &a);  /* no jobs: nothing to start */
+  assert_int_equal(sort_clients_running(&t, &a), 0);
+  assert_true(sort_clients_add(&t, &a));
+  assert_true(sort_clients_add(&t, &a));
+  assert_true(sort_clients_add(&t, &b));
+  sort_clients_start(&t, &a);
+  sort_clients_start(&t, &a);
+  sort_clients_start(&t, &a);  /* only two jobs to run */
+  assert_int_equal(sort_clients_running(&t, &a), 2);
+  assert_int_equal(sort_clients_running(&t, &b), 0);
+  sort_clients_stop(&t, &a);
+  sort_clients_remove(&t, &a);
+  assert_int_equal(sort_clients_jobs(&t, &a), 1);
+  assert_int_equal(sort_clients_running(&t, &a), 1);
+  sort_clients_stop(&t, &b);  /* nothing running: harmless */
+  assert_int_equal(sort_clients_running(&t, &b), 0);
+  sort_clients_stop(&t, &a);
+  sort_clients_remove(&t, &a);
+  assert_int_equal(t.n, 1);
+  /* A new entry in a reused slot starts with nothing running. */
+  assert_true(sort_clients_add(&t, &a));
+  assert_int_equal(sort_clients_running(&t, &a), 0);
+  sort_clients_free(&t);
+}
+
+/* last_start orders clients by when they last got a worker: the clock
+ * survives the table's growth, and a client that has had all its jobs
+ * end starts again at 0 (no worker yet). */
+static void test_last_start_is_a_clock_that_survives_growth(void **state) {
+  (void)state;
+  sort_clients_t t;
+  sort_client_key_t a = v4("10.0.0.1"), b = v4("10.0.0.2");
+  sort_clients_init(&t, 3);
+  assert_true(sort_clients_add(&t, &a));
+  assert_true(sort_clients_add(&t, &b));
+  assert_int_equal(sort_clients_get(&t, &a)->last_start, 0);
+  sort_clients_start(&t, &a);
+  sort_clients_start(&t, &b);
+  uint64_t la = sort_clients_get(&t, &a)->last_start, lb = sort_clients_get(&t, &b)->last_start;
+  assert_true(la > 0 && la < lb);
+  /* Many other clients: the table grows several times. */
+  for (unsigned i = 0; i < 200; i++) {
+    char text[32];
+    snprintf(text, sizeof(text), "10.1.%u.%u", i / 250, i % 250 + 1);
+    sort_client_key_t k = v4(text);
+    assert_true(sort_clients_add(&t, &k));
+  }
+  assert_true(t.cap >= 256);
+  assert_int_equal(sort_clients_get(&t, &a)->last_start, la);
+  sort_clients_stop(&t, &a);
+  assert_true(sort_clients_add(&t, &a));
+  sort_clients_start(&t, &a);
+  assert_true(sort_clients_get(&t, &a)->last_start > lb);
+  sort_clients_stop(&t, &a);
+  sort_clients_remove(&t, &a);
+  sort_clients_remove(&t, &a);
+  assert_int_equal(sort_clients_get(&t, &a)->jobs, 0);
+  assert_true(sort_clients_add(&t, &a));
+  assert_int_equal(sort_clients_get(&t, &a)->last_start, 0);
+  sort_clients_free(&t);
+}
+
 /* Many clients coming and going in a random order, against a plain array:
  * the counts always agree (this exercises collisions, growth and the
  * backward shift on removal), and the table holds exactly the clients
@@ -85,7 +152,7 @@ static void test_add_count_remove(void **state) {
 static void test_random_traffic_matches_a_reference(void **state) {
   (void)state;
   enum { CLIENTS = 3000, STEPS = 200000 };
-  static size_t ref[CLIENTS];
+  static size_t ref[CLIENTS], ref_running[CLIENTS];
   static sort_client_key_t keys[CLIENTS];
   sort_clients_t t;
   unsigned rng = 12345;
@@ -105,7 +172,17 @@ static void test_random_traffic_matches_a_reference(void **state) {
     if (add) {
       assert_true(sort_clients_add(&t, &keys[i]));
       live += ref[i]++ == 0;
+      /* Some jobs start running, so that the counts must move with
+       * their entries too. */
+      if ((rng & 1) && ref_running[i] < ref[i]) {
+        sort_clients_start(&t, &keys[i]);
+        ref_running[i]++;
+      }
     } else {
+      if (ref_running[i] > 0) {
+        sort_clients_stop(&t, &keys[i]);
+        ref_running[i]--;
+      }
       sort_clients_remove(&t, &keys[i]);
       if (ref[i] > 0)
         live -= --ref[i] == 0;
@@ -113,12 +190,16 @@ static void test_random_traffic_matches_a_reference(void **state) {
     peak = live > peak ? live : peak;
     assert_int_equal(t.n, live);
     if (step % 997 == 0) {
-      for (size_t j = 0; j < CLIENTS; j++)
+      for (size_t j = 0; j < CLIENTS; j++) {
         assert_int_equal(sort_clients_jobs(&t, &keys[j]), ref[j]);
+        assert_int_equal(sort_clients_running(&t, &keys[j]), ref_running[j]);
+      }
     }
   }
-  for (size_t j = 0; j < CLIENTS; j++)
+  for (size_t j = 0; j < CLIENTS; j++) {
     assert_int_equal(sort_clients_jobs(&t, &keys[j]), ref[j]);
+    assert_int_equal(sort_clients_running(&t, &keys[j]), ref_running[j]);
+  }
   /* The table is at most half full and grew only as far as the peak. */
   assert_true(t.cap >= 2 * peak);
   assert_true(t.cap <= 4 * peak || t.cap == 16);
@@ -131,6 +212,8 @@ int main(void) {
       cmocka_unit_test(test_ipv6_counts_by_slash_64),
       cmocka_unit_test(test_other_families_have_no_key),
       cmocka_unit_test(test_add_count_remove),
+      cmocka_unit_test(test_running_counts_stay_within_the_jobs),
+      cmocka_unit_test(test_last_start_is_a_clock_that_survives_growth),
       cmocka_unit_test(test_random_traffic_matches_a_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
