@@ -76,22 +76,31 @@ size_t sort_clients_running(const sort_clients_t *t, const sort_client_key_t *ke
   return sort_clients_get(t, key)->running;
 }
 
+bool sort_clients_before(const sort_client_entry_t *a, const sort_client_entry_t *b) {
+  if (a->running != b->running)
+    return a->running < b->running;
+  return a->used < b->used;
+}
+
 void sort_clients_start(sort_clients_t *t, const sort_client_key_t *key) {
   if (t->n == 0)
     return;
   sort_client_entry_t *e = &t->slots[find(t, key)];
-  if (e->jobs > e->running) {
-    e->running++;
-    e->last_start = ++t->starts;
-  }
+  if (e->jobs == e->running)
+    return;
+  e->running++;
+  if (e->used > t->clock)
+    t->clock = e->used;
 }
 
-void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key) {
+void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key, uint64_t used) {
   if (t->n == 0)
     return;
   sort_client_entry_t *e = &t->slots[find(t, key)];
-  if (e->running > 0)
-    e->running--;
+  if (e->running == 0)
+    return;
+  e->running--;
+  e->used = e->used > UINT64_MAX - used ? UINT64_MAX : e->used + used;
 }
 
 static bool grow(sort_clients_t *t) {
@@ -101,7 +110,7 @@ static bool grow(sort_clients_t *t) {
   sort_client_entry_t *slots = calloc(cap, sizeof(*slots));
   if (slots == NULL)
     return false;
-  sort_clients_t bigger = *t;  /* seed, n and the starts clock */
+  sort_clients_t bigger = *t;  /* seed, n and the clock */
   bigger.slots = slots;
   bigger.cap = cap;
   for (size_t i = 0; i < t->cap; i++) {
@@ -127,6 +136,7 @@ bool sort_clients_add(sort_clients_t *t, const sort_client_key_t *key) {
   size_t i = find(t, key);
   t->slots[i].key = *key;
   t->slots[i].jobs = 1;
+  t->slots[i].used = t->clock;
   t->n++;
   return true;
 }

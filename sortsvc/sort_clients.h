@@ -1,9 +1,14 @@
 /* sort_clients: how many sorts each client has queued or running, so that
  * one client cannot take the whole queue (--max-jobs-per-client), and how
- * many of those are on the worker pool and when the client last got a
- * worker, so that the next free worker goes round the clients instead of
- * down the queue. Pure: a hash table from client to counts, without
- * sockets or libuv.
+ * many of those are on the worker pool and how much worker time the client
+ * has had, so that a free worker goes to the client that has had the
+ * least rather than to the oldest job. Pure: a hash table from client to
+ * counts, without sockets or libuv.
+ *
+ * Worker time is fair-queuing's virtual time: an entry starts at the time
+ * of the client served last (the table's clock), not at zero, so that a
+ * client that comes back is not owed everything it did not use while it
+ * was away, and one that has used much waits until the others catch up.
  *
  * A client is an IPv4 address, or an IPv6 /64: one host usually holds a
  * whole /64, so counting single IPv6 addresses would let it take any share
@@ -29,15 +34,15 @@ typedef struct {
   sort_client_key_t key;
   size_t jobs;     /* 0: the slot is free */
   size_t running;  /* of those, on the worker pool */
-  uint64_t last_start; /* the table's starts when this client last got a
-                          worker; 0: not since it has had jobs */
+  uint64_t used;   /* worker time, in the caller's unit (virtual) */
 } sort_client_entry_t;
 
 typedef struct {
   sort_client_entry_t *slots;
   size_t cap;      /* a power of two, or 0 before the first add */
   size_t n;        /* slots in use */
-  uint64_t starts; /* sort_clients_start calls, a clock for last_start */
+  uint64_t clock;  /* used of the client that got a worker last: where
+                      new entries start */
   uint64_t seed;   /* keys are chosen by clients: an unknown seed keeps
                       them from aiming at one chain */
 } sort_clients_t;
@@ -67,10 +72,15 @@ size_t sort_clients_running(const sort_clients_t *t, const sort_client_key_t *ke
 const sort_client_entry_t *sort_clients_get(const sort_clients_t *t,
                                             const sort_client_key_t *key);
 
-/* One of key's jobs goes to the worker pool, or comes back from it. Both
- * leave a key with no jobs alone, and stop one with nothing running. */
+/* Whose turn it is: true when a's client should get a free worker before
+ * b's: fewer jobs on the pool, then less worker time. */
+bool sort_clients_before(const sort_client_entry_t *a, const sort_client_entry_t *b);
+
+/* One of key's jobs goes to the worker pool; or comes back from it after
+ * holding a worker for `used` (added to the client's time). Both leave a
+ * key with no jobs alone, and stop one with nothing running. */
 void sort_clients_start(sort_clients_t *t, const sort_client_key_t *key);
-void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key);
+void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key, uint64_t used);
 
 void sort_clients_free(sort_clients_t *t);
 

@@ -308,8 +308,11 @@ static void pool_leave(sort_conn_t *c) {
   LIST_REMOVE(c, job_link);
   if (LIST_EMPTY(&s->job_list))
     uv_timer_stop(&s->deadline);
-  if (c->has_client)
-    sort_clients_stop(&s->clients, &c->client);
+  if (c->has_client) {
+    /* The worker time it had: none if it was cancelled before starting. */
+    uint64_t started = atomic_load_explicit(&c->started_at, memory_order_relaxed);
+    sort_clients_stop(&s->clients, &c->client, started != 0 ? uv_hrtime() - started : 0);
+  }
 }
 
 static void dispatch(sort_server_t *s);
@@ -389,28 +392,21 @@ static void on_deadline_check(uv_timer_t *t) {
 }
 
 /* The next job for a free worker: the oldest job of the client whose turn
- * it is, the one with the fewest jobs on the pool and, among those, the
- * one that got a worker longest ago (a client that has had none yet
- * first). The workers go round the clients: one that queues many sorts
- * waits for its own, not everyone else for them. */
+ * it is (sort_clients_before: the fewest jobs on the pool, then the least
+ * worker time). A client that queues many long sorts waits for its own,
+ * not everyone else for them. A job whose client is unknown comes first:
+ * its peer is gone, and it will be over at once. */
 static sort_conn_t *pick_next(sort_server_t *s) {
+  static const sort_client_entry_t unknown;
   sort_conn_t *best = NULL, *c;
-  size_t best_running = SIZE_MAX, seen = 0;
-  uint64_t best_last = UINT64_MAX;
+  const sort_client_entry_t *best_e = NULL;
+  size_t seen = 0;
   TAILQ_FOREACH(c, &s->pending, pending_link) {
-    size_t running = 0;
-    uint64_t last = 0;
-    if (c->has_client) {
-      const sort_client_entry_t *e = sort_clients_get(&s->clients, &c->client);
-      running = e->running;
-      last = e->last_start;
-    }
-    if (running < best_running || (running == best_running && last < best_last)) {
+    const sort_client_entry_t *e =
+        c->has_client ? sort_clients_get(&s->clients, &c->client) : &unknown;
+    if (best == NULL || sort_clients_before(e, best_e)) {
       best = c;
-      best_running = running;
-      best_last = last;
-      if (running == 0 && last == 0)
-        break;  /* nobody comes before a client that has had no worker */
+      best_e = e;
     }
     if (++seen == SORT_DISPATCH_SCAN)
       break;

@@ -7,9 +7,9 @@
  * What one client can take from the others is bounded: connections
  * (max_connections), request bytes held (max_inflight_bytes, charged as
  * they arrive), sorts queued or running (max_queued_jobs, and
- * max_jobs_per_client of them per client address), the workers (they go
- * round the clients with sorts waiting, not down the queue) and a
- * worker's time (max_sort_time_ms). */
+ * max_jobs_per_client of them per client address), the workers (a free
+ * one goes to the client that has had the least worker time, not down
+ * the queue) and a worker's time (max_sort_time_ms). */
 #ifndef DNSORT_SORT_SERVER_H
 #define DNSORT_SORT_SERVER_H
 
@@ -28,7 +28,7 @@
 #define SORT_DRAIN_READ_WINDOW_MS 250
 
 /* How far down the queue the next job for a free worker is looked for
- * (the oldest job of the client whose turn it is): far
+ * (the oldest job of the client that has had the least worker time): far
  * enough to pass any one client's share of a default queue, short enough
  * that a huge --max-queued-jobs does not make each dispatch a long walk. */
 #define SORT_DISPATCH_SCAN 4096
@@ -53,9 +53,9 @@ typedef struct {
   size_t max_jobs_per_client;  /* of those, per client (sort_clients.h);
                                   0: no per-client bound */
   size_t workers;              /* jobs handed to the worker pool at once
-                                  (its size): the rest wait here, and the
-                                  free workers go round the clients with
-                                  jobs waiting;
+                                  (its size): the rest wait here, and a
+                                  free worker goes to the client that has
+                                  had the least worker time;
                                   0: every job at once, libuv's FIFO */
   uint64_t max_sort_time_ms;   /* a sort running on a worker longer than
                                   this is cancelled and its client told;
@@ -107,7 +107,8 @@ typedef struct sort_server {
                                       first */
   LIST_HEAD(, sort_conn) job_list; /* jobs on the pool */
   size_t in_pool;              /* their number */
-  sort_clients_t clients;      /* jobs (and those on the pool) per client */
+  sort_clients_t clients;      /* jobs, those on the pool and worker time
+                                  (ns) per client */
   uv_timer_t deadline;         /* checks job_list while it is not empty */
   uint64_t inflight_bytes;
   /* Counters, for logs, metrics and tests. */

@@ -9,8 +9,8 @@ once take from everyone else, each checked through real sockets on
 - A sort that runs past --max-sort-time is stopped and its client told;
   the bound counts from the start on a worker, not from queueing.
 - One client address cannot hold more than --max-jobs-per-client of the
-  queue, and the workers go round the clients with sorts waiting rather
-  than down the queue.
+  queue, and a free worker goes to the client that has had the least
+  worker time rather than to the oldest sort.
 - SIGHUP reloads are not queued behind sorts.
 - With a small open-file limit, sort connections leave --fd-reserve
   descriptors to DNS over TCP and metrics.
@@ -259,10 +259,11 @@ class FairShare(unittest.TestCase):
             code, err = srv.stop()
         self.assertEqual(code, 0, err)
 
-    def test_workers_go_round_the_clients_not_down_the_queue(self):
+    def test_a_client_with_many_sorts_waits_for_its_own_not_others_for_them(self):
         # One worker; the hog queues three sorts, each stopped after 1 s. A
         # sort sent after them by another address runs as soon as the
-        # worker is free, not after all three (libuv's pool alone is FIFO).
+        # worker is free (its client has had less worker time), not after
+        # all three (libuv's pool alone is FIFO).
         srv = Server("--threads", "1", "--max-queued-jobs", "8", "--max-jobs-per-client", "4",
                      "--max-sort-time", "1", "--max-elements", "200000")
         hog = []

@@ -93,13 +93,13 @@ static void test_running_counts_stay_within_the_jobs(void **state) {
   sort_clients_start(&t, &a);  /* only two jobs to run */
   assert_int_equal(sort_clients_running(&t, &a), 2);
   assert_int_equal(sort_clients_running(&t, &b), 0);
-  sort_clients_stop(&t, &a);
+  sort_clients_stop(&t, &a, 1);
   sort_clients_remove(&t, &a);
   assert_int_equal(sort_clients_jobs(&t, &a), 1);
   assert_int_equal(sort_clients_running(&t, &a), 1);
-  sort_clients_stop(&t, &b);  /* nothing running: harmless */
+  sort_clients_stop(&t, &b, 1);  /* nothing running: harmless */
   assert_int_equal(sort_clients_running(&t, &b), 0);
-  sort_clients_stop(&t, &a);
+  sort_clients_stop(&t, &a, 1);
   sort_clients_remove(&t, &a);
   assert_int_equal(t.n, 1);
   /* A new entry in a reused slot starts with nothing running. */
@@ -108,40 +108,52 @@ static void test_running_counts_stay_within_the_jobs(void **state) {
   sort_clients_free(&t);
 }
 
-/* last_start orders clients by when they last got a worker: the clock
- * survives the table's growth, and a client that has had all its jobs
- * end starts again at 0 (no worker yet). */
-static void test_last_start_is_a_clock_that_survives_growth(void **state) {
+/* Worker time decides whose turn it is, after the jobs on the pool; the
+ * clock new entries start at survives the table's growth. */
+static void test_worker_time_and_the_clock(void **state) {
   (void)state;
   sort_clients_t t;
-  sort_client_key_t a = v4("10.0.0.1"), b = v4("10.0.0.2");
+  sort_client_key_t hog = v4("10.0.0.1"), other = v4("10.0.0.2"), late = v4("10.0.0.3");
   sort_clients_init(&t, 3);
-  assert_true(sort_clients_add(&t, &a));
-  assert_true(sort_clients_add(&t, &b));
-  assert_int_equal(sort_clients_get(&t, &a)->last_start, 0);
-  sort_clients_start(&t, &a);
-  sort_clients_start(&t, &b);
-  uint64_t la = sort_clients_get(&t, &a)->last_start, lb = sort_clients_get(&t, &b)->last_start;
-  assert_true(la > 0 && la < lb);
-  /* Many other clients: the table grows several times. */
-  for (unsigned i = 0; i < 200; i++) {
+  assert_true(sort_clients_add(&t, &hog));
+  assert_true(sort_clients_add(&t, &hog));
+  sort_clients_start(&t, &hog);
+  assert_int_equal(t.clock, 0);
+  sort_clients_stop(&t, &hog, 10000);
+  assert_int_equal(sort_clients_get(&t, &hog)->used, 10000);
+  /* A newcomer starts at the clock (0 so far) and goes first. */
+  assert_true(sort_clients_add(&t, &other));
+  assert_true(sort_clients_before(sort_clients_get(&t, &other), sort_clients_get(&t, &hog)));
+  sort_clients_start(&t, &other);
+  /* Now one job on the pool: the hog, with none there, goes first. */
+  assert_true(sort_clients_before(sort_clients_get(&t, &hog), sort_clients_get(&t, &other)));
+  sort_clients_stop(&t, &other, 5);
+  assert_true(sort_clients_before(sort_clients_get(&t, &other), sort_clients_get(&t, &hog)));
+  /* The hog's turn moves the clock to its time: a client arriving later
+   * starts there, not at 0, and is not owed the hog's whole past. */
+  sort_clients_start(&t, &hog);
+  assert_int_equal(t.clock, 10000);
+  for (unsigned i = 0; i < 200; i++) {  /* the table grows several times */
     char text[32];
     snprintf(text, sizeof(text), "10.1.%u.%u", i / 250, i % 250 + 1);
     sort_client_key_t k = v4(text);
     assert_true(sort_clients_add(&t, &k));
   }
   assert_true(t.cap >= 256);
-  assert_int_equal(sort_clients_get(&t, &a)->last_start, la);
-  sort_clients_stop(&t, &a);
-  assert_true(sort_clients_add(&t, &a));
-  sort_clients_start(&t, &a);
-  assert_true(sort_clients_get(&t, &a)->last_start > lb);
-  sort_clients_stop(&t, &a);
-  sort_clients_remove(&t, &a);
-  sort_clients_remove(&t, &a);
-  assert_int_equal(sort_clients_get(&t, &a)->jobs, 0);
-  assert_true(sort_clients_add(&t, &a));
-  assert_int_equal(sort_clients_get(&t, &a)->last_start, 0);
+  assert_int_equal(t.clock, 10000);
+  assert_true(sort_clients_add(&t, &late));
+  assert_int_equal(sort_clients_get(&t, &late)->used, 10000);
+  assert_int_equal(sort_clients_get(&t, &hog)->used, 10000);
+  assert_int_equal(sort_clients_get(&t, &other)->used, 5);
+  /* The time saturates instead of wrapping. */
+  sort_clients_stop(&t, &hog, UINT64_MAX);
+  assert_int_equal(sort_clients_get(&t, &hog)->used, UINT64_MAX);
+  /* A client whose jobs are all over has no entry: it reads as zeros. */
+  sort_clients_remove(&t, &hog);
+  assert_int_equal(sort_clients_get(&t, &hog)->jobs, 1);
+  sort_clients_remove(&t, &hog);
+  assert_int_equal(sort_clients_get(&t, &hog)->jobs, 0);
+  assert_int_equal(sort_clients_get(&t, &hog)->used, 0);
   sort_clients_free(&t);
 }
 
@@ -180,7 +192,7 @@ static void test_random_traffic_matches_a_reference(void **state) {
       }
     } else {
       if (ref_running[i] > 0) {
-        sort_clients_stop(&t, &keys[i]);
+        sort_clients_stop(&t, &keys[i], rng & 0xffff);
         ref_running[i]--;
       }
       sort_clients_remove(&t, &keys[i]);
@@ -213,7 +225,7 @@ int main(void) {
       cmocka_unit_test(test_other_families_have_no_key),
       cmocka_unit_test(test_add_count_remove),
       cmocka_unit_test(test_running_counts_stay_within_the_jobs),
-      cmocka_unit_test(test_last_start_is_a_clock_that_survives_growth),
+      cmocka_unit_test(test_worker_time_and_the_clock),
       cmocka_unit_test(test_random_traffic_matches_a_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,7 +19,7 @@ Probes (all by default):
                 until its client hears back, and what.
   queue-hog     one address sends 64 worst-case sorts at once (--threads 1:
                 the whole default queue); another sends [2,1] every second:
-                how many are refused, how long until the first is answered.
+                how many are refused, answered, and how long they wait.
   hup           four worst-case sorts queued, then SIGHUP with a changed
                 hosts file: time until DNS serves the new answer.
   fd-limit      dnsortd under an open-file limit of 128 and 300 idle sort
@@ -265,14 +265,13 @@ def probe_queue_hog(binary, args):
                     attacker[o] = attacker.get(o, 0) + 1
             except (socket.timeout, ConnectionResetError):
                 pass
-        refused, first_answer = 0, None
-        results, lock = [], threading.Lock()
+            results, lock = [], threading.Lock()
         t0 = time.monotonic()
 
         def bystander():
-            reply, _ = sort_request(srv, b"[2, 1]", source=BYSTANDER, timeout=args.hog_window)
+            reply, secs = sort_request(srv, b"[2, 1]", source=BYSTANDER, timeout=args.hog_window)
             with lock:
-                results.append((outcome(reply), time.monotonic() - t0))
+                results.append((outcome(reply), time.monotonic() - t0, secs))
 
         threads = []
         while time.monotonic() - t0 < args.hog_window:
@@ -282,13 +281,15 @@ def probe_queue_hog(binary, args):
             time.sleep(1.0)
         for t in threads:
             t.join(args.hog_window + 5)
-        refused = sum(1 for o, _ in results if o.startswith("server busy"))
-        answered = [at for o, at in results if o == "sorted"]
-        first_answer = round(min(answered), 1) if answered else None
+        refused = sum(1 for o, _, _ in results if o.startswith("server busy"))
+        answered = [(at, secs) for o, at, secs in results if o == "sorted"]
+        waits = [secs for _, secs in answered]
         return {"attacker replies at once": attacker or "none",
                 "bystander requests": len(results), "refused busy": refused,
                 "answered within %d s" % args.hog_window: len(answered),
-                "first answer after s": first_answer}
+                "first answer after s": round(min(at for at, _ in answered), 1) if answered else None,
+                "wait median/max s": "%.2f/%.2f" % (statistics.median(waits), max(waits))
+                if waits else None}
     finally:
         for s in hog:
             reset(s)
