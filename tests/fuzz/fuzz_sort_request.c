@@ -1,5 +1,6 @@
 /* libFuzzer target for the sort service's request path without sockets:
- * the frame reader (fed in chunks whose size the input picks), then
+ * the frame reader (fed in chunks whose size the input picks, under a
+ * memory bound it picks too), then
  * sort_job_run (decode, gnome sort, encode). The reply must be either one
  * {"error": "..."} object or the input's numbers, sorted: a stable sorted
  * permutation, checked against an independent merge sort. */
@@ -97,13 +98,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  /* The first byte picks how the stream is cut: 1..16 bytes a read. */
+  /* The first byte picks how the stream is cut: 1..16 bytes a read; its
+   * high half, the body's memory bound (max_cap), 0 for none. */
   size_t chunk = (size_t)(data[0] % 16) + 1;
+  uint64_t cap = (uint64_t)(data[0] >> 4) * 256;
   data++;
   size--;
 
   sort_frame_t frame;
   sort_frame_init(&frame, FUZZ_MAX_BODY);
+  if (cap != 0)
+    frame.max_cap = cap;
   sort_frame_status_t st = SORT_FRAME_NEED_MORE;
   size_t pos = 0;
   while (pos < size && st == SORT_FRAME_NEED_MORE) {
@@ -112,8 +117,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st = sort_frame_feed(&frame, data + pos, n, &used);
     CHECK(used <= n);
     CHECK(st == SORT_FRAME_NEED_MORE ? used == n : true);
+    /* The buffer holds what arrived, within the announced length and the
+     * bound, and at most twice what arrived. */
+    CHECK(frame.body_cap >= frame.body_have && frame.body_cap <= frame.max_cap);
+    CHECK(frame.body_cap <= frame.body_len || frame.body_cap == 0);
+    CHECK(frame.body_cap <= 2 * frame.body_have || frame.body_have == 0);
     pos += used;
   }
+  if (st == SORT_FRAME_NO_ROOM)
+    CHECK(cap != 0 && frame.body_have + chunk > cap);
   if (st == SORT_FRAME_TOO_LARGE)
     CHECK(frame.body_len > FUZZ_MAX_BODY);
   if (st != SORT_FRAME_COMPLETE) {
