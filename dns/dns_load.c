@@ -56,7 +56,7 @@ typedef struct {
 } problem_t;
 
 /* The message for errno e. strerror is not thread-safe and zone reloads
- * run on a worker thread; with _GNU_SOURCE (meson.build) strerror_r is the
+ * run on a thread of their own; with _GNU_SOURCE (meson.build) strerror_r is the
  * GNU one, which returns the message rather than an int. */
 static const char *errno_text(int e, char *buf, size_t len) {
   return strerror_r(e, buf, len);

@@ -1,5 +1,5 @@
 /* dns_load: turning configuration into a zone. Reads hosts(5) files
- * (blocking file I/O: call it at start-up or on a worker thread, never on
+ * (blocking file I/O: call it at start-up or on a thread of its own, never on
  * the loop thread), parses --map specs, and builds the zone. Every error
  * names its source and line ("hosts.txt:12: ...") and nothing is built. */
 #ifndef DNSORT_DNS_LOAD_H

@@ -252,15 +252,33 @@ static const loop_option_t options[] = {
      .help = "most numbers in one sort request"},
     {.name = "max-connections", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX, .metavar = "N",
      FIELD(sort.max_connections), .min = 1, .max = MAX_TCP_CONNECTIONS_LIMIT, .def = "4096",
-     .help = "open sort connections; more get \"server busy\""},
+     .help = "open sort connections; more get \"server busy\" (fewer when the open-file limit "
+             "is small: see --fd-reserve)"},
+    {.name = "fd-reserve", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(fd_reserve), .min = 0,
+     .max = MAX_TCP_CONNECTIONS_LIMIT, .def = "64",
+     .help = "file descriptors the sort service leaves to DNS over TCP, metrics and dnsortd's "
+             "own use: its connections, busy ones included, stay below the open-file limit "
+             "minus N (minus half the limit when N is more), and a fifth of that is kept for "
+             "busy replies"},
     {.name = "max-queued-jobs", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX, .metavar = "N",
      FIELD(sort.max_queued_jobs), .min = 1, .max = MAX_QUEUED_JOBS_LIMIT,
      .def_text = "64 per worker thread",
      .help = "sorts queued or running; more get \"server busy\""},
+    {.name = "max-jobs-per-client", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX,
+     .metavar = "N", FIELD(sort.max_jobs_per_client), .min = 1, .max = MAX_QUEUED_JOBS_LIMIT,
+     .def_text = "half of --max-queued-jobs, at least 1",
+     .help = "sorts one client may have queued or running (an IPv4 address, an IPv6 /64); more "
+             "get \"server busy\"; behind a proxy every client has the proxy's address, so "
+             "raise it to --max-queued-jobs there"},
+    {.name = "max-sort-time", .kind = LOOP_OPT_SECONDS, .metavar = "SECONDS",
+     FIELD(sort.max_sort_time_ms), .min = 1, .max = MAX_TIMEOUT_MS, .def = "10",
+     .help = "a sort that has run this long on a worker (queueing not counted) is stopped and "
+             "its client gets {\"error\": \"sort took longer than SECONDS s\"}"},
     {.name = "max-inflight-bytes", .kind = LOOP_OPT_SIZE, .metavar = "SIZE",
      FIELD(sort.max_inflight_bytes), .min = 1, .max = MAX_INFLIGHT_BYTES_LIMIT, .def = "256M",
-     .help = "request bytes held across all connections; past it new bodies get \"server "
-             "busy\""},
+     .help = "request bytes held across all connections, charged as they arrive (a length "
+             "prefix alone holds nothing; a body that stalls holds its bytes for at most "
+             "--read-timeout); a body that would pass it gets \"server busy\""},
     {.name = "worker-nice", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(sched.worker_nice),
      .min = 0, .max = 19, .def_text = "10 with libuv >= 1.45, 0 before it",
      .help = "nice value of the worker threads, so that the loop thread wins the CPU"},
@@ -546,7 +564,7 @@ static const loop_opt_doc_t after[] = {
      "with one dns= entry per --dns address (none with --dns off; DNS over TCP uses the same "
      "ports), no sort= with --sort off, and metrics=http://ADDR:PORT at the end with --metrics."},
     {"Signals",
-     "SIGHUP builds a new zone on a worker thread: the hosts files are read again and, with "
+     "SIGHUP builds a new zone on a thread of its own (never queued behind sorts): the hosts files are read again and, with "
      "--config, the options marked \"reread on SIGHUP\" are taken from the file as it is "
      "now; on any error the old zone stays in service and the error is logged. Other options "
      "changed in the file are logged and wait for a restart. SIGHUP also empties the "

@@ -64,6 +64,7 @@ typedef struct {
   bool metrics;                  /* --metrics given: serve metrics_addr */
   struct sockaddr_storage metrics_addr;
   bool reuseport;                /* copied to sort and dns_tcp */
+  size_t fd_reserve;             /* descriptors the sort service leaves */
   loop_log_level_t log_level;
   loop_log_format_t log_format;
   bool log_queries;              /* one line per answered query */
@@ -119,7 +120,7 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
                       size_t errlen);
 
 /* SIGHUP: the options again from the same command line and environment
- * (as read at start) and the config file as it is now. Safe on a worker
+ * (as read at start) and the config file as it is now. Safe on another
  * thread while cur is not written. fresh borrows cur's strings: free it
  * before cur. */
 int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh,

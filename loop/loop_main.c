@@ -3,8 +3,8 @@
  * command line, DNSORT_* variables, --config FILE), sizes the worker pool
  * before anything can start it, loads the DNS zone, binds every listener,
  * prints the bound addresses, and runs until a signal. SIGHUP rereads the
- * options and rebuilds the zone on the worker pool, then swaps it in
- * between two packets. */
+ * options and rebuilds the zone on a thread of its own (never behind the
+ * sorts on the worker pool), then swaps it in between two packets. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +23,7 @@
 #include "dns_udp.h"
 #include "dns_zone.h"
 #include "loop_config.h"
+#include "loop_fd.h"
 #include "loop_log.h"
 #include "loop_metrics.h"
 #include "net_util.h"
@@ -41,9 +42,9 @@ typedef struct {
 } dns_listener_t;
 
 typedef struct {
-  uv_work_t work;
-  loop_config_t cfg;           /* read again by the worker */
-  dns_zone_t *zone;            /* built by the worker; NULL on error */
+  uv_thread_t thread;
+  loop_config_t cfg;           /* read again by the reload thread */
+  dns_zone_t *zone;            /* built by the thread; NULL on error */
   char err[512];
   char changed[256];           /* options that wait for a restart */
 } zone_reload_t;
@@ -64,8 +65,11 @@ typedef struct {
   uv_signal_t sighup;
   uv_timer_t grace;
   uv_timer_t dns_drain;        /* --drain-dns: DNS closes when it fires */
+  uv_async_t reload_async;     /* the reload thread's "done" */
   zone_reload_t *reload;       /* in flight, at most one */
   bool reload_again;           /* SIGHUP arrived during a reload */
+  bool reload_closing;         /* shutting down: close reload_async once
+                                  no reload is in flight */
   unsigned closing;            /* services still closing at shutdown */
   bool stopping;
   /* After SIGTERM the metrics listener (/ready: 503) outlives both drains. */
@@ -75,6 +79,7 @@ typedef struct {
   uint64_t reloads_failed;
   dns_forward_t *forward;      /* --unknown forward, else NULL */
   dns_rrl_t *rrl;              /* --rrl-rate, shared by every UDP listener */
+  uint64_t nofile;             /* the open-file limit in force */
   char sort_text[80];          /* bound addresses, for the ready line */
   char metrics_text[80];
 } loop_server_t;
@@ -238,20 +243,33 @@ static double now_seconds(void) {
 
 /* ---- SIGHUP: reread the options and rebuild the zone off the loop thread ---- */
 
+/* The reload runs on a thread of its own rather than on the worker pool:
+ * the pool may be full of sorts that take seconds each, and a reload
+ * queued behind them would wait for all of them. One at a time; SIGHUPs
+ * during a reload are folded into one more after it. */
+
 static void start_reload(void);
 
-static void reload_work(uv_work_t *req) {
-  zone_reload_t *r = container_of(req, zone_reload_t, work);
-  if (loop_config_reload(&srv.cfg, &r->cfg, r->err, sizeof(r->err)) != 0)
-    return;
-  loop_config_changed(&srv.cfg, &r->cfg, r->changed, sizeof(r->changed));
-  r->zone = dns_load_zone(&r->cfg.load, r->err, sizeof(r->err));
+static void reload_main(void *arg) {
+  zone_reload_t *r = arg;
+  if (loop_config_reload(&srv.cfg, &r->cfg, r->err, sizeof(r->err)) == 0) {
+    loop_config_changed(&srv.cfg, &r->cfg, r->changed, sizeof(r->changed));
+    r->zone = dns_load_zone(&r->cfg.load, r->err, sizeof(r->err));
+  }
+  /* The last thing this thread does: the loop frees r once it is woken. */
+  uv_async_send(&srv.reload_async);
 }
 
-static void reload_done(uv_work_t *req, int status) {
-  zone_reload_t *r = container_of(req, zone_reload_t, work);
+static void reload_done(uv_async_t *async) {
+  (void)async;
+  zone_reload_t *r = srv.reload;
+  if (r == NULL)
+    return;
+  /* The thread has sent its wake-up and only has to return: the join
+   * does not wait for any work. */
+  uv_thread_join(&r->thread);
   srv.reload = NULL;
-  if (status == 0 && r->zone != NULL && !srv.stopping) {
+  if (r->zone != NULL && !srv.stopping) {
     /* Single-threaded loop: no packet is being answered right now, so the
      * old zone has no reader once the pointer moves. */
     dns_zone_t *old = (dns_zone_t *)srv.zone;
@@ -272,6 +290,10 @@ static void reload_done(uv_work_t *req, int status) {
   }
   loop_config_free(&r->cfg);
   free(r);
+  if (srv.reload_closing) {
+    uv_close((uv_handle_t *)&srv.reload_async, NULL);
+    return;
+  }
   if (srv.reload_again && !srv.stopping) {
     srv.reload_again = false;
     start_reload();
@@ -288,13 +310,21 @@ static void start_reload(void) {
     loop_log(LOOP_LOG_ERROR, "reload: out of memory");
     return;
   }
-  int rc = uv_queue_work(&srv.loop, &r->work, reload_work, reload_done);
-  if (rc != 0) {
-    loop_log(LOOP_LOG_ERROR, "reload: %s", uv_strerror(rc));
-    free(r);
-    return;
-  }
   srv.reload = r;
+  int rc = uv_thread_create(&r->thread, reload_main, r);
+  if (rc != 0) {
+    loop_log(LOOP_LOG_ERROR, "reload: cannot start a thread: %s", uv_strerror(rc));
+    srv.reload = NULL;
+    free(r);
+  }
+}
+
+/* At shutdown: the handle goes now, or when the reload in flight ends
+ * (its thread still has to wake the loop through it). */
+static void close_reload(void) {
+  srv.reload_closing = true;
+  if (srv.reload == NULL)
+    uv_close((uv_handle_t *)&srv.reload_async, NULL);
 }
 
 /* What the forwarding cache holds and may hold, on one line. */
@@ -332,6 +362,7 @@ static void service_closed(void) {
   uv_close((uv_handle_t *)&srv.sighup, NULL);
   uv_close((uv_handle_t *)&srv.grace, NULL);
   uv_close((uv_handle_t *)&srv.dns_drain, NULL);
+  close_reload();
   /* Closing a uv_signal_t puts back the default action, which for these
    * is "terminate": a signal in the last moments before exit would turn a
    * clean stop into death by signal. Everything is shut down by now. */
@@ -603,12 +634,54 @@ static int start_metrics(void) {
   return 0;
 }
 
-/* The sort service: its options as read, plus the worker plan. Returns 0
- * or a libuv error with a message printed. */
+/* Raise the soft open-file limit as far as the hard one allows: every
+ * connection is a descriptor, and the usual soft default (1024) is below
+ * the default connection limits. */
+static void raise_fd_limit(void) {
+  uint64_t before, after;
+  int rc = loop_fd_raise_limit(&before, &after);
+  srv.nofile = after;
+  if (rc != 0)
+    loop_log(LOOP_LOG_WARN, "cannot raise the open-file limit from %" PRIu64 ": %s", before,
+             uv_strerror(rc));
+  else if (after != before)
+    loop_log(LOOP_LOG_INFO, "open-file limit raised from %" PRIu64 " to %" PRIu64, before, after);
+  else
+    loop_log(LOOP_LOG_DEBUG, "open-file limit: %" PRIu64 " (the hard limit)", after);
+}
+
+/* Fit the sort service's connections into the open-file limit, keeping
+ * --fd-reserve for the rest (loop_fd_sort_limits), and say so when the
+ * configured limits together do not fit. */
+static void fit_sort_to_fd_limit(sort_server_config_t *sort_cfg) {
+  size_t dns = srv.cfg.dns_on ? srv.cfg.dns_tcp.max_connections * srv.cfg.n_dns_addrs : 0;
+  size_t metrics = srv.cfg.metrics ? LOOP_METRICS_DEFAULT_MAX_CONNECTIONS : 0;
+  uint64_t wanted = (uint64_t)sort_cfg->max_connections + dns + metrics;
+  loop_fd_sort_limits_t l =
+      loop_fd_sort_limits(srv.nofile, srv.cfg.fd_reserve, sort_cfg->max_connections);
+  if (wanted > srv.nofile)
+    loop_log(LOOP_LOG_WARN, "the connection limits (sort %zu + DNS over TCP %zu + metrics %zu) "
+             "exceed the open-file limit of %" PRIu64, sort_cfg->max_connections, dns, metrics,
+             srv.nofile);
+  if (l.capped)
+    loop_log(LOOP_LOG_WARN, "sort: at most %zu connections open (%zu served, the rest told "
+             "\"server busy\"), leaving %" PRIu64 " of the open-file limit's %" PRIu64
+             " descriptors to DNS over TCP, metrics and dnsortd itself (--fd-reserve)",
+             l.hard_limit, l.max_connections, srv.nofile - l.hard_limit, srv.nofile);
+  sort_cfg->max_connections = l.max_connections;
+  sort_cfg->hard_limit = l.hard_limit;
+}
+
+/* The sort service: its options as read, plus the worker plan and the
+ * open-file limit. Returns 0 or a libuv error with a message printed. */
 static int start_sort(void) {
   sort_server_config_t sort_cfg = srv.cfg.sort;
   if (sort_cfg.max_queued_jobs == 0)
     sort_cfg.max_queued_jobs = (size_t)srv.pool.threads * LOOP_DEFAULT_JOBS_PER_THREAD;
+  if (sort_cfg.max_jobs_per_client == 0)
+    sort_cfg.max_jobs_per_client = sort_cfg.max_queued_jobs > 1 ? sort_cfg.max_queued_jobs / 2 : 1;
+  fit_sort_to_fd_limit(&sort_cfg);
+  sort_cfg.workers = srv.pool.threads;
   sort_cfg.worker_nice = srv.pool.worker_nice;
   sort_cfg.worker_yield_us = srv.pool.yield_us;
   sort_cfg.log = log_adapter;
@@ -703,6 +776,8 @@ static void start_signals(void) {
   uv_signal_init(&srv.loop, &srv.sighup);
   uv_timer_init(&srv.loop, &srv.grace);
   uv_timer_init(&srv.loop, &srv.dns_drain);
+  /* Cannot fail: the loop's wake-up descriptor exists since uv_loop_init. */
+  uv_async_init(&srv.loop, &srv.reload_async, reload_done);
   uv_signal_start(&srv.sigint, on_signal, SIGINT);
   uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
   uv_signal_start(&srv.sighup, on_sighup, SIGHUP);
@@ -799,6 +874,7 @@ int main(int argc, char **argv) {
              srv.cfg.env.ignored);
   srv.start_time = now_seconds();
   srv.pool = plan_worker_pool(&srv.cfg.sched);
+  raise_fd_limit();
   /* A client that resets while we write must cost an EPIPE, not the
    * process. */
   signal(SIGPIPE, SIG_IGN);

@@ -423,8 +423,8 @@ static void render_sort(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   one_label(p, "dnsort_sort_requests_total", LOOP_PROM_COUNTER,
             "Sort requests by outcome: ok; bad_input (invalid JSON, not numbers, "
             "over --max-elements); too_large (over --max-request-bytes); timeout "
-            "(read, or a reply not taken in time); busy; cancelled (the client "
-            "left); shutdown (still sending at SIGTERM).",
+            "(read, a reply not taken in time, or a sort past --max-sort-time); busy; "
+            "cancelled (the client left); shutdown (still sending at SIGTERM).",
             "outcome", outcomes, ARRAY_LEN(outcomes));
   plain(p, "dnsort_sort_error_replies_total", LOOP_PROM_COUNTER,
         "Sort error replies ({\"error\": ...}), every cause.", s->sort_error_replies);

@@ -14,6 +14,7 @@
 void sort_frame_init(sort_frame_t *f, uint64_t max_body) {
   memset(f, 0, sizeof(*f));
   f->max_body = max_body;
+  f->max_cap = UINT64_MAX;
   f->status = SORT_FRAME_NEED_MORE;
 }
 
@@ -33,9 +34,28 @@ static sort_frame_status_t frame_start_body(sort_frame_t *f) {
   /* The second test matters only where size_t is narrower than 64 bits. */
   if (f->body_len > f->max_body || f->body_len > SIZE_MAX)
     return SORT_FRAME_TOO_LARGE;
-  f->body = malloc((size_t)f->body_len);
-  if (f->body == NULL)
+  return SORT_FRAME_NEED_MORE;
+}
+
+/* Make room for need bytes of body (need <= body_len). The buffer doubles,
+ * up to the announced length, so a body sent in small pieces is copied a
+ * few times in all, not once per piece; the caller's max_cap clamps the
+ * doubling and refuses only what has really arrived. */
+static sort_frame_status_t frame_grow(sort_frame_t *f, size_t need) {
+  if (need <= f->body_cap)
+    return SORT_FRAME_NEED_MORE;
+  if (need > f->max_cap)
+    return SORT_FRAME_NO_ROOM;
+  uint64_t cap = f->body_cap > f->body_len / 2 ? f->body_len : 2 * (uint64_t)f->body_cap;
+  if (cap < need)
+    cap = need;
+  if (cap > f->max_cap)
+    cap = f->max_cap;
+  uint8_t *body = realloc(f->body, (size_t)cap);
+  if (body == NULL)
     return SORT_FRAME_NOMEM;
+  f->body = body;
+  f->body_cap = (size_t)cap;
   return SORT_FRAME_NEED_MORE;
 }
 
@@ -72,6 +92,11 @@ sort_frame_status_t sort_frame_feed(sort_frame_t *f, const uint8_t *data,
   if (take > want)
     take = want;
   if (take > 0) {
+    f->status = frame_grow(f, f->body_have + take);
+    if (f->status != SORT_FRAME_NEED_MORE) {
+      *consumed = used;
+      return f->status;
+    }
     memcpy(f->body + f->body_have, data + used, take);
     f->body_have += take;
     used += take;
@@ -89,6 +114,7 @@ uint8_t *sort_frame_take_body(sort_frame_t *f, size_t *len) {
     body = f->body;
     *len = (size_t)f->body_len;
     f->body = NULL;
+    f->body_cap = 0;
   }
   return body;
 }
@@ -96,4 +122,5 @@ uint8_t *sort_frame_take_body(sort_frame_t *f, size_t *len) {
 void sort_frame_free(sort_frame_t *f) {
   free(f->body);
   f->body = NULL;
+  f->body_cap = 0;
 }

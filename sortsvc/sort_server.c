@@ -37,16 +37,27 @@ typedef struct sort_conn {
   sort_server_t *server;
   conn_state_t state;
   sort_frame_t frame;
-  char *body;                /* owned by the worker while work_pending */
+  char *body;                /* owned by the worker while in_pool */
   size_t body_len;
   char *reply;
   size_t reply_len;
   sort_job_status_t job_status;
   atomic_bool cancel;
-  bool work_pending;         /* after_work_cb still to come (holds c) */
+  bool work_pending;         /* a job is admitted and not over (holds c):
+                                waiting in server->pending, or in_pool */
+  bool in_pool;              /* handed to uv_queue_work, after_work_cb to
+                                come */
   bool peer_eof;
   uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
   uint64_t queued_at;        /* uv_hrtime() when the job was queued */
+  /* uv_hrtime() when a worker started the job, 0 before: written by the
+   * worker, read by the loop's deadline check. */
+  _Atomic uint64_t started_at;
+  bool too_slow;             /* cancelled for max_sort_time_ms */
+  bool has_client;           /* client is known (getpeername worked) */
+  sort_client_key_t client;
+  TAILQ_ENTRY(sort_conn) pending_link; /* in server->pending while waiting */
+  LIST_ENTRY(sort_conn) job_link; /* in server->job_list while in_pool */
 } sort_conn_t;
 
 /* Request bodies from 16 bytes (a few numbers) to 64 MiB, by fours. */
@@ -109,17 +120,30 @@ static void on_timer_close(uv_handle_t *h) {
   net_tcp_conn_release(&c->net);
 }
 
+static void job_end(sort_conn_t *c);
+
 static void conn_close(sort_conn_t *c) {
   if (c->state == CONN_CLOSING)
     return;
   c->state = CONN_CLOSING;
-  /* A queued job is cancelled outright (after_work still runs, with
-   * UV_ECANCELED); a running one sees the flag within milliseconds. */
+  /* A job still waiting for a worker ends here; one queued in libuv is
+   * cancelled outright (after_work still runs, with UV_ECANCELED); a
+   * running one sees the flag within milliseconds. */
   atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
-  if (c->work_pending)
+  bool waiting = c->work_pending && !c->in_pool;
+  if (waiting) {
+    TAILQ_REMOVE(&c->server->pending, c, pending_link);
+    job_end(c);
+    c->server->cancelled++;
+  } else if (c->in_pool) {
     uv_cancel((uv_req_t *)&c->work);
+  }
   net_tcp_conn_close(&c->net);
   uv_close((uv_handle_t *)&c->timer, on_timer_close);
+  /* The job's hold on c, after the socket's and the timer's closes have
+   * taken theirs: c outlives this call. */
+  if (waiting)
+    net_tcp_conn_release(&c->net);
 }
 
 static void on_close_conn(net_tcp_conn_t *nc) {
@@ -224,6 +248,12 @@ static void reply_busy(sort_conn_t *c, const char *msg) {
 
 static void reply_error(sort_conn_t *c, const char *msg) {
   size_t len;
+  if (c->state == CONN_READING) {
+    /* A request that failed while arriving: its bytes go now, not when
+     * the client has read the error. */
+    sort_frame_free(&c->frame);
+    release_inflight(c);
+  }
   char *reply = sort_json_error(msg, &len);
   c->server->replied_error++;
   LOG(c->server, 3, "sort: error reply: %s", msg);
@@ -273,6 +303,9 @@ static void work_cb(uv_work_t *req) {
   sort_server_t *s = c->server;
   lower_worker_priority(s->cfg.worker_nice);
   atomic_fetch_add_explicit(&s->jobs_running, 1, memory_order_relaxed);
+  /* The time bound counts from here, not from queueing: a job that waited
+   * behind others has not used a worker yet. */
+  atomic_store_explicit(&c->started_at, uv_hrtime(), memory_order_relaxed);
   sort_job_limits_t limits = {.max_elements = s->cfg.max_elements};
   sort_ctl_t ctl = {.cancel = &c->cancel};
   if (s->cfg.worker_yield_us > 0) {
@@ -288,12 +321,50 @@ static void work_cb(uv_work_t *req) {
   c->body = NULL;
 }
 
-static void after_work_cb(uv_work_t *req, int status) {
-  sort_conn_t *c = container_of(req, sort_conn_t, work);
+/* The job is over, whatever its outcome; the caller gives back its hold
+ * on c. */
+static void job_end(sort_conn_t *c) {
   sort_server_t *s = c->server;
   c->work_pending = false;
   s->jobs--;
+  if (c->has_client)
+    sort_clients_remove(&s->clients, &c->client);
   release_inflight(c);
+}
+
+/* The job is back from the worker pool. */
+static void pool_leave(sort_conn_t *c) {
+  sort_server_t *s = c->server;
+  c->in_pool = false;
+  s->in_pool--;
+  LIST_REMOVE(c, job_link);
+  if (LIST_EMPTY(&s->job_list))
+    uv_timer_stop(&s->deadline);
+  if (c->has_client) {
+    /* The worker time it had: none if it was cancelled before starting. */
+    uint64_t started = atomic_load_explicit(&c->started_at, memory_order_relaxed);
+    sort_clients_stop(&s->clients, &c->client, started != 0 ? uv_hrtime() - started : 0);
+  }
+}
+
+static void dispatch(sort_server_t *s);
+
+static void reply_too_slow(sort_conn_t *c) {
+  sort_server_t *s = c->server;
+  char msg[80];
+  s->too_slow++;
+  /* The bound as the operator wrote it: --max-sort-time 0.5 reads back as
+   * 0.5, 10 as 10. */
+  snprintf(msg, sizeof(msg), "sort took longer than %g s", (double)s->cfg.max_sort_time_ms / 1000.0);
+  reply_error(c, msg);
+}
+
+static void after_work_cb(uv_work_t *req, int status) {
+  sort_conn_t *c = container_of(req, sort_conn_t, work);
+  sort_server_t *s = c->server;
+  pool_leave(c);
+  job_end(c);
+  dispatch(s);  /* a worker is free */
   if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
     s->cancelled++;
     net_tcp_conn_release(&c->net);
@@ -303,7 +374,7 @@ static void after_work_cb(uv_work_t *req, int status) {
   net_tcp_conn_release(&c->net);
   char *reply = c->reply;
   c->reply = NULL;
-  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT)
+  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT || c->too_slow)
     sort_hist_observe(&s->duration_ns, uv_hrtime() - c->queued_at);
   switch (c->job_status) {
   case SORT_JOB_OK:
@@ -317,6 +388,10 @@ static void after_work_cb(uv_work_t *req, int status) {
     break;
   case SORT_JOB_CANCELLED:
     free(reply);
+    if (c->too_slow) {
+      reply_too_slow(c);
+      break;
+    }
     s->cancelled++;
     conn_close(c);
     break;
@@ -328,6 +403,77 @@ static void after_work_cb(uv_work_t *req, int status) {
   }
 }
 
+/* Runs on the loop while jobs are pending: a sort that has held its
+ * worker past max_sort_time_ms is cancelled (the gnome sort looks at the
+ * flag every few thousand comparisons) and after_work_cb tells the client
+ * why. Queued jobs have not started and are left alone. */
+static void on_deadline_check(uv_timer_t *t) {
+  sort_server_t *s = container_of(t, sort_server_t, deadline);
+  uint64_t now = uv_hrtime();
+  uint64_t bound_ns = s->cfg.max_sort_time_ms * 1000000u;
+  struct sort_conn *c;
+  LIST_FOREACH(c, &s->job_list, job_link) {
+    uint64_t started = atomic_load_explicit(&c->started_at, memory_order_relaxed);
+    if (started == 0 || c->too_slow || now - started <= bound_ns)
+      continue;
+    c->too_slow = true;
+    atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
+    LOG(s, 3, "sort: stopping a sort that has run %" PRIu64 " ms (--max-sort-time)",
+        (now - started) / 1000000u);
+  }
+}
+
+/* The next job for a free worker: the oldest job of the client whose turn
+ * it is (sort_clients_before: the fewest jobs on the pool, then the least
+ * worker time). A client that queues many long sorts waits for its own,
+ * not everyone else for them. A job whose client is unknown comes first:
+ * its peer is gone, and it will be over at once. */
+static sort_conn_t *pick_next(sort_server_t *s) {
+  static const sort_client_entry_t unknown;
+  sort_conn_t *best = NULL, *c;
+  const sort_client_entry_t *best_e = NULL;
+  size_t seen = 0;
+  TAILQ_FOREACH(c, &s->pending, pending_link) {
+    const sort_client_entry_t *e =
+        c->has_client ? sort_clients_get(&s->clients, &c->client) : &unknown;
+    if (best == NULL || sort_clients_before(e, best_e)) {
+      best = c;
+      best_e = e;
+    }
+    if (++seen == SORT_DISPATCH_SCAN)
+      break;
+  }
+  return best;
+}
+
+/* Hand waiting jobs to the pool while it has a free worker. */
+static void dispatch(sort_server_t *s) {
+  while (!TAILQ_EMPTY(&s->pending) && (s->cfg.workers == 0 || s->in_pool < s->cfg.workers)) {
+    sort_conn_t *c = s->cfg.workers == 0 ? TAILQ_FIRST(&s->pending) : pick_next(s);
+    TAILQ_REMOVE(&s->pending, c, pending_link);
+    if (uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb) != 0) {
+      /* Only for invalid arguments in libuv 1.44 to 1.50: not expected,
+       * but the client still hears why. */
+      job_end(c);
+      free(c->body);
+      c->body = NULL;
+      net_tcp_conn_release(&c->net);  /* the socket still holds c */
+      reply_busy(c, "server busy");
+      continue;
+    }
+    c->in_pool = true;
+    s->in_pool++;
+    LIST_INSERT_HEAD(&s->job_list, c, job_link);
+    if (c->has_client)
+      sort_clients_start(&s->clients, &c->client);
+    if (s->cfg.max_sort_time_ms > 0 && !uv_is_active((uv_handle_t *)&s->deadline)) {
+      uint64_t tick = s->cfg.max_sort_time_ms / 10;
+      tick = tick < 1 ? 1 : tick > SORT_DEADLINE_CHECK_MS ? SORT_DEADLINE_CHECK_MS : tick;
+      uv_timer_start(&s->deadline, on_deadline_check, tick, tick);
+    }
+  }
+}
+
 static void start_work(sort_conn_t *c) {
   sort_server_t *s = c->server;
   uint8_t *body = sort_frame_take_body(&c->frame, &c->body_len);
@@ -335,48 +481,59 @@ static void start_work(sort_conn_t *c) {
   c->state = CONN_WORKING;
   uv_timer_stop(&c->timer);
   sort_hist_observe(&s->request_bytes, c->body_len);
-  if (s->jobs >= s->cfg.max_queued_jobs) {
+  const char *refused = NULL;
+  /* The client's share first: it is the more useful answer to a client
+   * that fills the queue by itself. */
+  if (c->has_client && s->cfg.max_jobs_per_client > 0 &&
+      sort_clients_jobs(&s->clients, &c->client) >= s->cfg.max_jobs_per_client)
+    refused = "server busy: too many sorts from your address";
+  else if (s->jobs >= s->cfg.max_queued_jobs)
     /* Refuse rather than queue without bound: a queue longer than this
      * only turns into timeouts for everyone. */
+    refused = "server busy: too many sorts queued";
+  else if (c->has_client && !sort_clients_add(&s->clients, &c->client))
+    refused = "server busy";
+  if (refused != NULL) {
     free(c->body);
     c->body = NULL;
     release_inflight(c);
-    reply_busy(c, "server busy: too many sorts queued");
+    reply_busy(c, refused);
     return;
   }
   c->queued_at = uv_hrtime();
-  int rc = uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb);
-  if (rc != 0) {
-    free(c->body);
-    c->body = NULL;
-    release_inflight(c);
-    reply_busy(c, "server busy");
-    return;
-  }
   c->work_pending = true;
   net_tcp_conn_hold(&c->net);
   s->jobs++;
+  TAILQ_INSERT_TAIL(&s->pending, c, pending_link);
+  dispatch(s);
 }
 
+/* Request bytes are charged as they are held: a body's buffer grows with
+ * what arrives (sort_frame), each growth is charged to the server, and a
+ * growth past --max-inflight-bytes is refused. A length prefix alone holds
+ * nothing, so connections that announce big bodies and send none cannot
+ * lock others out; a body that stalls holds what it has for at most the
+ * read timeout (from accept to its last byte), then its bytes are freed
+ * with the error reply. */
 static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
   sort_server_t *s = c->server;
   size_t used;
   char msg[160];
-  bool had_prefix = c->frame.prefix_have == SORT_FRAME_PREFIX_LEN;
-  /* Until the length is known, the frame reader's bound is whatever the
-   * server can still hold, so a body that does not fit is refused before
-   * it is allocated; which limit it broke is sorted out below. */
-  if (!had_prefix) {
-    uint64_t room = s->inflight_bytes < s->cfg.max_inflight_bytes
-                        ? s->cfg.max_inflight_bytes - s->inflight_bytes
-                        : 0;
+  uint64_t room = s->inflight_bytes < s->cfg.max_inflight_bytes
+                      ? s->cfg.max_inflight_bytes - s->inflight_bytes
+                      : 0;
+  /* Until the length is known, the frame reader's bound is also what the
+   * server can still hold, so a body that cannot fit now is refused before
+   * the client sends it; which limit it broke is sorted out below. */
+  if (c->frame.prefix_have < SORT_FRAME_PREFIX_LEN)
     c->frame.max_body = room < s->cfg.max_request_bytes ? room : s->cfg.max_request_bytes;
-  }
+  c->frame.max_cap = c->frame.body_cap + room;
   sort_frame_status_t st = sort_frame_feed(&c->frame, data, len, &used);
-  if (!had_prefix && c->frame.prefix_have == SORT_FRAME_PREFIX_LEN &&
-      (st == SORT_FRAME_NEED_MORE || st == SORT_FRAME_COMPLETE)) {
-    c->inflight_bytes = c->frame.body_len;
-    s->inflight_bytes += c->inflight_bytes;
+  /* The buffer only grows while reading (and is exactly the body once
+   * complete): charge the growth before start_work takes the body. */
+  if (c->frame.body_cap > c->inflight_bytes) {
+    s->inflight_bytes += c->frame.body_cap - c->inflight_bytes;
+    c->inflight_bytes = c->frame.body_cap;
   }
   switch (st) {
   case SORT_FRAME_NEED_MORE:
@@ -387,6 +544,9 @@ static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
     break;
   case SORT_FRAME_EMPTY:
     reply_error(c, "empty request: the length prefix is 0");
+    break;
+  case SORT_FRAME_NO_ROOM:
+    reply_busy(c, "server busy: too many request bytes in flight");
     break;
   case SORT_FRAME_TOO_LARGE:
     if (c->frame.body_len <= s->cfg.max_request_bytes) {
@@ -486,6 +646,13 @@ static bool conn_init(net_tcp_conn_t *nc) {
   c->state = CONN_READING;
   sort_frame_init(&c->frame, s->cfg.max_request_bytes);
   atomic_init(&c->cancel, false);
+  atomic_init(&c->started_at, 0);
+  struct sockaddr_storage peer;
+  int len = sizeof(peer);
+  /* A peer that is already gone has no address; its request (if any)
+   * is then not counted per client, and its reply will not get far. */
+  c->has_client = uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&peer, &len) == 0 &&
+                  sort_client_key((struct sockaddr *)&peer, &c->client);
   uv_timer_init(s->net.loop, &c->timer);  /* cannot fail on unix */
   net_tcp_conn_hold(nc);
   if (uv_read_start((uv_stream_t *)&nc->tcp, on_alloc, on_read) != 0) {
@@ -519,9 +686,14 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
   s->on_drained = NULL;
   s->jobs = 0;
   atomic_init(&s->jobs_running, 0);
+  TAILQ_INIT(&s->pending);
+  LIST_INIT(&s->job_list);
+  s->in_pool = 0;
+  /* The seed only has to be unknown to clients, not secret for long. */
+  sort_clients_init(&s->clients, uv_hrtime() ^ (uint64_t)(uintptr_t)s);
   s->inflight_bytes = 0;
   s->replied_ok = s->replied_error = 0;
-  s->bad_input = s->too_large = s->timeouts = s->busy = 0;
+  s->bad_input = s->too_large = s->timeouts = s->too_slow = s->busy = 0;
   s->cancelled = s->shutdown = 0;
   hist_init(&s->request_bytes, request_bytes_bounds,
             sizeof(request_bytes_bounds) / sizeof(request_bytes_bounds[0]));
@@ -532,6 +704,7 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
       .name = "sort",
       .conn_size = sizeof(sort_conn_t),
       .max_connections = cfg->max_connections,
+      .hard_limit = cfg->hard_limit,
       .reuseport = cfg->reuseport,
       .acl = cfg->acl,
       .on_accept = on_accept,
@@ -541,14 +714,26 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
       .log = cfg->log,
       .warn = cfg->warn,
   };
-  return net_tcp_start(&s->net, loop, addr, &net);
+  uv_timer_init(loop, &s->deadline);  /* cannot fail on unix */
+  int rc = net_tcp_start(&s->net, loop, addr, &net);
+  if (rc != 0)
+    uv_close((uv_handle_t *)&s->deadline, NULL);
+  return rc;
 }
 
-/* net_tcp calls this once: the owner may free s in on_drained. */
-static void on_net_drained(net_tcp_t *t) {
-  sort_server_t *s = container_of(t, sort_server_t, net);
+/* The last handle of the server: the owner may free s in on_drained. */
+static void on_deadline_closed(uv_handle_t *h) {
+  sort_server_t *s = container_of((uv_timer_t *)h, sort_server_t, deadline);
+  sort_clients_free(&s->clients);
   if (s->on_drained != NULL)
     s->on_drained(s);
+}
+
+/* net_tcp calls this once, when every connection (and so every job) is
+ * gone. */
+static void on_net_drained(net_tcp_t *t) {
+  sort_server_t *s = container_of(t, sort_server_t, net);
+  uv_close((uv_handle_t *)&s->deadline, on_deadline_closed);
 }
 
 void sort_server_drain(sort_server_t *s, void (*on_drained)(sort_server_t *)) {
@@ -589,7 +774,8 @@ void sort_server_stats(const sort_server_t *s, sort_server_stats_t *out) {
       .error_replies = s->replied_error,
       .bad_input = s->bad_input,
       .too_large = s->too_large,
-      .timeouts = s->timeouts,
+      .timeouts = s->timeouts + s->too_slow,
+      .too_slow = s->too_slow,
       .busy = s->busy + s->net.dropped,
       .cancelled = s->cancelled,
       .shutdown = s->shutdown,

@@ -712,7 +712,7 @@ class DnsReload(unittest.TestCase):
         self.assertIn("reloaded the DNS map", err)
 
 
-def busy_sort_body(n=100000):
+def busy_sort_body(n=400000):
     """A request that keeps a worker busy for seconds: gnome sort's worst
     case (reversed input)."""
     return json.dumps(list(range(n, 0, -1))).encode()
@@ -722,7 +722,7 @@ class SortLimits(unittest.TestCase):
     """Each limit at and past its edge, against its own server."""
 
     def test_client_that_resets_while_sorting_frees_the_worker(self):
-        srv = Server("--threads", "1", "--max-elements", "200000")
+        srv = Server("--threads", "1", "--max-elements", "500000")
         try:
             for how in ("reset", "half-close then reset"):
                 s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
@@ -763,7 +763,7 @@ class SortLimits(unittest.TestCase):
         self.assertIn("2 worker threads (set by options)", err)
 
     def test_cancel_on_eof_treats_a_fin_as_gone(self):
-        srv = Server("--threads", "1", "--max-elements", "200000", "--cancel-on-eof")
+        srv = Server("--threads", "1", "--max-elements", "500000", "--cancel-on-eof")
         try:
             s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=10)
             body = busy_sort_body()
@@ -798,7 +798,10 @@ class SortLimits(unittest.TestCase):
 
     def test_out_of_file_descriptors_is_survived_without_spinning(self):
         limit = 48
-        srv = Server("--threads", "1", nofile=limit)
+        # --fd-reserve 0: the sort service may take every descriptor, so
+        # that this test still reaches EMFILE (the reserve is tested in
+        # test_integration_hostile.py).
+        srv = Server("--threads", "1", "--fd-reserve", "0", nofile=limit)
         proc, port = srv.proc, srv.sort_port
         held = []
         try:
@@ -844,7 +847,7 @@ class SortLimits(unittest.TestCase):
         self.assertEqual(code, 0, err)
 
     def test_max_queued_jobs(self):
-        srv = Server("--threads", "1", "--max-queued-jobs", "2", "--max-elements", "200000")
+        srv = Server("--threads", "1", "--max-queued-jobs", "2", "--max-elements", "500000")
         held = []
         try:
             body = busy_sort_body()
@@ -866,17 +869,30 @@ class SortLimits(unittest.TestCase):
             self.assertEqual(srv.stop()[0], 0)
 
     def test_max_inflight_bytes(self):
+        # The limit counts the request bytes held, charged as they arrive
+        # (not the lengths announced): a holds the 59 bytes of its 60-byte
+        # body it has sent (one send, one read: its buffer is exactly that).
         srv = Server("--max-inflight-bytes", "100")
         try:
             a = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5)
-            a.sendall(struct.pack(">Q", 60) + b"[1,")
+            a.sendall(struct.pack(">Q", 60) + b"[" + b" " * 57 + b"1")
             time.sleep(0.1)
-            # 60 held + 41 > 100: refused before the body is read.
-            reply = sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"1]")
+            # 59 held + 42 > 100: refused before the body is read.
+            reply = sort_exchange(srv.sort_port, b"[" + b" " * 39 + b"1]")
             self.assertIn("server busy", json.loads(reply)["error"])
-            # 60 + 40 = 100: exactly at the limit, accepted.
-            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 37 + b"2]"), b"[2]")
+            # 59 + 41 = 100: exactly at the limit, accepted.
+            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"2]"), b"[2]")
+            # A prefix alone holds nothing: the edge does not move.
+            b = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=5)
+            b.sendall(struct.pack(">Q", 60))
+            time.sleep(0.1)
+            self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 38 + b"4]"), b"[4]")
+            # a completes its request and gets its reply; then the whole
+            # limit is free again.
+            a.sendall(b"]")
+            self.assertEqual(recv_all(a), b"[1]")
             a.close()
+            b.close()
             time.sleep(0.1)
             self.assertEqual(sort_exchange(srv.sort_port, b"[" + b" " * 97 + b"3]"), b"[3]")
         finally:
@@ -1005,8 +1021,8 @@ class Lifecycle(unittest.TestCase):
         self.assertNotIn("DNS keeps answering", err)
 
     def test_grace_period_bounds_shutdown(self):
-        srv = Server("--threads", "1", "--grace", "0.3", "--max-elements", "200000")
-        body = json.dumps(list(range(100000, 0, -1))).encode()  # seconds of gnome sort
+        srv = Server("--threads", "1", "--grace", "0.3", "--max-elements", "500000")
+        body = json.dumps(list(range(400000, 0, -1))).encode()  # seconds of gnome sort
         with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30) as s:
             s.sendall(struct.pack(">Q", len(body)) + body)
             time.sleep(0.2)
@@ -1064,8 +1080,8 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(srv.stop()[0], 0)
 
     def test_second_signal_exits_at_once(self):
-        srv = Server("--threads", "1", "--grace", "60", "--max-elements", "200000")
-        body = json.dumps(list(range(100000, 0, -1))).encode()
+        srv = Server("--threads", "1", "--grace", "60", "--max-elements", "500000")
+        body = json.dumps(list(range(400000, 0, -1))).encode()
         with socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30) as s:
             s.sendall(struct.pack(">Q", len(body)) + body)
             time.sleep(0.2)

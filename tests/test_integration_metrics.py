@@ -430,7 +430,7 @@ class CountersMove(unittest.TestCase):
                                rcode="NOERROR"), threads * per_thread)
 
     def test_gauges_while_a_sort_runs(self):
-        srv = Server("--threads", "1", "--max-elements", "200000")
+        srv = Server("--threads", "1", "--max-elements", "500000")
         try:
             body = json.dumps(list(range(40000, 0, -1))).encode()
             s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30)
@@ -952,10 +952,10 @@ class Probes(unittest.TestCase):
     def test_probes_ignore_a_full_sort_queue_and_an_empty_zone(self):
         # One worker busy for seconds, a queue of one that is full: the
         # sort service says busy, and both probes still say yes.
-        srv = Server("--threads", "1", "--max-queued-jobs", "1", "--max-elements", "200000",
+        srv = Server("--threads", "1", "--max-queued-jobs", "1", "--max-elements", "500000",
                      "--no-default-map", "--grace", "0.3")
         try:
-            body = json.dumps(list(range(100000, 0, -1))).encode()  # seconds of gnome sort
+            body = json.dumps(list(range(400000, 0, -1))).encode()  # seconds of gnome sort
             long_sort = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30)
             long_sort.sendall(struct.pack(">Q", len(body)) + body)
             self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
@@ -972,8 +972,8 @@ class Probes(unittest.TestCase):
         # A sort that takes seconds and a 2 s grace period: the drain lasts
         # until the grace period ends, and the endpoint answers meanwhile.
         grace = 2.0
-        srv = Server("--threads", "1", "--max-elements", "200000", "--grace", str(grace))
-        body = json.dumps(list(range(100000, 0, -1))).encode()
+        srv = Server("--threads", "1", "--max-elements", "500000", "--grace", str(grace))
+        body = json.dumps(list(range(400000, 0, -1))).encode()
         s = socket.create_connection(("127.0.0.1", srv.sort_port), timeout=30)
         try:
             s.sendall(struct.pack(">Q", len(body)) + body)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "loop_config.h"
+#include "loop_fd.h"
 
 /* One config for every test; each parse frees what the one before it
  * held, and the group teardown the last. */
@@ -230,6 +231,38 @@ static void test_sort_limits(void **state) {
   assert_int_equal(PARSE(&cfg, err, "--worker-nice", "20"), -1);
   assert_int_equal(PARSE(&cfg, err, "--worker-nice", "-1"), -1);
   assert_int_equal(PARSE(&cfg, err, "--worker-nice", "1x"), -1);
+}
+
+/* Issue 14's limits: each at and past its edge, and its default. */
+static void test_hostile_client_limits(void **state) {
+  (void)state;
+  char err[256];
+  assert_int_equal(parse(&cfg, err, sizeof(err), (char *[]){"dnsortd", NULL}), 0);
+  assert_int_equal(cfg.sort.max_sort_time_ms, 10000);
+  assert_int_equal(cfg.sort.max_jobs_per_client, 0); /* main(): half of --max-queued-jobs */
+  assert_int_equal(cfg.fd_reserve, LOOP_FD_DEFAULT_RESERVE);
+  assert_int_equal(PARSE(&cfg, err, "--max-sort-time", "0.001", "--max-jobs-per-client", "1",
+                         "--fd-reserve", "0"),
+                   0);
+  assert_int_equal(cfg.sort.max_sort_time_ms, 1);
+  assert_int_equal(cfg.sort.max_jobs_per_client, 1);
+  assert_int_equal(cfg.fd_reserve, 0);
+  assert_int_equal(PARSE(&cfg, err, "--max-sort-time", "86400", "--max-jobs-per-client",
+                         "10000000", "--fd-reserve", "1000000"),
+                   0);
+  assert_int_equal(cfg.sort.max_sort_time_ms, 86400000);
+  assert_int_equal(cfg.sort.max_jobs_per_client, 10000000);
+  assert_int_equal(cfg.fd_reserve, 1000000);
+  assert_int_equal(PARSE(&cfg, err, "--max-sort-time", "0"), -1);
+  assert_non_null(strstr(err, "--max-sort-time"));
+  assert_int_equal(PARSE(&cfg, err, "--max-sort-time", "0.0004"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--max-sort-time", "86400.001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--max-jobs-per-client", "0"), -1);
+  assert_non_null(strstr(err, "--max-jobs-per-client"));
+  assert_int_equal(PARSE(&cfg, err, "--max-jobs-per-client", "10000001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--fd-reserve", "1000001"), -1);
+  assert_non_null(strstr(err, "--fd-reserve"));
+  assert_int_equal(PARSE(&cfg, err, "--fd-reserve", "-1"), -1);
 }
 
 static void test_forward_options(void **state) {
@@ -877,6 +910,7 @@ int main(void) {
       cmocka_unit_test(test_unknown_and_incomplete_options_are_named),
       cmocka_unit_test(test_dns_options),
       cmocka_unit_test(test_sort_limits),
+      cmocka_unit_test(test_hostile_client_limits),
       cmocka_unit_test(test_forward_options),
       cmocka_unit_test(test_metrics_and_log_options),
       cmocka_unit_test(test_help_and_version_flags),

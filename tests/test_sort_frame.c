@@ -175,7 +175,9 @@ static void test_prefix_exactly_at_the_limit_is_accepted(void **state) {
   sort_frame_init(&f, LIMIT);
   assert_int_equal(sort_frame_feed(&f, buf, SORT_FRAME_PREFIX_LEN, &used),
                    SORT_FRAME_NEED_MORE);
-  assert_non_null(f.body);  /* allocated once the prefix is known */
+  /* The length alone takes no memory: only bytes that arrive do. */
+  assert_null(f.body);
+  assert_int_equal(f.body_cap, 0);
   assert_int_equal(sort_frame_feed(&f, buf + SORT_FRAME_PREFIX_LEN, LIMIT,
                                    &used),
                    SORT_FRAME_COMPLETE);
@@ -227,6 +229,89 @@ static void test_free_releases_a_partial_body(void **state) {
   sort_frame_free(&f);
 }
 
+/* A body announced as 1000 bytes and sent in pieces of 10: the buffer
+ * follows what has arrived (doubling, never past the announced length)
+ * and is exactly the body once complete. */
+static void test_buffer_grows_with_the_bytes_received(void **state) {
+  (void)state;
+  enum { LEN = 1000, PIECE = 10 };
+  uint8_t buf[SORT_FRAME_PREFIX_LEN + LEN];
+  sort_frame_t f;
+  size_t used, len;
+  put_be64(buf, LEN);
+  memset(buf + SORT_FRAME_PREFIX_LEN, '1', LEN);
+  sort_frame_init(&f, LEN);
+  assert_int_equal(sort_frame_feed(&f, buf, SORT_FRAME_PREFIX_LEN, &used), SORT_FRAME_NEED_MORE);
+  size_t grows = 0, last_cap = 0;
+  for (size_t off = 0; off < LEN; off += PIECE) {
+    sort_frame_status_t st = sort_frame_feed(&f, buf + SORT_FRAME_PREFIX_LEN + off, PIECE, &used);
+    assert_int_equal(st, off + PIECE == LEN ? SORT_FRAME_COMPLETE : SORT_FRAME_NEED_MORE);
+    assert_true(f.body_cap >= f.body_have);
+    assert_true(f.body_cap <= 2 * f.body_have);
+    assert_true(f.body_cap <= LEN);
+    grows += f.body_cap != last_cap;
+    last_cap = f.body_cap;
+  }
+  assert_int_equal(f.body_cap, LEN);
+  assert_true(grows <= 8);  /* 10, 20, 40, ..., 640, 1000 */
+  uint8_t *body = sort_frame_take_body(&f, &len);
+  assert_int_equal(len, LEN);
+  assert_int_equal(f.body_cap, 0);  /* the caller owns it now */
+  assert_memory_equal(body, buf + SORT_FRAME_PREFIX_LEN, LEN);
+  free(body);
+  sort_frame_free(&f);
+}
+
+/* max_cap is the caller's share of memory: a growth is clamped to it, and
+ * refused only when the bytes received would not fit. */
+static void test_max_cap_at_and_past_the_edge(void **state) {
+  (void)state;
+  enum { LEN = 100 };
+  uint8_t buf[SORT_FRAME_PREFIX_LEN + LEN];
+  sort_frame_t f;
+  size_t used;
+  put_be64(buf, LEN);
+  memset(buf + SORT_FRAME_PREFIX_LEN, '2', LEN);
+  sort_frame_init(&f, LEN);
+  f.max_cap = 60;
+  assert_int_equal(sort_frame_feed(&f, buf, SORT_FRAME_PREFIX_LEN + 40, &used), SORT_FRAME_NEED_MORE);
+  assert_int_equal(f.body_cap, 40);
+  /* 40 + 20 = 60: doubling would ask for 80, the clamp gives 60. */
+  assert_int_equal(sort_frame_feed(&f, buf + SORT_FRAME_PREFIX_LEN + 40, 20, &used),
+                   SORT_FRAME_NEED_MORE);
+  assert_int_equal(used, 20);
+  assert_int_equal(f.body_cap, 60);
+  /* One byte more does not fit: refused, nothing of it taken. */
+  assert_int_equal(sort_frame_feed(&f, buf + SORT_FRAME_PREFIX_LEN + 60, 1, &used),
+                   SORT_FRAME_NO_ROOM);
+  assert_int_equal(used, 0);
+  assert_int_equal(f.body_cap, 60);
+  assert_int_equal(f.body_have, 60);
+  /* Terminal, like every other failure. */
+  f.max_cap = UINT64_MAX;
+  assert_int_equal(sort_frame_feed(&f, buf + SORT_FRAME_PREFIX_LEN + 60, 1, &used),
+                   SORT_FRAME_NO_ROOM);
+  assert_int_equal(used, 0);
+  sort_frame_free(&f);
+  assert_int_equal(f.body_cap, 0);
+}
+
+/* A prefix alone holds nothing, whatever it announces. */
+static void test_prefix_alone_holds_no_memory(void **state) {
+  (void)state;
+  uint8_t buf[SORT_FRAME_PREFIX_LEN];
+  sort_frame_t f;
+  size_t used;
+  put_be64(buf, 8u << 20);
+  sort_frame_init(&f, 8u << 20);
+  f.max_cap = 0;
+  assert_int_equal(sort_frame_feed(&f, buf, sizeof(buf), &used), SORT_FRAME_NEED_MORE);
+  assert_null(f.body);
+  assert_int_equal(f.body_cap, 0);
+  assert_int_equal(sort_frame_feed(&f, (const uint8_t *)"[", 1, &used), SORT_FRAME_NO_ROOM);
+  sort_frame_free(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_whole_frame_at_once_leaves_later_bytes_unconsumed),
@@ -240,6 +325,9 @@ int main(void) {
       cmocka_unit_test(test_feeding_nothing_changes_nothing),
       cmocka_unit_test(test_body_is_taken_once_and_free_is_idempotent),
       cmocka_unit_test(test_free_releases_a_partial_body),
+      cmocka_unit_test(test_buffer_grows_with_the_bytes_received),
+      cmocka_unit_test(test_max_cap_at_and_past_the_edge),
+      cmocka_unit_test(test_prefix_alone_holds_no_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

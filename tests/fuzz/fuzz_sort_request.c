@@ -9,7 +9,8 @@
  *   sorted: a stable sorted permutation, checked against an independent
  *   merge sort, that re-encodes to itself, with every double written as
  *   Python's repr writes it (stated with glibc's printf and strtod in
- *   ../sort_json_ref.h). */
+ *   ../sort_json_ref.h).
+ * The frame reader also runs under a memory bound the input picks. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,11 +201,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * read. */
   size_t chunk = (size_t)(data[0] % 16) + 1;
   size_t max = limits[data[0] >> 4];
+  /* ... and the body's memory bound (max_cap): 0 for none. */
+  uint64_t cap = (uint64_t)(data[0] >> 4) * 256;
   data++;
   size--;
 
   sort_frame_t frame;
   sort_frame_init(&frame, FUZZ_MAX_BODY);
+  if (cap != 0)
+    frame.max_cap = cap;
   sort_frame_status_t st = SORT_FRAME_NEED_MORE;
   size_t pos = 0;
   while (pos < size && st == SORT_FRAME_NEED_MORE) {
@@ -213,8 +218,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     st = sort_frame_feed(&frame, data + pos, n, &used);
     CHECK(used <= n);
     CHECK(st == SORT_FRAME_NEED_MORE ? used == n : true);
+    /* The buffer holds what arrived, within the announced length and the
+     * bound, and at most twice what arrived. */
+    CHECK(frame.body_cap >= frame.body_have && frame.body_cap <= frame.max_cap);
+    CHECK(frame.body_cap <= frame.body_len || frame.body_cap == 0);
+    CHECK(frame.body_cap <= 2 * frame.body_have || frame.body_have == 0);
     pos += used;
   }
+  if (st == SORT_FRAME_NO_ROOM)
+    CHECK(cap != 0 && frame.body_have + chunk > cap);
   if (st == SORT_FRAME_TOO_LARGE)
     CHECK(frame.body_len > FUZZ_MAX_BODY);
   if (st != SORT_FRAME_COMPLETE) {
