@@ -766,5 +766,9 @@ void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
       .denied = s->net.denied,
       .refused_acl = s->refused_acl,
       .open = s->net.n_conns,
+      .buffered = s->buffered,
+      .buffered_high_water = s->buffered_high_water,
+      .conn_buffered_high_water = s->conn_buffered_high_water,
+      .deferred = s->deferred,
   };
 }

@@ -165,6 +165,10 @@ typedef struct {
   uint64_t denied;              /* connections from outside cfg.acl */
   uint64_t refused_acl;         /* their queries (REFUSED) */
   size_t open;                  /* connections now */
+  size_t buffered;              /* bytes held for clients now */
+  size_t buffered_high_water;   /* the most ever */
+  size_t conn_buffered_high_water; /* the most ever for one connection */
+  uint64_t deferred;            /* connections put off to a later turn */
 } dns_tcp_stats_t;
 
 void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out);

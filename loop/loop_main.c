@@ -176,6 +176,11 @@ static void collect_dns(loop_prom_snapshot_t *s) {
     s->udp_refused_acl += u.refused_acl;
     s->tcp_refused_acl += t.refused_acl;
     s->dns_tcp_denied += t.denied;
+    s->tcp_buffered += t.buffered;
+    s->tcp_buffered_max += t.buffered_high_water;
+    if (t.conn_buffered_high_water > s->tcp_conn_buffered_max)
+      s->tcp_conn_buffered_max = t.conn_buffered_high_water;
+    s->tcp_deferred += t.deferred;
   }
 }
 
