@@ -92,6 +92,7 @@ struct dns_forward {
   uint64_t fallback_state;      /* only if uv_random ever fails */
   uint8_t query[UPSTREAM_QUERY_MAX];
   uint8_t reply[DNS_MAX_MESSAGE];
+  uint8_t clean[DNS_MAX_MESSAGE];  /* the upstream's answer, checked */
 };
 
 void dns_forward_config_default(dns_forward_config_t *cfg) {
@@ -359,16 +360,16 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
 /* ---- answers ---- */
 
 static void reply_to(dns_forward_t *f, dns_forward_req_t *req,
-                     dns_cache_verdict_t verdict, const uint8_t *abuf,
-                     size_t alen, const pending_t *p) {
+                     dns_cache_verdict_t verdict, const uint8_t *answer,
+                     size_t answer_len, const pending_t *p) {
   size_t n = 0;
   if (verdict == DNS_CACHE_STORED)
     n = dns_cache_answer(f->cache, p->key, p->key_len, &req->query,
                          req->limit, uv_now(f->loop), f->reply,
                          sizeof(f->reply));
-  if (n == 0 && verdict != DNS_CACHE_INVALID && abuf != NULL)
-    n = dns_cache_relay(abuf, alen, &req->query, req->limit, f->reply,
-                        sizeof(f->reply));
+  if (n == 0 && verdict != DNS_CACHE_INVALID && answer != NULL)
+    n = dns_cache_relay(answer, answer_len, &req->query, req->limit,
+                        f->reply, sizeof(f->reply));
   if (n == 0) {
     n = servfail_for(&req->query, req->limit, f->reply, sizeof(f->reply));
     f->stats.servfails++;
@@ -523,10 +524,22 @@ static void on_answer(void *arg, int status, int timeouts,
   pending_unlink(f, p);
   dns_hist_observe(&f->stats.duration, (uv_hrtime() - p->sent_at) / 1000, 1);
 
+  /* Nothing of an answer is kept or relayed before dns_cache_check has
+   * read all of it strictly and left out what does not answer our
+   * question; from then on only its copy in f->clean is used. */
   dns_cache_verdict_t verdict = DNS_CACHE_INVALID;
+  const uint8_t *answer = NULL;
+  size_t answer_len = 0;
   if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
-    verdict = dns_cache_store(f->cache, p->key, p->key_len, abuf,
-                              (size_t)alen, uv_now(f->loop));
+    size_t dropped = 0;
+    if (dns_cache_check(f->cache, p->key, p->key_len, abuf, (size_t)alen,
+                        f->clean, sizeof(f->clean), &answer_len,
+                        &dropped) == DNS_CACHE_CLEAN) {
+      answer = f->clean;
+      f->stats.dropped_records += dropped;
+      verdict = dns_cache_store(f->cache, p->key, p->key_len, answer,
+                                answer_len, uv_now(f->loop));
+    }
     if (verdict == DNS_CACHE_INVALID)
       f->stats.invalid_answers++;
     else
@@ -543,7 +556,7 @@ static void on_answer(void *arg, int status, int timeouts,
   dns_forward_req_t *req;
   while ((req = p->head) != NULL) {
     waiter_detach(req);
-    reply_to(f, req, verdict, abuf, alen > 0 ? (size_t)alen : 0, p);
+    reply_to(f, req, verdict, answer, answer_len, p);
   }
   free(p);
 }

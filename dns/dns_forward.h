@@ -111,6 +111,8 @@ typedef struct {
   uint64_t upstream_answers;  /* usable responses */
   uint64_t upstream_failures; /* timeouts, refusals, network errors */
   uint64_t invalid_answers;   /* malformed, or not for our question */
+  uint64_t dropped_records;   /* left out of upstream answers: not for the
+                               * question's name chain (dns_cache_check) */
   uint64_t overloaded;        /* SERVFAIL at once: too many in flight */
   uint64_t cancelled;         /* requests whose client went away */
   uint64_t servfails;         /* SERVFAIL replies, all causes */

@@ -373,6 +373,10 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
   plain(p, "dnsort_dns_forward_invalid_answers_total", LOOP_PROM_COUNTER,
         "Upstream answers that were malformed or not for the question.",
         f->invalid_answers);
+  plain(p, "dnsort_dns_forward_dropped_records_total", LOOP_PROM_COUNTER,
+        "Records left out of upstream answers: not for the question's name or its CNAME "
+        "chain, or not the SOA, NS or proofs of a zone above it.",
+        f->dropped_records);
   plain(p, "dnsort_dns_forward_overloaded_total", LOOP_PROM_COUNTER,
         "Queries answered SERVFAIL at once: too many upstream queries in flight.",
         f->overloaded);
