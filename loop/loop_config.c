@@ -255,6 +255,12 @@ static const loop_option_t options[] = {
      FIELD(forward.max_inflight), .min = 1, .max = MAX_UPSTREAM_INFLIGHT_LIMIT, .def = "1024",
      .help = "upstream queries at once (identical queries share one); past it, SERVFAIL at "
              "once"},
+    {.name = "upstream-udp-max-queries", .kind = LOOP_OPT_UINT, .metavar = "N",
+     FIELD(forward.udp_max_queries), .min = 0, .max = DNS_FORWARD_MAX_UDP_MAX_QUERIES,
+     .def = "16",
+     .help = "upstream queries sent from one UDP socket (one source port) before the next "
+             "ones go from a new socket, so that a spoofer must guess the port as well as "
+             "the ID; 0: one socket for as long as queries overlap"},
     {.name = "cache-size", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(forward.cache_size),
      .min = 0, .max = MAX_CACHE_SIZE_LIMIT, .unit = "entries", .def = "10000",
      .help = "cached answers, 0 disables; memory is bounded to 1 KiB per entry; SIGHUP empties "

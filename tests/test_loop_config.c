@@ -372,6 +372,16 @@ static void test_forward_options(void **state) {
                          "--max-upstream-inflight", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
                          "--max-upstream-inflight", "50000"), 0);
+  /* Queries per upstream socket: 0 (never rotate) to 65535. */
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-udp-max-queries", "0"), 0);
+  assert_int_equal(cfg.forward.udp_max_queries, 0);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-udp-max-queries", "65535"), 0);
+  assert_int_equal(cfg.forward.udp_max_queries, 65535);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-udp-max-queries", "65536"), -1);
+  assert_non_null(strstr(err, "--upstream-udp-max-queries"));
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
                          "--max-upstream-inflight", "50001"), -1);
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
@@ -474,6 +484,7 @@ static void test_table_defaults_match_the_services(void **state) {
   assert_int_equal(cfg.forward.cache_size, f.cache_size);
   assert_int_equal(cfg.forward.cache_max_ttl, f.cache_max_ttl);
   assert_int_equal(cfg.forward.cache_neg_ttl, f.cache_neg_ttl);
+  assert_int_equal(cfg.forward.udp_max_queries, f.udp_max_queries);
   dns_zone_options_t z;
   dns_zone_options_default(&z);
   assert_int_equal(cfg.load.options.ttl, z.ttl);
