@@ -126,6 +126,8 @@ def main():
               (seen, len(upstream.names), len(ports), busiest))
         if seen:
             print("ports per 1000 upstream queries: %.1f" % (1000.0 * len(ports) / seen))
+        rss, hwm = srv.memory_kb()
+        print("dnsortd RSS %d KiB, VmHWM %d KiB" % (rss, hwm))
     finally:
         if srv is not None:
             srv.stop()
