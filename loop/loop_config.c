@@ -231,12 +231,12 @@ static const loop_option_t options[] = {
              "least 4k) are read; suffixes k, M, G"},
     {.name = "dns-tcp-conn-queries-per-turn", .kind = LOOP_OPT_UINT, .metavar = "N",
      FIELD(dns_tcp.conn_queries_per_turn), .min = 1, .max = MAX_DNS_TCP_QUERIES_PER_TURN,
-     .def = "32",
+     .def = "128",
      .help = "queries of one DNS-over-TCP connection answered per turn of the event loop; the "
              "rest wait for a later turn"},
     {.name = "dns-tcp-queries-per-turn", .kind = LOOP_OPT_UINT, .metavar = "N",
      FIELD(dns_tcp.queries_per_turn), .min = 1, .max = MAX_DNS_TCP_QUERIES_PER_TURN,
-     .def = "512",
+     .def = "2048",
      .help = "the same for all DNS-over-TCP connections together, so that a pipelining flood "
              "cannot hold UDP up for long"},
 

@@ -228,8 +228,8 @@ static void test_dns_tcp_fairness_options(void **state) {
   assert_int_equal(PARSE(&cfg, err, "--dns-tcp-queries-per-turn", "1000001"), -1);
   assert_int_equal(PARSE(&cfg, err, "--dns-tcp-queries-per-turn", "1k"), -1);
   assert_non_null(strstr(err, "--dns-tcp-queries-per-turn"));
-  /* The default of 512 for all connections is below 513 for one. */
-  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-conn-queries-per-turn", "513"), -1);
+  /* The default of 2048 for all connections is below 2049 for one. */
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-conn-queries-per-turn", "2049"), -1);
   assert_non_null(strstr(err, "more than --dns-tcp-queries-per-turn"));
 }
 
