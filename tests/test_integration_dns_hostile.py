@@ -17,11 +17,14 @@ No test asserts a timing: waits are bounded by generous timeouts only.
 Run by meson test: test_integration_dns_hostile.py --dnsortd PATH
 """
 import argparse
+import fcntl
 import os
 import select
+import signal
 import socket
 import struct
 import sys
+import termios
 import threading
 import time
 import unittest
@@ -148,24 +151,49 @@ class TcpPipelining(unittest.TestCase):
             srv.stop()
 
     def test_udp_is_answered_during_a_tcp_pipelining_flood(self):
-        """200 connections each pipeline 20000 queries and read their
-        replies as fast as they can; meanwhile 40 UDP queries, one after
-        the other, each get their answer within a generous 2 s, and every
-        TCP query is answered too."""
-        conns, per_conn, udp_queries = 200, 20000, 40
+        """200 connections have 1.6 million pipelined queries waiting for
+        the server at once (it is stopped with SIGSTOP while they are
+        written, so that all of them are there when it goes on), and a UDP
+        query came last. The UDP query is answered within a generous 2 s,
+        and before the server has answered even half of the TCP queries
+        that were there first (the replies it has sent are counted in our
+        sockets' receive queues when the UDP answer arrives); so are 20
+        more UDP queries while the flood is served."""
+        conns, per_conn = 200, 8192
         srv = met.Server(log_level="warn")
-        flood = None
+        socks = []
         try:
-            reply_len = len(framed(fwd.query("facebook.com"))) + 16
-            flood = TcpFlood(srv.dns_port, conns, burst("facebook.com", per_conn),
-                             per_conn * reply_len)
-            flood.start()
-            self.assertTrue(flood.started.wait(30), "the flood's connections did not open")
-            time.sleep(0.2)
+            query_len = len(framed(fwd.query("facebook.com")))
+            reply_len = query_len + 16
+            for _ in range(conns):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                # Room for every reply, so that the server is never held
+                # back by us not reading.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2 * per_conn * reply_len)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * per_conn * query_len)
+                s.connect(("127.0.0.1", srv.dns_port))
+                s.setblocking(False)
+                socks.append(s)
+            payload = burst("facebook.com", per_conn)
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            answered = []
-            for i in range(udp_queries):
-                udp.sendto(fwd.query("wipo.int", qid=i), ("127.0.0.1", srv.dns_port))
+            srv.proc.send_signal(signal.SIGSTOP)
+            try:
+                queued = 0
+                for s in socks:
+                    try:
+                        queued += s.send(payload)
+                    except BlockingIOError:
+                        pass
+                udp.sendto(fwd.query("wipo.int", qid=0), ("127.0.0.1", srv.dns_port))
+            finally:
+                srv.proc.send_signal(signal.SIGCONT)
+            queued_queries = queued // query_len
+            self.assertGreater(queued_queries, conns * per_conn // 2,
+                               "the kernel took too little to flood")
+            for i in range(21):
+                if i > 0:
+                    time.sleep(0.02)
+                    udp.sendto(fwd.query("wipo.int", qid=i), ("127.0.0.1", srv.dns_port))
                 udp.settimeout(2.0)
                 try:
                     while True:
@@ -173,83 +201,284 @@ class TcpPipelining(unittest.TestCase):
                         if r["id"] == i:
                             break
                 except socket.timeout:
-                    self.fail("UDP query %d (of %d) had no answer within 2 s during the flood "
-                              "(flood: %d of %d connections done)" % (i, udp_queries, flood.done, conns))
+                    self.fail("UDP query %d had no answer within 2 s with %d TCP queries waiting"
+                              % (i, queued_queries))
+                if i == 0:
+                    waiting = bytearray(4)
+                    answered = 0
+                    for s in socks:
+                        fcntl.ioctl(s, termios.FIONREAD, waiting)
+                        answered += struct.unpack("i", waiting)[0] // reply_len
+                    self.assertLess(answered, queued_queries // 2,
+                                    "UDP waited for %d of %d TCP queries" % (answered, queued_queries))
                 self.assertEqual(r["rcode"], fwd.NOERROR)
-                answered.append(i)
-                time.sleep(0.02)
             udp.close()
-            self.assertEqual(len(answered), udp_queries)
-            flood.join(300)
-            self.assertFalse(flood.is_alive(), "the flood did not finish")
-            self.assertEqual(flood.failed, 0)
-            self.assertEqual(flood.done, conns)
         finally:
-            if flood is not None:
-                flood.stop()
+            for s in socks:
+                s.close()
             srv.stop()
 
 
-class TcpFlood(threading.Thread):
-    """conns connections that each send the same pipelined queries and read
-    until they have expect bytes of replies (or the connection ends)."""
+# ---- forwarding: a fake upstream that answers from a script ----
 
-    def __init__(self, port, conns, payload, expect):
-        super().__init__(daemon=True)
-        self.port, self.conns, self.payload, self.expect = port, conns, payload, expect
-        self.started = threading.Event()
+class FakeUpstream:
+    """A UDP socket on 127.0.0.1 that answers each query with
+    respond(query) (None: no answer), notes the source port of every query,
+    and, with hold=N, keeps its answers until N queries have come (or
+    nothing came for hold_s), so that they are all in flight at once."""
+
+    def __init__(self, respond, hold=0, hold_s=0.5):
+        self.respond, self.hold, self.hold_s = respond, hold, hold_s
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.ports = {}
+        self.queries = 0
+        self.held = []
+        self.lock = threading.Lock()
         self.running = True
-        self.done = 0
-        self.failed = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
-    def stop(self):
+    def _send(self, pkt, addr):
+        reply = self.respond(pkt)
+        if reply is not None:
+            self.sock.sendto(reply, addr)
+
+    def _run(self):
+        last = time.monotonic()
+        while self.running:
+            ready, _, _ = select.select([self.sock], [], [], 0.02)
+            if ready:
+                pkt, addr = self.sock.recvfrom(65535)
+                last = time.monotonic()
+                with self.lock:
+                    self.queries += 1
+                    self.ports[addr[1]] = self.ports.get(addr[1], 0) + 1
+                if self.hold:
+                    self.held.append((pkt, addr))
+                    if len(self.held) >= self.hold:
+                        self._release()
+                else:
+                    self._send(pkt, addr)
+            elif self.held and time.monotonic() - last >= self.hold_s:
+                self._release()
+
+    def _release(self):
+        for i, (pkt, addr) in enumerate(self.held):
+            self._send(pkt, addr)
+            if i % 50 == 49:
+                time.sleep(0.005)   # the forwarder's sockets have default buffers
+        self.held = []
+
+    def count(self):
+        with self.lock:
+            return self.queries
+
+    def close(self):
         self.running = False
-        self.join(30)
+        self.thread.join(5)
+        self.sock.close()
 
-    def run(self):
-        ep = select.epoll()
-        socks, sent, got = {}, {}, {}
+
+def name_wire(name):
+    return fwd.encode_name(name)
+
+
+def rr(owner, rtype, rdata, ttl=300):
+    """A record: owner as wire bytes (a name or a pointer), then the rest."""
+    return owner + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
+
+
+def response(query, answers=(), authority=(), additional=(), rcode=0):
+    """The upstream's response to query: its ID and question, the records
+    given (as bytes), no OPT."""
+    end = 12
+    while query[end] != 0:
+        end += 1 + query[end]
+    end += 5
+    qid, flags = struct.unpack(">HH", query[:4])
+    head = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1,
+                       len(answers), len(authority), len(additional))
+    return head + query[12:end] + b"".join(answers) + b"".join(authority) + b"".join(additional)
+
+
+QNAME_PTR = b"\xc0\x0c"
+TYPE_CNAME = 5
+
+
+def check_pointers_backwards(msg):
+    """Parse msg as a strict reader would (dnspython, BIND): every pointer
+    aims before the name it is in and before every earlier target. Returns
+    the records as (section, owner, type, data) tuples."""
+    def name(pos):
+        labels, end, floor = [], None, pos
+        while True:
+            n = msg[pos]
+            if n & 0xC0 == 0xC0:
+                target = ((n & 0x3F) << 8) | msg[pos + 1]
+                if end is None:
+                    end = pos + 2
+                if target >= floor or target < 12:
+                    raise AssertionError("bad pointer at %d to %d" % (pos, target))
+                floor = pos = target
+                continue
+            if n & 0xC0:
+                raise AssertionError("bad label type at %d" % pos)
+            if n == 0:
+                return ".".join(labels).lower(), (end if end is not None else pos + 1)
+            labels.append(msg[pos + 1:pos + 1 + n].decode("latin-1"))
+            pos += 1 + n
+    qd, an, ns, ar = struct.unpack(">HHHH", msg[4:12])
+    _, pos = name(12)
+    pos += 4
+    out = []
+    for section, count in (("an", an), ("ns", ns), ("ar", ar)):
+        for _ in range(count):
+            owner, pos = name(pos)
+            rtype, _, _, rdlen = struct.unpack(">HHIH", msg[pos:pos + 10])
+            pos += 10
+            data = msg[pos:pos + rdlen]
+            if rtype in (TYPE_CNAME, fwd.TYPE_NS):
+                data, after = name(pos)
+                if after != pos + rdlen:
+                    raise AssertionError("RDATA longer than its name")
+            out.append((section, owner, rtype, data))
+            pos += rdlen
+    if pos != len(msg):
+        raise AssertionError("%d bytes after the last record" % (len(msg) - pos))
+    return out
+
+
+class Forwarding(unittest.TestCase):
+
+    def forwarder(self, upstream, *extra):
+        return met.Server("--unknown", "forward", "--upstream", "127.0.0.1:%d" % upstream.port,
+                          "--upstream-timeout", "10", *extra, log_level="warn")
+
+    def ask(self, srv, name, qid=7):
+        reply = fwd.udp_exchange(srv.dns_port, fwd.query(name, qid=qid), timeout=15)
+        self.assertIsNotNone(reply, "no reply for %s" % name)
+        return reply
+
+    def test_overlapping_queries_leave_from_many_source_ports(self):
+        """400 overlapping upstream queries (the upstream holds its answers
+        until all have come): with the default of 16 queries per socket
+        they leave from at least 25 ports, none carrying more than 16; all
+        are answered."""
+        n = 400
+        up = FakeUpstream(lambda q: response(q, [rr(QNAME_PTR, fwd.TYPE_A, bytes([192, 0, 2, 1]))]),
+                          hold=n)
+        srv = self.forwarder(up)
         try:
-            for _ in range(self.conns):
-                s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
-                s.setblocking(False)
-                socks[s.fileno()] = s
-                sent[s.fileno()] = got[s.fileno()] = 0
-                ep.register(s.fileno(), select.EPOLLOUT | select.EPOLLIN)
-            self.started.set()
-            view = memoryview(self.payload)
-            buf = bytearray(1 << 20)
-            deadline = time.monotonic() + 300
-            while socks and self.running and time.monotonic() < deadline:
-                for fd, ev in ep.poll(0.1):
-                    s = socks.get(fd)
-                    if s is None:
-                        continue
-                    try:
-                        if ev & select.EPOLLOUT and sent[fd] < len(self.payload):
-                            sent[fd] += s.send(view[sent[fd]:])
-                            if sent[fd] == len(self.payload):
-                                ep.modify(fd, select.EPOLLIN)
-                        if ev & (select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR):
-                            n = s.recv_into(buf)
-                            if n == 0:
-                                raise ConnectionError("closed by the server")
-                            got[fd] += n
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        self.failed += 1
-                        got[fd] = -1
-                    if got[fd] < 0 or got[fd] >= self.expect:
-                        if got[fd] >= self.expect:
-                            self.done += 1
-                        ep.unregister(fd)
-                        socks.pop(fd).close()
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            for i in range(n):
+                s.sendto(fwd.query("n%d.ports.test" % i, qid=i), ("127.0.0.1", srv.dns_port))
+                if i % 50 == 49:
+                    time.sleep(0.005)
+            answered = set()
+            s.settimeout(15)
+            while len(answered) < n:
+                r = fwd.parse(s.recv(4096))
+                self.assertEqual(r["rcode"], fwd.NOERROR)
+                answered.add(r["id"])
+            s.close()
+            self.assertEqual(up.count(), n)
+            self.assertGreaterEqual(len(up.ports), n // 16, up.ports)
+            self.assertLessEqual(max(up.ports.values()), 16, up.ports)
         finally:
-            for s in socks.values():
-                s.close()
-            ep.close()
-            self.started.set()
+            srv.stop()
+            up.close()
+
+    def test_answers_with_bad_pointers_are_servfail_and_not_cached(self):
+        """An answer whose CNAME points at itself, whose owner points at
+        itself, or whose owner is two pointers aiming at each other is
+        SERVFAIL (dnspython would call it BadPointer), counted as invalid,
+        and not cached: asking again asks the upstream again."""
+        qend = lambda q: len(q) - 11   # the forwarder's OPT is 11 bytes, last
+        cases = {
+            # www CNAME <pointer to the RDATA itself>
+            "self-cname": lambda q: response(q, [QNAME_PTR + struct.pack(">HHIH", TYPE_CNAME, 1, 60, 2)
+                                                 + struct.pack(">H", 0xC000 | (qend(q) + 12))]),
+            # an owner that is a pointer to itself
+            "self-owner": lambda q: response(q, [struct.pack(">H", 0xC000 | qend(q))
+                                                 + struct.pack(">HHIH", fwd.TYPE_A, 1, 60, 4) + bytes(4)]),
+            # an owner pointing forward at a pointer that points back at it
+            "loop": lambda q: response(q, [struct.pack(">HH", 0xC000 | (qend(q) + 2), 0xC000 | qend(q))
+                                           + struct.pack(">HHIH", fwd.TYPE_A, 1, 60, 4) + bytes(4)]),
+        }
+        for label, make in cases.items():
+            with self.subTest(label):
+                up = FakeUpstream(make)
+                srv = self.forwarder(up, "--metrics", "127.0.0.1:0")
+                try:
+                    for attempt in (1, 2):
+                        r = fwd.parse(self.ask(srv, "www.%s.test" % label, qid=attempt))
+                        self.assertEqual(r["rcode"], fwd.SERVFAIL)
+                        self.assertEqual(r["answer"], [])
+                        self.assertEqual(up.count(), attempt)
+                    self.assertEqual(metric(srv, "dnsort_dns_forward_invalid_answers_total"), 2)
+                finally:
+                    srv.stop()
+                    up.close()
+
+    def test_records_outside_the_question_are_dropped(self):
+        """The upstream adds an answer for another name, an NS for another
+        zone and its glue: the client gets the one A record for its name,
+        and the message reads strictly."""
+        def make(q):
+            return response(q,
+                            [rr(QNAME_PTR, fwd.TYPE_A, bytes([192, 0, 2, 10])),
+                             rr(name_wire("www.bank.test"), fwd.TYPE_A, bytes([203, 0, 113, 66]))],
+                            [rr(name_wire("bank.test"), fwd.TYPE_NS, name_wire("ns.evil.test"))],
+                            [rr(name_wire("ns.evil.test"), fwd.TYPE_A, bytes([203, 0, 113, 53]))])
+        up = FakeUpstream(make)
+        srv = self.forwarder(up, "--metrics", "127.0.0.1:0")
+        try:
+            for attempt in (1, 2):   # the upstream's answer, then the cache's
+                reply = self.ask(srv, "www.shop.test", qid=attempt)
+                records = check_pointers_backwards(reply)
+                self.assertEqual([(s, o, t) for s, o, t, _ in records],
+                                 [("an", "www.shop.test", fwd.TYPE_A)])
+                self.assertEqual(records[0][3], bytes([192, 0, 2, 10]))
+            self.assertEqual(up.count(), 1)
+            self.assertEqual(metric(srv, "dnsort_dns_forward_dropped_records_total"), 3)
+            self.assertEqual(metric(srv, "dnsort_dns_forward_invalid_answers_total"), 0)
+        finally:
+            srv.stop()
+            up.close()
+
+    def test_a_good_cname_chain_is_relayed_whole_and_cached(self):
+        """www.shop.test -> edge.cdn.test -> node7.cdn.test A, compressed as
+        servers do (pointers back into earlier names): every record of the
+        chain reaches the client, a second client is answered from the
+        cache, nothing is counted as dropped or invalid."""
+        def make(q):
+            qend = len(q) - 11
+            edge = name_wire("edge.cdn.test")
+            cname1 = rr(QNAME_PTR, TYPE_CNAME, edge)
+            edge_at = qend + 12            # where "edge.cdn.test" starts
+            node = b"\x05node7" + struct.pack(">H", 0xC000 | (edge_at + 5))   # node7 + "cdn.test"
+            cname2 = rr(struct.pack(">H", 0xC000 | edge_at), TYPE_CNAME, node)
+            node_at = qend + len(cname1) + 12
+            a = rr(struct.pack(">H", 0xC000 | node_at), fwd.TYPE_A, bytes([192, 0, 2, 77]))
+            return response(q, [cname1, cname2, a])
+        up = FakeUpstream(make)
+        srv = self.forwarder(up, "--metrics", "127.0.0.1:0")
+        try:
+            for attempt in (1, 2):
+                records = check_pointers_backwards(self.ask(srv, "www.shop.test", qid=attempt))
+                self.assertEqual([(o, t, d) for _, o, t, d in records],
+                                 [("www.shop.test", TYPE_CNAME, "edge.cdn.test"),
+                                  ("edge.cdn.test", TYPE_CNAME, "node7.cdn.test"),
+                                  ("node7.cdn.test", fwd.TYPE_A, bytes([192, 0, 2, 77]))])
+            self.assertEqual(up.count(), 1)
+            self.assertEqual(metric(srv, "dnsort_dns_forward_dropped_records_total"), 0)
+            self.assertEqual(metric(srv, "dnsort_dns_forward_invalid_answers_total"), 0)
+        finally:
+            srv.stop()
+            up.close()
 
 
 def main():
