@@ -932,7 +932,7 @@ dns_cache_check_t dns_cache_check(dns_cache_t *c, const uint8_t *key,
   rr_iter_t it;
   dns_record_t rr;
   section_t sec;
-  bool bad, seen_opt = false;
+  bool bad, seen_opt = false, opt_not_last = false;
 
   *out_len = 0;
   *dropped = 0;
@@ -944,15 +944,17 @@ dns_cache_check_t dns_cache_check(dns_cache_t *c, const uint8_t *key,
   size_t records_at = r.pos;
 
   /* Every record readable, every name in it too (RFC 6891 6.1.1: one
-   * OPT at most, in the additional section). */
+   * OPT at most, in the additional section, owned by the root). */
   iter_init(&it, msg, len, records_at, &h);
   while (iter_next(&it, &rr, &sec, &bad)) {
     if (rr.type == DNS_TYPE_OPT) {
-      if (sec != SEC_ADDITIONAL || seen_opt)
+      if (sec != SEC_ADDITIONAL || seen_opt || msg[rr.at] != 0)
         return DNS_CACHE_REJECTED;
       seen_opt = true;
     } else if (!rdata_check(msg, len, &rr, NULL)) {
       return DNS_CACHE_REJECTED;
+    } else {
+      opt_not_last = seen_opt;
     }
   }
   if (bad)
@@ -984,8 +986,10 @@ dns_cache_check_t dns_cache_check(dns_cache_t *c, const uint8_t *key,
       (*dropped)++;
   }
 
+  /* Rebuilt also to put an OPT that is not last where the cache (and a
+   * client without EDNS, which must not get it) expects it. */
   out_t w = {out, cap, 0};
-  if (*dropped == 0) {
+  if (*dropped == 0 && !opt_not_last) {
     if (!out_put(&w, msg, end))
       return DNS_CACHE_REJECTED;
   } else if (!rebuild(s, msg, len, &h, records_at, q.qclass, &w)) {

@@ -135,9 +135,10 @@ typedef enum {
  * and DS of a zone above the chain and the NSEC, NSEC3 and RRSIG records
  * under those zones, and any record of another class. Writes the response
  * to out[0..cap), *out_len its length: as received when nothing is left
- * out (trailing bytes dropped), else rebuilt with the names it keeps
- * written out whole (an owner that is the question's name points at it)
- * and the OPT record last; REJECTED when that does not fit cap. */
+ * out and the OPT record (if any) is last (trailing bytes dropped), else
+ * rebuilt with the names it keeps written out whole (an owner that is the
+ * question's name points at it) and the OPT record last; REJECTED when
+ * that does not fit cap. */
 dns_cache_check_t dns_cache_check(dns_cache_t *cache, const uint8_t *key,
                                   size_t key_len, const uint8_t *msg,
                                   size_t len, uint8_t *out, size_t cap,

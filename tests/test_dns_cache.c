@@ -551,6 +551,48 @@ static void test_check_passes_a_clean_answer_as_received(void **state) {
   dns_cache_free(c);
 }
 
+/* An OPT record before another record is moved last (nothing is left
+ * out); one not owned by the root is rejected. */
+static void test_check_moves_an_opt_that_is_not_last(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  size_t n, dropped;
+  char text[256];
+  client(&q, 9, "www.example.com", DNS_TYPE_A, 1232, false);
+  header(&up, 1, 0x8180, 1, 1, 0, 2);
+  put_name(&up, "www.example.com");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  rr_addr(&up, "www.example.com", 1);
+  rr_opt(&up);
+  rr_addr(&up, "www.example.com", 2);
+  check_clean(c, &q, &up, &n, &dropped);
+  assert_int_equal(dropped, 0);
+  describe(out, n, text, sizeof(text));
+  assert_string_equal(text, "an www.example.com. 1\n"
+                            "ar www.example.com. 1\n"
+                            "ar . 41\n");
+  pkt_t clean;
+  memcpy(clean.b, out, n);
+  clean.n = n;
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, clean.b, clean.n, 0),
+                   DNS_CACHE_STORED);
+
+  header(&up, 1, 0x8180, 1, 0, 0, 1);
+  put_name(&up, "www.example.com");
+  put16(&up, DNS_TYPE_A);
+  put16(&up, DNS_CLASS_IN);
+  put16(&up, 0xC00C); /* an OPT owned by the question's name */
+  put16(&up, DNS_TYPE_OPT);
+  put16(&up, 1232);
+  put32(&up, 0);
+  put16(&up, 0);
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+  dns_cache_free(c);
+}
+
 /* A CNAME whose target is a pointer to itself, into the header or
  * forward, a pair of pointers aiming at each other, an RDATA longer
  * than its name, an OPT among the answers, a second OPT, another
@@ -1067,6 +1109,7 @@ int main(void) {
       cmocka_unit_test(test_bad_compression_pointers_make_a_response_invalid),
       cmocka_unit_test(test_check_passes_a_clean_answer_as_received),
       cmocka_unit_test(test_check_rejects_bad_names_anywhere),
+      cmocka_unit_test(test_check_moves_an_opt_that_is_not_last),
       cmocka_unit_test(test_check_keeps_the_cname_chain_and_drops_the_rest),
       cmocka_unit_test(test_check_keeps_negative_proofs_and_ends_loops),
       cmocka_unit_test(test_lru_evicts_the_least_recently_used),
