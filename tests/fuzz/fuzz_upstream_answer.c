@@ -4,7 +4,7 @@
  * (fuzz_cache.c), whose two first bytes (config and age) this target
  * does not use, then the response. When it is
  * CLEAN: the result fits, is the input's prefix when nothing was left
- * out, and checking it again leaves it exactly as it is (nothing more to
+ * out (an OPT that was not last aside), and checking it again leaves it exactly as it is (nothing more to
  * drop, every name readable); the cache then keeps or relays it, never
  * finding it invalid, and the relayed reply echoes the client's ID. */
 #include <stddef.h>
@@ -48,6 +48,27 @@ static size_t client_query(const uint8_t *data, size_t size, uint8_t *q) {
   return DNS_HEADER_SIZE + question_len + sizeof(opt);
 }
 
+/* Does an OPT record come before another record (then the check moves
+ * it last)? */
+static bool opt_before_the_end(const uint8_t *msg, size_t len) {
+  dns_reader_t r = dns_reader(msg, len);
+  dns_header_t h;
+  dns_question_t q;
+  bool seen_opt = false;
+  if (!dns_read_header(&r, &h) || !dns_read_question(&r, &q))
+    return false;
+  unsigned total = (unsigned)h.ancount + h.nscount + h.arcount;
+  for (unsigned i = 0; i < total; i++) {
+    dns_record_t rr;
+    if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
+      return false;
+    if (seen_opt)
+      return true;
+    seen_opt = rr.type == DNS_TYPE_OPT;
+  }
+  return false;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t q[DNS_HEADER_SIZE + DNS_MAX_NAME + 4 + 11];
   uint8_t key[DNS_CACHE_KEY_MAX];
@@ -75,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                       &dropped) != DNS_CACHE_CLEAN)
     return 0;
   FUZZ_CHECK(n >= DNS_HEADER_SIZE && n <= sizeof(out));
-  if (dropped == 0)
+  if (dropped == 0 && !opt_before_the_end(data, size))
     FUZZ_CHECK(n <= size && memcmp(out, data, n) == 0);
   FUZZ_CHECK(dns_cache_check(cache, key, key_len, out, n, again,
                              sizeof(again), &n2, &dropped2) ==
