@@ -466,6 +466,16 @@ static void rr_end(pkt_t *p, size_t rdlen_at) {
   p->b[rdlen_at + 1] = (uint8_t)rdlen;
 }
 
+/* A response's header (ID 1, NOERROR, RD, RA) and its question. */
+static void response_start(pkt_t *p, const char *qname, uint16_t qtype,
+                           uint16_t flags, uint16_t an, uint16_t ns,
+                           uint16_t ar) {
+  header(p, 1, flags, 1, an, ns, ar);
+  put_name(p, qname);
+  put16(p, qtype);
+  put16(p, DNS_CLASS_IN);
+}
+
 static void rr_name(pkt_t *p, const char *owner, uint16_t type,
                     const char *target) {
   size_t at = rr_begin(p, owner, type, DNS_CLASS_IN, 300);
@@ -561,10 +571,7 @@ static void test_check_moves_an_opt_that_is_not_last(void **state) {
   size_t n, dropped;
   char text[256];
   client(&q, 9, "www.example.com", DNS_TYPE_A, 1232, false);
-  header(&up, 1, 0x8180, 1, 1, 0, 2);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 2);
   rr_addr(&up, "www.example.com", 1);
   rr_opt(&up);
   rr_addr(&up, "www.example.com", 2);
@@ -580,10 +587,7 @@ static void test_check_moves_an_opt_that_is_not_last(void **state) {
   assert_int_equal(dns_cache_store(c, q.key, q.key_len, clean.b, clean.n, 0),
                    DNS_CACHE_STORED);
 
-  header(&up, 1, 0x8180, 1, 0, 0, 1);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 0, 0, 1);
   put16(&up, 0xC00C); /* an OPT owned by the question's name */
   put16(&up, DNS_TYPE_OPT);
   put16(&up, 1232);
@@ -612,10 +616,7 @@ static void test_check_rejects_bad_names_anywhere(void **state) {
   const uint16_t targets[] = {0xC000 | target_at, 0xC000 | 4,
                               0xC000 | (target_at + 2)};
   for (size_t i = 0; i < ARRAY_LEN(targets); i++) {
-    header(&up, 1, 0x8180, 1, 1, 0, 0);
-    put_name(&up, "www.example.com");
-    put16(&up, DNS_TYPE_A);
-    put16(&up, DNS_CLASS_IN);
+    response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
     put16(&up, 0xC00C);
     put16(&up, DNS_TYPE_CNAME);
     put16(&up, DNS_CLASS_IN);
@@ -626,20 +627,14 @@ static void test_check_rejects_bad_names_anywhere(void **state) {
     assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
   }
   /* Two pointers that aim at each other, in an owner. */
-  header(&up, 1, 0x8180, 1, 1, 0, 0);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
   put16(&up, 0xC000 | (qend + 2));
   put16(&up, 0xC000 | qend);
   assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
 
   /* A good CNAME back to the question, then the same with a spare byte
    * in its RDATA. */
-  header(&up, 1, 0x8180, 1, 1, 0, 0);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
   put16(&up, 0xC00C);
   put16(&up, DNS_TYPE_CNAME);
   put16(&up, DNS_CLASS_IN);
@@ -659,16 +654,10 @@ static void test_check_rejects_bad_names_anywhere(void **state) {
   assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
 
   /* OPT in the answer section; two OPTs. */
-  header(&up, 1, 0x8180, 1, 1, 0, 0);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
   rr_opt(&up);
   assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
-  header(&up, 1, 0x8180, 1, 0, 0, 2);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 0, 0, 2);
   rr_opt(&up);
   rr_opt(&up);
   assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
@@ -689,10 +678,7 @@ static void test_check_keeps_the_cname_chain_and_drops_the_rest(void **state) {
   char text[1024];
   client(&q, 0x4242, "www.example.com", DNS_TYPE_A, 1232, false);
 
-  header(&up, 1, 0x8180, 1, 5, 2, 4);
-  put_name(&up, "www.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 5, 2, 4);
   rr_addr(&up, "b.example.org", 7);
   rr_addr(&up, "evil.example", 66);
   rr_name(&up, "a.example.net", DNS_TYPE_CNAME, "b.example.org");
@@ -746,10 +732,7 @@ static void test_check_keeps_negative_proofs_and_ends_loops(void **state) {
   char text[1024];
   client(&q, 1, "x.example.com", DNS_TYPE_A, 1232, true);
 
-  header(&up, 1, 0x8183, 1, 0, 6, 1);
-  put_name(&up, "x.example.com");
-  put16(&up, DNS_TYPE_A);
-  put16(&up, DNS_CLASS_IN);
+  response_start(&up, "x.example.com", DNS_TYPE_A, 0x8183, 0, 6, 1);
   rr_opaque(&up, "w.example.com", 47);   /* NSEC before its SOA */
   rr_soa(&up, 300, 60);
   rr_opaque(&up, "example.com", 46);     /* RRSIG */
@@ -770,10 +753,7 @@ static void test_check_keeps_negative_proofs_and_ends_loops(void **state) {
   client(&q, 1, "a.example.com", DNS_TYPE_A, 0, false);
   client(&cname_q, 1, "a.example.com", DNS_TYPE_CNAME, 0, false);
   for (int type = 0; type < 2; type++) {
-    header(&up, 1, 0x8180, 1, 2, 0, 0);
-    put_name(&up, "a.example.com");
-    put16(&up, type == 0 ? DNS_TYPE_A : DNS_TYPE_CNAME);
-    put16(&up, DNS_CLASS_IN);
+    response_start(&up, "a.example.com", type == 0 ? DNS_TYPE_A : DNS_TYPE_CNAME, 0x8180, 2, 0, 0);
     rr_name(&up, "a.example.com", DNS_TYPE_CNAME, "b.example.com");
     rr_name(&up, "b.example.com", DNS_TYPE_CNAME, "a.example.com");
     check_clean(c, type == 0 ? &q : &cname_q, &up, &n, &dropped);

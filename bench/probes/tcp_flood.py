@@ -31,6 +31,18 @@ import probe_lib
 NAME = "facebook.com"    # in dnsortd's default map: the fast path
 
 
+def take_replies(s, sent, results):
+    """Every reply waiting on s: (send time, rtt) for the queries in sent."""
+    while True:
+        try:
+            reply = s.recv(4096)
+        except BlockingIOError:
+            return
+        t = sent.pop(struct.unpack(">H", reply[:2])[0], None)
+        if t is not None:
+            results.append((t, time.monotonic() - t))
+
+
 def udp_prober(port, interval, stop_at, out):
     """Runs in its own process (no GIL shared with the flood). Sends one
     query each interval and puts (send time, rtt or None) for each on out."""
@@ -40,42 +52,23 @@ def udp_prober(port, interval, stop_at, out):
     results = []
     qid = 0
     next_send = time.monotonic()
-    while True:
-        now = time.monotonic()
-        if now >= stop_at:
-            break
-        if now >= next_send:
+    while time.monotonic() < stop_at:
+        if time.monotonic() >= next_send:
             qid = (qid + 1) & 0xFFFF
             try:
                 s.sendto(probe_lib.query(NAME, qid=qid), ("127.0.0.1", port))
-                sent[qid] = now
+                sent[qid] = time.monotonic()
             except BlockingIOError:
                 pass
             next_send += interval
-        ready, _, _ = select.select([s], [], [], max(0.0, min(next_send, stop_at) - time.monotonic()))
-        if ready:
-            while True:
-                try:
-                    reply = s.recv(4096)
-                except BlockingIOError:
-                    break
-                rid = struct.unpack(">H", reply[:2])[0]
-                t = sent.pop(rid, None)
-                if t is not None:
-                    results.append((t, time.monotonic() - t))
+        wait = max(0.0, min(next_send, stop_at) - time.monotonic())
+        if select.select([s], [], [], wait)[0]:
+            take_replies(s, sent, results)
     # What never came back within 5 s is lost.
     deadline = time.monotonic() + 5.0
     while sent and time.monotonic() < deadline:
-        ready, _, _ = select.select([s], [], [], 0.05)
-        if ready:
-            try:
-                reply = s.recv(4096)
-            except BlockingIOError:
-                continue
-            rid = struct.unpack(">H", reply[:2])[0]
-            t = sent.pop(rid, None)
-            if t is not None:
-                results.append((t, time.monotonic() - t))
+        if select.select([s], [], [], 0.05)[0]:
+            take_replies(s, sent, results)
     results.extend((t, None) for t in sent.values())
     out.put(results)
 
@@ -86,10 +79,12 @@ class Flood:
     def __init__(self, port, conns, queries, read):
         q = probe_lib.query(NAME)
         self.payload = (struct.pack(">H", len(q)) + q) * queries
+        self.expect = queries * (2 + len(q) + 16)   # one A record each
         self.read = read
         self.ep = select.epoll()
         self.socks = {}
         self.sent = {}
+        self.got = {}
         self.received = 0
         self.refused = 0
         for _ in range(conns):
@@ -100,7 +95,7 @@ class Flood:
             except BlockingIOError:
                 pass
             self.socks[s.fileno()] = s
-            self.sent[s.fileno()] = 0
+            self.sent[s.fileno()] = self.got[s.fileno()] = 0
             self.ep.register(s.fileno(), select.EPOLLOUT | (select.EPOLLIN if read else 0))
         self.buf = bytearray(1 << 20)
 
@@ -124,6 +119,10 @@ class Flood:
                         continue
                     if n > 0:
                         self.received += n
+                        self.got[fd] += n
+                        if self.got[fd] >= self.expect:
+                            self._drop(fd)   # every reply is in
+                            continue
                 if ev & select.EPOLLOUT:
                     try:
                         n = s.send(view[self.sent[fd]:])
