@@ -615,8 +615,8 @@ static int channel_init(dns_forward_t *f, fwd_channel_t *ch);
  * then the next one with nothing in flight, or a new one while there are
  * fewer than max_channels (made as needed: a channel costs about 72 KiB
  * in c-ares 1.18, so the pool grows only as far as the queries in flight
- * at once take it). With every channel busy the current one goes on past
- * the bound (counted). */
+ * at once take it). With every channel busy the queries go round them
+ * past the bound (counted). */
 static fwd_channel_t *channel_for_send(dns_forward_t *f) {
   fwd_channel_t *ch = &f->channels[f->current];
   if (f->udp_max_queries == 0 || ch->sent < f->udp_max_queries)
@@ -634,8 +634,10 @@ static fwd_channel_t *channel_for_send(dns_forward_t *f) {
     f->current = f->n_channels++;
     return &f->channels[f->current];
   }
+  /* Spread over all of them, so that no one socket takes the rest. */
   f->stats.port_overruns++;
-  return ch;
+  f->current = (f->current + 1) % f->n_channels;
+  return &f->channels[f->current];
 }
 
 /* ---- the public calls ---- */
