@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Header fields (RFC 1035 4.1.1) this module patches in a reply. */
+/* Header fields (RFC 1035 4.1.1) this module patches in a reply or in a
+ * response it rebuilds. */
 #define HDR_ID 0
 #define HDR_FLAGS 2
+#define HDR_ANCOUNT 6
+#define HDR_NSCOUNT 8
 #define HDR_ARCOUNT 10
 
 /* The key's flag byte: every query bit that can change the upstream's
@@ -277,6 +280,359 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   return true;
 }
 
+/* ---- checking an upstream response before it is kept or relayed ---- */
+
+/* Types whose RDATA holds names (RFC 1035 3.3, and those RFC 3597 4 says
+ * a resolver should decompress), and the DNSSEC types the authority
+ * section carries for a negative answer (RFC 4034, 5155). */
+#define TYPE_MD 3
+#define TYPE_MF 4
+#define TYPE_MB 7
+#define TYPE_MG 8
+#define TYPE_MR 9
+#define TYPE_MINFO 14
+#define TYPE_RP 17
+#define TYPE_AFSDB 18
+#define TYPE_RT 21
+#define TYPE_SRV 33
+#define TYPE_KX 36
+#define TYPE_DNAME 39
+#define TYPE_DS 43
+#define TYPE_RRSIG 46
+#define TYPE_NSEC 47
+#define TYPE_NSEC3 50
+#define SOA_NUMBERS 20 /* SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM */
+#define SRV_NUMBERS 6  /* PRIORITY, WEIGHT, PORT */
+
+/* How the RDATA of a type lays out its names: fixed octets before the
+ * first name, how many names follow (back to back), fixed octets after. */
+typedef struct {
+  uint8_t before;
+  uint8_t names;
+  uint8_t after;
+} rdata_form_t;
+
+static rdata_form_t rdata_form(uint16_t type) {
+  switch (type) {
+  case DNS_TYPE_NS:
+  case DNS_TYPE_CNAME:
+  case DNS_TYPE_PTR:
+  case TYPE_MD:
+  case TYPE_MF:
+  case TYPE_MB:
+  case TYPE_MG:
+  case TYPE_MR:
+  case TYPE_DNAME:
+    return (rdata_form_t){0, 1, 0};
+  case DNS_TYPE_MX:
+  case TYPE_AFSDB:
+  case TYPE_RT:
+  case TYPE_KX:
+    return (rdata_form_t){2, 1, 0};
+  case TYPE_MINFO:
+  case TYPE_RP:
+    return (rdata_form_t){0, 2, 0};
+  case DNS_TYPE_SOA:
+    return (rdata_form_t){0, 2, SOA_NUMBERS};
+  case TYPE_SRV:
+    return (rdata_form_t){SRV_NUMBERS, 1, 0};
+  default:
+    return (rdata_form_t){0, 0, 0}; /* opaque (RFC 3597: no compression) */
+  }
+}
+
+/* Where a rebuilt response goes: a write that does not fit fails. */
+typedef struct {
+  uint8_t *buf;
+  size_t cap;
+  size_t pos;
+} out_t;
+
+static bool out_put(out_t *w, const void *p, size_t n) {
+  if (w->cap - w->pos < n)
+    return false;
+  memcpy(w->buf + w->pos, p, n);
+  w->pos += n;
+  return true;
+}
+
+static bool out_be16(out_t *w, uint16_t v) {
+  uint8_t b[2];
+  dns_put_be16(b, v);
+  return out_put(w, b, sizeof(b));
+}
+
+/* Read the RDATA of rr field by field, its names with the strict name
+ * reader over the whole message (they may point into it); the fields must
+ * fill the RDATA exactly. When w is not NULL, write it there with every
+ * name expanded. */
+static bool rdata_check(const uint8_t *msg, size_t len, const dns_record_t *rr,
+                        out_t *w) {
+  rdata_form_t form = rdata_form(rr->type);
+  size_t start = (size_t)(rr->rdata - msg);
+  if (form.names == 0)
+    return w == NULL || out_put(w, rr->rdata, rr->rdlen);
+  dns_reader_t r = dns_reader(msg, start + rr->rdlen);
+  const uint8_t *fixed;
+  uint8_t name[DNS_MAX_NAME];
+  size_t name_len;
+
+  r.pos = start;
+  if (!dns_read_bytes(&r, form.before, &fixed) ||
+      (w != NULL && !out_put(w, fixed, form.before)))
+    return false;
+  for (unsigned i = 0; i < form.names; i++) {
+    if (dns_read_name(&r, name, &name_len) != DNS_NAME_OK ||
+        (w != NULL && !out_put(w, name, name_len)))
+      return false;
+  }
+  if (!dns_read_bytes(&r, form.after, &fixed) || dns_reader_left(&r) != 0)
+    return false;
+  return w == NULL || out_put(w, fixed, form.after);
+}
+
+/* A lower-cased name, uncompressed. */
+typedef struct {
+  uint8_t b[DNS_MAX_NAME];
+  size_t len;
+} lname_t;
+
+static bool lname_read(const uint8_t *msg, size_t at, size_t len, lname_t *n) {
+  dns_reader_t r = dns_reader(msg, len);
+  r.pos = at;
+  return dns_read_name(&r, n->b, &n->len) == DNS_NAME_OK &&
+         dns_name_lower(n->b, n->len, n->b, sizeof(n->b)) == n->len;
+}
+
+static bool lname_equal(const lname_t *a, const lname_t *b) {
+  return a->len == b->len && memcmp(a->b, b->b, a->len) == 0;
+}
+
+/* Is anc the same name as n or one of its ancestors (a suffix of it on a
+ * label boundary)? */
+static bool lname_under(const lname_t *n, const lname_t *anc) {
+  for (size_t p = 0; p < n->len; p += 1u + n->b[p]) {
+    if (n->len - p == anc->len)
+      return memcmp(n->b + p, anc->b, anc->len) == 0;
+    if (n->b[p] == 0)
+      break;
+  }
+  return false;
+}
+
+/* The question's name and the CNAME targets it leads to, and the zones
+ * (owners of SOA and NS records kept in authority) that vouch for
+ * NSEC-type records there. */
+typedef struct {
+  lname_t chain[DNS_CACHE_MAX_CHAIN];
+  size_t n_chain;
+  lname_t zones[DNS_CACHE_MAX_ZONES];
+  size_t n_zones;
+} check_scratch_t;
+
+static bool in_chain(const check_scratch_t *s, const lname_t *n) {
+  for (size_t i = 0; i < s->n_chain; i++) {
+    if (lname_equal(&s->chain[i], n))
+      return true;
+  }
+  return false;
+}
+
+/* Is n the same as or an ancestor of a name in the chain (a DNAME, or the
+ * SOA or NS of a zone the chain passes through)? */
+static bool above_chain(const check_scratch_t *s, const lname_t *n) {
+  for (size_t i = 0; i < s->n_chain; i++) {
+    if (lname_under(&s->chain[i], n))
+      return true;
+  }
+  return false;
+}
+
+static bool in_zones(const check_scratch_t *s, const lname_t *n) {
+  for (size_t i = 0; i < s->n_zones; i++) {
+    if (lname_under(n, &s->zones[i]))
+      return true;
+  }
+  return false;
+}
+
+typedef enum { SEC_ANSWER, SEC_AUTHORITY, SEC_ADDITIONAL } section_t;
+
+/* The records of a message, one at a time, with their section. */
+typedef struct {
+  dns_reader_t r;
+  unsigned i;
+  unsigned an, before_additional, total;
+} rr_iter_t;
+
+static void iter_init(rr_iter_t *it, const uint8_t *msg, size_t len,
+                      size_t records_at, const dns_header_t *h) {
+  it->r = dns_reader(msg, len);
+  it->r.pos = records_at;
+  it->i = 0;
+  it->an = h->ancount;
+  it->before_additional = it->an + h->nscount;
+  it->total = it->before_additional + h->arcount;
+}
+
+/* False at the end, or on a record that cannot be read (*bad set). */
+static bool iter_next(rr_iter_t *it, dns_record_t *rr, section_t *sec,
+                      bool *bad) {
+  *bad = false;
+  if (it->i >= it->total)
+    return false;
+  if (dns_read_record(&it->r, rr) != DNS_RECORD_OK) {
+    *bad = true;
+    return false;
+  }
+  *sec = it->i < it->an                  ? SEC_ANSWER
+         : it->i < it->before_additional ? SEC_AUTHORITY
+                                         : SEC_ADDITIONAL;
+  it->i++;
+  return true;
+}
+
+/* Follow CNAMEs from the last name of the chain through the answer
+ * section, in whatever order the records come, until a name has none, a
+ * target repeats (a loop) or the chain is full. A query for the CNAME
+ * itself stops at the question's name. */
+static void build_chain(check_scratch_t *s, const uint8_t *msg, size_t len,
+                        size_t records_at, const dns_header_t *h,
+                        uint16_t qtype, uint16_t qclass) {
+  bool grew = qtype != DNS_TYPE_CNAME;
+  while (grew && s->n_chain < DNS_CACHE_MAX_CHAIN) {
+    rr_iter_t it;
+    dns_record_t rr;
+    section_t sec;
+    bool bad;
+    lname_t owner;
+    grew = false;
+    iter_init(&it, msg, len, records_at, h);
+    while (!grew && iter_next(&it, &rr, &sec, &bad) && sec == SEC_ANSWER) {
+      if (rr.type != DNS_TYPE_CNAME || rr.rclass != qclass ||
+          !lname_read(msg, rr.at, len, &owner) ||
+          !lname_equal(&owner, &s->chain[s->n_chain - 1]))
+        continue;
+      lname_t *target = &s->chain[s->n_chain];
+      if (!lname_read(msg, (size_t)(rr.rdata - msg), len, target) ||
+          in_chain(s, target))
+        return;
+      s->n_chain++;
+      grew = true;
+    }
+  }
+}
+
+/* Does this record belong to the answer to the question? Records for the
+ * chain's names (RRSIGs included) wherever they are; a DNAME above one of
+ * them; in authority, the SOA, NS and DS of a zone the chain passes
+ * through, and the NSEC, NSEC3 and RRSIG records of those zones (the
+ * proofs of a negative answer). Never another class. */
+static bool keep_record(const check_scratch_t *s, const dns_record_t *rr,
+                        section_t sec, const lname_t *owner,
+                        uint16_t qclass) {
+  if (rr->type == DNS_TYPE_OPT)
+    return true;
+  if (qclass != DNS_CLASS_ANY && rr->rclass != qclass)
+    return false;
+  switch (sec) {
+  case SEC_ANSWER:
+    return in_chain(s, owner) ||
+           (rr->type == TYPE_DNAME && above_chain(s, owner));
+  case SEC_AUTHORITY:
+    switch (rr->type) {
+    case DNS_TYPE_SOA:
+    case DNS_TYPE_NS:
+    case TYPE_DS:
+      return above_chain(s, owner);
+    case TYPE_NSEC:
+    case TYPE_NSEC3:
+    case TYPE_RRSIG:
+      return in_zones(s, owner);
+    default:
+      return false;
+    }
+  case SEC_ADDITIONAL:
+    return in_chain(s, owner);
+  }
+  return false;
+}
+
+/* One record of msg into w: the owner pointing at the question when it is
+ * the question's name, else written out whole; RDATA names expanded. */
+static bool write_record(out_t *w, const uint8_t *msg, size_t len,
+                         const dns_record_t *rr, const lname_t *owner,
+                         const lname_t *qname) {
+  if (lname_equal(owner, qname)) {
+    if (!out_be16(w, 0xC000u | DNS_HEADER_SIZE))
+      return false;
+  } else {
+    dns_reader_t r = dns_reader(msg, len);
+    uint8_t name[DNS_MAX_NAME];
+    size_t name_len;
+    r.pos = rr->at;
+    if (dns_read_name(&r, name, &name_len) != DNS_NAME_OK ||
+        !out_put(w, name, name_len))
+      return false;
+  }
+  if (!out_be16(w, rr->type) || !out_be16(w, rr->rclass) ||
+      !out_put(w, msg + rr->ttl_at, 4))
+    return false;
+  size_t rdlen_at = w->pos;
+  if (!out_be16(w, 0) || !rdata_check(msg, len, rr, w))
+    return false;
+  size_t rdlen = w->pos - rdlen_at - 2;
+  if (rdlen > UINT16_MAX)
+    return false;
+  dns_put_be16(w->buf + rdlen_at, (uint16_t)rdlen);
+  return true;
+}
+
+/* The kept records, section by section, the OPT record last (where
+ * dns_cache_answer looks for it). */
+static bool rebuild(const check_scratch_t *s, const uint8_t *msg, size_t len,
+                    const dns_header_t *h, size_t records_at, uint16_t qclass,
+                    out_t *w) {
+  uint16_t counts[3] = {0, 0, 0};
+  const dns_record_t *opt = NULL;
+  dns_record_t opt_rr;
+  rr_iter_t it;
+  dns_record_t rr;
+  section_t sec;
+  bool bad;
+
+  if (!out_put(w, msg, records_at))
+    return false;
+  iter_init(&it, msg, len, records_at, h);
+  while (iter_next(&it, &rr, &sec, &bad)) {
+    lname_t owner;
+    if (!lname_read(msg, rr.at, len, &owner))
+      return false;
+    if (!keep_record(s, &rr, sec, &owner, qclass))
+      continue;
+    if (rr.type == DNS_TYPE_OPT) {
+      opt_rr = rr;
+      opt = &opt_rr;
+      continue;
+    }
+    if (!write_record(w, msg, len, &rr, &owner, &s->chain[0]))
+      return false;
+    counts[sec]++;
+  }
+  if (bad)
+    return false;
+  if (opt != NULL) {
+    size_t opt_len = (size_t)(opt->rdata - msg) + opt->rdlen - opt->at;
+    if (!out_put(w, msg + opt->at, opt_len))
+      return false;
+    counts[SEC_ADDITIONAL]++;
+  }
+  dns_put_be16(w->buf + HDR_ANCOUNT, counts[SEC_ANSWER]);
+  dns_put_be16(w->buf + HDR_NSCOUNT, counts[SEC_AUTHORITY]);
+  dns_put_be16(w->buf + HDR_ARCOUNT, counts[SEC_ADDITIONAL]);
+  return true;
+}
+
 /* ---- building a client's reply ---- */
 
 /* A response ready to serve: bytes, where its TTLs are, how old it is. */
@@ -378,6 +734,7 @@ struct dns_cache {
   size_t bytes;
   uint64_t stored, evicted, expired;
   msg_info_t scratch;                   /* analyze() output, ~800 bytes */
+  check_scratch_t check;                /* dns_cache_check's names, ~6 KiB */
 };
 
 static uint8_t *entry_key(cache_entry_t *e) {
@@ -562,4 +919,82 @@ dns_cache_verdict_t dns_cache_store(dns_cache_t *c, const uint8_t *key,
   c->bytes += size;
   c->stored++;
   return DNS_CACHE_STORED;
+}
+
+dns_cache_check_t dns_cache_check(dns_cache_t *c, const uint8_t *key,
+                                  size_t key_len, const uint8_t *msg,
+                                  size_t len, uint8_t *out, size_t cap,
+                                  size_t *out_len, size_t *dropped) {
+  check_scratch_t *s = &c->check;
+  dns_reader_t r = dns_reader(msg, len);
+  dns_header_t h;
+  dns_question_t q;
+  rr_iter_t it;
+  dns_record_t rr;
+  section_t sec;
+  bool bad, seen_opt = false, opt_not_last = false;
+
+  *out_len = 0;
+  *dropped = 0;
+  if (key_len <= KEY_FIXED || key_len > DNS_CACHE_KEY_MAX ||
+      !dns_read_header(&r, &h) || !(h.flags & DNS_FLAG_QR) ||
+      dns_flags_opcode(h.flags) != 0 || h.qdcount != 1 ||
+      !dns_read_question(&r, &q) || !question_matches(msg, &q, key, key_len))
+    return DNS_CACHE_REJECTED;
+  size_t records_at = r.pos;
+
+  /* Every record readable, every name in it too (RFC 6891 6.1.1: one
+   * OPT at most, in the additional section, owned by the root). */
+  iter_init(&it, msg, len, records_at, &h);
+  while (iter_next(&it, &rr, &sec, &bad)) {
+    if (rr.type == DNS_TYPE_OPT) {
+      if (sec != SEC_ADDITIONAL || seen_opt || msg[rr.at] != 0)
+        return DNS_CACHE_REJECTED;
+      seen_opt = true;
+    } else if (!rdata_check(msg, len, &rr, NULL)) {
+      return DNS_CACHE_REJECTED;
+    } else {
+      opt_not_last = seen_opt;
+    }
+  }
+  if (bad)
+    return DNS_CACHE_REJECTED;
+  size_t end = it.r.pos; /* trailing bytes are not kept */
+
+  s->n_chain = 1;
+  s->n_zones = 0;
+  memcpy(s->chain[0].b, key + KEY_FIXED, key_len - KEY_FIXED);
+  s->chain[0].len = key_len - KEY_FIXED;
+  build_chain(s, msg, len, records_at, &h, q.qtype, q.qclass);
+
+  /* The zones first, so that an NSEC before its SOA is judged alike. */
+  iter_init(&it, msg, len, records_at, &h);
+  while (iter_next(&it, &rr, &sec, &bad)) {
+    lname_t *zone = &s->zones[s->n_zones];
+    if (s->n_zones < DNS_CACHE_MAX_ZONES && sec == SEC_AUTHORITY &&
+        (rr.type == DNS_TYPE_SOA || rr.type == DNS_TYPE_NS) &&
+        lname_read(msg, rr.at, len, zone) &&
+        keep_record(s, &rr, sec, zone, q.qclass))
+      s->n_zones++;
+  }
+
+  iter_init(&it, msg, len, records_at, &h);
+  while (iter_next(&it, &rr, &sec, &bad)) {
+    lname_t owner;
+    if (!lname_read(msg, rr.at, len, &owner) ||
+        !keep_record(s, &rr, sec, &owner, q.qclass))
+      (*dropped)++;
+  }
+
+  /* Rebuilt also to put an OPT that is not last where the cache (and a
+   * client without EDNS, which must not get it) expects it. */
+  out_t w = {out, cap, 0};
+  if (*dropped == 0 && !opt_not_last) {
+    if (!out_put(&w, msg, end))
+      return DNS_CACHE_REJECTED;
+  } else if (!rebuild(s, msg, len, &h, records_at, q.qclass, &w)) {
+    return DNS_CACHE_REJECTED;
+  }
+  *out_len = w.pos;
+  return DNS_CACHE_CLEAN;
 }

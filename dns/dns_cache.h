@@ -111,6 +111,39 @@ dns_cache_verdict_t dns_cache_store(dns_cache_t *cache, const uint8_t *key,
                                     size_t key_len, const uint8_t *msg,
                                     size_t len, uint64_t now_ms);
 
+/* Names of a CNAME chain followed from the question (the question's
+ * included), and zones whose SOA or NS vouch for the NSEC-type records
+ * of a negative answer, in dns_cache_check. Past them, records are left
+ * out rather than followed. */
+#define DNS_CACHE_MAX_CHAIN 16
+#define DNS_CACHE_MAX_ZONES 8
+
+typedef enum {
+  DNS_CACHE_CLEAN = 0,    /* out holds the response to keep and relay */
+  DNS_CACHE_REJECTED,     /* malformed, or not a response to the key's
+                           * question: answer SERVFAIL instead */
+} dns_cache_check_t;
+
+/* Check an upstream response to the query with this key before anything
+ * of it is kept or relayed, and keep only what answers the question.
+ * Strict: every name, owners and those inside the RDATA of the types that
+ * hold names, is read with dns_read_name (a pointer loop, a pointer to
+ * itself or forward is REJECTED), and such RDATA must be exactly its
+ * fields. Left out (counted in *dropped): answer and additional records
+ * that are not for the question's name or the CNAME chain it leads to (a
+ * DNAME above the chain stays), authority records other than the SOA, NS
+ * and DS of a zone above the chain and the NSEC, NSEC3 and RRSIG records
+ * under those zones, and any record of another class. Writes the response
+ * to out[0..cap), *out_len its length: as received when nothing is left
+ * out and the OPT record (if any) is last (trailing bytes dropped), else
+ * rebuilt with the names it keeps written out whole (an owner that is the
+ * question's name points at it) and the OPT record last; REJECTED when
+ * that does not fit cap. */
+dns_cache_check_t dns_cache_check(dns_cache_t *cache, const uint8_t *key,
+                                  size_t key_len, const uint8_t *msg,
+                                  size_t len, uint8_t *out, size_t cap,
+                                  size_t *out_len, size_t *dropped);
+
 /* Reply to q with a response dns_cache_store did not keep (but did not
  * find INVALID): the same patches as dns_cache_answer, TTLs as received.
  * Returns the length, 0 if msg is malformed or out too small. */

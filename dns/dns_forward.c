@@ -32,9 +32,33 @@
 #define ARES_TRIES 2
 #define BUDGET_SHARES 3
 
+/* c-ares 1.20 rotates a channel's UDP socket after udp_max_queries
+ * queries (ARES_OPT_UDP_MAX_QUERIES); the headers say whether we were
+ * built with it, ares_version whether the library we run with has it. */
+#ifdef ARES_OPT_UDP_MAX_QUERIES
+#define HAVE_ARES_UDP_MAX_QUERIES 1
+#else
+#define HAVE_ARES_UDP_MAX_QUERIES 0
+#endif
+#define ARES_VERSION_UDP_MAX_QUERIES 0x011400 /* 1.20.0 */
+
+/* One c-ares channel and what we sent on it. Before c-ares 1.20 a
+ * channel keeps one UDP socket (one source port) per server for as long as
+ * any of its queries is in flight, and closes its sockets once none is
+ * (end_query in ares_process.c: no ARES_FLAG_STAYOPEN); so a channel
+ * that has sent udp_max_queries is left to drain while the next queries
+ * go to one with nothing in flight, whose next query opens a new socket
+ * on a port the kernel picks at random. */
+typedef struct fwd_channel {
+  ares_channel ares;
+  dns_forward_t *f;
+  size_t inflight;              /* our queries on it */
+  size_t sent;                  /* since its sockets were opened */
+} fwd_channel_t;
+
 typedef struct fwd_socket {
   uv_poll_t poll;               /* first: freed with the handle */
-  dns_forward_t *f;
+  fwd_channel_t *ch;
   ares_socket_t fd;
   struct fwd_socket *next;
 } fwd_socket_t;
@@ -43,6 +67,7 @@ typedef struct fwd_socket {
 typedef struct dns_forward_pending {
   struct dns_forward_pending *chain;   /* next in the bucket */
   dns_forward_t *f;
+  fwd_channel_t *ch;            /* where it was sent */
   uint64_t hash;
   dns_forward_req_t *head, *tail;
   uint16_t id;
@@ -52,10 +77,6 @@ typedef struct dns_forward_pending {
   uint8_t key[];
 } pending_t;
 
-/* c-ares keeps a UDP socket per server and opens a TCP one for a
- * truncated answer: room for both, per server. */
-#define SOCK_UPSTREAMS (2 * DNS_FORWARD_MAX_UPSTREAMS)
-
 typedef struct {
   ares_socket_t fd;             /* ARES_SOCKET_BAD: a free slot */
   int upstream;                 /* index, -1: not one of ours */
@@ -64,7 +85,13 @@ typedef struct {
 struct dns_forward {
   uv_timer_t timer;             /* first: c-ares timeouts, then the close */
   uv_loop_t *loop;
-  ares_channel channel;
+  fwd_channel_t *channels;       /* max_channels of them, n_channels made */
+  size_t n_channels;
+  size_t max_channels;
+  size_t current;               /* the channel new queries go to */
+  size_t udp_max_queries;       /* rotated by us; 0: by c-ares, or never */
+  size_t cfg_udp_max_queries;   /* as configured */
+  struct ares_addr_port_node servers[DNS_FORWARD_MAX_UPSTREAMS];
   dns_cache_t *cache;
   uint64_t try_timeout_ms;
   size_t max_inflight;
@@ -77,7 +104,9 @@ struct dns_forward {
   pending_t *sending;           /* the query inside ares_send right now */
   /* Which upstream each c-ares socket is connected to (set in the
    * connect hook): the per-upstream counters and warnings. */
-  sock_upstream_t sock_upstream[SOCK_UPSTREAMS];
+  sock_upstream_t *sock_upstream;  /* n_sock_slots of them */
+  size_t n_sock_slots;
+  size_t sock_slots_used;       /* none in use at or past this index */
   struct sockaddr_storage upstreams[DNS_FORWARD_MAX_UPSTREAMS];
   void (*warn)(const char *kind, const char *fmt, ...);
   unsigned handles_open;
@@ -92,6 +121,7 @@ struct dns_forward {
   uint64_t fallback_state;      /* only if uv_random ever fails */
   uint8_t query[UPSTREAM_QUERY_MAX];
   uint8_t reply[DNS_MAX_MESSAGE];
+  uint8_t clean[DNS_MAX_MESSAGE];  /* the upstream's answer, checked */
 };
 
 void dns_forward_config_default(dns_forward_config_t *cfg) {
@@ -101,6 +131,7 @@ void dns_forward_config_default(dns_forward_config_t *cfg) {
       .cache_size = DNS_FORWARD_DEFAULT_CACHE_SIZE,
       .cache_max_ttl = DNS_FORWARD_DEFAULT_CACHE_MAX_TTL,
       .cache_neg_ttl = DNS_FORWARD_DEFAULT_CACHE_NEG_TTL,
+      .udp_max_queries = DNS_FORWARD_DEFAULT_UDP_MAX_QUERIES,
   };
 }
 
@@ -262,10 +293,15 @@ static void on_timer(uv_timer_t *t);
  * in flight, so this runs when the deadline may have moved earlier, not
  * after every packet (timer_touch). */
 static void timer_rearm(dns_forward_t *f) {
-  struct timeval tv;
+  struct timeval tv, *next = NULL;
   if (f->closing)
     return;
-  if (ares_timeout(f->channel, NULL, &tv) == NULL) {
+  for (size_t i = 0; i < f->n_channels; i++) {
+    /* Given a maximum, ares_timeout returns the sooner of the two. */
+    if (f->channels[i].inflight > 0)
+      next = ares_timeout(f->channels[i].ares, next, &tv);
+  }
+  if (next == NULL) {
     uv_timer_stop(&f->timer);
     return;
   }
@@ -289,7 +325,8 @@ static void timer_touch(dns_forward_t *f) {
 
 static void on_poll(uv_poll_t *handle, int status, int events) {
   fwd_socket_t *s = container_of(handle, fwd_socket_t, poll);
-  dns_forward_t *f = s->f;
+  fwd_channel_t *ch = s->ch;
+  dns_forward_t *f = ch->f;
   ares_socket_t rfd = ARES_SOCKET_BAD, wfd = ARES_SOCKET_BAD;
 
   /* On a poll error let c-ares find it by reading and writing: it then
@@ -300,7 +337,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
     wfd = s->fd;
   /* May close this very socket (sock_state_cb(fd, 0, 0)): s is not used
    * after the call. */
-  ares_process_fd(f->channel, rfd, wfd);
+  ares_process_fd(ch->ares, rfd, wfd);
   timer_touch(f);
 }
 
@@ -308,7 +345,7 @@ static void maybe_finished(dns_forward_t *f);
 
 static void on_socket_closed(uv_handle_t *h) {
   fwd_socket_t *s = container_of((uv_poll_t *)h, fwd_socket_t, poll);
-  dns_forward_t *f = s->f;
+  dns_forward_t *f = s->ch->f;
   free(s);
   f->handles_open--;
   maybe_finished(f);
@@ -323,10 +360,12 @@ static fwd_socket_t **socket_slot(dns_forward_t *f, ares_socket_t fd) {
 
 /* c-ares says which of its sockets to watch for what. (0, 0) comes before
  * it closes the socket, and libuv lets the fd close right after uv_close,
- * so a reused fd number gets a fresh handle. */
+ * so a reused fd number gets a fresh handle (even from another channel:
+ * an fd is open in one place at a time). */
 static void on_sock_state(void *data, ares_socket_t fd, int readable,
                           int writable) {
-  dns_forward_t *f = data;
+  fwd_channel_t *ch = data;
+  dns_forward_t *f = ch->f;
   fwd_socket_t **pp = socket_slot(f, fd);
   fwd_socket_t *s = *pp;
 
@@ -345,7 +384,7 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
       f->stats.socket_errors++;
       return;
     }
-    s->f = f;
+    s->ch = ch;
     s->fd = fd;
     s->next = f->sockets;
     f->sockets = s;
@@ -359,16 +398,16 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable,
 /* ---- answers ---- */
 
 static void reply_to(dns_forward_t *f, dns_forward_req_t *req,
-                     dns_cache_verdict_t verdict, const uint8_t *abuf,
-                     size_t alen, const pending_t *p) {
+                     dns_cache_verdict_t verdict, const uint8_t *answer,
+                     size_t answer_len, const pending_t *p) {
   size_t n = 0;
   if (verdict == DNS_CACHE_STORED)
     n = dns_cache_answer(f->cache, p->key, p->key_len, &req->query,
                          req->limit, uv_now(f->loop), f->reply,
                          sizeof(f->reply));
-  if (n == 0 && verdict != DNS_CACHE_INVALID && abuf != NULL)
-    n = dns_cache_relay(abuf, alen, &req->query, req->limit, f->reply,
-                        sizeof(f->reply));
+  if (n == 0 && verdict != DNS_CACHE_INVALID && answer != NULL)
+    n = dns_cache_relay(answer, answer_len, &req->query, req->limit,
+                        f->reply, sizeof(f->reply));
   if (n == 0) {
     n = servfail_for(&req->query, req->limit, f->reply, sizeof(f->reply));
     f->stats.servfails++;
@@ -381,13 +420,17 @@ static void reply_to(dns_forward_t *f, dns_forward_req_t *req,
 /* The socket's slot; with add, a free one taken when it has none. NULL
  * when full: that socket is then simply not counted. */
 static sock_upstream_t *sock_slot(dns_forward_t *f, ares_socket_t fd, bool add) {
-  for (size_t i = 0; i < SOCK_UPSTREAMS; i++) {
+  for (size_t i = 0; i < f->sock_slots_used; i++) {
     if (f->sock_upstream[i].fd == fd)
       return &f->sock_upstream[i];
   }
-  for (size_t i = 0; add && i < SOCK_UPSTREAMS; i++) {
+  /* The first free slot, so those in use stay near the front and the
+   * search above short. */
+  for (size_t i = 0; add && i < f->n_sock_slots; i++) {
     if (f->sock_upstream[i].fd == ARES_SOCKET_BAD) {
       f->sock_upstream[i].fd = fd;
+      if (i >= f->sock_slots_used)
+        f->sock_slots_used = i + 1;
       return &f->sock_upstream[i];
     }
   }
@@ -522,11 +565,27 @@ static void on_answer(void *arg, int status, int timeouts,
   }
   pending_unlink(f, p);
   dns_hist_observe(&f->stats.duration, (uv_hrtime() - p->sent_at) / 1000, 1);
+  /* With none of its queries left, c-ares closes the channel's sockets
+   * right after this callback: its next query starts a fresh socket. */
+  if (--p->ch->inflight == 0)
+    p->ch->sent = 0;
 
+  /* Nothing of an answer is kept or relayed before dns_cache_check has
+   * read all of it strictly and left out what does not answer our
+   * question; from then on only its copy in f->clean is used. */
   dns_cache_verdict_t verdict = DNS_CACHE_INVALID;
+  const uint8_t *answer = NULL;
+  size_t answer_len = 0;
   if (status == ARES_SUCCESS && abuf != NULL && alen > 0) {
-    verdict = dns_cache_store(f->cache, p->key, p->key_len, abuf,
-                              (size_t)alen, uv_now(f->loop));
+    size_t dropped = 0;
+    if (dns_cache_check(f->cache, p->key, p->key_len, abuf, (size_t)alen,
+                        f->clean, sizeof(f->clean), &answer_len,
+                        &dropped) == DNS_CACHE_CLEAN) {
+      answer = f->clean;
+      f->stats.dropped_records += dropped;
+      verdict = dns_cache_store(f->cache, p->key, p->key_len, answer,
+                                answer_len, uv_now(f->loop));
+    }
     if (verdict == DNS_CACHE_INVALID)
       f->stats.invalid_answers++;
     else
@@ -543,9 +602,42 @@ static void on_answer(void *arg, int status, int timeouts,
   dns_forward_req_t *req;
   while ((req = p->head) != NULL) {
     waiter_detach(req);
-    reply_to(f, req, verdict, abuf, alen > 0 ? (size_t)alen : 0, p);
+    reply_to(f, req, verdict, answer, answer_len, p);
   }
   free(p);
+}
+
+/* ---- which channel a query goes to ---- */
+
+static int channel_init(dns_forward_t *f, fwd_channel_t *ch);
+
+/* The current channel, until it has sent udp_max_queries on its sockets;
+ * then the next one with nothing in flight, or a new one while there are
+ * fewer than max_channels (made as needed: a channel costs about 72 KiB
+ * in c-ares 1.18, so the pool grows only as far as the queries in flight
+ * at once take it). With every channel busy the queries go round them
+ * past the bound (counted). */
+static fwd_channel_t *channel_for_send(dns_forward_t *f) {
+  fwd_channel_t *ch = &f->channels[f->current];
+  if (f->udp_max_queries == 0 || ch->sent < f->udp_max_queries)
+    return ch;
+  for (size_t i = 1; i < f->n_channels; i++) {
+    size_t k = (f->current + i) % f->n_channels;
+    if (f->channels[k].inflight == 0) {
+      f->current = k;
+      f->channels[k].sent = 0;
+      return &f->channels[k];
+    }
+  }
+  if (f->n_channels < f->max_channels &&
+      channel_init(f, &f->channels[f->n_channels]) == 0) {
+    f->current = f->n_channels++;
+    return &f->channels[f->current];
+  }
+  /* Spread over all of them, so that no one socket takes the rest. */
+  f->stats.port_overruns++;
+  f->current = (f->current + 1) % f->n_channels;
+  return &f->channels[f->current];
 }
 
 /* ---- the public calls ---- */
@@ -641,9 +733,10 @@ int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
   f->inflight++;
   waiter_attach(p, req);
 
+  p->ch = channel_for_send(f);
   f->sending = p;
   p->sent_at = uv_hrtime();
-  ares_send(f->channel, f->query, (int)qlen, on_answer, p);
+  ares_send(p->ch->ares, f->query, (int)qlen, on_answer, p);
   f->sending = NULL;
   if (p->refused_at_once) {
     /* Out of memory in c-ares, or no server could even be written to. */
@@ -653,6 +746,8 @@ int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
     f->stats.upstream_failures++;
     return UV_EIO;
   }
+  p->ch->inflight++;
+  p->ch->sent++;
   f->stats.upstream_queries++;
   timer_touch(f);
   return 0;
@@ -704,10 +799,11 @@ static void format_server(const struct sockaddr_storage *ss, char *out, size_t c
   }
 }
 
-static int set_servers(dns_forward_t *f, const dns_forward_config_t *cfg) {
-  struct ares_addr_port_node nodes[DNS_FORWARD_MAX_UPSTREAMS];
+/* The upstreams as c-ares takes them, kept for every channel made later. */
+static int servers_from(dns_forward_t *f, const dns_forward_config_t *cfg) {
+  struct ares_addr_port_node *nodes = f->servers;
 
-  memset(nodes, 0, sizeof(nodes));
+  memset(f->servers, 0, sizeof(f->servers));
   for (size_t i = 0; i < cfg->n_upstreams; i++) {
     const struct sockaddr_storage *ss = &cfg->upstreams[i];
     struct ares_addr_port_node *n = &nodes[i];
@@ -726,7 +822,61 @@ static int set_servers(dns_forward_t *f, const dns_forward_config_t *cfg) {
       return UV_EINVAL;
     }
   }
-  return ares_to_uv(ares_set_servers_ports(f->channel, nodes));
+  return 0;
+}
+
+bool dns_forward_cares_rotates(void) {
+  int version = 0;
+  ares_version(&version);
+  return HAVE_ARES_UDP_MAX_QUERIES &&
+         version >= ARES_VERSION_UDP_MAX_QUERIES;
+}
+
+/* ares_send takes our bytes as they are, so search, aliases and the like
+ * do not apply; ARES_FLAG_EDNS is what lets an answer up to
+ * DNS_FORWARD_UPSTREAM_EDNS_SIZE count as complete over UDP (without it
+ * c-ares treats anything over 512 bytes as truncated). Everything
+ * resolv.conf could say is given (the servers as a placeholder, replaced
+ * at once by ares_set_servers_ports, which takes ports and IPv6), so
+ * c-ares 1.18 does not read it (ARES_CONFIG_CHECK in ares_init.c): a pool
+ * channel may be made on the loop thread. */
+static int channel_init(dns_forward_t *f, fwd_channel_t *ch) {
+  static char lookups[] = "b";
+  struct in_addr placeholder = {htonl(INADDR_LOOPBACK)};
+  struct ares_options opts;
+  memset(&opts, 0, sizeof(opts));
+  opts.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+  opts.timeout = (int)f->try_timeout_ms;
+  opts.tries = ARES_TRIES;
+  opts.ndots = 1;
+  opts.ednspsz = DNS_FORWARD_UPSTREAM_EDNS_SIZE;
+  opts.sock_state_cb = on_sock_state;
+  opts.sock_state_cb_data = ch;
+  opts.servers = &placeholder;
+  opts.nservers = 1;
+  opts.lookups = lookups;
+  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+             ARES_OPT_NDOTS | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB |
+             ARES_OPT_SERVERS | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS |
+             ARES_OPT_SORTLIST;
+#if HAVE_ARES_UDP_MAX_QUERIES
+  if (f->udp_max_queries == 0 && f->cfg_udp_max_queries > 0) {
+    opts.udp_max_queries = (int)f->cfg_udp_max_queries;
+    mask |= ARES_OPT_UDP_MAX_QUERIES;
+  }
+#endif
+  memset(ch, 0, sizeof(*ch));
+  ch->f = f;
+  int rc = ares_to_uv(ares_init_options(&ch->ares, &opts, mask));
+  if (rc == 0)
+    rc = ares_to_uv(ares_set_servers_ports(ch->ares, f->servers));
+  if (rc == 0)
+    ares_set_socket_functions(ch->ares, &sock_funcs, f);
+  if (rc != 0 && ch->ares != NULL) {
+    ares_destroy(ch->ares);
+    ch->ares = NULL;
+  }
+  return rc;
 }
 
 int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
@@ -738,7 +888,8 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
   *out = NULL;
   if (cfg->n_upstreams == 0 || cfg->n_upstreams > DNS_FORWARD_MAX_UPSTREAMS ||
       cfg->max_inflight == 0 || cfg->max_inflight > DNS_FORWARD_MAX_INFLIGHT ||
-      cfg->timeout_ms == 0)
+      cfg->timeout_ms == 0 ||
+      cfg->udp_max_queries > DNS_FORWARD_MAX_UDP_MAX_QUERIES)
     return UV_EINVAL;
   f = calloc(1, sizeof(*f));
   if (f == NULL)
@@ -781,30 +932,35 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
     goto fail;
   library = true;
 
-  /* ares_send takes our bytes as they are, so search, aliases and the
-   * like do not apply; ARES_FLAG_EDNS is what lets an answer up to
-   * DNS_FORWARD_UPSTREAM_EDNS_SIZE count as complete over UDP (without it
-   * c-ares treats anything over 512 bytes as truncated). */
-  struct ares_options opts;
-  memset(&opts, 0, sizeof(opts));
-  opts.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
-  opts.timeout = (int)f->try_timeout_ms;
-  opts.tries = ARES_TRIES;
-  opts.ednspsz = DNS_FORWARD_UPSTREAM_EDNS_SIZE;
-  opts.sock_state_cb = on_sock_state;
-  opts.sock_state_cb_data = f;
-  int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-             ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB;
-  rc = ares_to_uv(ares_init_options(&f->channel, &opts, mask));
-  if (rc != 0) {
-    f->channel = NULL;
+  /* c-ares >= 1.20 rotates the socket itself: one channel. Before, a pool
+   * of channels, enough for max_inflight at udp_max_queries each (bounded
+   * by DNS_FORWARD_MAX_CHANNELS); the first is made now (it checks the
+   * servers), the others when the queries in flight need them. */
+  f->max_channels = 1;
+  f->cfg_udp_max_queries = cfg->udp_max_queries;
+  if (cfg->udp_max_queries > 0 &&
+      (cfg->own_rotation || !dns_forward_cares_rotates())) {
+    f->udp_max_queries = cfg->udp_max_queries;
+    f->max_channels = (cfg->max_inflight + cfg->udp_max_queries - 1) /
+                          cfg->udp_max_queries + 1;
+    if (f->max_channels > DNS_FORWARD_MAX_CHANNELS)
+      f->max_channels = DNS_FORWARD_MAX_CHANNELS;
+  }
+  f->channels = calloc(f->max_channels, sizeof(*f->channels));
+  if (f->channels == NULL) {
+    rc = UV_ENOMEM;
     goto fail;
   }
-  rc = set_servers(f, cfg);
-  if (rc != 0)
-    goto fail;
   f->warn = cfg->warn;
-  for (size_t i = 0; i < SOCK_UPSTREAMS; i++)
+  /* Each channel's sockets: a UDP one per server, and a TCP one for a
+   * truncated answer. */
+  f->n_sock_slots = 2 * cfg->n_upstreams * f->max_channels;
+  f->sock_upstream = calloc(f->n_sock_slots, sizeof(*f->sock_upstream));
+  if (f->sock_upstream == NULL) {
+    rc = UV_ENOMEM;
+    goto fail;
+  }
+  for (size_t i = 0; i < f->n_sock_slots; i++)
     f->sock_upstream[i].fd = ARES_SOCKET_BAD;
   f->stats.n_upstreams = cfg->n_upstreams;
   for (size_t i = 0; i < cfg->n_upstreams; i++) {
@@ -812,7 +968,12 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
     format_server(&cfg->upstreams[i], f->stats.upstream[i].name,
                   sizeof(f->stats.upstream[i].name));
   }
-  ares_set_socket_functions(f->channel, &sock_funcs, f);
+  rc = servers_from(f, cfg);
+  if (rc == 0)
+    rc = channel_init(f, &f->channels[0]);
+  if (rc != 0)
+    goto fail;
+  f->n_channels = 1;
 
   /* Last, because it cannot fail on unix: no handle is ever left to close
    * on the failure paths above. */
@@ -822,8 +983,12 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
   return 0;
 
 fail:
-  if (f->channel != NULL)
-    ares_destroy(f->channel);
+  for (size_t i = 0; f->channels != NULL && i < f->n_channels; i++) {
+    if (f->channels[i].ares != NULL)
+      ares_destroy(f->channels[i].ares);
+  }
+  free(f->channels);
+  free(f->sock_upstream);
   if (library)
     ares_library_cleanup();
   free(f->buckets);
@@ -839,6 +1004,8 @@ static void maybe_finished(dns_forward_t *f) {
   void *data = f->close_data;
   if (cb != NULL)
     cb(f, data);
+  free(f->channels);
+  free(f->sock_upstream);
   free(f->buckets);
   dns_cache_free(f->cache);
   ares_library_cleanup();
@@ -858,8 +1025,10 @@ static void finish_close(dns_forward_t *f) {
   if (f->destroyed)
     return;
   f->destroyed = true;
-  ares_destroy(f->channel);
-  f->channel = NULL;
+  for (size_t i = 0; i < f->n_channels; i++) {
+    ares_destroy(f->channels[i].ares);
+    f->channels[i].ares = NULL;
+  }
   while (f->sockets != NULL) {
     fwd_socket_t *s = f->sockets;
     f->sockets = s->next;
@@ -874,7 +1043,10 @@ static void on_timer(uv_timer_t *t) {
     finish_close(f);
     return;
   }
-  ares_process_fd(f->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  for (size_t i = 0; i < f->n_channels; i++) {
+    if (f->channels[i].inflight > 0)
+      ares_process_fd(f->channels[i].ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  }
   timer_rearm(f);
 }
 

@@ -65,6 +65,14 @@
  * waiting client costs a request here. */
 #define DNS_FORWARD_WAITERS_PER_QUERY 16
 #define DNS_FORWARD_MIN_WAITERS 4096
+/* Upstream queries sent from one UDP socket (one source port) before the
+ * next ones go from a new socket, so that a spoofer has to guess the port
+ * as well as the 16-bit ID. c-ares >= 1.20 does it (udp_max_queries);
+ * before, a pool of c-ares channels does, at most DNS_FORWARD_MAX_CHANNELS
+ * (each costs about 72 KiB in c-ares 1.18: its query hash tables). */
+#define DNS_FORWARD_DEFAULT_UDP_MAX_QUERIES 16
+#define DNS_FORWARD_MAX_UDP_MAX_QUERIES 65535
+#define DNS_FORWARD_MAX_CHANNELS 128
 #define DNS_FORWARD_DEFAULT_CACHE_SIZE 10000
 #define DNS_FORWARD_DEFAULT_CACHE_MAX_TTL 86400
 #define DNS_FORWARD_DEFAULT_CACHE_NEG_TTL 300
@@ -79,6 +87,12 @@ typedef struct {
    * wait, so one try waits timeout_ms / (3 * n_upstreams) at first. */
   uint64_t timeout_ms;
   size_t max_inflight;                      /* upstream queries at once */
+  /* Queries per upstream UDP socket; 0: one socket for as long as queries
+   * overlap (c-ares' default). */
+  size_t udp_max_queries;
+  /* Rotate with our own pool of channels even where c-ares could (for
+   * tests of the pool on any c-ares). */
+  bool own_rotation;
   size_t cache_size;                        /* entries; 0 disables */
   uint32_t cache_max_ttl;
   uint32_t cache_neg_ttl;
@@ -102,6 +116,9 @@ typedef struct {
   uint64_t errors;
   uint64_t unanswered;        /* requests since its last response or error */
 } dns_forward_upstream_stats_t;
+/* Does the c-ares we run with rotate UDP sockets itself (built with
+ * c-ares >= 1.20 headers and running with such a library)? */
+bool dns_forward_cares_rotates(void);
 
 typedef struct {
   uint64_t queries;           /* handed to dns_forward_lookup */
@@ -111,10 +128,14 @@ typedef struct {
   uint64_t upstream_answers;  /* usable responses */
   uint64_t upstream_failures; /* timeouts, refusals, network errors */
   uint64_t invalid_answers;   /* malformed, or not for our question */
+  uint64_t dropped_records;   /* left out of upstream answers: not for the
+                               * question's name chain (dns_cache_check) */
   uint64_t overloaded;        /* SERVFAIL at once: too many in flight */
   uint64_t cancelled;         /* requests whose client went away */
   uint64_t servfails;         /* SERVFAIL replies, all causes */
   uint64_t socket_errors;     /* c-ares sockets we could not watch */
+  uint64_t port_overruns;     /* queries sent past udp_max_queries on one
+                               * socket: every channel of the pool busy */
   size_t inflight;
   size_t waiters;
   dns_cache_stats_t cache;

@@ -97,6 +97,16 @@ size_t dns_stream_buffered(const dns_stream_t *r) {
   return r->prefix_have + r->buf_have;
 }
 
+size_t dns_stream_held(const dns_stream_t *r) { return r->buf_cap; }
+
+void dns_stream_trim(dns_stream_t *r) {
+  if (r->buf_have > 0 || r->buf_cap <= DNS_STREAM_MIN_BUF)
+    return;
+  free(r->buf);
+  r->buf = NULL;
+  r->buf_cap = 0;
+}
+
 bool dns_stream_put_prefix(uint8_t *out, size_t msg_len) {
   if (msg_len == 0 || msg_len > DNS_STREAM_MAX_MESSAGE)
     return false;

@@ -69,6 +69,16 @@ dns_stream_status_t dns_stream_next(dns_stream_t *r, const uint8_t *data,
  * when the reader is between two messages. */
 size_t dns_stream_buffered(const dns_stream_t *r);
 
+/* Heap bytes the reader holds (its partial-message buffer), for a caller
+ * that bounds the memory of many readers together. */
+size_t dns_stream_held(const dns_stream_t *r);
+
+/* Give back a partial-message buffer grown past the smallest size once no
+ * message is in it, so that one large query does not cost its size for
+ * the rest of the connection. Call it only when done with the last
+ * message handed out (it may point into that buffer). */
+void dns_stream_trim(dns_stream_t *r);
+
 /* Write the length prefix of a msg_len-byte message into out[0..2), for a
  * caller that built the message at out + 2. False (nothing written) when
  * msg_len is 0 or above DNS_STREAM_MAX_MESSAGE. */

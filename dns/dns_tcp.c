@@ -43,23 +43,94 @@ typedef struct dns_tcp_conn {
   /* The client, for the per-query log (filled only when it is on). */
   struct sockaddr_storage peer;
   bool have_peer;
+  TAILQ_ENTRY(dns_tcp_conn) wait_link;
+  uint64_t turn_id;            /* the turn turn_answered counts in */
+  size_t turn_answered;
+  size_t held;                 /* what c counts in server->buffered */
   bool reading;
+  bool waiting;                /* in server->waiting, for a later turn */
   bool finishing;              /* EOF or a bad frame: close once written */
   bool denied;                 /* outside cfg.acl: every query REFUSED */
   bool closing;
 } dns_tcp_conn_t;
 
 static void conn_close(dns_tcp_conn_t *c);
-static void conn_resume(dns_tcp_conn_t *c);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+/* ---- fairness: per-turn counts and the memory bound ---- */
+
+/* Bring c's share of server->buffered up to date; called wherever its
+ * replies, backlog or partial message change. */
+static void conn_account(dns_tcp_conn_t *c) {
+  dns_tcp_t *s = c->server;
+  size_t held = c->pending + dns_stream_held(&c->stream);
+  if (c->backlog != NULL)
+    held += c->backlog_len - c->backlog_pos;
+  s->buffered = s->buffered - c->held + held;
+  c->held = held;
+  if (held > s->conn_buffered_high_water)
+    s->conn_buffered_high_water = held;
+  if (s->buffered > s->buffered_high_water)
+    s->buffered_high_water = s->buffered;
+}
+
+/* Queries c may still have answered in this turn of the loop. */
+static size_t turn_left(dns_tcp_conn_t *c) {
+  dns_tcp_t *s = c->server;
+  if (c->turn_id != s->turn_id) {
+    c->turn_id = s->turn_id;
+    c->turn_answered = 0;
+  }
+  if (c->turn_answered >= s->cfg.conn_queries_per_turn ||
+      s->turn_answered >= s->cfg.queries_per_turn)
+    return 0;
+  size_t mine = s->cfg.conn_queries_per_turn - c->turn_answered;
+  size_t all = s->cfg.queries_per_turn - s->turn_answered;
+  return mine < all ? mine : all;
+}
+
+/* Over the bound for all connections, c still reads while it holds less
+ * than its fair share: those who hold much wait, not those who hold
+ * nothing. */
+static bool buffer_allows(const dns_tcp_conn_t *c) {
+  const dns_tcp_t *s = c->server;
+  return s->buffered < s->cfg.max_buffered_bytes || c->held < s->fair_share;
+}
+
+static void on_keep_turning(uv_idle_t *h) {
+  (void)h; /* only there so that the loop polls without blocking */
+}
+
+static void keep_turning(dns_tcp_t *s, bool on) {
+  if (s->net.stopping)
+    return;
+  if (on)
+    uv_idle_start(&s->keep_turning, on_keep_turning);
+  else
+    uv_idle_stop(&s->keep_turning);
+}
+
+static void wait_remove(dns_tcp_conn_t *c) {
+  if (!c->waiting)
+    return;
+  TAILQ_REMOVE(&c->server->waiting, c, wait_link);
+  c->server->n_waiting--;
+  c->waiting = false;
+}
 
 /* net_tcp frees the conn once the socket and the timer are closed; libuv
  * runs the callbacks of cancelled writes before the close callback, so
- * by then no write can still point at c. */
+ * by then no write can still point at c (and c->pending is 0). */
 static void conn_free(net_tcp_conn_t *nc) {
   dns_tcp_conn_t *c = container_of(nc, dns_tcp_conn_t, net);
+  dns_tcp_t *s = c->server;
+  s->buffered -= c->held;
   dns_stream_free(&c->stream);
   free(c->backlog);
+  /* What c held is free now: connections held back by max_buffered_bytes
+   * may go on. */
+  if (s->n_waiting > 0)
+    keep_turning(s, true);
 }
 
 static void on_conn_timer_close(uv_handle_t *h) {
@@ -85,6 +156,7 @@ static void conn_close(dns_tcp_conn_t *c) {
     return;
   c->closing = true;
   c->reading = false;
+  wait_remove(c);
   /* The upstream answers still fill the cache, but must not reach c. */
   while (!LIST_EMPTY(&c->forwarded)) {
     tcp_forwarded_t *w = LIST_FIRST(&c->forwarded);
@@ -112,11 +184,18 @@ static void on_idle(uv_timer_t *t) {
   conn_close(c);
 }
 
+/* An empty buffer makes libuv leave the bytes in the kernel and call
+ * on_read with UV_ENOBUFS: c has had its share of this turn. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   dns_tcp_conn_t *c = container_of((uv_tcp_t *)h, dns_tcp_conn_t, net.tcp);
+  dns_tcp_t *s = c->server;
   (void)suggested;
-  *buf = uv_buf_init((char *)c->server->read_buf,
-                     sizeof(c->server->read_buf));
+  if (turn_left(c) == 0 || c->pending > s->cfg.max_pending_bytes ||
+      !buffer_allows(c)) {
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
+  *buf = uv_buf_init((char *)s->read_buf, sizeof(s->read_buf));
 }
 
 static void conn_start_reading(dns_tcp_conn_t *c) {
@@ -134,6 +213,37 @@ static void conn_stop_reading(dns_tcp_conn_t *c) {
     return;
   uv_read_stop((uv_stream_t *)&c->net.tcp);
   c->reading = false;
+}
+
+/* Stop reading c and queue it to be resumed at the start of a later turn
+ * (on_turn). */
+static void conn_wait(dns_tcp_conn_t *c) {
+  dns_tcp_t *s = c->server;
+  conn_stop_reading(c);
+  if (c->waiting || c->closing || c->finishing)
+    return;
+  TAILQ_INSERT_TAIL(&s->waiting, c, wait_link);
+  s->n_waiting++;
+  c->waiting = true;
+  keep_turning(s, true);
+}
+
+/* After answering: read on; or wait for the client to take its replies
+ * (on_write brings c back); or, its share of the turn used, for a later
+ * turn. */
+static void conn_continue(dns_tcp_conn_t *c) {
+  if (c->closing || c->finishing)
+    return;
+  if (c->pending > c->server->cfg.max_pending_bytes) {
+    conn_stop_reading(c);
+    return;
+  }
+  if (c->backlog != NULL || turn_left(c) == 0 || !buffer_allows(c)) {
+    c->server->deferred++;
+    conn_wait(c);
+    return;
+  }
+  conn_start_reading(c);
 }
 
 /* No more queries will be answered; the replies already queued still go
@@ -222,6 +332,7 @@ static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
     return;
   } else {
     send_batch(c, batch);
+    conn_account(c);
     if (c->closing)
       return;
   }
@@ -331,8 +442,10 @@ static void on_write(uv_write_t *req, int status) {
   reply_batch_t *batch = container_of(req, reply_batch_t, req);
   dns_tcp_conn_t *c = container_of((uv_tcp_t *)req->handle, dns_tcp_conn_t,
                                    net.tcp);
+  dns_tcp_t *s = c->server;
   c->pending -= batch->len;
   free(batch);
+  conn_account(c);
   if (c->closing)
     return;
   if (status < 0) {
@@ -345,9 +458,15 @@ static void on_write(uv_write_t *req, int status) {
     return;
   }
   /* Resume at half the limit, not just under it, so that a slow reader
-   * costs a stop and a start per half-limit of replies, not per write. */
-  if (!c->reading && c->pending <= c->server->cfg.max_pending_bytes / 2)
-    conn_resume(c);
+   * costs a stop and a start per half-limit of replies, not per write;
+   * and at the next turn, within its budget. */
+  if (!c->reading && !c->waiting &&
+      c->pending <= s->cfg.max_pending_bytes / 2)
+    conn_wait(c);
+  /* Bytes were given back: connections held back by max_buffered_bytes
+   * may go on. */
+  if (s->n_waiting > 0)
+    keep_turning(s, true);
 }
 
 static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch) {
@@ -366,8 +485,8 @@ static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch) {
 
 /* Answer the complete messages in data[0..len), in order, with one write
  * for all their replies. Stops early once the replies waiting for this
- * client pass max_pending_bytes. Returns the bytes used; check c->closing
- * and c->finishing afterwards. */
+ * client pass max_pending_bytes, or c's share of this turn is used.
+ * Returns the bytes used; check c->closing and c->finishing afterwards. */
 static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
                           size_t len) {
   dns_tcp_t *s = c->server;
@@ -381,11 +500,14 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
   s->read_at = uv_hrtime();
   s->read_replies = 0;
   while (c->pending + (batch != NULL ? batch->len : 0) <=
-         s->cfg.max_pending_bytes) {
+             s->cfg.max_pending_bytes &&
+         turn_left(c) > 0) {
     st = dns_stream_next(&c->stream, data, len, &pos, &msg, &msg_len);
     if (st != DNS_STREAM_MESSAGE)
       break;
     any = true;
+    c->turn_answered++;
+    s->turn_answered++;
     s->queries++;
     if (!(c->denied ? refuse_message(c, msg, msg_len, &batch)
                     : answer_message(c, msg, msg_len, &batch))) {
@@ -400,6 +522,7 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
     dns_hist_observe(&s->duration, (uv_hrtime() - s->read_at) / 1000, s->read_replies);
   if (batch != NULL)
     send_batch(c, batch);
+  dns_stream_trim(&c->stream);
   if (st == DNS_STREAM_BAD_FRAME)
     s->bad_frames++;
   /* After a bad frame the next prefix cannot be found; after NOMEM a reply
@@ -409,23 +532,58 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
   return pos;
 }
 
-/* Answer what was left unanswered, then read again if the client has
- * caught up. */
+/* Answer what was left unanswered (within this turn's share), then read
+ * again if the client has caught up. */
 static void conn_resume(dns_tcp_conn_t *c) {
+  if (c->closing || c->finishing)
+    return;
   if (c->backlog != NULL) {
     size_t left = c->backlog_len - c->backlog_pos;
     size_t used = conn_answer(c, c->backlog + c->backlog_pos, left);
-    if (c->closing || c->finishing)
+    if (c->closing)
       return;
     c->backlog_pos += used;
-    /* Over the limit again: the next write callback comes back here. */
-    if (used < left)
-      return;
-    free(c->backlog);
-    c->backlog = NULL;
+    if (used == left) {
+      free(c->backlog);
+      c->backlog = NULL;
+    }
+    conn_account(c);
   }
-  if (c->pending <= c->server->cfg.max_pending_bytes)
-    conn_start_reading(c);
+  conn_continue(c);
+}
+
+/* The start of a turn of the loop (a prepare handle, so before the poll):
+ * a new budget, and the connections that waited longest resumed, as many
+ * as the turn's budget can serve at their full share. The others wait on,
+ * in order; the idle handle keeps the loop from blocking while they do,
+ * except when the buffer bound alone holds them back (then a write
+ * callback, which gives bytes back, starts it again). */
+static void on_turn(uv_prepare_t *p) {
+  dns_tcp_t *s = container_of(p, dns_tcp_t, turn);
+  size_t room = s->cfg.queries_per_turn;
+  size_t resumed = 0;
+  bool held_back = false;
+
+  s->turn_id++;
+  s->turn_answered = 0;
+  for (size_t n = s->n_waiting; n > 0 && room > 0; n--) {
+    dns_tcp_conn_t *c = TAILQ_FIRST(&s->waiting);
+    wait_remove(c);
+    /* Its write callback brings it back once the client reads. */
+    if (c->pending > s->cfg.max_pending_bytes)
+      continue;
+    if (!buffer_allows(c)) {
+      conn_wait(c);
+      held_back = true;
+      continue;
+    }
+    conn_resume(c);
+    resumed++;
+    room = room > s->cfg.conn_queries_per_turn
+               ? room - s->cfg.conn_queries_per_turn
+               : 0;
+  }
+  keep_turning(s, s->n_waiting > 0 && !(held_back && resumed == 0));
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -433,6 +591,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
                                    net.tcp);
   if (c->closing || nread == 0)
     return;
+  if (nread == UV_ENOBUFS) {
+    /* on_alloc said no: this turn's share is used. */
+    c->server->deferred++;
+    conn_wait(c);
+    return;
+  }
   if (nread < 0) {
     /* On EOF the client has sent all it will: a message it left unfinished
      * is never answered, the finished ones are. Other errors (a reset)
@@ -446,11 +610,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   const uint8_t *data = (const uint8_t *)buf->base;
   size_t len = (size_t)nread;
   size_t used = conn_answer(c, data, len);
-  if (c->closing || c->finishing)
+  if (c->closing)
     return;
-  if (used < len) {
+  if (used < len && !c->finishing) {
     /* The read buffer is shared, so what is left must be copied out. It is
-     * at most one read, and a client only gets here by not reading. */
+     * at most one read (DNS_TCP_READ_CHUNK): the queries past this turn's
+     * share, or past what a client that does not read may have waiting. */
     c->backlog = malloc(len - used);
     if (c->backlog == NULL) {
       conn_finish(c);
@@ -460,8 +625,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     c->backlog_len = len - used;
     c->backlog_pos = 0;
   }
-  if (c->backlog != NULL || c->pending > c->server->cfg.max_pending_bytes)
-    conn_stop_reading(c);
+  conn_account(c);
+  conn_continue(c);
 }
 
 /* Past max_connections a connection is closed at once (no on_refuse): a
@@ -472,6 +637,7 @@ static void on_accept(net_tcp_conn_t *nc) {
   dns_tcp_conn_t *c = container_of(nc, dns_tcp_conn_t, net);
   dns_tcp_t *s = container_of(nc->server, dns_tcp_t, net);
   c->server = s;
+  c->turn_id = s->turn_id;
   dns_stream_init(&c->stream);
   LIST_INIT(&c->forwarded);
   uv_timer_init(s->net.loop, &c->idle); /* cannot fail on unix */
@@ -503,6 +669,19 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
     s->cfg.max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES;
   if (s->cfg.max_pending_bytes > DNS_TCP_MAX_PENDING_LIMIT)
     s->cfg.max_pending_bytes = DNS_TCP_MAX_PENDING_LIMIT;
+  if (s->cfg.max_buffered_bytes == 0)
+    s->cfg.max_buffered_bytes = DNS_TCP_DEFAULT_MAX_BUFFERED_BYTES;
+  if (s->cfg.queries_per_turn == 0)
+    s->cfg.queries_per_turn = DNS_TCP_DEFAULT_QUERIES_PER_TURN;
+  if (s->cfg.conn_queries_per_turn == 0)
+    s->cfg.conn_queries_per_turn = DNS_TCP_DEFAULT_CONN_QUERIES_PER_TURN;
+  /* One connection cannot use more than the whole turn. */
+  if (s->cfg.conn_queries_per_turn > s->cfg.queries_per_turn)
+    s->cfg.conn_queries_per_turn = s->cfg.queries_per_turn;
+  /* At least one read: a connection that holds less may always read. */
+  s->fair_share = s->cfg.max_buffered_bytes / s->cfg.max_connections;
+  if (s->fair_share < DNS_TCP_READ_CHUNK)
+    s->fair_share = DNS_TCP_READ_CHUNK;
   s->zone = zone;
   s->on_close = NULL;
   memset(&s->stats, 0, sizeof(s->stats));
@@ -510,6 +689,13 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   s->queries = s->refused_acl = s->bad_frames = s->dropped = 0;
   s->idle_timeouts = 0;
   s->pending_high_water = 0;
+  s->buffered = s->buffered_high_water = s->conn_buffered_high_water = 0;
+  s->deferred = 0;
+  TAILQ_INIT(&s->waiting);
+  s->n_waiting = 0;
+  s->turn_id = 1;
+  s->turn_answered = 0;
+  s->parts_open = 0;
 
   net_tcp_config_t net = {
       .name = "dns-tcp",
@@ -524,21 +710,46 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
       .log = s->cfg.log,
       .warn = s->cfg.warn,
   };
-  return net_tcp_start(&s->net, loop, addr, &net);
+  int rc = net_tcp_start(&s->net, loop, addr, &net);
+  if (rc != 0)
+    return rc;
+  /* Neither can fail on unix. The prepare handle runs at every turn but
+   * must not keep the loop alive by itself. */
+  uv_prepare_init(loop, &s->turn);
+  uv_prepare_start(&s->turn, on_turn);
+  uv_unref((uv_handle_t *)&s->turn);
+  uv_idle_init(loop, &s->keep_turning);
+  s->parts_open = 3;
+  return 0;
 }
 
-/* net_tcp calls this once: the owner may free s in on_close. */
-static void on_net_drained(net_tcp_t *t) {
-  dns_tcp_t *s = container_of(t, dns_tcp_t, net);
-  if (s->on_close != NULL)
+/* Runs three times (the connections, and each of the two turn handles);
+ * the last one tells the owner, who may free s in on_close. */
+static void part_closed(dns_tcp_t *s) {
+  if (--s->parts_open == 0 && s->on_close != NULL)
     s->on_close(s);
+}
+
+static void on_net_drained(net_tcp_t *t) {
+  part_closed(container_of(t, dns_tcp_t, net));
+}
+
+static void on_turn_closed(uv_handle_t *h) {
+  part_closed(container_of((uv_prepare_t *)h, dns_tcp_t, turn));
+}
+
+static void on_keep_turning_closed(uv_handle_t *h) {
+  part_closed(container_of((uv_idle_t *)h, dns_tcp_t, keep_turning));
 }
 
 void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *)) {
   if (s->net.stopping)
     return;
   s->on_close = on_close;
+  /* First, so that nothing starts the idle handle once it is closing. */
   net_tcp_close(&s->net, on_net_drained);
+  uv_close((uv_handle_t *)&s->turn, on_turn_closed);
+  uv_close((uv_handle_t *)&s->keep_turning, on_keep_turning_closed);
 }
 
 void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
@@ -555,5 +766,9 @@ void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out) {
       .denied = s->net.denied,
       .refused_acl = s->refused_acl,
       .open = s->net.n_conns,
+      .buffered = s->buffered,
+      .buffered_high_water = s->buffered_high_water,
+      .conn_buffered_high_water = s->conn_buffered_high_water,
+      .deferred = s->deferred,
   };
 }

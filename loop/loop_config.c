@@ -153,6 +153,14 @@ static int set_sort_allow(void *base, const char *value, char *why, size_t whyle
 #define MAX_UPSTREAM_INFLIGHT_LIMIT ((uint64_t)DNS_FORWARD_MAX_INFLIGHT)
 #define MAX_CACHE_SIZE_LIMIT 1000000ull
 #define MAX_UPSTREAM_TIMEOUT_MS (600ull * 1000)
+/* One reply always goes out whatever the pending bound, so a small bound
+ * only slows a client down; the top is DNS_TCP_MAX_PENDING_LIMIT (a
+ * uv_buf_t's length). For all connections, the same 64G as the sort
+ * service's bytes in flight. */
+#define MIN_DNS_TCP_PENDING 512ull
+#define MIN_DNS_TCP_BUFFERED (64ull * 1024)
+#define MAX_DNS_TCP_BUFFERED (64ull * 1024 * 1024 * 1024)
+#define MAX_DNS_TCP_QUERIES_PER_TURN 1000000ull
 
 _Static_assert(LOOP_MAX_UPSTREAMS == DNS_FORWARD_MAX_UPSTREAMS,
                "every --upstream the parser takes must fit the forwarder");
@@ -210,6 +218,27 @@ static const loop_option_t options[] = {
     {.name = "dns-tcp-max-connections", .kind = LOOP_OPT_UINT, .flags = LOOP_OPT_SUFFIX,
      .metavar = "N", FIELD(dns_tcp.max_connections), .min = 1, .max = MAX_TCP_CONNECTIONS_LIMIT,
      .def = "1024", .help = "open DNS-over-TCP connections; more are accepted and closed"},
+    {.name = "dns-tcp-max-pending", .kind = LOOP_OPT_SIZE, .metavar = "SIZE",
+     FIELD(dns_tcp.max_pending_bytes), .min = MIN_DNS_TCP_PENDING,
+     .max = DNS_TCP_MAX_PENDING_LIMIT, .def = "64k",
+     .help = "replies one DNS-over-TCP client has not read yet; past it its queries wait "
+             "unread; suffixes k, M, G"},
+    {.name = "dns-tcp-max-buffered", .kind = LOOP_OPT_SIZE, .metavar = "SIZE",
+     FIELD(dns_tcp.max_buffered_bytes), .min = MIN_DNS_TCP_BUFFERED, .max = MAX_DNS_TCP_BUFFERED,
+     .def = "16M",
+     .help = "replies, unanswered queries and partial messages of all DNS-over-TCP clients; "
+             "past it only clients holding less than SIZE / --dns-tcp-max-connections (at "
+             "least 4k) are read; suffixes k, M, G"},
+    {.name = "dns-tcp-conn-queries-per-turn", .kind = LOOP_OPT_UINT, .metavar = "N",
+     FIELD(dns_tcp.conn_queries_per_turn), .min = 1, .max = MAX_DNS_TCP_QUERIES_PER_TURN,
+     .def = "128",
+     .help = "queries of one DNS-over-TCP connection answered per turn of the event loop; the "
+             "rest wait for a later turn"},
+    {.name = "dns-tcp-queries-per-turn", .kind = LOOP_OPT_UINT, .metavar = "N",
+     FIELD(dns_tcp.queries_per_turn), .min = 1, .max = MAX_DNS_TCP_QUERIES_PER_TURN,
+     .def = "2048",
+     .help = "the same for all DNS-over-TCP connections together, so that a pipelining flood "
+             "cannot hold UDP up for long"},
 
     {.section = "Forwarding (--unknown forward)", .name = "upstream", .kind = LOOP_OPT_CUSTOM,
      .flags = LOOP_OPT_REPEAT, .metavar = "ADDR[:PORT]",
@@ -226,6 +255,12 @@ static const loop_option_t options[] = {
      FIELD(forward.max_inflight), .min = 1, .max = MAX_UPSTREAM_INFLIGHT_LIMIT, .def = "1024",
      .help = "upstream queries at once (identical queries share one); past it, SERVFAIL at "
              "once"},
+    {.name = "upstream-udp-max-queries", .kind = LOOP_OPT_UINT, .metavar = "N",
+     FIELD(forward.udp_max_queries), .min = 0, .max = DNS_FORWARD_MAX_UDP_MAX_QUERIES,
+     .def = "16",
+     .help = "upstream queries sent from one UDP socket (one source port) before the next "
+             "ones go from a new socket, so that a spoofer must guess the port as well as "
+             "the ID; 0: one socket for as long as queries overlap"},
     {.name = "cache-size", .kind = LOOP_OPT_UINT, .metavar = "N", FIELD(forward.cache_size),
      .min = 0, .max = MAX_CACHE_SIZE_LIMIT, .unit = "entries", .def = "10000",
      .help = "cached answers, 0 disables; memory is bounded to 1 KiB per entry; SIGHUP empties "
@@ -429,7 +464,11 @@ static int finish(loop_config_t *cfg, char *err, size_t errlen) {
   cfg->sort.reuseport = cfg->reuseport;
   cfg->sort.linger_ms = LOOP_SORT_LINGER_MS;
   cfg->dns_tcp.reuseport = cfg->reuseport;
-  cfg->dns_tcp.max_pending_bytes = DNS_TCP_DEFAULT_MAX_PENDING_BYTES;
+  if (cfg->dns_tcp.conn_queries_per_turn > cfg->dns_tcp.queries_per_turn)
+    return loop_opts_fail(err, errlen,
+                          "--dns-tcp-conn-queries-per-turn (%zu) is more than "
+                          "--dns-tcp-queries-per-turn (%zu)",
+                          cfg->dns_tcp.conn_queries_per_turn, cfg->dns_tcp.queries_per_turn);
   if (cfg->drain_dns_ms == LOOP_DRAIN_DNS_AUTO)
     cfg->drain_dns_ms = cfg->metrics ? LOOP_DEFAULT_DRAIN_DNS_MS : 0;
   finish_exposure(cfg);

@@ -176,6 +176,11 @@ static void collect_dns(loop_prom_snapshot_t *s) {
     s->udp_refused_acl += u.refused_acl;
     s->tcp_refused_acl += t.refused_acl;
     s->dns_tcp_denied += t.denied;
+    s->tcp_buffered += t.buffered;
+    s->tcp_buffered_max += t.buffered_high_water;
+    if (t.conn_buffered_high_water > s->tcp_conn_buffered_max)
+      s->tcp_conn_buffered_max = t.conn_buffered_high_water;
+    s->tcp_deferred += t.deferred;
   }
 }
 
@@ -600,6 +605,13 @@ static int start_forward(void) {
   }
   loop_log(LOOP_LOG_INFO, "forwarding names outside the map to %s (timeout %llu ms, at most %zu queries in flight)",
            list, (unsigned long long)srv.cfg.forward.timeout_ms, srv.cfg.forward.max_inflight);
+  if (srv.cfg.forward.udp_max_queries == 0)
+    loop_log(LOOP_LOG_WARN, "--upstream-udp-max-queries 0: overlapping upstream queries share one "
+                            "source port; only the 16-bit ID stands against spoofed answers");
+  else
+    loop_log(LOOP_LOG_INFO, "a new upstream UDP socket every %zu queries (%s)",
+             srv.cfg.forward.udp_max_queries,
+             dns_forward_cares_rotates() ? "by c-ares" : "by a pool of c-ares channels");
   log_cache("cache");
   return 0;
 }

@@ -317,6 +317,17 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
         "DNS-over-TCP connections closed by --dns-tcp-idle-timeout.", s->tcp_idle_timeouts);
   plain(p, "dnsort_dns_tcp_bad_frames_total", LOOP_PROM_COUNTER,
         "DNS-over-TCP connections closed for a bad length prefix.", s->tcp_bad_frames);
+  plain(p, "dnsort_dns_tcp_buffered_bytes", LOOP_PROM_GAUGE,
+        "Bytes held for DNS-over-TCP clients: replies not yet taken, queries not yet "
+        "answered, partial messages (bounded by --dns-tcp-max-buffered).", s->tcp_buffered);
+  plain(p, "dnsort_dns_tcp_buffered_bytes_max", LOOP_PROM_GAUGE,
+        "The most bytes ever held for DNS-over-TCP clients at once.", s->tcp_buffered_max);
+  plain(p, "dnsort_dns_tcp_connection_buffered_bytes_max", LOOP_PROM_GAUGE,
+        "The most bytes ever held for one DNS-over-TCP connection (bounded by "
+        "--dns-tcp-max-pending, one read and one partial message).", s->tcp_conn_buffered_max);
+  plain(p, "dnsort_dns_tcp_deferred_total", LOOP_PROM_COUNTER,
+        "Times a DNS-over-TCP connection was put off to a later turn of the loop "
+        "(its share of the turn used, or --dns-tcp-max-buffered reached).", s->tcp_deferred);
 
   labelled_t refused[] = {{"udp", s->udp_refused_acl}, {"tcp", s->tcp_refused_acl}};
   one_label(p, "dnsort_dns_acl_refused_total", LOOP_PROM_COUNTER,
@@ -362,6 +373,10 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
   plain(p, "dnsort_dns_forward_invalid_answers_total", LOOP_PROM_COUNTER,
         "Upstream answers that were malformed or not for the question.",
         f->invalid_answers);
+  plain(p, "dnsort_dns_forward_dropped_records_total", LOOP_PROM_COUNTER,
+        "Records left out of upstream answers: not for the question's name or its CNAME "
+        "chain, or not the SOA, NS or proofs of a zone above it.",
+        f->dropped_records);
   plain(p, "dnsort_dns_forward_overloaded_total", LOOP_PROM_COUNTER,
         "Queries answered SERVFAIL at once: too many upstream queries in flight.",
         f->overloaded);

@@ -123,6 +123,10 @@ typedef struct {
   uint64_t sort_denied;
   uint64_t rrl_dropped;
   uint64_t rrl_slipped;
+  uint64_t tcp_buffered;           /* bytes held for clients now */
+  uint64_t tcp_buffered_max;       /* the most ever, per listener summed */
+  uint64_t tcp_conn_buffered_max;  /* the most ever for one connection */
+  uint64_t tcp_deferred;           /* connections put off to a later turn */
   /* The map. */
   uint64_t reloads_ok;
   uint64_t reloads_failed;

@@ -445,6 +445,323 @@ static void test_bad_compression_pointers_make_a_response_invalid(void **state) 
   dns_cache_free(c);
 }
 
+/* ---- dns_cache_check ---- */
+
+/* A record with a written-out owner ("" for the root); returns where its
+ * RDLENGTH is, for rr_end once the RDATA is written. */
+static size_t rr_begin(pkt_t *p, const char *owner, uint16_t type,
+                       uint16_t rclass, uint32_t ttl) {
+  put_name(p, owner);
+  put16(p, type);
+  put16(p, rclass);
+  put32(p, ttl);
+  size_t at = p->n;
+  put16(p, 0);
+  return at;
+}
+
+static void rr_end(pkt_t *p, size_t rdlen_at) {
+  size_t rdlen = p->n - rdlen_at - 2;
+  p->b[rdlen_at] = (uint8_t)(rdlen >> 8);
+  p->b[rdlen_at + 1] = (uint8_t)rdlen;
+}
+
+/* A response's header (ID 1, NOERROR, RD, RA) and its question. */
+static void response_start(pkt_t *p, const char *qname, uint16_t qtype,
+                           uint16_t flags, uint16_t an, uint16_t ns,
+                           uint16_t ar) {
+  header(p, 1, flags, 1, an, ns, ar);
+  put_name(p, qname);
+  put16(p, qtype);
+  put16(p, DNS_CLASS_IN);
+}
+
+static void rr_name(pkt_t *p, const char *owner, uint16_t type,
+                    const char *target) {
+  size_t at = rr_begin(p, owner, type, DNS_CLASS_IN, 300);
+  put_name(p, target);
+  rr_end(p, at);
+}
+
+static void rr_addr(pkt_t *p, const char *owner, uint8_t last_octet) {
+  size_t at = rr_begin(p, owner, DNS_TYPE_A, DNS_CLASS_IN, 300);
+  put32(p, 0xC0000200u | last_octet);
+  rr_end(p, at);
+}
+
+static void rr_opaque(pkt_t *p, const char *owner, uint16_t type) {
+  size_t at = rr_begin(p, owner, type, DNS_CLASS_IN, 300);
+  put32(p, 0x01020304);
+  rr_end(p, at);
+}
+
+/* What a checked response holds, record by record, read back with
+ * dns_wire's strict reader: "section owner type" lines. */
+static void describe(const uint8_t *msg, size_t len, char *text, size_t cap) {
+  dns_reader_t r = dns_reader(msg, len);
+  dns_header_t h;
+  dns_question_t q;
+  size_t used = 0;
+  assert_true(dns_read_header(&r, &h));
+  assert_true(dns_read_question(&r, &q));
+  unsigned total = (unsigned)h.ancount + h.nscount + h.arcount;
+  text[0] = '\0';
+  for (unsigned i = 0; i < total; i++) {
+    dns_record_t rr;
+    assert_int_equal(dns_read_record(&r, &rr), DNS_RECORD_OK);
+    dns_reader_t nr = dns_reader(msg, len);
+    uint8_t name[DNS_MAX_NAME];
+    size_t name_len;
+    char dotted[DNS_MAX_NAME + 1] = "";
+    nr.pos = rr.at;
+    assert_int_equal(dns_read_name(&nr, name, &name_len), DNS_NAME_OK);
+    size_t d = 0;
+    for (size_t at = 0; name[at] != 0; at += 1u + name[at]) {
+      memcpy(dotted + d, name + at + 1, name[at]);
+      d += name[at];
+      dotted[d++] = '.';
+    }
+    dotted[d] = '\0';
+    const char *sec = i < h.ancount ? "an" : i < (unsigned)h.ancount + h.nscount ? "ns" : "ar";
+    used += (size_t)snprintf(text + used, cap - used, "%s %s %u\n", sec,
+                             dotted[0] ? dotted : ".", rr.type);
+  }
+  assert_int_equal(r.pos, len);
+}
+
+static void check_clean(dns_cache_t *c, const client_t *q, const pkt_t *up,
+                        size_t *out_len, size_t *dropped) {
+  assert_int_equal(dns_cache_check(c, q->key, q->key_len, up->b, up->n, out,
+                                   sizeof(out), out_len, dropped),
+                   DNS_CACHE_CLEAN);
+}
+
+static dns_cache_check_t check(dns_cache_t *c, const client_t *q,
+                               const pkt_t *up) {
+  size_t n, dropped;
+  return dns_cache_check(c, q->key, q->key_len, up->b, up->n, out,
+                         sizeof(out), &n, &dropped);
+}
+
+/* Nothing to leave out: the response comes back byte for byte. */
+static void test_check_passes_a_clean_answer_as_received(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  size_t n, dropped;
+  const uint32_t ttls[] = {60, 60};
+  client(&q, 9, "www.example.com", DNS_TYPE_A, 1232, false);
+  make_positive(&up, "WWW.example.com", ttls, 2, true);
+  up.b[up.n++] = 0xEE; /* trailing garbage goes */
+  check_clean(c, &q, &up, &n, &dropped);
+  assert_int_equal(dropped, 0);
+  assert_int_equal(n, up.n - 1);
+  assert_memory_equal(out, up.b, n);
+  dns_cache_free(c);
+}
+
+/* An OPT record before another record is moved last (nothing is left
+ * out); one not owned by the root is rejected. */
+static void test_check_moves_an_opt_that_is_not_last(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  size_t n, dropped;
+  char text[256];
+  client(&q, 9, "www.example.com", DNS_TYPE_A, 1232, false);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 2);
+  rr_addr(&up, "www.example.com", 1);
+  rr_opt(&up);
+  rr_addr(&up, "www.example.com", 2);
+  check_clean(c, &q, &up, &n, &dropped);
+  assert_int_equal(dropped, 0);
+  describe(out, n, text, sizeof(text));
+  assert_string_equal(text, "an www.example.com. 1\n"
+                            "ar www.example.com. 1\n"
+                            "ar . 41\n");
+  pkt_t clean;
+  memcpy(clean.b, out, n);
+  clean.n = n;
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, clean.b, clean.n, 0),
+                   DNS_CACHE_STORED);
+
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 0, 0, 1);
+  put16(&up, 0xC00C); /* an OPT owned by the question's name */
+  put16(&up, DNS_TYPE_OPT);
+  put16(&up, 1232);
+  put32(&up, 0);
+  put16(&up, 0);
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+  dns_cache_free(c);
+}
+
+/* A CNAME whose target is a pointer to itself, into the header or
+ * forward, a pair of pointers aiming at each other, an RDATA longer
+ * than its name, an OPT among the answers, a second OPT, another
+ * question: all rejected, as is the response cut anywhere. The same CNAME
+ * pointing back at the question's name is fine. */
+static void test_check_rejects_bad_names_anywhere(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q, other;
+  pkt_t up;
+  client(&q, 9, "www.example.com", DNS_TYPE_A, 0, false);
+  client(&other, 9, "xyz.example.com", DNS_TYPE_A, 0, false);
+  enum { qend = DNS_HEADER_SIZE + 17 + 4 };
+
+  /* www.example.com CNAME <pointer>, at a known offset. */
+  enum { target_at = qend + 2 + 10 };
+  const uint16_t targets[] = {0xC000 | target_at, 0xC000 | 4,
+                              0xC000 | (target_at + 2)};
+  for (size_t i = 0; i < ARRAY_LEN(targets); i++) {
+    response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
+    put16(&up, 0xC00C);
+    put16(&up, DNS_TYPE_CNAME);
+    put16(&up, DNS_CLASS_IN);
+    put32(&up, 60);
+    put16(&up, 2);
+    assert_int_equal(up.n, target_at);
+    put16(&up, targets[i]);
+    assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+  }
+  /* Two pointers that aim at each other, in an owner. */
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
+  put16(&up, 0xC000 | (qend + 2));
+  put16(&up, 0xC000 | qend);
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+
+  /* A good CNAME back to the question, then the same with a spare byte
+   * in its RDATA. */
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
+  put16(&up, 0xC00C);
+  put16(&up, DNS_TYPE_CNAME);
+  put16(&up, DNS_CLASS_IN);
+  put32(&up, 60);
+  put16(&up, 2);
+  put16(&up, 0xC00C);
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_CLEAN);
+  for (size_t len = 0; len < up.n; len++) {
+    size_t n, dropped;
+    assert_int_equal(dns_cache_check(c, q.key, q.key_len, up.b, len, out,
+                                     sizeof(out), &n, &dropped),
+                     DNS_CACHE_REJECTED);
+  }
+  assert_int_equal(check(c, &other, &up), DNS_CACHE_REJECTED);
+  up.b[up.n - 3] = 3;
+  up.b[up.n++] = 0;
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+
+  /* OPT in the answer section; two OPTs. */
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 1, 0, 0);
+  rr_opt(&up);
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 0, 0, 2);
+  rr_opt(&up);
+  rr_opt(&up);
+  assert_int_equal(check(c, &q, &up), DNS_CACHE_REJECTED);
+  dns_cache_free(c);
+}
+
+/* www.example.com -> a.example.net -> b.example.org, the records in
+ * reverse order, with out-of-bailiwick extras in every section: the chain,
+ * the zone's NS above it, the chain's own additional record and the OPT
+ * stay (the OPT last); everything else goes. The rebuilt response reads
+ * back strictly, is cached and answers the client. */
+static void test_check_keeps_the_cname_chain_and_drops_the_rest(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q;
+  pkt_t up;
+  size_t n, dropped;
+  char text[1024];
+  client(&q, 0x4242, "www.example.com", DNS_TYPE_A, 1232, false);
+
+  response_start(&up, "www.example.com", DNS_TYPE_A, 0x8180, 5, 2, 4);
+  rr_addr(&up, "b.example.org", 7);
+  rr_addr(&up, "evil.example", 66);
+  rr_name(&up, "a.example.net", DNS_TYPE_CNAME, "b.example.org");
+  rr_name(&up, "www.example.com", DNS_TYPE_CNAME, "a.example.net");
+  size_t ch = rr_begin(&up, "b.example.org", DNS_TYPE_A, 3, 300); /* CHAOS */
+  put32(&up, 1);
+  rr_end(&up, ch);
+  rr_name(&up, "example.org", DNS_TYPE_NS, "ns.example.org");
+  rr_name(&up, "evil.example", DNS_TYPE_NS, "ns.evil.example");
+  rr_opt(&up);                      /* not last: moved to the end */
+  rr_addr(&up, "ns.evil.example", 9);
+  rr_opaque(&up, "b.example.org", DNS_TYPE_AAAA);
+  rr_addr(&up, "ns.example.org", 8); /* glue, not for the chain */
+
+  check_clean(c, &q, &up, &n, &dropped);
+  assert_int_equal(dropped, 5);
+  describe(out, n, text, sizeof(text));
+  assert_string_equal(text, "an b.example.org. 1\n"
+                            "an a.example.net. 5\n"
+                            "an www.example.com. 5\n"
+                            "ns example.org. 2\n"
+                            "ar b.example.org. 28\n"
+                            "ar . 41\n");
+  /* The question's name is the question's bytes, by pointer. */
+  assert_non_null(memmem(out, n, "\xc0\x0c\x00\x05", 4));
+
+  /* Checked and rebuilt, it is an ordinary response to keep and serve. */
+  pkt_t clean;
+  memcpy(clean.b, out, n);
+  clean.n = n;
+  assert_int_equal(dns_cache_store(c, q.key, q.key_len, clean.b, clean.n, 0),
+                   DNS_CACHE_STORED);
+  size_t r = dns_cache_answer(c, q.key, q.key_len, &q.q, 1232, 0, out,
+                              sizeof(out));
+  assert_true(r > 0);
+  assert_int_equal(get16(out), 0x4242);
+  assert_int_equal(get16(out + 6), 3);
+  dns_cache_free(c);
+}
+
+/* NXDOMAIN: the SOA of a zone above the name and the NSEC and RRSIG
+ * records under that zone stay; an NSEC of another zone, an A record for
+ * another name and an NS below the question's name go. A query for the
+ * CNAME itself does not follow it; a CNAME loop ends. */
+static void test_check_keeps_negative_proofs_and_ends_loops(void **state) {
+  (void)state;
+  dns_cache_t *c = new_cache(4, 0);
+  client_t q, cname_q;
+  pkt_t up;
+  size_t n, dropped;
+  char text[1024];
+  client(&q, 1, "x.example.com", DNS_TYPE_A, 1232, true);
+
+  response_start(&up, "x.example.com", DNS_TYPE_A, 0x8183, 0, 6, 1);
+  rr_opaque(&up, "w.example.com", 47);   /* NSEC before its SOA */
+  rr_soa(&up, 300, 60);
+  rr_opaque(&up, "example.com", 46);     /* RRSIG */
+  rr_opaque(&up, "a.evil.example", 47);
+  rr_addr(&up, "ns.example.com", 5);
+  rr_name(&up, "y.x.example.com", DNS_TYPE_NS, "ns.example.com");
+  rr_opt(&up);
+  check_clean(c, &q, &up, &n, &dropped);
+  assert_int_equal(dropped, 3);
+  describe(out, n, text, sizeof(text));
+  assert_string_equal(text, "ns w.example.com. 47\n"
+                            "ns example.com. 6\n"
+                            "ns example.com. 46\n"
+                            "ar . 41\n");
+
+  /* a CNAME b, b CNAME a: both kept, the walk ends. Asked for the CNAME
+   * of a, b's record is not part of the answer. */
+  client(&q, 1, "a.example.com", DNS_TYPE_A, 0, false);
+  client(&cname_q, 1, "a.example.com", DNS_TYPE_CNAME, 0, false);
+  for (int type = 0; type < 2; type++) {
+    response_start(&up, "a.example.com", type == 0 ? DNS_TYPE_A : DNS_TYPE_CNAME, 0x8180, 2, 0, 0);
+    rr_name(&up, "a.example.com", DNS_TYPE_CNAME, "b.example.com");
+    rr_name(&up, "b.example.com", DNS_TYPE_CNAME, "a.example.com");
+    check_clean(c, type == 0 ? &q : &cname_q, &up, &n, &dropped);
+    assert_int_equal(dropped, (size_t)type);
+  }
+  dns_cache_free(c);
+}
+
 static void test_lru_evicts_the_least_recently_used(void **state) {
   (void)state;
   dns_cache_t *c = new_cache(2, 0);
@@ -770,6 +1087,11 @@ int main(void) {
       cmocka_unit_test(test_uncacheable_responses_are_not_stored),
       cmocka_unit_test(test_responses_for_another_question_are_invalid),
       cmocka_unit_test(test_bad_compression_pointers_make_a_response_invalid),
+      cmocka_unit_test(test_check_passes_a_clean_answer_as_received),
+      cmocka_unit_test(test_check_rejects_bad_names_anywhere),
+      cmocka_unit_test(test_check_moves_an_opt_that_is_not_last),
+      cmocka_unit_test(test_check_keeps_the_cname_chain_and_drops_the_rest),
+      cmocka_unit_test(test_check_keeps_negative_proofs_and_ends_loops),
       cmocka_unit_test(test_lru_evicts_the_least_recently_used),
       cmocka_unit_test(test_byte_bound_evicts_and_refuses_oversized),
       cmocka_unit_test(test_size_zero_stores_nothing_but_still_checks),

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <uv.h>
 
 #include "dns_forward.h"
@@ -24,6 +25,9 @@ typedef struct {
   upstream_mode_t mode;
   int upstream_queries;
   uint16_t ids[512];            /* IDs the upstream saw, in order */
+  uint16_t ports[512];          /* the distinct source ports they came from */
+  int port_queries[512];        /* and how many from each */
+  size_t n_ports;
   uint8_t last_query[512];
   size_t last_query_len;
   dns_forward_t *fwd;
@@ -91,6 +95,14 @@ static void up_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   if (fx->upstream_queries < (int)ARRAY_LEN(fx->ids))
     fx->ids[fx->upstream_queries] = get16(up_buf);
   fx->upstream_queries++;
+  uint16_t port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+  size_t k = 0;
+  while (k < fx->n_ports && fx->ports[k] != port)
+    k++;
+  if (k == fx->n_ports && k < ARRAY_LEN(fx->ports))
+    fx->ports[fx->n_ports++] = port;
+  if (k < ARRAY_LEN(fx->ports))
+    fx->port_queries[k]++;
   fx->last_query_len = (size_t)nread < sizeof(fx->last_query) ? (size_t)nread : sizeof(fx->last_query);
   memcpy(fx->last_query, up_buf, fx->last_query_len);
   if (fx->mode == UP_IGNORE)
@@ -164,10 +176,15 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void start(fixture_t *fx, upstream_mode_t mode, uint64_t timeout_ms,
-                  size_t max_inflight, size_t cache_size) {
+static void start_rotating(fixture_t *fx, upstream_mode_t mode,
+                           uint64_t timeout_ms, size_t max_inflight,
+                           size_t cache_size, size_t udp_max_queries) {
   dns_forward_config_t cfg;
   dns_forward_config_default(&cfg);
+  cfg.udp_max_queries = udp_max_queries;
+  /* The pool, whatever c-ares we run with: c-ares >= 1.20 would rotate
+   * by itself. */
+  cfg.own_rotation = true;
   cfg.upstreams = &fx->upstream_addr;
   cfg.n_upstreams = 1;
   cfg.timeout_ms = timeout_ms;
@@ -175,6 +192,12 @@ static void start(fixture_t *fx, upstream_mode_t mode, uint64_t timeout_ms,
   cfg.cache_size = cache_size;
   fx->mode = mode;
   assert_int_equal(dns_forward_new(&fx->loop, &cfg, &fx->fwd), 0);
+}
+
+static void start(fixture_t *fx, upstream_mode_t mode, uint64_t timeout_ms,
+                  size_t max_inflight, size_t cache_size) {
+  start_rotating(fx, mode, timeout_ms, max_inflight, cache_size,
+                 DNS_FORWARD_DEFAULT_UDP_MAX_QUERIES);
 }
 
 /* Run the loop until *count reaches want, failing after limit_ms. */
@@ -387,6 +410,83 @@ static void test_malformed_answer_is_servfail(void **state) {
   assert_int_equal(st.cache.entries, 0);
 }
 
+static int most_queries_on_one_port(const fixture_t *fx) {
+  int most = 0;
+  for (size_t i = 0; i < fx->n_ports; i++)
+    most = fx->port_queries[i] > most ? fx->port_queries[i] : most;
+  return most;
+}
+
+/* 100 overlapping queries at 10 per socket leave from 10 sockets, none
+ * with more than 10; with rotation off, all from one. */
+static void test_overlapping_queries_leave_from_rotating_ports(void **state) {
+  fixture_t *fx = *state;
+  static client_t c[100];
+  char name[32];
+  for (int round = 0; round < 2; round++) {
+    size_t per_socket = round == 0 ? 10 : 0;
+    start_rotating(fx, UP_IGNORE, 10000, 1024, 100, per_socket);
+    fx->upstream_queries = 0;
+    fx->n_ports = 0;
+    memset(fx->port_queries, 0, sizeof(fx->port_queries));
+    for (int i = 0; i < 100; i++) {
+      snprintf(name, sizeof(name), "r%d.n%d.example", round, i);
+      send_query(fx, &c[i], (uint16_t)i, name);
+    }
+    run_until(fx, &fx->upstream_queries, 100, 2000);
+    if (per_socket > 0) {
+      assert_int_equal(fx->n_ports, 10);
+      assert_int_equal(most_queries_on_one_port(fx), 10);
+    } else {
+      assert_int_equal(fx->n_ports, 1);
+    }
+    dns_forward_stats_t st;
+    dns_forward_stats(fx->fwd, &st);
+    assert_int_equal(st.port_overruns, 0);
+    calls = 0;
+    dns_forward_close(fx->fwd, on_fwd_closed, fx);
+    run_until(fx, &fx->closed, round + 1, 2000);
+    assert_int_equal(calls, 100);
+  }
+}
+
+/* Answered queries free their channel: one after the other, queries keep
+ * being answered and never go past the bound on one socket. The pool is
+ * bounded by DNS_FORWARD_MAX_CHANNELS: at one query per socket, the
+ * queries past it go round the sockets (counted). */
+static void test_channel_pool_is_reused_and_bounded(void **state) {
+  fixture_t *fx = *state;
+  static client_t c[DNS_FORWARD_MAX_CHANNELS + 50];
+  char name[32];
+  start_rotating(fx, UP_ANSWER, 5000, 1024, 0, 3);
+  for (int i = 0; i < 30; i++) {
+    snprintf(name, sizeof(name), "seq%d.example", i);
+    calls = 0;
+    send_query(fx, &c[0], (uint16_t)i, name);
+    run_until(fx, &calls, 1, 2000);
+    assert_int_equal(c[0].reply[3] & 0xF, DNS_RCODE_NOERROR);
+  }
+  assert_true(most_queries_on_one_port(fx) <= 3);
+  dns_forward_close(fx->fwd, on_fwd_closed, fx);
+  run_until(fx, &fx->closed, 1, 2000);
+
+  start_rotating(fx, UP_IGNORE, 10000, 1024, 0, 1);
+  fx->upstream_queries = 0;
+  fx->n_ports = 0;
+  memset(fx->port_queries, 0, sizeof(fx->port_queries));
+  int n = (int)ARRAY_LEN(c);
+  for (int i = 0; i < n; i++) {
+    snprintf(name, sizeof(name), "wide%d.example", i);
+    send_query(fx, &c[i], (uint16_t)i, name);
+  }
+  run_until(fx, &fx->upstream_queries, n, 5000);
+  assert_int_equal(fx->n_ports, DNS_FORWARD_MAX_CHANNELS);
+  assert_true(most_queries_on_one_port(fx) <= 2); /* spread, not piled up */
+  dns_forward_stats_t st;
+  dns_forward_stats(fx->fwd, &st);
+  assert_int_equal(st.port_overruns, n - DNS_FORWARD_MAX_CHANNELS);
+}
+
 static void test_close_with_queries_in_flight_leaves_a_clean_loop(void **state) {
   fixture_t *fx = *state;
   static client_t c[200];
@@ -430,6 +530,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_inflight_bound_is_servfail_at_once, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_answer_is_servfail, setup, teardown),
       cmocka_unit_test_setup_teardown(test_close_with_queries_in_flight_leaves_a_clean_loop, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_overlapping_queries_leave_from_rotating_ports, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_channel_pool_is_reused_and_bounded, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -299,6 +299,51 @@ static void test_max_size_message_whole_and_split(void **state) {
   free(wire);
 }
 
+/* A large message cut by the end of an input grows the reader's buffer;
+ * dns_stream_held says so, and trim gives it back once the message is
+ * out, but keeps a small buffer and never frees one still in use. */
+static void test_held_counts_the_buffer_and_trim_gives_back_large_ones(
+    void **state) {
+  (void)state;
+  size_t wire_len;
+  uint8_t *wire = make_max_message(&wire_len);
+  const uint8_t *msg;
+  size_t msg_len;
+  size_t pos = 0;
+  dns_stream_t r;
+
+  dns_stream_init(&r);
+  assert_int_equal(dns_stream_held(&r), 0);
+  assert_int_equal(dns_stream_next(&r, wire, 1000, &pos, &msg, &msg_len),
+                   DNS_STREAM_NEED_MORE);
+  assert_true(dns_stream_held(&r) >= DNS_STREAM_MAX_MESSAGE - 1);
+  dns_stream_trim(&r); /* mid-message: nothing is given back */
+  assert_true(dns_stream_held(&r) >= DNS_STREAM_MAX_MESSAGE - 1);
+  pos = 0;
+  assert_int_equal(dns_stream_next(&r, wire + 1000, wire_len - 1000, &pos,
+                                   &msg, &msg_len),
+                   DNS_STREAM_MESSAGE);
+  assert_memory_equal(msg, wire + 2, DNS_STREAM_MAX_MESSAGE);
+  dns_stream_trim(&r);
+  assert_int_equal(dns_stream_held(&r), 0);
+
+  /* A small message cut in two keeps its small buffer for the next. */
+  pos = 0;
+  assert_int_equal(dns_stream_next(&r, pipelined, 3, &pos, &msg, &msg_len),
+                   DNS_STREAM_NEED_MORE);
+  size_t small = dns_stream_held(&r);
+  assert_true(small > 0 && small < 1024);
+  pos = 3;
+  assert_int_equal(dns_stream_next(&r, pipelined, sizeof(pipelined), &pos,
+                                   &msg, &msg_len),
+                   DNS_STREAM_MESSAGE);
+  dns_stream_trim(&r);
+  assert_int_equal(dns_stream_held(&r), small);
+  dns_stream_free(&r);
+  assert_int_equal(dns_stream_held(&r), 0);
+  free(wire);
+}
+
 static void test_empty_input_needs_more_and_uses_nothing(void **state) {
   (void)state;
   dns_stream_t r;
@@ -377,6 +422,7 @@ int main(void) {
       cmocka_unit_test(test_zero_length_is_a_bad_frame_and_stays_one),
       cmocka_unit_test(test_zero_length_split_across_chunks),
       cmocka_unit_test(test_max_size_message_whole_and_split),
+      cmocka_unit_test(test_held_counts_the_buffer_and_trim_gives_back_large_ones),
       cmocka_unit_test(test_empty_input_needs_more_and_uses_nothing),
       cmocka_unit_test(test_put_prefix_and_frame),
       cmocka_unit_test(test_frame_round_trips_through_reader),

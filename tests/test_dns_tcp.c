@@ -48,6 +48,9 @@ struct fixture {
   uv_loop_t loop;
   uv_timer_t timeout;
   uv_timer_t pause;
+  uv_check_t after_poll;       /* watches each turn's count, when started */
+  size_t most_in_a_turn;
+  size_t reply_spread;         /* widest gap between two clients' counts */
   bool timed_out;
   bool paused;
   dns_tcp_t *server;
@@ -280,8 +283,47 @@ static void client_send_query(client_t *c, uint16_t id, const char *name) {
   client_send(c, wire, make_framed_query(id, name, wire));
 }
 
+/* n pipelined queries for name, IDs first_id, first_id + 1, ..., in one
+ * write; returns the length of one framed query. */
+static size_t client_send_burst(client_t *c, uint16_t first_id, size_t n,
+                                const char *name) {
+  uint8_t one[DNS_MAX_NAME + 64];
+  size_t one_len = make_framed_query(0, name, one);
+  uint8_t *wire = malloc(n * one_len);
+  assert_non_null(wire);
+  for (size_t i = 0; i < n; i++)
+    make_framed_query((uint16_t)(first_id + i), name, wire + i * one_len);
+  client_send(c, wire, n * one_len);
+  free(wire);
+  return one_len;
+}
+
 static bool client_gone(const client_t *c) {
   return c->eof || c->read_error != 0;
+}
+
+/* After each poll: the most queries the server answered in one turn, and
+ * how far apart the clients in use are in replies received. */
+static void on_after_poll(uv_check_t *h) {
+  fixture_t *fx = h->data;
+  if (fx->server->turn_answered > fx->most_in_a_turn)
+    fx->most_in_a_turn = fx->server->turn_answered;
+  size_t lo = SIZE_MAX, hi = 0;
+  for (size_t i = 0; i < MAX_CLIENTS; i++) {
+    if (!fx->clients[i].used)
+      continue;
+    size_t n = fx->clients[i].n_replies;
+    lo = n < lo ? n : lo;
+    hi = n > hi ? n : hi;
+  }
+  if (hi > lo && hi - lo > fx->reply_spread)
+    fx->reply_spread = hi - lo;
+}
+
+static void watch_turns(fixture_t *fx) {
+  assert_int_equal(uv_check_init(&fx->loop, &fx->after_poll), 0);
+  fx->after_poll.data = fx;
+  assert_int_equal(uv_check_start(&fx->after_poll, on_after_poll), 0);
 }
 
 /* ---- server ---- */
@@ -676,6 +718,117 @@ static void test_client_that_never_reads_is_bounded(void **state) {
                  &facebook_addr, 1);
 }
 
+/* Far more pipelined queries than one turn's share: they are answered a
+ * share at a time, over many turns, in order; no turn answers more than
+ * its budget; and once the replies are written nothing is held. */
+static void test_pipelined_queries_are_spread_over_turns_in_order(
+    void **state) {
+  fixture_t *fx = *state;
+  enum { N = 100, PER_CONN = 4, PER_TURN = 8 };
+  dns_tcp_config_t cfg = {.conn_queries_per_turn = PER_CONN,
+                          .queries_per_turn = PER_TURN};
+  start_server(fx, &cfg);
+  watch_turns(fx);
+  client_t *c = client_open(fx);
+  client_send_burst(c, 0, N, "facebook.com");
+  RUN_UNTIL(fx, c->n_replies == N);
+  assert_int_equal(c->out_of_order, 0);
+  assert_int_equal(fx->server->queries, N);
+  assert_true(fx->most_in_a_turn <= PER_CONN);
+  assert_true(fx->server->deferred >= N / PER_CONN - 1);
+  assert_a_reply(c->replies[0], c->reply_len[0], 0, "facebook.com",
+                 &facebook_addr, 1);
+  RUN_UNTIL(fx, fx->server->buffered == 0);
+  assert_false(client_gone(c));
+}
+
+/* Three connections pipelining at once share each turn: none gets ahead
+ * of the others by more than a few turns' shares, and no turn answers
+ * more than queries_per_turn. */
+static void test_pipelining_connections_share_each_turn(void **state) {
+  fixture_t *fx = *state;
+  enum { N = 120, PER_CONN = 4, PER_TURN = 8, CLIENTS = 3 };
+  dns_tcp_config_t cfg = {.conn_queries_per_turn = PER_CONN,
+                          .queries_per_turn = PER_TURN};
+  start_server(fx, &cfg);
+  client_t *c[CLIENTS];
+  for (size_t i = 0; i < CLIENTS; i++)
+    c[i] = client_open(fx);
+  watch_turns(fx);
+  for (size_t i = 0; i < CLIENTS; i++)
+    client_send_burst(c[i], 0, N, "wipo.int");
+  RUN_UNTIL(fx, c[0]->n_replies == N && c[1]->n_replies == N &&
+                    c[2]->n_replies == N);
+  for (size_t i = 0; i < CLIENTS; i++)
+    assert_int_equal(c[i]->out_of_order, 0);
+  assert_true(fx->most_in_a_turn <= PER_TURN);
+  /* Served one after the other, the gap would reach N. */
+  assert_true(fx->reply_spread <= 4 * PER_CONN);
+}
+
+/* A client that sends queries and the start of a large one, then goes:
+ * while it is connected the partial message counts in what is held; once
+ * it is gone nothing is. */
+static void test_held_bytes_are_counted_and_given_back(void **state) {
+  fixture_t *fx = *state;
+  enum { BIG = 1000 };
+  start_server(fx, NULL);
+  client_t *c = client_open(fx);
+  client_send_burst(c, 0, 10, "yougov.com");
+  uint8_t partial[DNS_STREAM_PREFIX_LEN + BIG / 2];
+  memset(partial, 0, sizeof(partial));
+  assert_true(dns_stream_put_prefix(partial, BIG));
+  client_send(c, partial, sizeof(partial));
+  RUN_UNTIL(fx, c->n_replies == 10 && c->writes_done == 2);
+  RUN_UNTIL(fx, fx->server->buffered >= BIG);
+  assert_true(fx->server->conn_buffered_high_water >= BIG);
+  assert_true(fx->server->buffered_high_water >= fx->server->buffered);
+
+  uv_close((uv_handle_t *)&c->tcp, NULL);
+  RUN_UNTIL(fx, fx->server->net.n_conns == 0);
+  assert_int_equal(fx->server->buffered, 0);
+}
+
+/* Past max_buffered_bytes a client that holds more than its fair share
+ * (here one that never reads) stops being read, while one that holds
+ * nothing is still served; the total stays within the bound plus what one
+ * connection can add in a turn; and the first client, once it reads,
+ * gets every reply in order. */
+static void test_max_buffered_holds_back_the_client_that_holds_most(
+    void **state) {
+  fixture_t *fx = *state;
+  enum { N = 3000, MAX_BUFFERED = 8192, PER_CONN = 8 };
+  dns_tcp_config_t cfg = {.max_buffered_bytes = MAX_BUFFERED,
+                          .max_connections = 2,
+                          .conn_queries_per_turn = PER_CONN};
+  start_server(fx, &cfg);
+  int size = 4096;
+  assert_int_equal(
+      uv_send_buffer_size((uv_handle_t *)&fx->server->net.listener, &size), 0);
+  client_t *hog = client_new(fx);
+  size = 4096;
+  assert_int_equal(uv_recv_buffer_size((uv_handle_t *)&hog->tcp, &size), 0);
+  client_connect(hog, false);
+  size_t reply_len = client_send_burst(hog, 0, N, "facebook.com") + 16;
+
+  RUN_UNTIL(fx, fx->server->buffered >= MAX_BUFFERED);
+  run_for(fx, 200);
+  size_t bound = MAX_BUFFERED + DNS_TCP_READ_CHUNK + PER_CONN * reply_len;
+  assert_true(fx->server->buffered_high_water <= bound);
+  assert_true(fx->server->queries < N);
+
+  client_t *light = client_open(fx);
+  client_send_query(light, 7, "wipo.int");
+  RUN_UNTIL(fx, light->n_replies == 1);
+  assert_a_reply(light->replies[0], light->reply_len[0], 7, "wipo.int",
+                 &wipo_addr, 1);
+
+  client_start_reading(hog);
+  RUN_UNTIL(fx, hog->n_replies == N);
+  assert_int_equal(hog->out_of_order, 0);
+  assert_true(fx->server->buffered_high_water <= bound);
+}
+
 static void test_close_with_open_connections_frees_everything(void **state) {
   fixture_t *fx = *state;
   start_server(fx, NULL);
@@ -753,6 +906,10 @@ int main(void) {
       T(test_half_closed_client_gets_its_replies_then_close),
       T(test_forwarded_query_gets_servfail_for_now),
       T(test_client_that_never_reads_is_bounded),
+      T(test_pipelined_queries_are_spread_over_turns_in_order),
+      T(test_pipelining_connections_share_each_turn),
+      T(test_held_bytes_are_counted_and_given_back),
+      T(test_max_buffered_holds_back_the_client_that_holds_most),
       T(test_close_with_open_connections_frees_everything),
       T(test_reuseport_lets_two_servers_share_a_port),
   };

@@ -193,6 +193,46 @@ static void test_dns_options(void **state) {
   assert_int_equal(PARSE(&cfg, err, "--unknown-address", "1.2.3.4:53"), -1);
 }
 
+/* The DNS-over-TCP fairness limits: defaults, the edges, and the per-turn
+ * count of one connection never above all connections'. */
+static void test_dns_tcp_fairness_options(void **state) {
+  (void)state;
+  char err[256];
+  assert_int_equal(PARSE(&cfg, err, "--sort", "127.0.0.1:0"), 0);
+  assert_int_equal(cfg.dns_tcp.max_pending_bytes, DNS_TCP_DEFAULT_MAX_PENDING_BYTES);
+  assert_int_equal(cfg.dns_tcp.max_buffered_bytes, DNS_TCP_DEFAULT_MAX_BUFFERED_BYTES);
+  assert_int_equal(cfg.dns_tcp.conn_queries_per_turn, DNS_TCP_DEFAULT_CONN_QUERIES_PER_TURN);
+  assert_int_equal(cfg.dns_tcp.queries_per_turn, DNS_TCP_DEFAULT_QUERIES_PER_TURN);
+
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-max-pending", "512", "--dns-tcp-max-buffered", "64k",
+                         "--dns-tcp-conn-queries-per-turn", "1", "--dns-tcp-queries-per-turn", "1"),
+                   0);
+  assert_int_equal(cfg.dns_tcp.max_pending_bytes, 512);
+  assert_int_equal(cfg.dns_tcp.max_buffered_bytes, 64 * 1024);
+  assert_int_equal(cfg.dns_tcp.conn_queries_per_turn, 1);
+  assert_int_equal(cfg.dns_tcp.queries_per_turn, 1);
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-max-pending", "1G", "--dns-tcp-max-buffered", "64G",
+                         "--dns-tcp-conn-queries-per-turn", "1000000",
+                         "--dns-tcp-queries-per-turn", "1000000"),
+                   0);
+  assert_int_equal(cfg.dns_tcp.max_buffered_bytes, 64ull << 30);
+
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-max-pending", "511"), -1);
+  assert_non_null(strstr(err, "--dns-tcp-max-pending"));
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-max-pending", "1073741825"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-max-buffered", "65535"), -1);
+  assert_non_null(strstr(err, "--dns-tcp-max-buffered"));
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-max-buffered", "68719476737"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-conn-queries-per-turn", "0"), -1);
+  assert_non_null(strstr(err, "--dns-tcp-conn-queries-per-turn"));
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-queries-per-turn", "1000001"), -1);
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-queries-per-turn", "1k"), -1);
+  assert_non_null(strstr(err, "--dns-tcp-queries-per-turn"));
+  /* The default of 2048 for all connections is below 2049 for one. */
+  assert_int_equal(PARSE(&cfg, err, "--dns-tcp-conn-queries-per-turn", "2049"), -1);
+  assert_non_null(strstr(err, "more than --dns-tcp-queries-per-turn"));
+}
+
 static void test_sort_limits(void **state) {
   (void)state;
   char err[256];
@@ -332,6 +372,16 @@ static void test_forward_options(void **state) {
                          "--max-upstream-inflight", "0"), -1);
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
                          "--max-upstream-inflight", "50000"), 0);
+  /* Queries per upstream socket: 0 (never rotate) to 65535. */
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-udp-max-queries", "0"), 0);
+  assert_int_equal(cfg.forward.udp_max_queries, 0);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-udp-max-queries", "65535"), 0);
+  assert_int_equal(cfg.forward.udp_max_queries, 65535);
+  assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
+                         "--upstream-udp-max-queries", "65536"), -1);
+  assert_non_null(strstr(err, "--upstream-udp-max-queries"));
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
                          "--max-upstream-inflight", "50001"), -1);
   assert_int_equal(PARSE(&cfg, err, "--unknown", "forward", "--upstream", "::1",
@@ -434,6 +484,7 @@ static void test_table_defaults_match_the_services(void **state) {
   assert_int_equal(cfg.forward.cache_size, f.cache_size);
   assert_int_equal(cfg.forward.cache_max_ttl, f.cache_max_ttl);
   assert_int_equal(cfg.forward.cache_neg_ttl, f.cache_neg_ttl);
+  assert_int_equal(cfg.forward.udp_max_queries, f.udp_max_queries);
   dns_zone_options_t z;
   dns_zone_options_default(&z);
   assert_int_equal(cfg.load.options.ttl, z.ttl);
@@ -442,6 +493,10 @@ static void test_table_defaults_match_the_services(void **state) {
   assert_memory_equal(cfg.load.options.unknown_addrs, z.unknown_addrs, sizeof(z.unknown_addrs[0]));
   assert_int_equal(cfg.dns_tcp.idle_timeout_ms, DNS_TCP_DEFAULT_IDLE_TIMEOUT_MS);
   assert_int_equal(cfg.dns_tcp.max_connections, DNS_TCP_DEFAULT_MAX_CONNECTIONS);
+  assert_int_equal(cfg.dns_tcp.max_pending_bytes, DNS_TCP_DEFAULT_MAX_PENDING_BYTES);
+  assert_int_equal(cfg.dns_tcp.max_buffered_bytes, DNS_TCP_DEFAULT_MAX_BUFFERED_BYTES);
+  assert_int_equal(cfg.dns_tcp.conn_queries_per_turn, DNS_TCP_DEFAULT_CONN_QUERIES_PER_TURN);
+  assert_int_equal(cfg.dns_tcp.queries_per_turn, DNS_TCP_DEFAULT_QUERIES_PER_TURN);
   assert_true(cfg.load.default_map);
   assert_true(cfg.dns_on);
   assert_true(cfg.sort_on);
@@ -909,6 +964,7 @@ int main(void) {
       cmocka_unit_test(test_drain_dns_default_follows_metrics),
       cmocka_unit_test(test_unknown_and_incomplete_options_are_named),
       cmocka_unit_test(test_dns_options),
+      cmocka_unit_test(test_dns_tcp_fairness_options),
       cmocka_unit_test(test_sort_limits),
       cmocka_unit_test(test_hostile_client_limits),
       cmocka_unit_test(test_forward_options),

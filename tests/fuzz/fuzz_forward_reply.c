@@ -62,6 +62,7 @@ static void client_init(client_t *c, const dns_query_t *q, size_t limit) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static uv_loop_t loop;
   static dns_forward_t *f;
+  static fwd_channel_t channel; /* what the query was sent on */
   static uint8_t answer[DNS_MAX_MESSAGE];
   static uint8_t out[DNS_MAX_MESSAGE];
   uint8_t pkt[QUERY_MAX], flipped_pkt[QUERY_MAX];
@@ -118,6 +119,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   p->chain = f->buckets[p->hash & f->mask];
   f->buckets[p->hash & f->mask] = p;
   f->inflight = 1;
+  channel.f = f;
+  channel.inflight = 1;
+  p->ch = &channel;
 
   client_init(&clients[0], &q, limit_for(&q, tcp ? DNS_TRANSPORT_TCP
                                                  : DNS_TRANSPORT_UDP));
@@ -144,6 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FUZZ_CHECK(clients[i].servfail);
   }
   FUZZ_CHECK(f->inflight == 0 && f->waiters == 0 && !id_in_use(f, 0x5555));
+  FUZZ_CHECK(channel.inflight == 0 && channel.sent == 0);
   for (size_t b = 0; b <= f->mask; b++)
     FUZZ_CHECK(f->buckets[b] == NULL);
 

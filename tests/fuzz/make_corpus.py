@@ -143,6 +143,30 @@ UPSTREAM = {
         "p.example", answers=[rr(b"\xc0\x40", 1, 30, bytes(4))]),
     "not_a_response": b"\x00\x00" + query("q.example", flags=0x0100),
     "qdcount_zero": b"\x00\x00" + response("z.example", qdcount=0),
+    # What dns_cache_check keeps, drops or rejects: a chain compressed as
+    # servers do, MX and SRV targets compressed, a negative answer with
+    # its proofs, records for other names and zones, and a CNAME whose
+    # RDATA is a pointer to itself (offset 45).
+    "cname_chain_compressed": b"\x03\x00" + response(
+        "www.example.com", answers=[
+            rr(PTR, 5, 300, name("edge.cdn.example")),
+            rr(b"\xc0\x2d", 5, 300, b"\x05node7\xc0\x32"),
+            rr(b"\xc0\x4b", 1, 300, bytes([192, 0, 2, 7]))]),
+    "mx_srv_targets": b"\x00\x00" + response(
+        "www.example.com", qtype=15, answers=[
+            rr(PTR, 15, 300, b"\x00\x0a" + PTR), rr(PTR, 33, 300, bytes(6) + PTR)]),
+    "nxdomain_soa_nsec": b"\x07\x00" + response(
+        "x.example.com", flags=0x8183, authority=[
+            rr(name("example.com"), 6, 900, SOA),
+            rr(name("w.example.com"), 47, 900, bytes(6)),
+            rr(name("example.com"), 46, 900, bytes(20))], additional=[opt(do=True)]),
+    "out_of_bailiwick": b"\x00\x00" + response(
+        "www.example.com", answers=[rr(PTR, 1, 60, bytes(4)),
+                                    rr(name("bank.example"), 1, 60, bytes(4))],
+        authority=[rr(name("bank.example"), 2, 60, name("ns.evil.example"))],
+        additional=[rr(name("ns.evil.example"), 1, 60, bytes(4))]),
+    "self_pointer_rdata": b"\x00\x00" + response(
+        "www.example.com", answers=[rr(PTR, 5, 60, b"\xc0\x2d")]),
 }
 
 # dnsortd --config files: one NAME or NAME=VALUE per line.
