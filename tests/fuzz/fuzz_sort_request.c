@@ -183,27 +183,29 @@ static void check_reply(const char *body, size_t len, size_t max,
   sort_nums_free(&out);
 }
 
-/* The frame reader again, its body's memory bounded (max_cap) to half the
- * input: the buffer holds what arrived, at most twice that, within the
- * announced length and the bound, and NO_ROOM comes only from the bound. */
-static void check_bounded_frame(const uint8_t *data, size_t size, size_t chunk) {
-  sort_frame_t frame;
-  sort_frame_init(&frame, FUZZ_MAX_BODY);
-  frame.max_cap = size / 2;
+/* Feed the stream to the frame reader in reads of chunk bytes until it
+ * stops asking for more. On every read: the input is taken whole unless
+ * the frame ended; the body's buffer holds what arrived, at most twice
+ * that, within the announced length and max_cap; NO_ROOM comes only from
+ * max_cap. */
+static sort_frame_status_t feed_all(sort_frame_t *f, const uint8_t *data, size_t size,
+                                    size_t chunk) {
   sort_frame_status_t st = SORT_FRAME_NEED_MORE;
   size_t pos = 0;
   while (pos < size && st == SORT_FRAME_NEED_MORE) {
     size_t n = size - pos < chunk ? size - pos : chunk;
     size_t used = 0;
-    st = sort_frame_feed(&frame, data + pos, n, &used);
-    CHECK(frame.body_cap >= frame.body_have && frame.body_cap <= frame.max_cap);
-    CHECK(frame.body_cap <= frame.body_len || frame.body_cap == 0);
-    CHECK(frame.body_cap <= 2 * frame.body_have || frame.body_have == 0);
+    st = sort_frame_feed(f, data + pos, n, &used);
+    CHECK(used <= n);
+    CHECK(st == SORT_FRAME_NEED_MORE ? used == n : true);
+    CHECK(f->body_cap >= f->body_have && f->body_cap <= f->max_cap);
+    CHECK(f->body_cap <= f->body_len || f->body_cap == 0);
+    CHECK(f->body_cap <= 2 * f->body_have || f->body_have == 0);
     if (st == SORT_FRAME_NO_ROOM)
-      CHECK(frame.body_have + n - used > frame.max_cap);
+      CHECK(f->body_have + n - used > f->max_cap);
     pos += used;
   }
-  sort_frame_free(&frame);
+  return st;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -226,20 +228,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t max = limits[data[0] >> 4];
   data++;
   size--;
-  check_bounded_frame(data, size, chunk);
 
   sort_frame_t frame;
+  /* First under a memory bound of half the input, for NO_ROOM. */
   sort_frame_init(&frame, FUZZ_MAX_BODY);
-  sort_frame_status_t st = SORT_FRAME_NEED_MORE;
-  size_t pos = 0;
-  while (pos < size && st == SORT_FRAME_NEED_MORE) {
-    size_t n = size - pos < chunk ? size - pos : chunk;
-    size_t used = 0;
-    st = sort_frame_feed(&frame, data + pos, n, &used);
-    CHECK(used <= n);
-    CHECK(st == SORT_FRAME_NEED_MORE ? used == n : true);
-    pos += used;
-  }
+  frame.max_cap = size / 2;
+  feed_all(&frame, data, size, chunk);
+  sort_frame_free(&frame);
+
+  sort_frame_init(&frame, FUZZ_MAX_BODY);
+  sort_frame_status_t st = feed_all(&frame, data, size, chunk);
   if (st == SORT_FRAME_TOO_LARGE)
     CHECK(frame.body_len > FUZZ_MAX_BODY);
   if (st != SORT_FRAME_COMPLETE) {
