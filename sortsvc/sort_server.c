@@ -374,7 +374,8 @@ static void after_work_cb(uv_work_t *req, int status) {
   net_tcp_conn_release(&c->net);
   char *reply = c->reply;
   c->reply = NULL;
-  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT || c->too_slow)
+  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT || c->too_slow ||
+      c->job_status == SORT_JOB_TIMED_OUT)
     sort_hist_observe(&s->duration_ns, uv_hrtime() - c->queued_at);
   switch (c->job_status) {
   case SORT_JOB_OK:
@@ -394,6 +395,12 @@ static void after_work_cb(uv_work_t *req, int status) {
     }
     s->cancelled++;
     conn_close(c);
+    break;
+  case SORT_JOB_TIMED_OUT:
+    /* The kernel's own deadline (ctl.deadline_ns): not set here, the loop
+     * keeps the time (on_deadline_check); the same answer if it ever is. */
+    free(reply);
+    reply_too_slow(c);
     break;
   case SORT_JOB_NOMEM:
   default:

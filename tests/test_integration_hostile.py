@@ -20,6 +20,7 @@ Python standard library only. Run by meson test:
 """
 import argparse
 import json
+import math
 import os
 import re
 import resource
@@ -212,10 +213,18 @@ class SortTime(unittest.TestCase):
         # stopped as soon as it started.
         srv = Server("--threads", "1", "--max-sort-time", "4", "--max-elements", "500000")
         try:
+            # The second sort must run for many deadline checks (100 ms
+            # apart) and well inside the bound, whatever this build's
+            # speed: sized from a timed sort, for about a second (gnome
+            # sort's time grows with the square of the count).
+            t0 = time.monotonic()
+            self.assertTrue(srv.exchange(reversed_body(50000)).startswith(b"[1, 2, "))
+            took = max(time.monotonic() - t0, 0.01)
+            n = min(400000, max(10000, int(50000 * math.sqrt(1.0 / took))))
             first = srv.connect(timeout=60)
             first.sendall(frame(reversed_body(400000)))
             self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_jobs", state="running") == 1))
-            nums = list(range(10000, 0, -1))  # a few tenths of a second
+            nums = list(range(n, 0, -1))
             second = srv.connect(timeout=60)
             second.sendall(frame(json.dumps(nums).encode()))
             self.assertEqual(json.loads(recv_all(first)), {"error": "sort took longer than 4 s"})

@@ -15,8 +15,8 @@ Probes (all by default):
   prefix-flood  64 connections each send only a length prefix announcing
                 8 MiB (reconnecting when the server closes them); a
                 bystander sends [2,1] in a loop: how many it gets sorted.
-  slow-sort     one worst-case sort (100000 numbers, reversed): how long
-                until its client hears back, and what.
+  slow-sort     one worst-case sort (--sort-size numbers, reversed): how
+                long until its client hears back, and what.
   queue-hog     one address sends 64 worst-case sorts at once (--threads 1:
                 the whole default queue); another sends [2,1] every second:
                 how many are refused, answered, and how long they wait.
@@ -118,8 +118,15 @@ def outcome(reply):
         return "garbage"
 
 
-def worst_case(n=100000):
-    return json.dumps(list(range(n, 0, -1))).encode()
+def worst_case(args):
+    """Gnome sort's worst case, reversed numbers: --sort-size of them (the
+    server is started with --max-elements to match)."""
+    return json.dumps(list(range(args.sort_size, 0, -1))).encode()
+
+
+def big_sorts(args):
+    """Server options that let worst_case through."""
+    return ("--max-elements", str(args.sort_size))
 
 
 def dns_query(name, qid=7):
@@ -236,17 +243,17 @@ def probe_prefix_flood(binary, args):
 
 
 def probe_slow_sort(binary, args):
-    srv = Server(binary, "--threads", "1")
+    srv = Server(binary, "--threads", "1", *big_sorts(args))
     try:
-        reply, secs = sort_request(srv, worst_case(), timeout=120)
+        reply, secs = sort_request(srv, worst_case(args), timeout=120)
         return {"reply after s": round(secs, 2), "reply": outcome(reply)[:60]}
     finally:
         srv.stop()
 
 
 def probe_queue_hog(binary, args):
-    srv = Server(binary, "--threads", "1")
-    body = worst_case()
+    srv = Server(binary, "--threads", "1", *big_sorts(args))
+    body = worst_case(args)
     hog = []
     try:
         for _ in range(64):
@@ -301,8 +308,8 @@ def probe_hup(binary, args):
     hosts = os.path.join(tmp.name, "hosts")
     with open(hosts, "w") as f:
         f.write("192.0.2.1 reload.test\n")
-    srv = Server(binary, "--threads", "1", "--hosts", hosts)
-    body = worst_case()
+    srv = Server(binary, "--threads", "1", "--hosts", hosts, *big_sorts(args))
+    body = worst_case(args)
     held = []
     try:
         for _ in range(4):
@@ -374,6 +381,10 @@ def main():
     ap.add_argument("--duration", type=float, default=12.0,
                     help="seconds of bystander traffic in prefix-flood [12]")
     ap.add_argument("--prefix-connections", type=int, default=64)
+    ap.add_argument("--sort-size", type=int, default=400000,
+                    help="numbers in a worst-case sort: seconds of work each (400000: "
+                         "about 24 s on the 2-core machine of bench/probes/README.md; "
+                         "100000 take under a second with the vectorised kernel) [400000]")
     ap.add_argument("--hog-window", type=int, default=30,
                     help="seconds the queue-hog bystander keeps trying [30]")
     ap.add_argument("--hup-wait", type=int, default=120,

@@ -1,5 +1,6 @@
 /* libFuzzer target for the sort service's request path without sockets:
- * the frame reader (fed in chunks whose size the input picks), then
+ * the frame reader (fed in chunks whose size the input picks, and again
+ * under a memory bound of half the input), then
  * sort_job_run (decode, gnome sort, encode). Checked on every input:
  * - the decoder's verdict (status, message, numbers) is the one of the
  *   cJSON-based decoder it replaced (../sort_json_ref.h);
@@ -9,8 +10,7 @@
  *   sorted: a stable sorted permutation, checked against an independent
  *   merge sort, that re-encodes to itself, with every double written as
  *   Python's repr writes it (stated with glibc's printf and strtod in
- *   ../sort_json_ref.h).
- * The frame reader also runs under a memory bound the input picks. */
+ *   ../sort_json_ref.h). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +183,31 @@ static void check_reply(const char *body, size_t len, size_t max,
   sort_nums_free(&out);
 }
 
+/* Feed the stream to the frame reader in reads of chunk bytes until it
+ * stops asking for more. On every read: the input is taken whole unless
+ * the frame ended; the body's buffer holds what arrived, at most twice
+ * that, within the announced length and max_cap; NO_ROOM comes only from
+ * max_cap. */
+static sort_frame_status_t feed_all(sort_frame_t *f, const uint8_t *data, size_t size,
+                                    size_t chunk) {
+  sort_frame_status_t st = SORT_FRAME_NEED_MORE;
+  size_t pos = 0;
+  while (pos < size && st == SORT_FRAME_NEED_MORE) {
+    size_t n = size - pos < chunk ? size - pos : chunk;
+    size_t used = 0;
+    st = sort_frame_feed(f, data + pos, n, &used);
+    CHECK(used <= n);
+    CHECK(st == SORT_FRAME_NEED_MORE ? used == n : true);
+    CHECK(f->body_cap >= f->body_have && f->body_cap <= f->max_cap);
+    CHECK(f->body_cap <= f->body_len || f->body_cap == 0);
+    CHECK(f->body_cap <= 2 * f->body_have || f->body_have == 0);
+    if (st == SORT_FRAME_NO_ROOM)
+      CHECK(f->body_have + n - used > f->max_cap);
+    pos += used;
+  }
+  return st;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -201,32 +226,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
    * read. */
   size_t chunk = (size_t)(data[0] % 16) + 1;
   size_t max = limits[data[0] >> 4];
-  /* ... and the body's memory bound (max_cap): 0 for none. */
-  uint64_t cap = (uint64_t)(data[0] >> 4) * 256;
   data++;
   size--;
 
   sort_frame_t frame;
+  /* First under a memory bound of half the input, for NO_ROOM. */
   sort_frame_init(&frame, FUZZ_MAX_BODY);
-  if (cap != 0)
-    frame.max_cap = cap;
-  sort_frame_status_t st = SORT_FRAME_NEED_MORE;
-  size_t pos = 0;
-  while (pos < size && st == SORT_FRAME_NEED_MORE) {
-    size_t n = size - pos < chunk ? size - pos : chunk;
-    size_t used = 0;
-    st = sort_frame_feed(&frame, data + pos, n, &used);
-    CHECK(used <= n);
-    CHECK(st == SORT_FRAME_NEED_MORE ? used == n : true);
-    /* The buffer holds what arrived, within the announced length and the
-     * bound, and at most twice what arrived. */
-    CHECK(frame.body_cap >= frame.body_have && frame.body_cap <= frame.max_cap);
-    CHECK(frame.body_cap <= frame.body_len || frame.body_cap == 0);
-    CHECK(frame.body_cap <= 2 * frame.body_have || frame.body_have == 0);
-    pos += used;
-  }
-  if (st == SORT_FRAME_NO_ROOM)
-    CHECK(cap != 0 && frame.body_have + chunk > cap);
+  frame.max_cap = size / 2;
+  feed_all(&frame, data, size, chunk);
+  sort_frame_free(&frame);
+
+  sort_frame_init(&frame, FUZZ_MAX_BODY);
+  sort_frame_status_t st = feed_all(&frame, data, size, chunk);
   if (st == SORT_FRAME_TOO_LARGE)
     CHECK(frame.body_len > FUZZ_MAX_BODY);
   if (st != SORT_FRAME_COMPLETE) {
