@@ -37,7 +37,9 @@ typedef struct {
  * the bytes are only counted, never kept. */
 static char read_buf[65536];
 
-static void on_close(uv_handle_t *h) { free(h->data); }
+static void on_close(uv_handle_t *h) {
+  free(h->data);
+}
 
 static void close_conn(conn_t *c) {
   if (!uv_is_closing((uv_handle_t *)&c->tcp))
@@ -109,13 +111,15 @@ int main(int argc, char **argv) {
   if (r == 0)
     r = uv_listen((uv_stream_t *)&server, 4096, on_connection);
   if (r != 0) {
-    fprintf(stderr, "io_floor: cannot listen on 127.0.0.1:%d: %s\n", port, uv_strerror(r));
+    fprintf(stderr, "io_floor: cannot listen on 127.0.0.1:%d: %s\n", port,
+            uv_strerror(r));
     return 1;
   }
   struct sockaddr_storage ss;
   int len = sizeof ss;
   uv_tcp_getsockname(&server, (struct sockaddr *)&ss, &len);
-  printf("io_floor listening tcp://127.0.0.1:%d\n", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+  printf("io_floor listening tcp://127.0.0.1:%d\n",
+         ntohs(((struct sockaddr_in *)&ss)->sin_port));
   fflush(stdout);
   return uv_run(loop, UV_RUN_DEFAULT);
 }

@@ -20,7 +20,8 @@
  * and the median's speed-up over old. Built and run by
  * bench/sort_kernel.sh.
  *
- *   sort_kernel [RUNS [RUNS_LARGE [SIZE...]]]   defaults: 11 5 1000 5000 20000 */
+ *   sort_kernel [RUNS [RUNS_LARGE [SIZE...]]]   defaults: 11 5 1000 5000 20000
+ */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,30 +38,28 @@
 #define OLD_SORT_CANCEL_CHECK_MASK 4095u
 
 static bool old_cancelled(const atomic_bool *cancel) {
-  return cancel != NULL &&
-         atomic_load_explicit(cancel, memory_order_relaxed);
+  return cancel != NULL && atomic_load_explicit(cancel, memory_order_relaxed);
 }
 
-#define OLD_GNOME_LOOP(GREATER)                                              \
-  for (size_t pos = 1; pos < n; pos++) {                                     \
-    for (size_t j = pos; j > 0; j--) {                                       \
-      if ((++steps & OLD_SORT_CANCEL_CHECK_MASK) == 0 &&                     \
-          old_cancelled(cancel))                                             \
-        return false;                                                        \
-      if (!(GREATER(&v[j - 1], &v[j])))                                      \
-        break;                                                               \
-      sort_num_t tmp = v[j - 1];                                             \
-      v[j - 1] = v[j];                                                       \
-      v[j] = tmp;                                                            \
-    }                                                                        \
+#define OLD_GNOME_LOOP(GREATER)                          \
+  for (size_t pos = 1; pos < n; pos++) {                 \
+    for (size_t j = pos; j > 0; j--) {                   \
+      if ((++steps & OLD_SORT_CANCEL_CHECK_MASK) == 0 && \
+          old_cancelled(cancel))                         \
+        return false;                                    \
+      if (!(GREATER(&v[j - 1], &v[j])))                  \
+        break;                                           \
+      sort_num_t tmp = v[j - 1];                         \
+      v[j - 1] = v[j];                                   \
+      v[j] = tmp;                                        \
+    }                                                    \
   }
 
 #define OLD_INT_GREATER(a, b) ((a)->v.i > (b)->v.i)
 #define OLD_DOUBLE_GREATER(a, b) ((a)->v.d > (b)->v.d)
 #define OLD_MIXED_GREATER(a, b) (sort_num_cmp((a), (b)) > 0)
 
-static bool old_sort_gnome(sort_num_t *v, size_t n,
-                           const atomic_bool *cancel) {
+static bool old_sort_gnome(sort_num_t *v, size_t n, const atomic_bool *cancel) {
   unsigned steps = 0;
   size_t ints = 0;
 
@@ -182,7 +181,8 @@ static uint64_t run_once(int k, int input, const sort_num_t *src,
 
 static int bench_size(int input, size_t n, int runs) {
   sort_num_t *src = malloc(n * sizeof(*src)), *want = malloc(n * sizeof(*want));
-  sort_num_t *tmp = malloc(n * sizeof(*tmp)), *tagged = malloc(n * sizeof(*tagged));
+  sort_num_t *tmp = malloc(n * sizeof(*tmp)),
+             *tagged = malloc(n * sizeof(*tagged));
   sort_mixed_t *work = malloc(n * sizeof(*work));
   uint64_t *t = malloc((size_t)runs * sizeof(*t));
   if (!src || !want || !tmp || !tagged || !work || !t)
@@ -197,7 +197,8 @@ static int bench_size(int input, size_t n, int runs) {
   int rc = 0;
   for (int k = 0; k < K_COUNT; k++) {
     /* Mixed arrays have one walk, the scalar one on order keys. */
-    if (!sort_walk_supported(kernel_walks[k]) || (input == IN_MIXED && k > K_SCALAR))
+    if (!sort_walk_supported(kernel_walks[k]) ||
+        (input == IN_MIXED && k > K_SCALAR))
       continue;
     for (int r = 0; r < runs; r++) {
       t[r] = run_once(k, input, src, want, n, tagged, work);

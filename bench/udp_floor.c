@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define BATCH 64
-#define QBUF 512      /* queries longer than this are truncated and dropped */
+#define QBUF 512 /* queries longer than this are truncated and dropped */
 #define RBUF (QBUF + 16)
 #define HDR 12
 
@@ -55,7 +55,7 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *r) {
       0xC0, 0x0C,             /* name: pointer to the QNAME at offset 12 */
       0x00, 0x01, 0x00, 0x01, /* type A, class IN */
       0x00, 0x00, 0x00, 0x3C, /* TTL 60 */
-      0x00, 0x04, 127, 0, 0, 1};
+      0x00, 0x04, 127,  0,    0, 1};
   memcpy(r, q, p);
   r[2] = (uint8_t)(0x80 | 0x04 | (q[2] & 0x79)); /* QR, AA; keep opcode, RD */
   r[3] = 0;                                      /* RA=0, RCODE=NOERROR */
@@ -77,7 +77,8 @@ int main(int argc, char **argv) {
     perror("socket");
     return 1;
   }
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  struct sockaddr_in sa = {.sin_family = AF_INET,
+                           .sin_port = htons((uint16_t)port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
     perror("bind");
@@ -142,7 +143,8 @@ int main(int argc, char **argv) {
     }
     answered += (unsigned)sent;
   }
-  fprintf(stderr, "udp_floor: answered %llu, dropped %llu, send failures %llu\n",
+  fprintf(stderr,
+          "udp_floor: answered %llu, dropped %llu, send failures %llu\n",
           answered, dropped, send_short);
   close(fd);
   return 0;

@@ -3,9 +3,9 @@
 #include "dns_wire.h"
 
 const char *const dns_acl_local_nets[] = {
-    "127.0.0.0/8",    "::1",            /* loopback */
-    "10.0.0.0/8",     "172.16.0.0/12",  "192.168.0.0/16", /* RFC 1918 */
-    "fc00::/7",                         /* RFC 4193 */
+    "127.0.0.0/8", "::1",                             /* loopback */
+    "10.0.0.0/8",  "172.16.0.0/12", "192.168.0.0/16", /* RFC 1918 */
+    "fc00::/7",                                       /* RFC 4193 */
     NULL,
 };
 
@@ -18,8 +18,8 @@ net_acl_status_t dns_acl_add_local(net_acl_t *acl) {
   return NET_ACL_OK;
 }
 
-size_t dns_acl_refuse(const uint8_t *pkt, size_t len,
-                      dns_transport_t transport, uint8_t *out, size_t cap) {
+size_t dns_acl_refuse(const uint8_t *pkt, size_t len, dns_transport_t transport,
+                      uint8_t *out, size_t cap) {
   dns_query_t q;
   if (dns_parse_query(pkt, len, &q) == DNS_PARSE_DROP)
     return 0;

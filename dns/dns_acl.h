@@ -23,7 +23,7 @@ net_acl_status_t dns_acl_add_local(net_acl_t *acl);
  * packet that would be dropped anyway (shorter than a header, or a
  * response). Never larger than the query, so a refusal amplifies
  * nothing. */
-size_t dns_acl_refuse(const uint8_t *pkt, size_t len,
-                      dns_transport_t transport, uint8_t *out, size_t cap);
+size_t dns_acl_refuse(const uint8_t *pkt, size_t len, dns_transport_t transport,
+                      uint8_t *out, size_t cap);
 
 #endif

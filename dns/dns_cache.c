@@ -21,11 +21,13 @@
 #define KEY_DO 0x08u
 #define KEY_FIXED 5 /* flag byte, QTYPE, QCLASS */
 
-#define SOA_MIN_RDATA 22 /* two root names and five 32-bit fields */
-#define SOA_MINIMUM_SIZE 4 /* the last field */
+#define SOA_MIN_RDATA 22       /* two root names and five 32-bit fields */
+#define SOA_MINIMUM_SIZE 4     /* the last field */
 #define MAX_TTL_31 0x7FFFFFFFu /* RFC 2181 8: larger reads as 0 */
 
-static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+static uint32_t min_u32(uint32_t a, uint32_t b) {
+  return a < b ? a : b;
+}
 
 /* ---- keys and hashing ---- */
 
@@ -105,12 +107,12 @@ static uint64_t siphash24(const uint64_t k[2], const uint8_t *p, size_t len) {
 /* What one walk over a response learns. */
 typedef struct {
   uint16_t flags;
-  size_t qname_len;       /* as it stands in the message */
-  size_t end;             /* where the last record ends; trailing bytes go */
-  size_t opt_len;         /* the OPT record, when it is the very last one */
+  size_t qname_len; /* as it stands in the message */
+  size_t end;       /* where the last record ends; trailing bytes go */
+  size_t opt_len;   /* the OPT record, when it is the very last one */
   bool cacheable;
-  uint32_t lifetime;      /* seconds, once capped */
-  uint32_t ttl_cap;       /* served TTLs are at most this */
+  uint32_t lifetime; /* seconds, once capped */
+  uint32_t ttl_cap;  /* served TTLs are at most this */
   size_t n_ttls;
   uint16_t ttl_at[DNS_CACHE_MAX_RECORDS];
   /* The bytes of TTL fields so far, for messages the cache may keep. */
@@ -131,7 +133,8 @@ static bool question_matches(const uint8_t *msg, const dns_question_t *q,
           name_len ||
       memcmp(lowered, name, name_len) != 0)
     return false;
-  return q->qtype == dns_get_be16(key + 1) && q->qclass == dns_get_be16(key + 3);
+  return q->qtype == dns_get_be16(key + 1) &&
+         q->qclass == dns_get_be16(key + 3);
 }
 
 /* MINIMUM, the last field of an SOA's RDATA whatever the names before it;
@@ -150,8 +153,8 @@ static bool is_ttl_byte(const msg_info_t *info, size_t at) {
 
 typedef enum {
   NAME_OK = 0,
-  NAME_READS_TTL,     /* counting a TTL down would change it */
-  NAME_READS_AHEAD,   /* see below */
+  NAME_READS_TTL,   /* counting a TTL down would change it */
+  NAME_READS_AHEAD, /* see below */
 } name_check_t;
 
 /* The name at msg[at..], already checked by dns_read_record, against what
@@ -529,8 +532,7 @@ static void build_chain(check_scratch_t *s, const uint8_t *msg, size_t len,
  * through, and the NSEC, NSEC3 and RRSIG records of those zones (the
  * proofs of a negative answer). Never another class. */
 static bool keep_record(const check_scratch_t *s, const dns_record_t *rr,
-                        section_t sec, const lname_t *owner,
-                        uint16_t qclass) {
+                        section_t sec, const lname_t *owner, uint16_t qclass) {
   if (rr->type == DNS_TYPE_OPT)
     return true;
   if (qclass != DNS_CLASS_ANY && rr->rclass != qclass)
@@ -643,7 +645,7 @@ typedef struct {
   const uint16_t *ttl_at;
   size_t n_ttls;
   uint32_t ttl_cap;
-  uint32_t age;           /* seconds */
+  uint32_t age; /* seconds */
 } view_t;
 
 /* TC=1 and the question only, for an answer longer than the client takes.
@@ -670,14 +672,16 @@ static size_t render(const view_t *v, const dns_query_t *q, size_t limit,
   size_t n = q->has_edns ? v->len : v->len - v->opt_len;
 
   if (n > room)
-    return reply_truncated(dns_get_be16(v->msg + HDR_FLAGS), q, out, cap, limit);
+    return reply_truncated(dns_get_be16(v->msg + HDR_FLAGS), q, out, cap,
+                           limit);
   memcpy(out, v->msg, n);
   dns_put_be16(out + HDR_ID, q->id);
   /* Same name (the key says so), so the same length: only the spelling
    * may differ, and the client gets its own back. */
   memcpy(out + DNS_HEADER_SIZE, q->question, q->question_len);
   if (n < v->len)
-    dns_put_be16(out + HDR_ARCOUNT, (uint16_t)(dns_get_be16(out + HDR_ARCOUNT) - 1));
+    dns_put_be16(out + HDR_ARCOUNT,
+                 (uint16_t)(dns_get_be16(out + HDR_ARCOUNT) - 1));
   else if (v->opt_len > 0)
     /* The OPT's CLASS is the payload size the sender takes: ours, as in
      * every reply of this server, not the upstream's. */
@@ -711,30 +715,30 @@ size_t dns_cache_relay(const uint8_t *msg, size_t len, const dns_query_t *q,
 
 /* One allocation: the header, the TTL offsets, the key, the message. */
 typedef struct cache_entry {
-  struct cache_entry *chain;            /* next in the bucket */
-  struct cache_entry *newer, *older;    /* LRU list */
+  struct cache_entry *chain;         /* next in the bucket */
+  struct cache_entry *newer, *older; /* LRU list */
   uint64_t hash;
   uint64_t stored_ms;
   uint64_t expires_ms;
-  size_t size;                          /* of this allocation */
+  size_t size; /* of this allocation */
   uint32_t ttl_cap;
   uint16_t key_len;
   uint16_t msg_len;
   uint16_t opt_len;
   uint16_t n_ttls;
-  uint16_t ttl_at[];                    /* then key, then message */
+  uint16_t ttl_at[]; /* then key, then message */
 } cache_entry_t;
 
 struct dns_cache {
   dns_cache_config_t cfg;
   cache_entry_t **buckets;
-  size_t mask;                          /* buckets - 1 */
+  size_t mask; /* buckets - 1 */
   cache_entry_t *newest, *oldest;
   size_t entries;
   size_t bytes;
   uint64_t stored, evicted, expired;
-  msg_info_t scratch;                   /* analyze() output, ~800 bytes */
-  check_scratch_t check;                /* dns_cache_check's names, ~6 KiB */
+  msg_info_t scratch;    /* analyze() output, ~800 bytes */
+  check_scratch_t check; /* dns_cache_check's names, ~6 KiB */
 };
 
 static uint8_t *entry_key(cache_entry_t *e) {
@@ -817,8 +821,8 @@ void dns_cache_stats(const dns_cache_t *c, dns_cache_stats_t *out) {
   *out = (dns_cache_stats_t){
       .entries = c->entries,
       .bytes = c->bytes,
-      .index_bytes = c->buckets != NULL ? (c->mask + 1) * sizeof(*c->buckets)
-                                        : 0,
+      .index_bytes =
+          c->buckets != NULL ? (c->mask + 1) * sizeof(*c->buckets) : 0,
       .max_entries = c->cfg.max_entries,
       .max_bytes = c->cfg.max_bytes,
       .stored = c->stored,
@@ -834,8 +838,7 @@ uint64_t dns_cache_hash(const dns_cache_t *c, const uint8_t *key,
 
 static cache_entry_t *find(const dns_cache_t *c, const uint8_t *key,
                            size_t key_len, uint64_t hash) {
-  for (cache_entry_t *e = c->buckets[hash & c->mask]; e != NULL;
-       e = e->chain) {
+  for (cache_entry_t *e = c->buckets[hash & c->mask]; e != NULL; e = e->chain) {
     if (e->hash == hash && e->key_len == key_len &&
         memcmp(entry_key(e), key, key_len) == 0)
       return e;
@@ -861,8 +864,13 @@ size_t dns_cache_answer(dns_cache_t *c, const uint8_t *key, size_t key_len,
   /* A clock that went backwards makes the entry new again, not negative
    * in age. */
   uint64_t age_ms = now_ms > e->stored_ms ? now_ms - e->stored_ms : 0;
-  view_t v = {entry_msg(e), e->msg_len, e->opt_len, e->ttl_at, e->n_ttls,
-              e->ttl_cap, (uint32_t)(age_ms / 1000)};
+  view_t v = {entry_msg(e),
+              e->msg_len,
+              e->opt_len,
+              e->ttl_at,
+              e->n_ttls,
+              e->ttl_cap,
+              (uint32_t)(age_ms / 1000)};
   return render(&v, q, limit, out, cap);
 }
 

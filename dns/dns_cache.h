@@ -48,22 +48,22 @@
 #define DNS_CACHE_BYTES_PER_ENTRY 1024
 
 typedef struct {
-  size_t max_entries;     /* 0 disables the cache */
-  size_t max_bytes;       /* 0: max_entries * DNS_CACHE_BYTES_PER_ENTRY */
-  uint32_t max_ttl;       /* cap for positive answers, seconds */
-  uint32_t neg_ttl;       /* cap for negative answers, seconds */
-  uint64_t hash_key[2];   /* secret key of the bucket hash (SipHash-2-4) */
+  size_t max_entries;   /* 0 disables the cache */
+  size_t max_bytes;     /* 0: max_entries * DNS_CACHE_BYTES_PER_ENTRY */
+  uint32_t max_ttl;     /* cap for positive answers, seconds */
+  uint32_t neg_ttl;     /* cap for negative answers, seconds */
+  uint64_t hash_key[2]; /* secret key of the bucket hash (SipHash-2-4) */
 } dns_cache_config_t;
 
 typedef struct {
   size_t entries;
-  size_t bytes;           /* allocated for entries, headers included */
-  size_t index_bytes;     /* the bucket array */
+  size_t bytes;       /* allocated for entries, headers included */
+  size_t index_bytes; /* the bucket array */
   size_t max_entries;
   size_t max_bytes;
   uint64_t stored;
-  uint64_t evicted;       /* pushed out by the bounds (LRU) */
-  uint64_t expired;       /* found dead by a lookup or dropped on store */
+  uint64_t evicted; /* pushed out by the bounds (LRU) */
+  uint64_t expired; /* found dead by a lookup or dropped on store */
 } dns_cache_stats_t;
 
 typedef struct dns_cache dns_cache_t;
@@ -94,15 +94,15 @@ uint64_t dns_cache_hash(const dns_cache_t *cache, const uint8_t *key,
  * client that sent none. An answer over the limit becomes TC=1 with the
  * question only. Returns the length; 0 on a miss (an expired entry is
  * dropped then). Never allocates. */
-size_t dns_cache_answer(dns_cache_t *cache, const uint8_t *key,
-                        size_t key_len, const dns_query_t *q, size_t limit,
-                        uint64_t now_ms, uint8_t *out, size_t cap);
+size_t dns_cache_answer(dns_cache_t *cache, const uint8_t *key, size_t key_len,
+                        const dns_query_t *q, size_t limit, uint64_t now_ms,
+                        uint8_t *out, size_t cap);
 
 typedef enum {
-  DNS_CACHE_STORED = 0,   /* kept: dns_cache_answer serves it */
-  DNS_CACHE_NOT_STORED,   /* a valid response not to keep: relay it */
-  DNS_CACHE_INVALID,      /* not a response to the key's question, or
-                           * malformed: answer SERVFAIL instead */
+  DNS_CACHE_STORED = 0, /* kept: dns_cache_answer serves it */
+  DNS_CACHE_NOT_STORED, /* a valid response not to keep: relay it */
+  DNS_CACHE_INVALID,    /* not a response to the key's question, or
+                         * malformed: answer SERVFAIL instead */
 } dns_cache_verdict_t;
 
 /* Check an upstream response to the query with this key and keep it if it
@@ -119,9 +119,9 @@ dns_cache_verdict_t dns_cache_store(dns_cache_t *cache, const uint8_t *key,
 #define DNS_CACHE_MAX_ZONES 8
 
 typedef enum {
-  DNS_CACHE_CLEAN = 0,    /* out holds the response to keep and relay */
-  DNS_CACHE_REJECTED,     /* malformed, or not a response to the key's
-                           * question: answer SERVFAIL instead */
+  DNS_CACHE_CLEAN = 0, /* out holds the response to keep and relay */
+  DNS_CACHE_REJECTED,  /* malformed, or not a response to the key's
+                        * question: answer SERVFAIL instead */
 } dns_cache_check_t;
 
 /* Check an upstream response to the query with this key before anything

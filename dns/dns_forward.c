@@ -52,12 +52,12 @@
 typedef struct fwd_channel {
   ares_channel ares;
   dns_forward_t *f;
-  size_t inflight;              /* our queries on it */
-  size_t sent;                  /* since its sockets were opened */
+  size_t inflight; /* our queries on it */
+  size_t sent;     /* since its sockets were opened */
 } fwd_channel_t;
 
 typedef struct fwd_socket {
-  uv_poll_t poll;               /* first: freed with the handle */
+  uv_poll_t poll; /* first: freed with the handle */
   fwd_channel_t *ch;
   ares_socket_t fd;
   struct fwd_socket *next;
@@ -65,32 +65,32 @@ typedef struct fwd_socket {
 
 /* One upstream query in flight and the clients waiting for it. */
 typedef struct dns_forward_pending {
-  struct dns_forward_pending *chain;   /* next in the bucket */
+  struct dns_forward_pending *chain; /* next in the bucket */
   dns_forward_t *f;
-  fwd_channel_t *ch;            /* where it was sent */
+  fwd_channel_t *ch; /* where it was sent */
   uint64_t hash;
   dns_forward_req_t *head, *tail;
   uint16_t id;
-  uint64_t sent_at;             /* uv_hrtime, for the duration histogram */
-  bool refused_at_once;         /* ares_send failed inside the call */
+  uint64_t sent_at;     /* uv_hrtime, for the duration histogram */
+  bool refused_at_once; /* ares_send failed inside the call */
   uint16_t key_len;
   uint8_t key[];
 } pending_t;
 
 typedef struct {
-  ares_socket_t fd;             /* ARES_SOCKET_BAD: a free slot */
-  int upstream;                 /* index, -1: not one of ours */
+  ares_socket_t fd; /* ARES_SOCKET_BAD: a free slot */
+  int upstream;     /* index, -1: not one of ours */
 } sock_upstream_t;
 
 struct dns_forward {
-  uv_timer_t timer;             /* first: c-ares timeouts, then the close */
+  uv_timer_t timer; /* first: c-ares timeouts, then the close */
   uv_loop_t *loop;
-  fwd_channel_t *channels;       /* max_channels of them, n_channels made */
+  fwd_channel_t *channels; /* max_channels of them, n_channels made */
   size_t n_channels;
   size_t max_channels;
-  size_t current;               /* the channel new queries go to */
-  size_t udp_max_queries;       /* rotated by us; 0: by c-ares, or never */
-  size_t cfg_udp_max_queries;   /* as configured */
+  size_t current;             /* the channel new queries go to */
+  size_t udp_max_queries;     /* rotated by us; 0: by c-ares, or never */
+  size_t cfg_udp_max_queries; /* as configured */
   struct ares_addr_port_node servers[DNS_FORWARD_MAX_UPSTREAMS];
   dns_cache_t *cache;
   uint64_t try_timeout_ms;
@@ -101,12 +101,12 @@ struct dns_forward {
   size_t mask;
   size_t inflight;
   size_t waiters;
-  pending_t *sending;           /* the query inside ares_send right now */
+  pending_t *sending; /* the query inside ares_send right now */
   /* Which upstream each c-ares socket is connected to (set in the
    * connect hook): the per-upstream counters and warnings. */
-  sock_upstream_t *sock_upstream;  /* n_sock_slots of them */
+  sock_upstream_t *sock_upstream; /* n_sock_slots of them */
   size_t n_sock_slots;
-  size_t sock_slots_used;       /* none in use at or past this index */
+  size_t sock_slots_used; /* none in use at or past this index */
   struct sockaddr_storage upstreams[DNS_FORWARD_MAX_UPSTREAMS];
   void (*warn)(const char *kind, const char *fmt, ...);
   unsigned handles_open;
@@ -116,12 +116,12 @@ struct dns_forward {
   void *close_data;
   dns_forward_stats_t stats;
   uint8_t ids_in_use[65536 / 8];
-  uint8_t random[256];          /* uv_random output, used 2 bytes a time */
+  uint8_t random[256]; /* uv_random output, used 2 bytes a time */
   size_t random_pos;
-  uint64_t fallback_state;      /* only if uv_random ever fails */
+  uint64_t fallback_state; /* only if uv_random ever fails */
   uint8_t query[UPSTREAM_QUERY_MAX];
   uint8_t reply[DNS_MAX_MESSAGE];
-  uint8_t clean[DNS_MAX_MESSAGE];  /* the upstream's answer, checked */
+  uint8_t clean[DNS_MAX_MESSAGE]; /* the upstream's answer, checked */
 };
 
 void dns_forward_config_default(dns_forward_config_t *cfg) {
@@ -191,7 +191,7 @@ static void id_set(dns_forward_t *f, uint16_t id, bool used) {
   if (used)
     f->ids_in_use[id >> 3] |= (uint8_t)(1u << (id & 7));
   else
-    f->ids_in_use[id >> 3] &= (uint8_t)~(1u << (id & 7));
+    f->ids_in_use[id >> 3] &= (uint8_t) ~(1u << (id & 7));
 }
 
 /* splitmix64, only for the case the kernel's generator fails, which
@@ -218,8 +218,8 @@ static uint16_t random_u16(dns_forward_t *f) {
     fill_random(f, f->random, sizeof(f->random));
     f->random_pos = 0;
   }
-  uint16_t v = (uint16_t)(f->random[f->random_pos] << 8 |
-                          f->random[f->random_pos + 1]);
+  uint16_t v =
+      (uint16_t)(f->random[f->random_pos] << 8 | f->random[f->random_pos + 1]);
   f->random_pos += 2;
   return v;
 }
@@ -307,7 +307,8 @@ static void timer_rearm(dns_forward_t *f) {
   }
   /* Rounded up: waking before the deadline would only find nothing due
    * and come back. */
-  uint64_t ms = (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
+  uint64_t ms =
+      (uint64_t)tv.tv_sec * 1000 + ((uint64_t)tv.tv_usec + 999) / 1000;
   uv_timer_start(&f->timer, on_timer, ms, 0);
 }
 
@@ -402,12 +403,11 @@ static void reply_to(dns_forward_t *f, dns_forward_req_t *req,
                      size_t answer_len, const pending_t *p) {
   size_t n = 0;
   if (verdict == DNS_CACHE_STORED)
-    n = dns_cache_answer(f->cache, p->key, p->key_len, &req->query,
-                         req->limit, uv_now(f->loop), f->reply,
-                         sizeof(f->reply));
+    n = dns_cache_answer(f->cache, p->key, p->key_len, &req->query, req->limit,
+                         uv_now(f->loop), f->reply, sizeof(f->reply));
   if (n == 0 && verdict != DNS_CACHE_INVALID && answer != NULL)
-    n = dns_cache_relay(answer, answer_len, &req->query, req->limit,
-                        f->reply, sizeof(f->reply));
+    n = dns_cache_relay(answer, answer_len, &req->query, req->limit, f->reply,
+                        sizeof(f->reply));
   if (n == 0) {
     n = servfail_for(&req->query, req->limit, f->reply, sizeof(f->reply));
     f->stats.servfails++;
@@ -419,7 +419,8 @@ static void reply_to(dns_forward_t *f, dns_forward_req_t *req,
 
 /* The socket's slot; with add, a free one taken when it has none. NULL
  * when full: that socket is then simply not counted. */
-static sock_upstream_t *sock_slot(dns_forward_t *f, ares_socket_t fd, bool add) {
+static sock_upstream_t *sock_slot(dns_forward_t *f, ares_socket_t fd,
+                                  bool add) {
   for (size_t i = 0; i < f->sock_slots_used; i++) {
     if (f->sock_upstream[i].fd == fd)
       return &f->sock_upstream[i];
@@ -437,19 +438,22 @@ static sock_upstream_t *sock_slot(dns_forward_t *f, ares_socket_t fd, bool add) 
   return NULL;
 }
 
-static dns_forward_upstream_stats_t *upstream_of(dns_forward_t *f, ares_socket_t fd) {
+static dns_forward_upstream_stats_t *upstream_of(dns_forward_t *f,
+                                                 ares_socket_t fd) {
   sock_upstream_t *s = sock_slot(f, fd, false);
   if (s == NULL || s->upstream < 0)
     return NULL;
   return &f->stats.upstream[s->upstream];
 }
 
-static bool same_server(const struct sockaddr *a, const struct sockaddr_storage *b) {
+static bool same_server(const struct sockaddr *a,
+                        const struct sockaddr_storage *b) {
   if (a->sa_family != b->ss_family)
     return false;
   if (a->sa_family == AF_INET) {
     const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    return x->sin_port == y->sin_port &&
+           x->sin_addr.s_addr == y->sin_addr.s_addr;
   }
   const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
   return x->sin6_port == y->sin6_port &&
@@ -501,8 +505,8 @@ static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t len,
     u->errors++;
     u->unanswered = 0;
     if (f->warn != NULL)
-      f->warn("upstream", "upstream %s failed: %s (%" PRIu64 " errors so far)", u->name,
-              strerror(err), u->errors);
+      f->warn("upstream", "upstream %s failed: %s (%" PRIu64 " errors so far)",
+              u->name, strerror(err), u->errors);
   }
   errno = err;
   return n;
@@ -541,19 +545,21 @@ static void warn_failure(dns_forward_t *f, int status, int timeouts) {
   for (size_t i = 0; i < f->stats.n_upstreams && used < sizeof(silent); i++) {
     const dns_forward_upstream_stats_t *u = &f->stats.upstream[i];
     if (u->unanswered > 0)
-      used += (size_t)snprintf(silent + used, sizeof(silent) - used, "%s%s (%" PRIu64 " unanswered)",
+      used += (size_t)snprintf(silent + used, sizeof(silent) - used,
+                               "%s%s (%" PRIu64 " unanswered)",
                                used > 0 ? ", " : "", u->name, u->unanswered);
   }
-  f->warn("upstream", "upstream query failed: %s after %d timeout(s), SERVFAIL to the "
-          "client; silent upstreams: %s", ares_strerror(status), timeouts,
-          used > 0 ? silent : "none");
+  f->warn("upstream",
+          "upstream query failed: %s after %d timeout(s), SERVFAIL to the "
+          "client; silent upstreams: %s",
+          ares_strerror(status), timeouts, used > 0 ? silent : "none");
 }
 
 /* c-ares' query callback. Runs from ares_process_fd (an answer, a
  * timeout), from ares_destroy (ARES_EDESTRUCTION), or from inside
  * ares_send when the query cannot even start. */
-static void on_answer(void *arg, int status, int timeouts,
-                      unsigned char *abuf, int alen) {
+static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
+                      int alen) {
   pending_t *p = arg;
   dns_forward_t *f = p->f;
 
@@ -642,7 +648,9 @@ static fwd_channel_t *channel_for_send(dns_forward_t *f) {
 
 /* ---- the public calls ---- */
 
-static uint64_t now_ms(const dns_forward_t *f) { return uv_now(f->loop); }
+static uint64_t now_ms(const dns_forward_t *f) {
+  return uv_now(f->loop);
+}
 
 dns_forward_result_t dns_forward_lookup(dns_forward_t *f,
                                         dns_transport_t transport,
@@ -683,8 +691,8 @@ dns_forward_result_t dns_forward_lookup(dns_forward_t *f,
 }
 
 int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
-                     dns_transport_t transport, const uint8_t *pkt,
-                     size_t len, dns_forward_cb cb) {
+                     dns_transport_t transport, const uint8_t *pkt, size_t len,
+                     dns_forward_cb cb) {
   dns_query_t q;
   uint8_t key[DNS_CACHE_KEY_MAX];
 
@@ -760,7 +768,9 @@ void dns_forward_cancel(dns_forward_req_t *req) {
   waiter_detach(req);
 }
 
-void dns_forward_flush(dns_forward_t *f) { dns_cache_flush(f->cache); }
+void dns_forward_flush(dns_forward_t *f) {
+  dns_cache_flush(f->cache);
+}
 
 void dns_forward_stats(const dns_forward_t *f, dns_forward_stats_t *out) {
   *out = f->stats;
@@ -786,7 +796,8 @@ static int ares_to_uv(int status) {
 }
 
 /* "127.0.0.1:53", "[::1]:53": the upstream label and log name. */
-static void format_server(const struct sockaddr_storage *ss, char *out, size_t cap) {
+static void format_server(const struct sockaddr_storage *ss, char *out,
+                          size_t cap) {
   char ip[INET6_ADDRSTRLEN] = "?";
   if (ss->ss_family == AF_INET6) {
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
@@ -828,8 +839,7 @@ static int servers_from(dns_forward_t *f, const dns_forward_config_t *cfg) {
 bool dns_forward_cares_rotates(void) {
   int version = 0;
   ares_version(&version);
-  return HAVE_ARES_UDP_MAX_QUERIES &&
-         version >= ARES_VERSION_UDP_MAX_QUERIES;
+  return HAVE_ARES_UDP_MAX_QUERIES && version >= ARES_VERSION_UDP_MAX_QUERIES;
 }
 
 /* ares_send takes our bytes as they are, so search, aliases and the like
@@ -941,8 +951,9 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
   if (cfg->udp_max_queries > 0 &&
       (cfg->own_rotation || !dns_forward_cares_rotates())) {
     f->udp_max_queries = cfg->udp_max_queries;
-    f->max_channels = (cfg->max_inflight + cfg->udp_max_queries - 1) /
-                          cfg->udp_max_queries + 1;
+    f->max_channels =
+        (cfg->max_inflight + cfg->udp_max_queries - 1) / cfg->udp_max_queries +
+        1;
     if (f->max_channels > DNS_FORWARD_MAX_CHANNELS)
       f->max_channels = DNS_FORWARD_MAX_CHANNELS;
   }

@@ -86,14 +86,14 @@ typedef struct {
    * included: each server is tried in order, then once more with twice the
    * wait, so one try waits timeout_ms / (3 * n_upstreams) at first. */
   uint64_t timeout_ms;
-  size_t max_inflight;                      /* upstream queries at once */
+  size_t max_inflight; /* upstream queries at once */
   /* Queries per upstream UDP socket; 0: one socket for as long as queries
    * overlap (c-ares' default). */
   size_t udp_max_queries;
   /* Rotate with our own pool of channels even where c-ares could (for
    * tests of the pool on any c-ares). */
   bool own_rotation;
-  size_t cache_size;                        /* entries; 0 disables */
+  size_t cache_size; /* entries; 0 disables */
   uint32_t cache_max_ttl;
   uint32_t cache_neg_ttl;
   /* Optional warnings (an upstream that refuses, fails or stays silent),
@@ -110,18 +110,18 @@ void dns_forward_config_default(dns_forward_config_t *cfg);
  * (ICMP port unreachable: ECONNREFUSED). A query that timed out there is
  * in requests and in neither of the others. */
 typedef struct {
-  char name[64];              /* "127.0.0.1:53", "[::1]:53" */
+  char name[64]; /* "127.0.0.1:53", "[::1]:53" */
   uint64_t requests;
   uint64_t responses;
   uint64_t errors;
-  uint64_t unanswered;        /* requests since its last response or error */
+  uint64_t unanswered; /* requests since its last response or error */
 } dns_forward_upstream_stats_t;
 /* Does the c-ares we run with rotate UDP sockets itself (built with
  * c-ares >= 1.20 headers and running with such a library)? */
 bool dns_forward_cares_rotates(void);
 
 typedef struct {
-  uint64_t queries;           /* handed to dns_forward_lookup */
+  uint64_t queries; /* handed to dns_forward_lookup */
   uint64_t cache_hits;
   uint64_t upstream_queries;  /* sent with ares_send */
   uint64_t coalesced;         /* joined a query already in flight */
@@ -156,9 +156,9 @@ typedef void (*dns_forward_cb)(dns_forward_req_t *req, const uint8_t *reply,
  * memory (embed it and use container_of); the fields are private. */
 struct dns_forward_req {
   dns_forward_cb cb;
-  struct dns_forward_pending *pending;  /* NULL once answered or cancelled */
+  struct dns_forward_pending *pending; /* NULL once answered or cancelled */
   dns_forward_req_t *prev, *next;
-  dns_query_t query;                    /* question points into question[] */
+  dns_query_t query; /* question points into question[] */
   size_t limit;
   uint8_t question[DNS_MAX_NAME + 4];
 };
@@ -189,8 +189,8 @@ dns_forward_result_t dns_forward_lookup(dns_forward_t *f,
  * (UV_EBUSY over a bound, UV_ENOMEM, UV_ECANCELED when closing, UV_EINVAL
  * for a query that cannot be forwarded) and req is untouched by us. */
 int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
-                     dns_transport_t transport, const uint8_t *pkt,
-                     size_t len, dns_forward_cb cb);
+                     dns_transport_t transport, const uint8_t *pkt, size_t len,
+                     dns_forward_cb cb);
 
 /* The request's callback will not run; its memory may be freed at once.
  * A no-op for a request already answered or cancelled. */

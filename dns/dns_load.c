@@ -56,8 +56,8 @@ typedef struct {
 } problem_t;
 
 /* The message for errno e. strerror is not thread-safe and zone reloads
- * run on a thread of their own; with _GNU_SOURCE (meson.build) strerror_r is the
- * GNU one, which returns the message rather than an int. */
+ * run on a thread of their own; with _GNU_SOURCE (meson.build) strerror_r is
+ * the GNU one, which returns the message rather than an int. */
 static const char *errno_text(int e, char *buf, size_t len) {
   return strerror_r(e, buf, len);
 }
@@ -103,8 +103,7 @@ static bool parse_address(const char *text, int *family, uint8_t addr[16],
  * there by mistake (a stray quote in a shell, a binary file) and would be
  * invisible in every later message. NULL or the reason. */
 static const char *check_name(const char *name) {
-  for (const unsigned char *p = (const unsigned char *)name; *p != '\0';
-       p++) {
+  for (const unsigned char *p = (const unsigned char *)name; *p != '\0'; p++) {
     if (*p <= ' ' || *p == 0x7F)
       return "space or control character";
   }
@@ -144,8 +143,7 @@ static int line_error(const hosts_ctx_t *ctx, const problem_t *p) {
   char text[256];
 
   describe(p, text, sizeof(text));
-  set_error(ctx->err, ctx->errlen, "%s:%zu: %s", ctx->source, ctx->line,
-            text);
+  set_error(ctx->err, ctx->errlen, "%s:%zu: %s", ctx->source, ctx->line, text);
   return -1;
 }
 
@@ -328,8 +326,7 @@ static int read_file(const char *path, char **text, size_t *len, char *err,
 
   f = fopen(path, "rb");
   if (f == NULL) {
-    set_error(err, errlen, "%s: %s", path,
-              errno_text(errno, msg, sizeof(msg)));
+    set_error(err, errlen, "%s: %s", path, errno_text(errno, msg, sizeof(msg)));
     goto done;
   }
   for (;;) {

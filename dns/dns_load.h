@@ -14,9 +14,9 @@
 typedef struct {
   const char *const *hosts_files; /* --hosts FILE, in order */
   size_t n_hosts_files;
-  const char *const *map_specs;   /* --map NAME=ADDR[,ADDR...], in order */
+  const char *const *map_specs; /* --map NAME=ADDR[,ADDR...], in order */
   size_t n_map_specs;
-  bool default_map;               /* the seed's three names first */
+  bool default_map; /* the seed's three names first */
   dns_zone_options_t options;
 } dns_load_config_t;
 

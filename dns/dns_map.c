@@ -19,24 +19,24 @@
 #define MAP_MAX_NAMES (UINT32_MAX - 1u)
 
 typedef struct {
-  uint32_t hash;           /* kept so that growing never rehashes names */
-  uint32_t ref;            /* record index + 1, or MAP_SLOT_FREE */
+  uint32_t hash; /* kept so that growing never rehashes names */
+  uint32_t ref;  /* record index + 1, or MAP_SLOT_FREE */
 } map_slot_t;
 
 typedef struct {
-  dns_map_entry_t entry;   /* what lookups hand out; views the arrays below */
-  uint8_t *name;           /* lower-cased wire name, owned */
-  uint8_t *a;              /* owned, 4 bytes an address */
+  dns_map_entry_t entry; /* what lookups hand out; views the arrays below */
+  uint8_t *name;         /* lower-cased wire name, owned */
+  uint8_t *a;            /* owned, 4 bytes an address */
   size_t cap_a;
-  uint8_t *aaaa;           /* owned, 16 bytes an address */
+  uint8_t *aaaa; /* owned, 16 bytes an address */
   size_t cap_aaaa;
 } map_record_t;
 
 struct dns_map {
   map_slot_t *slots;
-  size_t capacity;         /* slots */
+  size_t capacity; /* slots */
   map_record_t *records;
-  size_t size;             /* records in use, and names in the map */
+  size_t size; /* records in use, and names in the map */
   size_t cap_records;
 };
 
@@ -72,8 +72,8 @@ static uint32_t hash_bytes(uint32_t h, const uint8_t *p, size_t len) {
 }
 
 static uint32_t key_hash(const map_key_t *k) {
-  return hash_bytes(hash_bytes(FNV_OFFSET_BASIS, k->head, k->head_len),
-                    k->tail, k->tail_len);
+  return hash_bytes(hash_bytes(FNV_OFFSET_BASIS, k->head, k->head_len), k->tail,
+                    k->tail_len);
 }
 
 /* stored is already lower case; probe is whatever came off the wire. */
@@ -139,8 +139,8 @@ static int grow_slots(dns_map_t *map) {
 /* Records move by value: the names and arrays they own are separate
  * allocations and stay where they are. */
 static int grow_records(dns_map_t *map) {
-  size_t cap = map->cap_records == 0 ? MAP_INITIAL_CAPACITY
-                                     : map->cap_records * 2;
+  size_t cap =
+      map->cap_records == 0 ? MAP_INITIAL_CAPACITY : map->cap_records * 2;
   map_record_t *records = realloc(map->records, cap * sizeof(*records));
 
   if (records == NULL)

@@ -32,14 +32,14 @@
 typedef struct dns_map dns_map_t;
 
 typedef struct {
-  const uint8_t (*a)[4];    /* IPv4 addresses in insertion order */
+  const uint8_t (*a)[4]; /* IPv4 addresses in insertion order */
   size_t n_a;
   const uint8_t (*aaaa)[16];
   size_t n_aaaa;
-  const uint8_t *name;      /* the key: lower-cased wire name, root included */
+  const uint8_t *name; /* the key: lower-cased wire name, root included */
   size_t name_len;
-  size_t index;             /* position in insertion order, 0-based: lets a
-                               caller keep per-name data in a flat array */
+  size_t index; /* position in insertion order, 0-based: lets a
+                   caller keep per-name data in a flat array */
 } dns_map_entry_t;
 
 /* Why a dotted name cannot be a key. */
@@ -88,8 +88,7 @@ const dns_map_entry_t *dns_map_lookup(const dns_map_t *map,
  * root included; the root alone finds "*"), hashing the "*" label and the
  * base in place. NULL when absent. */
 const dns_map_entry_t *dns_map_lookup_wildcard(const dns_map_t *map,
-                                               const uint8_t *base,
-                                               size_t len);
+                                               const uint8_t *base, size_t len);
 
 /* True for an entry whose first label is "*". */
 bool dns_map_entry_is_wildcard(const dns_map_entry_t *e);

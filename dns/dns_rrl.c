@@ -15,19 +15,19 @@
 #define REFILL_CAP_MS 1000u
 #define SET_BYTES 64
 
-#define OPT_RR_SIZE 11         /* root owner, fixed fields, no rdata */
+#define OPT_RR_SIZE 11 /* root owner, fixed fields, no rdata */
 
-_Static_assert((uint64_t)DNS_RRL_MAX_RATE * MILLI <= UINT32_MAX / 2,
+_Static_assert((uint64_t)DNS_RRL_MAX_RATE *MILLI <= UINT32_MAX / 2,
                "a full bucket plus a refill must fit 32 bits");
 
 /* 16 bytes: DNS_RRL_WAYS of them fill one cache line. tag 0 is a free
  * slot (real tags have their low bit set). */
 typedef struct {
   uint32_t tag;
-  uint32_t last_ms;            /* the loop clock, truncated: differences
-                                  stay right for 49 days */
-  uint32_t tokens;             /* thousandths of a reply */
-  uint32_t drops;              /* since the bucket was claimed, for slip */
+  uint32_t last_ms; /* the loop clock, truncated: differences
+                       stay right for 49 days */
+  uint32_t tokens;  /* thousandths of a reply */
+  uint32_t drops;   /* since the bucket was claimed, for slip */
 } bucket_t;
 
 _Static_assert(sizeof(bucket_t) * DNS_RRL_WAYS == SET_BYTES,
@@ -35,8 +35,8 @@ _Static_assert(sizeof(bucket_t) * DNS_RRL_WAYS == SET_BYTES,
 
 struct dns_rrl {
   bucket_t *table;
-  size_t set_mask;             /* sets - 1 */
-  uint32_t full;               /* rate * MILLI */
+  size_t set_mask; /* sets - 1 */
+  uint32_t full;   /* rate * MILLI */
   uint32_t rate;
   uint32_t slip;
   uint64_t seed;
@@ -44,8 +44,8 @@ struct dns_rrl {
 };
 
 dns_rrl_t *dns_rrl_new(const dns_rrl_config_t *cfg) {
-  size_t want = cfg->table_size != 0 ? cfg->table_size
-                                     : DNS_RRL_DEFAULT_TABLE_SIZE;
+  size_t want =
+      cfg->table_size != 0 ? cfg->table_size : DNS_RRL_DEFAULT_TABLE_SIZE;
   if (cfg->rate == 0 || cfg->rate > DNS_RRL_MAX_RATE ||
       cfg->slip > DNS_RRL_MAX_SLIP || want < DNS_RRL_MIN_TABLE_SIZE ||
       want > DNS_RRL_MAX_TABLE_SIZE)
@@ -118,7 +118,8 @@ static uint64_t hash_reply(uint64_t h, const uint8_t *m, size_t len) {
   const uint8_t *rdata = NULL;
   size_t take = 0;
 
-  if (dns_read_header(&r, &hd) && hd.qdcount == 1 && dns_read_question(&r, &q)) {
+  if (dns_read_header(&r, &hd) && hd.qdcount == 1 &&
+      dns_read_question(&r, &q)) {
     qtype = q.qtype;
     if (hd.ancount > 0 && dns_read_record(&r, &rr) == DNS_RECORD_OK) {
       ans_type = rr.type;

@@ -56,27 +56,27 @@
 #define DNS_RRL_KEY_RDATA 32
 
 typedef struct {
-  uint32_t rate;               /* replies per second per bucket, > 0 */
-  uint32_t slip;               /* every slip-th dropped reply goes out
-                                  truncated; 0 never, 1 every one */
-  size_t table_size;           /* buckets; 0: the default */
-  uint64_t seed;               /* the hash's secret */
+  uint32_t rate;     /* replies per second per bucket, > 0 */
+  uint32_t slip;     /* every slip-th dropped reply goes out
+                        truncated; 0 never, 1 every one */
+  size_t table_size; /* buckets; 0: the default */
+  uint64_t seed;     /* the hash's secret */
 } dns_rrl_config_t;
 
 typedef struct dns_rrl dns_rrl_t;
 
 typedef enum {
-  DNS_RRL_SEND = 0,            /* within the rate */
-  DNS_RRL_DROP,                /* send nothing */
-  DNS_RRL_SLIP,                /* send dns_rrl_truncate's reply instead */
+  DNS_RRL_SEND = 0, /* within the rate */
+  DNS_RRL_DROP,     /* send nothing */
+  DNS_RRL_SLIP,     /* send dns_rrl_truncate's reply instead */
 } dns_rrl_action_t;
 
 typedef struct {
-  uint64_t sent;               /* replies within the rate */
+  uint64_t sent; /* replies within the rate */
   uint64_t dropped;
   uint64_t slipped;
-  uint64_t evicted;            /* keys that pushed out a bucket in use */
-  size_t table_size;           /* buckets, after rounding */
+  uint64_t evicted;  /* keys that pushed out a bucket in use */
+  size_t table_size; /* buckets, after rounding */
   size_t table_bytes;
 } dns_rrl_stats_t;
 

@@ -18,12 +18,18 @@ const char *dns_stats_rcode_name(dns_stats_rcode_t r) {
 
 static dns_stats_qtype_t classify_qtype(unsigned qtype) {
   switch (qtype) {
-  case DNS_TYPE_A: return DNS_STATS_QTYPE_A;
-  case DNS_TYPE_AAAA: return DNS_STATS_QTYPE_AAAA;
-  case DNS_TYPE_ANY: return DNS_STATS_QTYPE_ANY;
-  case DNS_TYPE_MX: return DNS_STATS_QTYPE_MX;
-  case DNS_TYPE_TXT: return DNS_STATS_QTYPE_TXT;
-  default: return DNS_STATS_QTYPE_OTHER;
+  case DNS_TYPE_A:
+    return DNS_STATS_QTYPE_A;
+  case DNS_TYPE_AAAA:
+    return DNS_STATS_QTYPE_AAAA;
+  case DNS_TYPE_ANY:
+    return DNS_STATS_QTYPE_ANY;
+  case DNS_TYPE_MX:
+    return DNS_STATS_QTYPE_MX;
+  case DNS_TYPE_TXT:
+    return DNS_STATS_QTYPE_TXT;
+  default:
+    return DNS_STATS_QTYPE_OTHER;
   }
 }
 
@@ -57,8 +63,8 @@ void dns_stats_count(dns_stats_t *stats, const uint8_t *reply, size_t len) {
 }
 
 const uint64_t dns_hist_bounds_us[DNS_HIST_BOUNDS] = {
-    50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
-    250000, 500000, 1000000, 2500000, 5000000};
+    50,    100,   250,    500,    1000,   2500,    5000,    10000,
+    25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000};
 
 void dns_hist_observe(dns_hist_t *h, uint64_t us, uint64_t n) {
   size_t i = 0;
@@ -75,5 +81,6 @@ void dns_hist_add(dns_hist_t *sum, const dns_hist_t *one) {
 }
 
 const char *dns_stats_zone_source(const uint8_t *reply, size_t len) {
-  return len >= 4 && (reply[3] & 0x0Fu) == 0 ? DNS_SOURCE_MAP : DNS_SOURCE_POLICY;
+  return len >= 4 && (reply[3] & 0x0Fu) == 0 ? DNS_SOURCE_MAP
+                                             : DNS_SOURCE_POLICY;
 }

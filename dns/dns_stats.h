@@ -16,7 +16,7 @@ typedef enum {
   DNS_STATS_QTYPE_MX,
   DNS_STATS_QTYPE_TXT,
   DNS_STATS_QTYPE_OTHER,
-  DNS_STATS_QTYPE_NONE,   /* a reply without a question (FORMERR) */
+  DNS_STATS_QTYPE_NONE, /* a reply without a question (FORMERR) */
   DNS_STATS_QTYPES
 } dns_stats_qtype_t;
 
@@ -34,7 +34,7 @@ typedef enum {
 
 typedef struct {
   uint64_t replies[DNS_STATS_QTYPES][DNS_STATS_RCODES];
-  uint64_t truncated;          /* replies with TC=1 */
+  uint64_t truncated; /* replies with TC=1 */
 } dns_stats_t;
 
 /* Count one reply (a message we are about to send). */
@@ -59,12 +59,12 @@ void dns_hist_add(dns_hist_t *sum, const dns_hist_t *one);
 
 /* One reply about to be sent, for the per-query log (--log-queries). */
 typedef struct {
-  const char *proto;               /* "udp", "tcp" */
-  const struct sockaddr *client;   /* NULL when unknown */
+  const char *proto;             /* "udp", "tcp" */
+  const struct sockaddr *client; /* NULL when unknown */
   const uint8_t *reply;
   size_t len;
-  uint64_t duration_us;            /* from the query's receipt to now */
-  const char *source;              /* DNS_SOURCE_* */
+  uint64_t duration_us; /* from the query's receipt to now */
+  const char *source;   /* DNS_SOURCE_* */
 } dns_query_log_t;
 
 #define DNS_SOURCE_MAP "map"

@@ -97,7 +97,9 @@ size_t dns_stream_buffered(const dns_stream_t *r) {
   return r->prefix_have + r->buf_have;
 }
 
-size_t dns_stream_held(const dns_stream_t *r) { return r->buf_cap; }
+size_t dns_stream_held(const dns_stream_t *r) {
+  return r->buf_cap;
+}
 
 void dns_stream_trim(dns_stream_t *r) {
   if (r->buf_have > 0 || r->buf_cap <= DNS_STREAM_MIN_BUF)

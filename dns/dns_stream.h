@@ -39,7 +39,7 @@ typedef enum {
 typedef struct {
   uint8_t prefix[DNS_STREAM_PREFIX_LEN];
   size_t prefix_have;
-  size_t msg_len;          /* valid once prefix_have == DNS_STREAM_PREFIX_LEN */
+  size_t msg_len; /* valid once prefix_have == DNS_STREAM_PREFIX_LEN */
   /* Only for a message cut by the end of an input; kept between messages
    * (it only grows, up to 65535 bytes) so a connection whose queries keep
    * arriving in pieces does not allocate for each of them. */

@@ -26,11 +26,11 @@ typedef struct {
 } reply_batch_t;
 
 typedef struct dns_tcp_conn {
-  net_tcp_conn_t net;          /* first: the socket, as net_tcp requires */
+  net_tcp_conn_t net; /* first: the socket, as net_tcp requires */
   uv_timer_t idle;
   dns_tcp_t *server;
   dns_stream_t stream;
-  size_t pending;              /* bytes in writes whose callback is to come */
+  size_t pending; /* bytes in writes whose callback is to come */
   /* Queries read but not answered yet because the client had too many
    * replies waiting; answered before anything more is read. */
   uint8_t *backlog;
@@ -44,13 +44,13 @@ typedef struct dns_tcp_conn {
   struct sockaddr_storage peer;
   bool have_peer;
   TAILQ_ENTRY(dns_tcp_conn) wait_link;
-  uint64_t turn_id;            /* the turn turn_answered counts in */
+  uint64_t turn_id; /* the turn turn_answered counts in */
   size_t turn_answered;
-  size_t held;                 /* what c counts in server->buffered */
+  size_t held; /* what c counts in server->buffered */
   bool reading;
-  bool waiting;                /* in server->waiting, for a later turn */
-  bool finishing;              /* EOF or a bad frame: close once written */
-  bool denied;                 /* outside cfg.acl: every query REFUSED */
+  bool waiting;   /* in server->waiting, for a later turn */
+  bool finishing; /* EOF or a bad frame: close once written */
+  bool denied;    /* outside cfg.acl: every query REFUSED */
   bool closing;
 } dns_tcp_conn_t;
 
@@ -142,7 +142,7 @@ static void on_conn_timer_close(uv_handle_t *h) {
 typedef struct tcp_forwarded {
   dns_forward_req_t req;
   dns_tcp_conn_t *conn;
-  uint64_t recv_at;             /* uv_hrtime when its query was answered */
+  uint64_t recv_at; /* uv_hrtime when its query was answered */
   LIST_ENTRY(tcp_forwarded) link;
 } tcp_forwarded_t;
 
@@ -266,14 +266,13 @@ static size_t answer_forward(const uint8_t *msg, size_t len, uint8_t *out,
   dns_query_t q;
   if (dns_parse_query(msg, len, &q) == DNS_PARSE_DROP)
     return 0;
-  return dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE,
-                         out, cap, cap);
+  return dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE, out,
+                         cap, cap);
 }
 
 /* Append n bytes to *bp, allocating or growing it. On failure *bp is
  * unchanged (and may be NULL). */
-static bool batch_append(reply_batch_t **bp, const uint8_t *bytes,
-                         size_t n) {
+static bool batch_append(reply_batch_t **bp, const uint8_t *bytes, size_t n) {
   reply_batch_t *b = *bp;
   size_t len = b != NULL ? b->len : 0;
   size_t cap = b != NULL ? b->cap : 0;
@@ -299,8 +298,12 @@ static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch);
 static void log_reply(dns_tcp_conn_t *c, const uint8_t *reply, size_t len,
                       uint64_t recv_at, const char *source) {
   dns_tcp_t *s = c->server;
-  dns_query_log_t q = {"tcp", c->have_peer ? (const struct sockaddr *)&c->peer : NULL,
-                       reply, len, (uv_hrtime() - recv_at) / 1000, source};
+  dns_query_log_t q = {"tcp",
+                       c->have_peer ? (const struct sockaddr *)&c->peer : NULL,
+                       reply,
+                       len,
+                       (uv_hrtime() - recv_at) / 1000,
+                       source};
   s->log_query(s->log_ctx, &q);
 }
 
@@ -348,8 +351,8 @@ static size_t conn_forward(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
   dns_forward_t *f = c->server->cfg.forward;
   size_t out_len = 0;
   *source = DNS_SOURCE_POLICY;
-  switch (dns_forward_lookup(f, DNS_TRANSPORT_TCP, msg, len, out, cap,
-                             &out_len)) {
+  switch (
+      dns_forward_lookup(f, DNS_TRANSPORT_TCP, msg, len, out, cap, &out_len)) {
   case DNS_FORWARD_REPLY:
     *source = DNS_SOURCE_CACHE;
     return out_len;
@@ -440,8 +443,8 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
 
 static void on_write(uv_write_t *req, int status) {
   reply_batch_t *batch = container_of(req, reply_batch_t, req);
-  dns_tcp_conn_t *c = container_of((uv_tcp_t *)req->handle, dns_tcp_conn_t,
-                                   net.tcp);
+  dns_tcp_conn_t *c =
+      container_of((uv_tcp_t *)req->handle, dns_tcp_conn_t, net.tcp);
   dns_tcp_t *s = c->server;
   c->pending -= batch->len;
   free(batch);
@@ -460,8 +463,7 @@ static void on_write(uv_write_t *req, int status) {
   /* Resume at half the limit, not just under it, so that a slow reader
    * costs a stop and a start per half-limit of replies, not per write;
    * and at the next turn, within its budget. */
-  if (!c->reading && !c->waiting &&
-      c->pending <= s->cfg.max_pending_bytes / 2)
+  if (!c->reading && !c->waiting && c->pending <= s->cfg.max_pending_bytes / 2)
     conn_wait(c);
   /* Bytes were given back: connections held back by max_buffered_bytes
    * may go on. */
@@ -487,8 +489,7 @@ static void send_batch(dns_tcp_conn_t *c, reply_batch_t *batch) {
  * for all their replies. Stops early once the replies waiting for this
  * client pass max_pending_bytes, or c's share of this turn is used.
  * Returns the bytes used; check c->closing and c->finishing afterwards. */
-static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
-                          size_t len) {
+static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data, size_t len) {
   dns_tcp_t *s = c->server;
   reply_batch_t *batch = NULL;
   size_t pos = 0;
@@ -519,7 +520,8 @@ static size_t conn_answer(dns_tcp_conn_t *c, const uint8_t *data,
   if (any)
     uv_timer_start(&c->idle, on_idle, s->cfg.idle_timeout_ms, 0);
   if (s->read_replies > 0)
-    dns_hist_observe(&s->duration, (uv_hrtime() - s->read_at) / 1000, s->read_replies);
+    dns_hist_observe(&s->duration, (uv_hrtime() - s->read_at) / 1000,
+                     s->read_replies);
   if (batch != NULL)
     send_batch(c, batch);
   dns_stream_trim(&c->stream);
@@ -587,8 +589,7 @@ static void on_turn(uv_prepare_t *p) {
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  dns_tcp_conn_t *c = container_of((uv_tcp_t *)stream, dns_tcp_conn_t,
-                                   net.tcp);
+  dns_tcp_conn_t *c = container_of((uv_tcp_t *)stream, dns_tcp_conn_t, net.tcp);
   if (c->closing || nread == 0)
     return;
   if (nread == UV_ENOBUFS) {
@@ -647,7 +648,8 @@ static void on_accept(net_tcp_conn_t *nc) {
   uv_tcp_nodelay(&nc->tcp, 1);
   if (s->log_query != NULL) {
     int peer_len = sizeof(c->peer);
-    c->have_peer = uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&c->peer, &peer_len) == 0;
+    c->have_peer = uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&c->peer,
+                                      &peer_len) == 0;
   }
   uv_timer_start(&c->idle, on_idle, s->cfg.idle_timeout_ms, 0);
   conn_start_reading(c);

@@ -66,7 +66,7 @@ typedef struct {
   size_t max_buffered_bytes;
   size_t conn_queries_per_turn;
   size_t queries_per_turn;
-  bool reuseport;              /* SO_REUSEPORT before bind */
+  bool reuseport; /* SO_REUSEPORT before bind */
   /* Where names outside the map go (--unknown forward). NULL: they get
    * SERVFAIL. Forwarded replies are written when the upstream answers, so
    * they may overtake replies to later queries (RFC 7766 6.2.1.1 lets
@@ -93,7 +93,7 @@ typedef struct dns_tcp {
    * takes effect between two queries. */
   const dns_zone_t *const *zone;
   void (*on_close)(struct dns_tcp *);
-  dns_stats_t stats;            /* replies by qtype and rcode */
+  dns_stats_t stats; /* replies by qtype and rcode */
   /* Per-query log (--log-queries), NULL when off: called with every reply
    * just before it is sent. */
   void (*log_query)(void *ctx, const dns_query_log_t *q);
@@ -102,9 +102,9 @@ typedef struct dns_tcp {
    * and when their replies are handed to uv_write. */
   dns_hist_t duration;
   uint64_t queries;
-  uint64_t refused_acl;         /* queries from outside cfg.acl */
+  uint64_t refused_acl; /* queries from outside cfg.acl */
   uint64_t bad_frames;
-  uint64_t dropped;             /* complete messages not answered (QR=1...) */
+  uint64_t dropped; /* complete messages not answered (QR=1...) */
   uint64_t idle_timeouts;
   /* The most reply bytes ever waiting on one connection (handed to
    * uv_write, write callback not yet run): what a client that never reads
@@ -124,18 +124,18 @@ typedef struct dns_tcp {
   uint64_t deferred;
 
   /* Private. */
-  uint64_t read_at;             /* uv_hrtime when this read's answering began */
-  size_t read_replies;          /* replies of this read so far */
-  uv_prepare_t turn;            /* each turn: a new budget, resume waiters */
-  uv_idle_t keep_turning;       /* active while connections wait: the loop
-                                 * polls without blocking */
+  uint64_t read_at;       /* uv_hrtime when this read's answering began */
+  size_t read_replies;    /* replies of this read so far */
+  uv_prepare_t turn;      /* each turn: a new budget, resume waiters */
+  uv_idle_t keep_turning; /* active while connections wait: the loop
+                           * polls without blocking */
   TAILQ_HEAD(dns_tcp_waitq, dns_tcp_conn) waiting; /* oldest first */
   uint64_t turn_id;
   size_t n_waiting;
-  size_t turn_answered;         /* queries answered in this turn */
-  size_t fair_share;            /* max_buffered_bytes / max_connections */
-  unsigned parts_open;          /* net, turn, keep_turning: on_close runs
-                                 * when all three are closed */
+  size_t turn_answered; /* queries answered in this turn */
+  size_t fair_share;    /* max_buffered_bytes / max_connections */
+  unsigned parts_open;  /* net, turn, keep_turning: on_close runs
+                         * when all three are closed */
   /* Shared by every connection: libuv reads into it and calls on_read at
    * once, and each read is answered (or copied to the backlog) before the
    * callback returns. */
@@ -157,22 +157,22 @@ void dns_tcp_close(dns_tcp_t *s, void (*on_close)(dns_tcp_t *));
 /* The counters, for metrics and logs (a copy: the owner reads these and
  * never the struct's fields). */
 typedef struct {
-  dns_stats_t replies;          /* by qtype and rcode, TC=1 */
+  dns_stats_t replies; /* by qtype and rcode, TC=1 */
   dns_hist_t duration;
-  uint64_t queries;             /* complete messages read */
-  uint64_t dropped;             /* not answered (QR=1...) */
+  uint64_t queries; /* complete messages read */
+  uint64_t dropped; /* not answered (QR=1...) */
   uint64_t bad_frames;
   uint64_t idle_timeouts;
   uint64_t accepted;
-  uint64_t refused;             /* over max_connections */
+  uint64_t refused; /* over max_connections */
   uint64_t accept_errors;
-  uint64_t denied;              /* connections from outside cfg.acl */
-  uint64_t refused_acl;         /* their queries (REFUSED) */
-  size_t open;                  /* connections now */
-  size_t buffered;              /* bytes held for clients now */
-  size_t buffered_high_water;   /* the most ever */
+  uint64_t denied;                 /* connections from outside cfg.acl */
+  uint64_t refused_acl;            /* their queries (REFUSED) */
+  size_t open;                     /* connections now */
+  size_t buffered;                 /* bytes held for clients now */
+  size_t buffered_high_water;      /* the most ever */
   size_t conn_buffered_high_water; /* the most ever for one connection */
-  uint64_t deferred;            /* connections put off to a later turn */
+  uint64_t deferred;               /* connections put off to a later turn */
 } dns_tcp_stats_t;
 
 void dns_tcp_stats(const dns_tcp_t *s, dns_tcp_stats_t *out);

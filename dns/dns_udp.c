@@ -21,8 +21,8 @@ typedef struct {
 static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
   dns_udp_t *s = container_of((uv_udp_t *)handle, dns_udp_t, udp);
   (void)suggested;
-  *buf = uv_buf_init((char *)s->recv_area,
-                     DNS_UDP_RECV_BATCH * DNS_UDP_RECV_SLOT);
+  *buf =
+      uv_buf_init((char *)s->recv_area, DNS_UDP_RECV_BATCH * DNS_UDP_RECV_SLOT);
 }
 
 static void on_queued_send(uv_udp_send_t *req, int status) {
@@ -138,11 +138,13 @@ static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
   }
   dns_stats_count(&s->stats, reply, len);
   if (s->log_query != NULL) {
-    dns_query_log_t q = {"udp", addr, reply, len, (uv_hrtime() - recv_at) / 1000, source};
+    dns_query_log_t q = {
+        "udp", addr, reply, len, (uv_hrtime() - recv_at) / 1000, source};
     s->log_query(s->log_ctx, &q);
   }
   size_t i = s->batch.n;
-  if (!s->batch.open || i >= DNS_UDP_SEND_BATCH || len > sizeof(s->batch.data[i])) {
+  if (!s->batch.open || i >= DNS_UDP_SEND_BATCH ||
+      len > sizeof(s->batch.data[i])) {
     send_now(s, reply, len, addr);
     dns_hist_observe(&s->duration, (uv_hrtime() - recv_at) / 1000, 1);
     return;
@@ -152,9 +154,10 @@ static void send_reply(dns_udp_t *s, const uint8_t *reply, size_t len,
   memcpy(&s->batch.addrs[i], addr, alen);
   s->batch.iov[i].iov_base = s->batch.data[i];
   s->batch.iov[i].iov_len = len;
-  s->batch.msgs[i].msg_hdr = (struct msghdr){
-      .msg_name = &s->batch.addrs[i], .msg_namelen = alen,
-      .msg_iov = &s->batch.iov[i], .msg_iovlen = 1};
+  s->batch.msgs[i].msg_hdr = (struct msghdr){.msg_name = &s->batch.addrs[i],
+                                             .msg_namelen = alen,
+                                             .msg_iov = &s->batch.iov[i],
+                                             .msg_iovlen = 1};
   s->batch.n++;
 }
 
@@ -164,8 +167,8 @@ static size_t dns_servfail(const uint8_t *pkt, size_t len, uint8_t *out,
   dns_query_t q;
   if (dns_parse_query(pkt, len, &q) == DNS_PARSE_DROP)
     return 0;
-  return dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE,
-                         out, cap, dns_udp_limit(&q));
+  return dns_build_error(&q, DNS_RCODE_SERVFAIL, DNS_RECURSION_UNAVAILABLE, out,
+                         cap, dns_udp_limit(&q));
 }
 
 /* A query waiting for the forwarder, with where its reply goes. Freed
@@ -223,8 +226,8 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
     w->server = s;
     w->recv_at = s->recv_at;
     memcpy(&w->client, addr, sockaddr_size(addr));
-    if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, pkt,
-                         nread, on_forward_reply) == 0) {
+    if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, pkt, nread,
+                         on_forward_reply) == 0) {
       w->prev = NULL;
       w->next = s->forwarded;
       if (s->forwarded != NULL)
@@ -235,8 +238,8 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
     }
     free(w);
   }
-  len = dns_forward_servfail(pkt, nread, DNS_TRANSPORT_UDP,
-                             s->send_buf, sizeof(s->send_buf));
+  len = dns_forward_servfail(pkt, nread, DNS_TRANSPORT_UDP, s->send_buf,
+                             sizeof(s->send_buf));
   if (len > 0)
     send_reply(s, s->send_buf, len, addr, s->recv_at, DNS_SOURCE_POLICY);
 }

@@ -30,13 +30,13 @@
 #define DNS_UDP_SEND_BATCH DNS_UDP_RECV_BATCH
 
 typedef struct dns_udp {
-  uv_udp_t udp;                 /* first: the struct is the handle's owner */
+  uv_udp_t udp; /* first: the struct is the handle's owner */
   /* The zone in service, read at every packet: the owner swaps the
    * pointer on reload and the next packet sees the new zone. */
   const dns_zone_t *const *zone;
   size_t max_queued_sends;
   size_t queued_sends;
-  dns_stats_t stats;            /* replies by qtype and rcode */
+  dns_stats_t stats; /* replies by qtype and rcode */
   /* Per-query log (--log-queries), NULL when off: called with every reply
    * just before it is sent. */
   void (*log_query)(void *ctx, const dns_query_log_t *q);
@@ -44,7 +44,7 @@ typedef struct dns_udp {
   /* Receipt to reply, by the clock read when a recvmmsg batch starts and
    * when its replies go out (two reads a batch, not two a query). */
   dns_hist_t duration;
-  uint64_t recv_at;             /* uv_hrtime at the batch's start */
+  uint64_t recv_at; /* uv_hrtime at the batch's start */
   uint64_t received;
   uint64_t answered;
   uint64_t dropped_invalid;     /* short or QR=1: not answered by design */
@@ -56,18 +56,18 @@ typedef struct dns_udp {
   /* Who may query (--allow), NULL: everyone; the others get REFUSED. Set
    * by the owner before dns_udp_start, and left alone while it runs. */
   const net_acl_t *acl;
-  uint64_t refused_acl;         /* queries from outside acl */
+  uint64_t refused_acl; /* queries from outside acl */
   /* Response rate limiting (--rrl-rate), NULL: off. Every reply passes
    * through it; it may be shared by several listeners (one loop). Set by
    * the owner before dns_udp_start. */
   dns_rrl_t *rrl;
   struct dns_udp_forwarded *forwarded; /* queries waiting upstream */
-  size_t forward_waiting;       /* how many */
+  size_t forward_waiting;              /* how many */
   void (*on_close)(struct dns_udp *);
   /* SO_RCVBUF to ask for (0: DNS_UDP_DEFAULT_RECV_BUFFER); a burst larger
    * than the socket buffer is lost in the kernel before we see it. */
   size_t recv_buffer_bytes;
-  uint64_t batches;             /* recvmmsg batches, for the benchmark */
+  uint64_t batches; /* recvmmsg batches, for the benchmark */
   /* Where libuv's recvmmsg puts a batch: DNS_UDP_RECV_BATCH slots of 64
    * KiB (libuv's slot size), allocated once at start. It stays ours
    * between the alloc and recv callbacks; we answer before returning. */
@@ -100,14 +100,14 @@ void dns_udp_close(dns_udp_t *s, void (*on_close)(dns_udp_t *));
 /* The counters, for metrics and logs (a copy: the owner reads these and
  * never the struct's fields). */
 typedef struct {
-  dns_stats_t replies;          /* by qtype and rcode, TC=1 */
+  dns_stats_t replies; /* by qtype and rcode, TC=1 */
   dns_hist_t duration;
   uint64_t received;
   uint64_t answered;
   uint64_t dropped_invalid;
   uint64_t dropped_send;
   uint64_t forward_unavailable;
-  uint64_t refused_acl;         /* queries from outside --allow */
+  uint64_t refused_acl; /* queries from outside --allow */
 } dns_udp_stats_t;
 
 void dns_udp_stats(const dns_udp_t *s, dns_udp_stats_t *out);

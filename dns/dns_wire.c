@@ -61,8 +61,8 @@ static dns_name_status_t walk_name(dns_reader_t *r, name_form_t form,
   const uint8_t *msg = r->msg;
   size_t len = r->len;
   size_t pos = r->pos;
-  size_t resume = 0;          /* after the first pointer, where r goes on */
-  size_t floor = r->pos;      /* every pointer must aim below this */
+  size_t resume = 0;     /* after the first pointer, where r goes on */
+  size_t floor = r->pos; /* every pointer must aim below this */
   size_t name_len = 0;
   unsigned hops = 0;
   bool jumped = false;
@@ -180,8 +180,7 @@ unsigned dns_read_rcode(const dns_reader_t *r, const dns_header_t *h) {
     if (read_record(&c, NAME_POINTER_ENDS, &rr) != DNS_RECORD_OK)
       return rcode;
     if (rr.type == DNS_TYPE_OPT && i >= before_additional)
-      return rcode | (rr.ttl >> DNS_OPT_TTL_RCODE_SHIFT)
-                         << DNS_EXT_RCODE_SHIFT;
+      return rcode | (rr.ttl >> DNS_OPT_TTL_RCODE_SHIFT) << DNS_EXT_RCODE_SHIFT;
   }
   return rcode;
 }
@@ -260,8 +259,7 @@ static bool parse_question(dns_reader_t *c, dns_query_t *q) {
 
 /* Reads everything after the header. False means FORMERR; q->has_question
  * may still be true if only the later sections were bad. */
-static bool parse_body(dns_reader_t *c, const dns_header_t *h,
-                       dns_query_t *q) {
+static bool parse_body(dns_reader_t *c, const dns_header_t *h, dns_query_t *q) {
   /* One question per query is all anyone implements (RFC 9619). */
   if (h->qdcount != 1)
     return false;
@@ -379,9 +377,9 @@ static bool answers_fit(const dns_rr_t *answers, size_t n, size_t room) {
 /* What sets the replies of dns_build_response, dns_build_truncated and
  * dns_build_error apart. */
 typedef struct {
-  unsigned rcode;          /* may be extended (BADVERS) */
-  uint16_t flags;          /* AA or RA, on top of QR, opcode and RD */
-  bool force_tc;           /* TC=1 with the question only, whatever fits */
+  unsigned rcode; /* may be extended (BADVERS) */
+  uint16_t flags; /* AA or RA, on top of QR, opcode and RD */
+  bool force_tc;  /* TC=1 with the question only, whatever fits */
 } reply_kind_t;
 
 /* The one builder behind the three public ones. */
@@ -404,14 +402,15 @@ static size_t build_response(const dns_query_t *q, const reply_kind_t *kind,
     return 0;
   /* The OPT is reserved before the answers: a truncated reply must still
    * carry it, or the client would think we do not speak EDNS. */
-  bool truncated = kind->force_tc || !answers_fit(answers, n_answers, w.cap - fixed);
+  bool truncated =
+      kind->force_tc || !answers_fit(answers, n_answers, w.cap - fixed);
   if (truncated)
     n_answers = 0;
 
-  uint16_t flags = (uint16_t)(DNS_FLAG_QR | kind->flags |
-                              ((q->opcode & DNS_OPCODE_MASK)
-                               << DNS_OPCODE_SHIFT) |
-                              (rcode & DNS_RCODE_MASK));
+  uint16_t flags =
+      (uint16_t)(DNS_FLAG_QR | kind->flags |
+                 ((q->opcode & DNS_OPCODE_MASK) << DNS_OPCODE_SHIFT) |
+                 (rcode & DNS_RCODE_MASK));
   if (q->rd)
     flags |= DNS_FLAG_RD;
   if (truncated)
@@ -427,9 +426,8 @@ static size_t build_response(const dns_query_t *q, const reply_kind_t *kind,
 
   for (size_t i = 0; ok && i < n_answers; i++) {
     ok = try_put_be16(&w, DNS_QNAME_POINTER) &&
-         try_put_be16(&w, answers[i].type) &&
-         try_put_be16(&w, DNS_CLASS_IN) && try_put_be32(&w, ttl) &&
-         try_put_be16(&w, answers[i].rdlen) &&
+         try_put_be16(&w, answers[i].type) && try_put_be16(&w, DNS_CLASS_IN) &&
+         try_put_be32(&w, ttl) && try_put_be16(&w, answers[i].rdlen) &&
          try_put_bytes(&w, answers[i].rdata, answers[i].rdlen);
   }
 

@@ -12,9 +12,9 @@
 
 #define DNS_HEADER_SIZE 12
 #define DNS_MAX_LABEL 63
-#define DNS_MAX_NAME 255            /* octets of the wire form, root included */
-#define DNS_PLAIN_UDP_LIMIT 512     /* RFC 1035 4.2.1, clients without EDNS */
-#define DNS_EDNS_ADVERTISED 1232    /* DNS flag day 2020 default */
+#define DNS_MAX_NAME 255         /* octets of the wire form, root included */
+#define DNS_PLAIN_UDP_LIMIT 512  /* RFC 1035 4.2.1, clients without EDNS */
+#define DNS_EDNS_ADVERTISED 1232 /* DNS flag day 2020 default */
 #define DNS_MAX_MESSAGE 65535
 
 enum dns_type {
@@ -110,7 +110,7 @@ static inline void dns_put_be32(uint8_t *p, uint32_t v) {
 typedef struct {
   const uint8_t *msg;
   size_t len;
-  size_t pos;              /* never above len */
+  size_t pos; /* never above len */
 } dns_reader_t;
 
 static inline dns_reader_t dns_reader(const uint8_t *msg, size_t len) {
@@ -165,10 +165,10 @@ static inline bool dns_read_bytes(dns_reader_t *r, size_t n,
 
 typedef enum {
   DNS_NAME_OK = 0,
-  DNS_NAME_TRUNCATED,      /* a label or a pointer runs past the end */
-  DNS_NAME_TOO_LONG,       /* over DNS_MAX_NAME octets once expanded */
-  DNS_NAME_BAD_LABEL,      /* label type 01 or 10: a length of 64 to 191 */
-  DNS_NAME_BAD_POINTER,    /* see dns_read_name */
+  DNS_NAME_TRUNCATED,   /* a label or a pointer runs past the end */
+  DNS_NAME_TOO_LONG,    /* over DNS_MAX_NAME octets once expanded */
+  DNS_NAME_BAD_LABEL,   /* label type 01 or 10: a length of 64 to 191 */
+  DNS_NAME_BAD_POINTER, /* see dns_read_name */
 } dns_name_status_t;
 
 /* Pointers one name may follow. A name has at most 127 labels, and a
@@ -184,8 +184,7 @@ typedef enum {
  * at most DNS_MAX_POINTER_HOPS are followed. The reader moves past the
  * name as it stands in the message (after its first pointer); on failure
  * it does not move. */
-dns_name_status_t dns_read_name(dns_reader_t *r, uint8_t *out,
-                                size_t *out_len);
+dns_name_status_t dns_read_name(dns_reader_t *r, uint8_t *out, size_t *out_len);
 
 typedef struct {
   uint16_t id;
@@ -213,8 +212,8 @@ static inline bool dns_read_header(dns_reader_t *r, dns_header_t *h) {
 
 /* One question entry, where it stands in the message. */
 typedef struct {
-  size_t at;               /* offset of the QNAME */
-  size_t name_len;         /* octets the QNAME takes there */
+  size_t at;       /* offset of the QNAME */
+  size_t name_len; /* octets the QNAME takes there */
   uint16_t qtype;
   uint16_t qclass;
 } dns_question_t;
@@ -226,20 +225,20 @@ bool dns_read_question(dns_reader_t *r, dns_question_t *q);
 
 typedef enum {
   DNS_RECORD_OK = 0,
-  DNS_RECORD_MALFORMED,        /* bad owner name, or fixed fields cut short */
-  DNS_RECORD_RDATA_PAST_END,   /* RDLENGTH runs past the message */
+  DNS_RECORD_MALFORMED,      /* bad owner name, or fixed fields cut short */
+  DNS_RECORD_RDATA_PAST_END, /* RDLENGTH runs past the message */
 } dns_record_status_t;
 
 /* One resource record (RFC 1035 4.1.3), where it stands in the message. */
 typedef struct {
-  size_t at;               /* offset of the owner name: the record's start */
+  size_t at; /* offset of the owner name: the record's start */
   uint16_t type;
   uint16_t rclass;
   uint32_t ttl;
-  size_t ttl_at;           /* offset of the TTL field, for callers that
-                            * patch it */
+  size_t ttl_at; /* offset of the TTL field, for callers that
+                  * patch it */
   uint16_t rdlen;
-  const uint8_t *rdata;    /* rdlen bytes inside the message */
+  const uint8_t *rdata; /* rdlen bytes inside the message */
 } dns_record_t;
 
 /* Read one record; the owner name is checked as dns_read_name checks
@@ -258,30 +257,30 @@ unsigned dns_read_rcode(const dns_reader_t *r, const dns_header_t *h);
 
 /* What the parser decided. Everything but DROP is answered. */
 typedef enum {
-  DNS_PARSE_OK = 0,      /* a well-formed standard query */
-  DNS_PARSE_DROP,        /* shorter than a header, or QR=1: never answer */
-  DNS_PARSE_FORMERR,     /* readable header, malformed or unsupported body */
-  DNS_PARSE_NOTIMP,      /* opcode other than QUERY */
-  DNS_PARSE_REFUSED,     /* class other than IN */
-  DNS_PARSE_BADVERS,     /* EDNS version other than 0 */
+  DNS_PARSE_OK = 0,  /* a well-formed standard query */
+  DNS_PARSE_DROP,    /* shorter than a header, or QR=1: never answer */
+  DNS_PARSE_FORMERR, /* readable header, malformed or unsupported body */
+  DNS_PARSE_NOTIMP,  /* opcode other than QUERY */
+  DNS_PARSE_REFUSED, /* class other than IN */
+  DNS_PARSE_BADVERS, /* EDNS version other than 0 */
 } dns_parse_t;
 
 /* A parsed query. Pointers point into the caller's packet, which must
  * outlive the struct. */
 typedef struct {
   uint16_t id;
-  uint16_t flags;          /* header flags word as received */
+  uint16_t flags; /* header flags word as received */
   uint8_t opcode;
   bool rd;
   bool has_question;       /* the question was parsed and can be echoed */
   const uint8_t *question; /* QNAME + QTYPE + QCLASS as received */
   size_t question_len;
-  size_t qname_len;        /* wire length of QNAME, root label included */
+  size_t qname_len; /* wire length of QNAME, root label included */
   uint16_t qtype;
   uint16_t qclass;
-  bool has_edns;           /* a valid OPT record was present */
+  bool has_edns; /* a valid OPT record was present */
   uint8_t edns_version;
-  uint16_t edns_udp_size;  /* as sent by the client, before clamping */
+  uint16_t edns_udp_size; /* as sent by the client, before clamping */
   bool edns_do;
 } dns_query_t;
 
@@ -295,7 +294,8 @@ size_t dns_udp_limit(const dns_query_t *q);
 
 /* Lower-case an uncompressed wire-format name into out (ASCII A-Z only, as
  * RFC 4343 says). Returns the length, or 0 if the name does not fit. */
-size_t dns_name_lower(const uint8_t *name, size_t len, uint8_t *out, size_t cap);
+size_t dns_name_lower(const uint8_t *name, size_t len, uint8_t *out,
+                      size_t cap);
 
 /* One answer record; its owner is always the question name. */
 typedef struct {
@@ -312,8 +312,7 @@ typedef struct {
  * not even the header and question fit in min(cap, limit). */
 size_t dns_build_response(const dns_query_t *q, unsigned rcode,
                           const dns_rr_t *answers, size_t n_answers,
-                          uint32_t ttl, uint8_t *out, size_t cap,
-                          size_t limit);
+                          uint32_t ttl, uint8_t *out, size_t cap, size_t limit);
 
 /* The reply dns_build_response makes when the answers do not fit: TC=1,
  * the question only (and the OPT), for callers whose answers are not

@@ -27,7 +27,7 @@
 
 /* The bound in dns_map.h is what makes TCP answers always complete and
  * lets counts and lengths below live in 16 bits. */
-_Static_assert(DNS_MAP_MAX_ADDRS * ZONE_AAAA_RR_SIZE + ZONE_MAX_FRAME <=
+_Static_assert(DNS_MAP_MAX_ADDRS *ZONE_AAAA_RR_SIZE + ZONE_MAX_FRAME <=
                    DNS_MAX_MESSAGE,
                "a name's full answer must fit in a TCP message");
 
@@ -37,7 +37,7 @@ _Static_assert(DNS_MAP_MAX_ADDRS * ZONE_AAAA_RR_SIZE + ZONE_MAX_FRAME <=
 /* A name's records laid out as [all A][all AAAA]: ANY is the whole run and
  * A and AAAA are its two halves, so one copy serves all three qtypes. */
 typedef struct {
-  const uint8_t *bytes;    /* into zone->arena */
+  const uint8_t *bytes; /* into zone->arena */
   uint16_t a_len;
   uint16_t aaaa_len;
   uint16_t n_a;
@@ -52,11 +52,11 @@ typedef struct {
 } zone_section_t;
 
 struct dns_zone {
-  dns_map_t *map;               /* owned, never modified after build */
+  dns_map_t *map; /* owned, never modified after build */
   dns_zone_options_t opts;
-  zone_answers_t *answers;      /* one per name, by dns_map_entry_t.index */
-  zone_answers_t unknown;       /* DNS_UNKNOWN_ANSWER's records */
-  uint8_t *arena;               /* every answer byte, one allocation */
+  zone_answers_t *answers; /* one per name, by dns_map_entry_t.index */
+  zone_answers_t unknown;  /* DNS_UNKNOWN_ANSWER's records */
+  uint8_t *arena;          /* every answer byte, one allocation */
   /* Wildcard bases' label counts (the base of *.example.com has 2): a
    * query only probes suffixes in this range, so a long random name costs
    * no probe at all when no wildcard could match it. */
@@ -133,8 +133,8 @@ static size_t answers_size(size_t n_a, size_t n_aaaa) {
 /* Writes one name's records at p (sized by answers_size) and returns the
  * end. a and aaaa are flat arrays of 4- and 16-byte addresses. */
 static uint8_t *put_answers(zone_answers_t *ans, uint8_t *p, uint32_t ttl,
-                            const uint8_t *a, size_t n_a,
-                            const uint8_t *aaaa, size_t n_aaaa) {
+                            const uint8_t *a, size_t n_a, const uint8_t *aaaa,
+                            size_t n_aaaa) {
   ans->bytes = p;
   ans->n_a = (uint16_t)n_a;
   ans->n_aaaa = (uint16_t)n_aaaa;
@@ -171,8 +171,8 @@ static bool zone_plan(dns_zone_t *zone, size_t *arena_size) {
 
   for (size_t i = 0; i < zone->opts.n_unknown_addrs; i++)
     n_unknown_a += zone->opts.unknown_addrs[i].family == 4;
-  size_t total = answers_size(n_unknown_a,
-                              zone->opts.n_unknown_addrs - n_unknown_a);
+  size_t total =
+      answers_size(n_unknown_a, zone->opts.n_unknown_addrs - n_unknown_a);
 
   for (size_t i = 0; i < dns_map_size(zone->map); i++) {
     const dns_map_entry_t *e = dns_map_at(zone->map, i);
@@ -253,8 +253,7 @@ size_t dns_zone_names(const dns_zone_t *zone) {
  * own base name. One hash probe per level in the range some wildcard could
  * match, and the key is hashed in place (dns_map_lookup_wildcard). */
 static const dns_map_entry_t *find_wildcard(const dns_zone_t *zone,
-                                            const uint8_t *name,
-                                            size_t len) {
+                                            const uint8_t *name, size_t len) {
   size_t labels = count_labels(name, len);
   size_t pos = 0;
 
@@ -278,8 +277,8 @@ static const dns_map_entry_t *find_wildcard(const dns_zone_t *zone,
 /* An exact name first, then the wildcards. NULL for an unknown name. */
 static const zone_answers_t *zone_find(const dns_zone_t *zone,
                                        const dns_query_t *q) {
-  const dns_map_entry_t *e = dns_map_lookup(zone->map, q->question,
-                                            q->qname_len);
+  const dns_map_entry_t *e =
+      dns_map_lookup(zone->map, q->question, q->qname_len);
 
   if (e == NULL && zone->n_wildcards > 0)
     e = find_wildcard(zone, q->question, q->qname_len);
@@ -296,8 +295,7 @@ static zone_section_t section_for(const zone_answers_t *ans, uint16_t qtype) {
     s = (zone_section_t){ans->bytes, ans->a_len, ans->n_a};
     break;
   case DNS_TYPE_AAAA:
-    s = (zone_section_t){ans->bytes + ans->a_len, ans->aaaa_len,
-                         ans->n_aaaa};
+    s = (zone_section_t){ans->bytes + ans->a_len, ans->aaaa_len, ans->n_aaaa};
     break;
   case DNS_TYPE_ANY:
     s = (zone_section_t){ans->bytes, (size_t)ans->a_len + ans->aaaa_len,
@@ -363,8 +361,8 @@ dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
 
   /* Anything but TCP gets the UDP limit: the smaller one is the safe
    * reading of a transport value we do not know. */
-  size_t limit = transport == DNS_TRANSPORT_TCP ? DNS_MAX_MESSAGE
-                                                : dns_udp_limit(&q);
+  size_t limit =
+      transport == DNS_TRANSPORT_TCP ? DNS_MAX_MESSAGE : dns_udp_limit(&q);
   unsigned rcode = rcode_for(parsed);
 
   if (parsed == DNS_PARSE_OK) {

@@ -17,19 +17,19 @@ typedef enum {
   DNS_UNKNOWN_ANSWER = 0, /* the seed's behaviour: unknown_addrs for A/AAAA */
   DNS_UNKNOWN_NXDOMAIN,
   DNS_UNKNOWN_REFUSED,
-  DNS_UNKNOWN_FORWARD,    /* hand the query to the forwarder (later issue) */
+  DNS_UNKNOWN_FORWARD, /* hand the query to the forwarder (later issue) */
 } dns_unknown_t;
 
 #define DNS_ZONE_MAX_UNKNOWN_ADDRS 8
 
 typedef struct {
-  uint32_t ttl;                   /* default 60 */
+  uint32_t ttl; /* default 60 */
   dns_unknown_t unknown;
   /* With DNS_UNKNOWN_ANSWER: what a name not in the map gets, A records
    * from the IPv4 entries, AAAA from the IPv6 ones; a family with no entry
    * gives NODATA. Default: 127.0.0.1 only. */
   struct {
-    int family;                   /* 4 or 6 */
+    int family; /* 4 or 6 */
     uint8_t addr[16];
   } unknown_addrs[DNS_ZONE_MAX_UNKNOWN_ADDRS];
   size_t n_unknown_addrs;
@@ -65,9 +65,9 @@ typedef enum {
 } dns_transport_t;
 
 typedef enum {
-  DNS_REPLY_SEND = 0,    /* out[0..*out_len) is the reply */
-  DNS_REPLY_DROP,        /* send nothing (short packet, QR=1) */
-  DNS_REPLY_FORWARD,     /* unknown name with DNS_UNKNOWN_FORWARD */
+  DNS_REPLY_SEND = 0, /* out[0..*out_len) is the reply */
+  DNS_REPLY_DROP,     /* send nothing (short packet, QR=1) */
+  DNS_REPLY_FORWARD,  /* unknown name with DNS_UNKNOWN_FORWARD */
 } dns_reply_t;
 
 /* Answer the query pkt[0..len) into out[0..cap). Never allocates, never

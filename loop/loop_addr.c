@@ -83,4 +83,3 @@ void loop_format_addr(const struct sockaddr *sa, char *out, size_t cap) {
     snprintf(out, cap, "(unknown address family %d)", sa->sa_family);
   }
 }
-

@@ -20,11 +20,11 @@ int loop_parse_upstream(const char *text, struct sockaddr_storage *out) {
    * least); those take port 53. The rest is loop_parse_addr's ADDR:PORT
    * or [ADDR]:PORT. */
   bool bare_v6 = text[0] != '[' && first != NULL && strchr(first + 1, ':') != NULL;
-  bool no_port = bare_v6 || (text[0] == '[' && text[len - 1] == ']') ||
-                 (text[0] != '[' && first == NULL);
+  bool no_port =
+      bare_v6 || (text[0] == '[' && text[len - 1] == ']') || (text[0] != '[' && first == NULL);
   if (no_port)
-    snprintf(buf, sizeof(buf), "%s%s%s:%d", bare_v6 ? "[" : "", text,
-             bare_v6 ? "]" : "", LOOP_DEFAULT_UPSTREAM_PORT);
+    snprintf(buf, sizeof(buf), "%s%s%s:%d", bare_v6 ? "[" : "", text, bare_v6 ? "]" : "",
+             LOOP_DEFAULT_UPSTREAM_PORT);
   else
     snprintf(buf, sizeof(buf), "%s", text);
   if (loop_parse_addr(buf, out) != 0)
@@ -38,8 +38,8 @@ int loop_parse_upstream(const char *text, struct sockaddr_storage *out) {
 /* resolv.conf(5): "nameserver ADDR", a keyword at the start of a line;
  * '#' and ';' start comments; every other keyword is not ours. */
 int loop_parse_resolv_conf(const char *text, size_t len, const char *path,
-                           struct sockaddr_storage *out, size_t *n, size_t max,
-                           char *err, size_t errlen) {
+                           struct sockaddr_storage *out, size_t *n, size_t max, char *err,
+                           size_t errlen) {
   size_t found = 0;
   unsigned line = 1;
   for (size_t i = 0; i < len; line++) {
@@ -62,8 +62,8 @@ int loop_parse_resolv_conf(const char *text, size_t len, const char *path,
     uint8_t raw[16];
     bool bare = inet_pton(AF_INET, addr, raw) == 1 || inet_pton(AF_INET6, addr, raw) == 1;
     if (!bare || loop_parse_upstream(addr, &out[*n]) != 0)
-      return loop_opts_fail(err, errlen, "%s:%u: '%s' is not an IPv4 or IPv6 address", path,
-                            line, addr);
+      return loop_opts_fail(err, errlen, "%s:%u: '%s' is not an IPv4 or IPv6 address", path, line,
+                            addr);
     (*n)++;
     found++;
   }
@@ -82,8 +82,8 @@ static int set_upstream(void *base, const char *value, char *why, size_t whylen)
     size_t len;
     if (loop_opts_read_file(path, LOOP_RESOLV_CONF_MAX, &text, &len, why, whylen) != 0)
       return -1;
-    int rc = loop_parse_resolv_conf(text, len, path, cfg->upstreams, n, LOOP_MAX_UPSTREAMS,
-                                    why, whylen);
+    int rc =
+        loop_parse_resolv_conf(text, len, path, cfg->upstreams, n, LOOP_MAX_UPSTREAMS, why, whylen);
     free(text);
     return rc;
   }
@@ -169,6 +169,9 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const log_formats[] = {"text", "json", NULL};
 static const char *const unknown_policies[] = {"answer", "nxdomain", "refused", "forward", NULL};
 
+/* The option table is laid out by hand, a few fields a line, grouped as
+ * --help shows them; clang-format would give every field a line. */
+/* clang-format off */
 #define FIELD(f) .offset = offsetof(loop_config_t, f), .size = sizeof(((loop_config_t *)0)->f)
 #define LIST(array, count, n, word)                                                   \
   .offset = offsetof(loop_config_t, array),                                          \
@@ -390,6 +393,7 @@ static const loop_option_t options[] = {
     {.name = "man", .kind = LOOP_OPT_FLAG, .flags = LOOP_OPT_CLI | LOOP_OPT_HIDDEN, FIELD(man),
      .help = "print the man page (roff) and exit"},
 };
+/* clang-format on */
 
 static const loop_opt_table_t table = {
     .opts = options,
@@ -400,7 +404,9 @@ static const loop_opt_table_t table = {
 _Static_assert(sizeof(options) / sizeof(options[0]) <= LOOP_OPTS_MAX_OPTIONS,
                "loop_options sizes its arrays for LOOP_OPTS_MAX_OPTIONS");
 
-const loop_opt_table_t *loop_config_table(void) { return &table; }
+const loop_opt_table_t *loop_config_table(void) {
+  return &table;
+}
 
 /* ---- reading ---- */
 
@@ -411,7 +417,8 @@ static int set_defaults(loop_config_t *cfg, char *err, size_t errlen) {
    * alone; the table's agree with them (the unit tests check). */
   dns_forward_config_default(&cfg->forward);
   dns_zone_options_default(&cfg->load.options);
-  cfg->sched = (loop_sched_request_t){.threads = LOOP_SCHED_AUTO, .worker_nice = LOOP_SCHED_AUTO,
+  cfg->sched = (loop_sched_request_t){.threads = LOOP_SCHED_AUTO,
+                                      .worker_nice = LOOP_SCHED_AUTO,
                                       .yield_us = LOOP_SCHED_AUTO,
                                       .loop_slice_us = LOOP_SCHED_AUTO};
   cfg->sort.max_queued_jobs = 0; /* main(): LOOP_DEFAULT_JOBS_PER_THREAD per thread */
@@ -426,14 +433,14 @@ static int set_defaults(loop_config_t *cfg, char *err, size_t errlen) {
 static void finish_exposure(loop_config_t *cfg) {
   bool public = false;
   for (size_t i = 0; cfg->dns_on && i < cfg->n_dns_addrs; i++)
-    public = public || !net_acl_is_loopback((struct sockaddr *)&cfg->dns_addrs[i]);
+  public = public || !net_acl_is_loopback((struct sockaddr *)&cfg->dns_addrs[i]);
   /* The rules were checked one by one and are at most NET_ACL_MAX_RULES,
    * as is the fixed local list: adding them cannot fail. */
   net_acl_init(&cfg->dns_acl);
   for (size_t i = 0; i < cfg->n_dns_allow; i++)
     net_acl_add_rule(&cfg->dns_acl, &cfg->dns_allow[i]);
-  cfg->dns_acl_default = cfg->n_dns_allow == 0 && public &&
-                         cfg->load.options.unknown == DNS_UNKNOWN_FORWARD;
+  cfg->dns_acl_default =
+      cfg->n_dns_allow == 0 && public && cfg->load.options.unknown == DNS_UNKNOWN_FORWARD;
   if (cfg->dns_acl_default)
     dns_acl_add_local(&cfg->dns_acl);
   cfg->dns_tcp.acl = cfg->n_dns_allow > 0 || cfg->dns_acl_default ? &cfg->dns_acl : NULL;
@@ -529,8 +536,7 @@ int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err, size
   return loop_config_load(cfg, argc, argv, NULL, err, errlen);
 }
 
-int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh, char *err,
-                       size_t errlen) {
+int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh, char *err, size_t errlen) {
   if (set_defaults(fresh, err, errlen) != 0)
     return -1;
   if (cur->config_file != NULL &&
@@ -549,8 +555,7 @@ int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh, char *err
   return 0;
 }
 
-void loop_config_changed(const loop_config_t *a, const loop_config_t *b, char *out,
-                         size_t cap) {
+void loop_config_changed(const loop_config_t *a, const loop_config_t *b, char *out, size_t cap) {
   size_t used = 0;
   out[0] = '\0';
   for (size_t i = 0; i < table.n && used < cap; i++) {
@@ -615,9 +620,10 @@ static const loop_opt_doc_t after[] = {
 };
 
 void loop_config_usage(FILE *out) {
-  fprintf(out, "Usage: dnsortd [OPTION]...\n"
-               "A DNS responder (UDP and TCP) and a sort service (TCP) on one libuv event "
-               "loop.\n");
+  fprintf(out,
+          "Usage: dnsortd [OPTION]...\n"
+          "A DNS responder (UDP and TCP) and a sort service (TCP) on one libuv event "
+          "loop.\n");
   loop_opts_help(&table, out);
   for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++)
     loop_opts_help_doc(&after[i], out);

@@ -31,8 +31,8 @@
 #define LOOP_MAX_LOOP_SLICE_US 100000u
 #define LOOP_MAX_THREADS 1024u /* libuv's MAX_THREADPOOL_SIZE */
 #define LOOP_MAX_DNS_ADDRS 16
-#define LOOP_MAX_SOURCES 64     /* --hosts files and --map specs, each */
-#define LOOP_MAX_UPSTREAMS 16   /* DNS_FORWARD_MAX_UPSTREAMS */
+#define LOOP_MAX_SOURCES 64   /* --hosts files and --map specs, each */
+#define LOOP_MAX_UPSTREAMS 16 /* DNS_FORWARD_MAX_UPSTREAMS */
 #define LOOP_DEFAULT_UPSTREAM_PORT 53
 /* How long a replied-to sort connection waits for the client's FIN. */
 #define LOOP_SORT_LINGER_MS 2000
@@ -52,24 +52,24 @@ typedef struct {
    * run-time parts (log callbacks, the forwarder, the worker plan). */
   sort_server_config_t sort;
   dns_tcp_config_t dns_tcp;
-  dns_forward_config_t forward;  /* upstreams points at upstreams[] */
-  dns_load_config_t load;        /* the zone: hosts_files and map_specs
-                                    point at the arrays below */
-  loop_sched_request_t sched;    /* LOOP_SCHED_AUTO: loop_sched_plan picks */
+  dns_forward_config_t forward; /* upstreams points at upstreams[] */
+  dns_load_config_t load;       /* the zone: hosts_files and map_specs
+                                   point at the arrays below */
+  loop_sched_request_t sched;   /* LOOP_SCHED_AUTO: loop_sched_plan picks */
   struct sockaddr_storage dns_addrs[LOOP_MAX_DNS_ADDRS];
   size_t n_dns_addrs;
-  bool dns_on;                   /* false: --dns off */
+  bool dns_on; /* false: --dns off */
   struct sockaddr_storage sort_addr;
-  bool sort_on;                  /* false: --sort off */
-  bool metrics;                  /* --metrics given: serve metrics_addr */
+  bool sort_on; /* false: --sort off */
+  bool metrics; /* --metrics given: serve metrics_addr */
   struct sockaddr_storage metrics_addr;
-  bool reuseport;                /* copied to sort and dns_tcp */
-  size_t fd_reserve;             /* descriptors the sort service leaves */
+  bool reuseport;    /* copied to sort and dns_tcp */
+  size_t fd_reserve; /* descriptors the sort service leaves */
   loop_log_level_t log_level;
   loop_log_format_t log_format;
-  bool log_queries;              /* one line per answered query */
+  bool log_queries; /* one line per answered query */
   uint64_t grace_ms;
-  uint64_t drain_dns_ms;         /* DNS answers on after SIGTERM this long */
+  uint64_t drain_dns_ms; /* DNS answers on after SIGTERM this long */
   const char *hosts_files[LOOP_MAX_SOURCES];
   const char *map_specs[LOOP_MAX_SOURCES];
   struct sockaddr_storage upstreams[LOOP_MAX_UPSTREAMS];
@@ -92,7 +92,7 @@ typedef struct {
   bool rrl_rate_default;
   uint32_t rrl_slip;
   size_t rrl_table_size;
-  const char *config_file;       /* --config or DNSORT_CONFIG, or NULL */
+  const char *config_file; /* --config or DNSORT_CONFIG, or NULL */
   bool help;
   bool version;
   bool man;
@@ -112,24 +112,21 @@ const loop_opt_table_t *loop_config_table(void);
  * --man only the command line is read. Returns 0, or -1 with one line in
  * err. Call loop_config_free afterwards, on error too; cfg points into
  * itself and must not be copied. */
-int loop_config_load(loop_config_t *cfg, int argc, char **argv,
-                     char *const *envp, char *err, size_t errlen);
+int loop_config_load(loop_config_t *cfg, int argc, char **argv, char *const *envp, char *err,
+                     size_t errlen);
 
 /* loop_config_load without the environment. */
-int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err,
-                      size_t errlen);
+int loop_config_parse(loop_config_t *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /* SIGHUP: the options again from the same command line and environment
  * (as read at start) and the config file as it is now. Safe on another
  * thread while cur is not written. fresh borrows cur's strings: free it
  * before cur. */
-int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh,
-                       char *err, size_t errlen);
+int loop_config_reload(const loop_config_t *cur, loop_config_t *fresh, char *err, size_t errlen);
 
 /* The options that differ between a and b and that SIGHUP does not apply,
  * as "--threads, --sort" (empty when none). */
-void loop_config_changed(const loop_config_t *a, const loop_config_t *b,
-                         char *out, size_t cap);
+void loop_config_changed(const loop_config_t *a, const loop_config_t *b, char *out, size_t cap);
 
 void loop_config_free(loop_config_t *cfg);
 
@@ -141,8 +138,8 @@ int loop_parse_upstream(const char *text, struct sockaddr_storage *out);
  * to out[*n..max). Returns 0, or -1 with "PATH:LINE: message" (too many,
  * an address that is not one, none at all). */
 int loop_parse_resolv_conf(const char *text, size_t len, const char *path,
-                           struct sockaddr_storage *out, size_t *n,
-                           size_t max, char *err, size_t errlen);
+                           struct sockaddr_storage *out, size_t *n, size_t max, char *err,
+                           size_t errlen);
 
 /* --help and --man (dnsortd.8), both from the table. */
 void loop_config_usage(FILE *out);

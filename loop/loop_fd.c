@@ -20,8 +20,7 @@ int loop_fd_raise_limit(uint64_t *before, uint64_t *after) {
   return 0;
 }
 
-loop_fd_sort_limits_t loop_fd_sort_limits(uint64_t nofile, size_t reserve,
-                                          size_t max_connections) {
+loop_fd_sort_limits_t loop_fd_sort_limits(uint64_t nofile, size_t reserve, size_t max_connections) {
   loop_fd_sort_limits_t out = {.max_connections = max_connections};
   uint64_t keep = reserve < nofile / 2 ? reserve : nofile / 2;
   uint64_t budget = nofile - keep;

@@ -23,10 +23,10 @@
 int loop_fd_raise_limit(uint64_t *before, uint64_t *after);
 
 typedef struct {
-  size_t max_connections;  /* served; more get "server busy" */
-  size_t hard_limit;       /* open at once, busy ones included; more are
-                              dropped unanswered; 0: net_tcp's default */
-  bool capped;             /* the open-file limit lowered them */
+  size_t max_connections; /* served; more get "server busy" */
+  size_t hard_limit;      /* open at once, busy ones included; more are
+                             dropped unanswered; 0: net_tcp's default */
+  bool capped;            /* the open-file limit lowered them */
 } loop_fd_sort_limits_t;
 
 /* The sort service's connection limits within an open-file limit of
@@ -35,7 +35,6 @@ typedef struct {
  * configured when that fits net_tcp's default hard limit (N + N/4 + 64);
  * else the hard limit is that budget and a fifth of it is kept for busy
  * replies. Pure. */
-loop_fd_sort_limits_t loop_fd_sort_limits(uint64_t nofile, size_t reserve,
-                                          size_t max_connections);
+loop_fd_sort_limits_t loop_fd_sort_limits(uint64_t nofile, size_t reserve, size_t max_connections);
 
 #endif

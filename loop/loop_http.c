@@ -78,8 +78,7 @@ void loop_http_req_init(loop_http_req_t *r) {
   r->parser.data = r;
 }
 
-loop_http_result_t loop_http_req_feed(loop_http_req_t *r, const char *data,
-                                      size_t len) {
+loop_http_result_t loop_http_req_feed(loop_http_req_t *r, const char *data, size_t len) {
   if (r->ready)
     return LOOP_HTTP_READY;
   http_parser_execute(&r->parser, &settings, data, len);
@@ -97,14 +96,23 @@ loop_http_result_t loop_http_req_feed(loop_http_req_t *r, const char *data,
 
 const char *loop_http_reason(int status) {
   switch (status) {
-  case 200: return "OK";
-  case 400: return "Bad Request";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 414: return "URI Too Long";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  default: return "Unknown";
+  case 200:
+    return "OK";
+  case 400:
+    return "Bad Request";
+  case 404:
+    return "Not Found";
+  case 405:
+    return "Method Not Allowed";
+  case 414:
+    return "URI Too Long";
+  case 431:
+    return "Request Header Fields Too Large";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "Unknown";
   }
 }

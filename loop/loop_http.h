@@ -31,26 +31,25 @@ typedef enum {
 
 typedef enum {
   LOOP_HTTP_NEED_MORE = 0,
-  LOOP_HTTP_READY,          /* status (and head) are set */
+  LOOP_HTTP_READY, /* status (and head) are set */
 } loop_http_result_t;
 
 typedef struct {
-  http_parser parser;       /* parser.data points back at this struct */
+  http_parser parser; /* parser.data points back at this struct */
   size_t url_len;
   char url[LOOP_HTTP_MAX_URL];
-  bool url_too_long;        /* past LOOP_HTTP_MAX_URL: 414 once read */
+  bool url_too_long; /* past LOOP_HTTP_MAX_URL: 414 once read */
   bool ready;
-  int status;               /* 200, 400, 404, 405, 414 or 431 once ready */
+  int status;                /* 200, 400, 404, 405, 414 or 431 once ready */
   loop_http_target_t target; /* with status 200 */
-  bool head;                /* HEAD: the response has no body */
+  bool head;                 /* HEAD: the response has no body */
 } loop_http_req_t;
 
 void loop_http_req_init(loop_http_req_t *r);
 
 /* Feed the next bytes of the connection. Once READY, further calls return
  * READY and look at nothing. */
-loop_http_result_t loop_http_req_feed(loop_http_req_t *r, const char *data,
-                                      size_t len);
+loop_http_result_t loop_http_req_feed(loop_http_req_t *r, const char *data, size_t len);
 
 /* "OK", "Not Found"... for the status line. */
 const char *loop_http_reason(int status);

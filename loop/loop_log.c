@@ -12,7 +12,7 @@
  * this is above the text message's own bound (MSG_MAX). */
 #define LINE_MAX_BYTES 4096
 #define MSG_MAX 1024
-#define STAMP_MAX 48         /* "2026-01-02T03:04:05.678Z" and room */
+#define STAMP_MAX 48 /* "2026-01-02T03:04:05.678Z" and room */
 /* Kept free while a line is built, for what closes it: '"', '}', '\n'. */
 #define LINE_TAIL 4
 
@@ -22,11 +22,17 @@ static loop_log_format_t current_format = LOOP_LOG_TEXT;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 static const char *const format_names[] = {"text", "json"};
 
-void loop_log_set_level(loop_log_level_t level) { current_level = level; }
+void loop_log_set_level(loop_log_level_t level) {
+  current_level = level;
+}
 
-int loop_log_enabled(loop_log_level_t level) { return level <= current_level; }
+int loop_log_enabled(loop_log_level_t level) {
+  return level <= current_level;
+}
 
-void loop_log_set_format(loop_log_format_t format) { current_format = format; }
+void loop_log_set_format(loop_log_format_t format) {
+  current_format = format;
+}
 
 int loop_log_parse_level(const char *text, loop_log_level_t *out) {
   for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
@@ -54,7 +60,7 @@ int loop_log_parse_format(const char *text, loop_log_format_t *out) {
  * does not fit the line is full and the rest is left out. */
 typedef struct {
   char *buf;
-  size_t cap;       /* usable for content: the tail is reserved apart */
+  size_t cap; /* usable for content: the tail is reserved apart */
   size_t len;
   bool full;
 } line_t;
@@ -69,7 +75,9 @@ static bool put(line_t *l, const char *s, size_t n) {
   return true;
 }
 
-static bool puts_(line_t *l, const char *s) { return put(l, s, strlen(s)); }
+static bool puts_(line_t *l, const char *s) {
+  return put(l, s, strlen(s));
+}
 
 /* The length of the valid UTF-8 sequence at s (RFC 3629: no overlong
  * forms, no surrogates, nothing past U+10FFFF), or 0. */
@@ -176,9 +184,8 @@ static void put_text_value(line_t *l, const char *s) {
   put(l, "\"", 1);
 }
 
-size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format,
-                            const char *stamp, loop_log_level_t level,
-                            const char *msg, const loop_log_field_t *fields,
+size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format, const char *stamp,
+                            loop_log_level_t level, const char *msg, const loop_log_field_t *fields,
                             size_t n_fields) {
   line_t l = {.buf = out, .cap = cap - LINE_TAIL, .len = 0, .full = false};
   const char *level_name = level_names[level];
@@ -246,13 +253,13 @@ static void format_stamp(char *out) {
 }
 
 /* One write per line, so that lines never interleave mid-line. */
-static void write_line(loop_log_level_t level, const char *msg,
-                       const loop_log_field_t *fields, size_t n_fields) {
+static void write_line(loop_log_level_t level, const char *msg, const loop_log_field_t *fields,
+                       size_t n_fields) {
   char stamp[STAMP_MAX];
   char line[LINE_MAX_BYTES];
   format_stamp(stamp);
-  size_t len = loop_log_format_line(line, sizeof(line), current_format, stamp,
-                                    level, msg, fields, n_fields);
+  size_t len =
+      loop_log_format_line(line, sizeof(line), current_format, stamp, level, msg, fields, n_fields);
   fwrite(line, 1, len, stderr);
 }
 
@@ -267,8 +274,8 @@ void loop_log(loop_log_level_t level, const char *fmt, ...) {
   write_line(level, msg, NULL, 0);
 }
 
-void loop_log_fields(loop_log_level_t level, const char *msg,
-                     const loop_log_field_t *fields, size_t n_fields) {
+void loop_log_fields(loop_log_level_t level, const char *msg, const loop_log_field_t *fields,
+                     size_t n_fields) {
   if (loop_log_enabled(level))
     write_line(level, msg, fields, n_fields);
 }
@@ -287,12 +294,10 @@ void loop_log_startup_error(const char *fmt, ...) {
 
 /* ---- warnings that may come in floods ---- */
 
-int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms,
-                        uint64_t *suppressed) {
+int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms, uint64_t *suppressed) {
   /* A clock that went back (it should not) opens the window again rather
    * than silencing the kind for good. */
-  if (l->started && now_ms >= l->last_ms &&
-      now_ms - l->last_ms < LOOP_LOG_LIMIT_INTERVAL_MS) {
+  if (l->started && now_ms >= l->last_ms && now_ms - l->last_ms < LOOP_LOG_LIMIT_INTERVAL_MS) {
     l->suppressed++;
     return 0;
   }
@@ -303,8 +308,8 @@ int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms,
   return 1;
 }
 
-void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms,
-                      loop_log_level_t level, const char *msg) {
+void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms, loop_log_level_t level,
+                      const char *msg) {
   uint64_t skipped;
   if (!loop_log_enabled(level) || !loop_log_limit_pass(l, now_ms, &skipped))
     return;
@@ -318,8 +323,7 @@ void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms,
 
 /* A name read by dns_read_name (uncompressed labels, root last) into
  * presentation form. False if it does not fit in cap. */
-static bool present_name(const uint8_t *name, size_t len, char *out,
-                         size_t cap) {
+static bool present_name(const uint8_t *name, size_t len, char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < len && name[i] != 0; i += 1u + name[i]) {
     for (size_t j = i + 1; j <= i + name[i]; j++) {
@@ -352,12 +356,11 @@ static void type_name(unsigned t, char *out, size_t cap) {
   static const struct {
     unsigned type;
     const char *name;
-  } names[] = {{1, "A"},      {2, "NS"},     {5, "CNAME"},   {6, "SOA"},
-               {12, "PTR"},   {13, "HINFO"}, {15, "MX"},     {16, "TXT"},
-               {28, "AAAA"},  {33, "SRV"},   {35, "NAPTR"},  {41, "OPT"},
-               {43, "DS"},    {46, "RRSIG"}, {47, "NSEC"},   {48, "DNSKEY"},
-               {52, "TLSA"},  {64, "SVCB"},  {65, "HTTPS"},  {251, "IXFR"},
-               {252, "AXFR"}, {255, "ANY"},  {257, "CAA"}};
+  } names[] = {{1, "A"},       {2, "NS"},    {5, "CNAME"}, {6, "SOA"},    {12, "PTR"},
+               {13, "HINFO"},  {15, "MX"},   {16, "TXT"},  {28, "AAAA"},  {33, "SRV"},
+               {35, "NAPTR"},  {41, "OPT"},  {43, "DS"},   {46, "RRSIG"}, {47, "NSEC"},
+               {48, "DNSKEY"}, {52, "TLSA"}, {64, "SVCB"}, {65, "HTTPS"}, {251, "IXFR"},
+               {252, "AXFR"},  {255, "ANY"}, {257, "CAA"}};
   for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     if (names[i].type == t) {
       snprintf(out, cap, "%s", names[i].name);
@@ -379,8 +382,7 @@ static void rcode_name(unsigned r, char *out, size_t cap) {
     snprintf(out, cap, "RCODE%u", r);
 }
 
-int loop_log_decode_reply(const uint8_t *reply, size_t len,
-                          loop_log_reply_t *out) {
+int loop_log_decode_reply(const uint8_t *reply, size_t len, loop_log_reply_t *out) {
   dns_reader_t r = dns_reader(reply, len);
   dns_header_t h;
   uint8_t name[DNS_MAX_NAME];
@@ -396,10 +398,9 @@ int loop_log_decode_reply(const uint8_t *reply, size_t len,
   unsigned rcode = dns_flags_rcode(h.flags);
   /* The question is echoed as the client sent it, and dnsortd refuses
    * pointers there, so the name read is the one in the reply. */
-  bool question =
-      h.qdcount == 1 && dns_read_name(&r, name, &name_len) == DNS_NAME_OK &&
-      dns_read_be16(&r, &qtype) && dns_read_be16(&r, &qclass) &&
-      present_name(name, name_len, out->qname, sizeof(out->qname));
+  bool question = h.qdcount == 1 && dns_read_name(&r, name, &name_len) == DNS_NAME_OK &&
+                  dns_read_be16(&r, &qtype) && dns_read_be16(&r, &qclass) &&
+                  present_name(name, name_len, out->qname, sizeof(out->qname));
   if (question) {
     type_name(qtype, out->qtype, sizeof(out->qtype));
     /* RFC 6891 6.1.3: the upper bits sit in the OPT record. */

@@ -48,8 +48,8 @@ typedef struct {
   const char *value;
 } loop_log_field_t;
 
-void loop_log_fields(loop_log_level_t level, const char *msg,
-                     const loop_log_field_t *fields, size_t n_fields);
+void loop_log_fields(loop_log_level_t level, const char *msg, const loop_log_field_t *fields,
+                     size_t n_fields);
 
 /* A start-up failure, whatever the level: "dnsortd: MESSAGE" in text (the
  * wording scripts and tests match), an error object in JSON. */
@@ -62,9 +62,8 @@ void loop_log_startup_error(const char *fmt, ...);
  * at least 64: stamp is the time in ISO 8601. Ends with '\n' (no NUL);
  * returns its length. A message too long for cap is cut, and a JSON line
  * stays one valid object. */
-size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format,
-                            const char *stamp, loop_log_level_t level,
-                            const char *msg, const loop_log_field_t *fields,
+size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format, const char *stamp,
+                            loop_log_level_t level, const char *msg, const loop_log_field_t *fields,
                             size_t n_fields);
 
 /* ---- warnings that may come in floods ---- */
@@ -77,20 +76,19 @@ size_t loop_log_format_line(char *out, size_t cap, loop_log_format_t format,
 #define LOOP_LOG_LIMIT_INTERVAL_MS 1000
 
 typedef struct {
-  uint64_t last_ms;      /* when the last line went out */
-  uint64_t suppressed;   /* events since then that wrote nothing */
-  int started;           /* a line has gone out */
+  uint64_t last_ms;    /* when the last line went out */
+  uint64_t suppressed; /* events since then that wrote nothing */
+  int started;         /* a line has gone out */
 } loop_log_limit_t;
 
 /* 1: write a line now, and *suppressed is how many were skipped since
  * the last one (the count starts again); 0: skip it (counted). */
-int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms,
-                        uint64_t *suppressed);
+int loop_log_limit_pass(loop_log_limit_t *l, uint64_t now_ms, uint64_t *suppressed);
 
 /* msg through the limiter: a line at level, ending in " (N more
  * suppressed)" when some were skipped. */
-void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms,
-                      loop_log_level_t level, const char *msg);
+void loop_log_limited(loop_log_limit_t *l, uint64_t now_ms, loop_log_level_t level,
+                      const char *msg);
 
 /* ---- the per-query log (--log-queries) ---- */
 
@@ -110,15 +108,14 @@ typedef struct {
  * OPT record's extended bits (BADVERS). A reply without a question (or
  * with one that cannot be read) gives "-" for the name and type. Returns 0,
  * or -1 (all three "-") for less than a header. */
-int loop_log_decode_reply(const uint8_t *reply, size_t len,
-                          loop_log_reply_t *out);
+int loop_log_decode_reply(const uint8_t *reply, size_t len, loop_log_reply_t *out);
 
 /* What the DNS handlers know of a reply beyond its bytes. */
 typedef struct {
-  const char *proto;        /* "udp", "tcp" */
-  const char *client;       /* "127.0.0.1:5353"; NULL: left out */
-  uint64_t duration_us;     /* from the query's receipt to the reply */
-  const char *source;       /* "map", "cache", "upstream", "policy" */
+  const char *proto;    /* "udp", "tcp" */
+  const char *client;   /* "127.0.0.1:5353"; NULL: left out */
+  uint64_t duration_us; /* from the query's receipt to the reply */
+  const char *source;   /* "map", "cache", "upstream", "policy" */
 } loop_log_query_t;
 
 /* One info line for an answered query: proto, client, id, qname, qtype,

@@ -38,49 +38,49 @@ extern char **environ;
 typedef struct {
   dns_udp_t udp;
   dns_tcp_t tcp;
-  char text[80];               /* the bound address, for messages */
+  char text[80]; /* the bound address, for messages */
 } dns_listener_t;
 
 typedef struct {
   uv_thread_t thread;
-  loop_config_t cfg;           /* read again by the reload thread */
-  dns_zone_t *zone;            /* built by the thread; NULL on error */
+  loop_config_t cfg; /* read again by the reload thread */
+  dns_zone_t *zone;  /* built by the thread; NULL on error */
   char err[512];
-  char changed[256];           /* options that wait for a restart */
+  char changed[256]; /* options that wait for a restart */
 } zone_reload_t;
 
 typedef struct {
   uv_loop_t loop;
-  loop_config_t cfg;           /* as read at start; never written after */
+  loop_config_t cfg; /* as read at start; never written after */
   loop_sched_plan_t pool;
-  const dns_zone_t *zone;      /* in service; handlers read it per query */
+  const dns_zone_t *zone; /* in service; handlers read it per query */
   dns_listener_t *dns;
   size_t n_dns;
-  sort_server_t sort;          /* started unless --sort off */
-  loop_metrics_t metrics;      /* started with --metrics only */
-  double start_time;           /* seconds since the epoch, for metrics */
-  double zone_loaded;          /* when the zone in service was loaded, same */
+  sort_server_t sort;     /* started unless --sort off */
+  loop_metrics_t metrics; /* started with --metrics only */
+  double start_time;      /* seconds since the epoch, for metrics */
+  double zone_loaded;     /* when the zone in service was loaded, same */
   uv_signal_t sigint;
   uv_signal_t sigterm;
   uv_signal_t sighup;
   uv_timer_t grace;
-  uv_timer_t dns_drain;        /* --drain-dns: DNS closes when it fires */
-  uv_async_t reload_async;     /* the reload thread's "done" */
-  zone_reload_t *reload;       /* in flight, at most one */
-  bool reload_again;           /* SIGHUP arrived during a reload */
-  bool reload_closing;         /* shutting down: close reload_async once
-                                  no reload is in flight */
-  unsigned closing;            /* services still closing at shutdown */
+  uv_timer_t dns_drain;    /* --drain-dns: DNS closes when it fires */
+  uv_async_t reload_async; /* the reload thread's "done" */
+  zone_reload_t *reload;   /* in flight, at most one */
+  bool reload_again;       /* SIGHUP arrived during a reload */
+  bool reload_closing;     /* shutting down: close reload_async once
+                              no reload is in flight */
+  unsigned closing;        /* services still closing at shutdown */
   bool stopping;
   /* After SIGTERM the metrics listener (/ready: 503) outlives both drains. */
   bool dns_side_closed;
   bool sorts_drained;
   uint64_t reloads_ok;
   uint64_t reloads_failed;
-  dns_forward_t *forward;      /* --unknown forward, else NULL */
-  dns_rrl_t *rrl;              /* --rrl-rate, shared by every UDP listener */
-  uint64_t nofile;             /* the open-file limit in force */
-  char sort_text[80];          /* bound addresses, for the ready line */
+  dns_forward_t *forward; /* --unknown forward, else NULL */
+  dns_rrl_t *rrl;         /* --rrl-rate, shared by every UDP listener */
+  uint64_t nofile;        /* the open-file limit in force */
+  char sort_text[80];     /* bound addresses, for the ready line */
   char metrics_text[80];
 } loop_server_t;
 
@@ -88,10 +88,7 @@ static loop_server_t srv; /* large (I/O buffers): not on the stack */
 
 /* The services' log callback; printf-like, so the compiler checks every
  * call through it. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void log_adapter(int level, const char *fmt, ...) {
+static __attribute__((format(printf, 2, 3))) void log_adapter(int level, const char *fmt, ...) {
   if (!loop_log_enabled((loop_log_level_t)level))
     return;
   char msg[900];
@@ -111,10 +108,8 @@ static struct {
   loop_log_limit_t limit;
 } warn_kinds[WARN_KINDS];
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void warn_adapter(const char *kind, const char *fmt, ...) {
+static __attribute__((format(printf, 2, 3))) void warn_adapter(const char *kind, const char *fmt,
+                                                               ...) {
   if (!loop_log_enabled(LOOP_LOG_WARN))
     return;
   size_t i = 0;
@@ -207,12 +202,16 @@ static void collect_sort(loop_prom_snapshot_t *s) {
   s->sort_inflight_bytes = st.inflight_bytes;
   /* --sort off: empty histograms (no bucket but +Inf, count 0). */
   const sort_hist_t *rb = st.request_bytes, *du = st.duration_ns;
-  s->sort_request_bytes = (loop_prom_hist_t){
-      .bounds = rb ? rb->bounds : no_bounds, .n_bounds = rb ? rb->n_bounds : 0,
-      .counts = rb ? rb->counts : no_counts, .sum = rb ? rb->sum : 0, .per_unit = 1.0};
-  s->sort_duration = (loop_prom_hist_t){
-      .bounds = du ? du->bounds : no_bounds, .n_bounds = du ? du->n_bounds : 0,
-      .counts = du ? du->counts : no_counts, .sum = du ? du->sum : 0, .per_unit = 1e9};
+  s->sort_request_bytes = (loop_prom_hist_t){.bounds = rb ? rb->bounds : no_bounds,
+                                             .n_bounds = rb ? rb->n_bounds : 0,
+                                             .counts = rb ? rb->counts : no_counts,
+                                             .sum = rb ? rb->sum : 0,
+                                             .per_unit = 1.0};
+  s->sort_duration = (loop_prom_hist_t){.bounds = du ? du->bounds : no_bounds,
+                                        .n_bounds = du ? du->n_bounds : 0,
+                                        .counts = du ? du->counts : no_counts,
+                                        .sum = du ? du->sum : 0,
+                                        .per_unit = 1e9};
 }
 
 static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
@@ -284,8 +283,10 @@ static void reload_done(uv_async_t *async) {
     srv.zone_loaded = now_seconds();
     loop_log(LOOP_LOG_INFO, "reloaded the DNS map: %zu names", dns_zone_names(srv.zone));
     if (r->changed[0] != '\0')
-      loop_log(LOOP_LOG_WARN, "%s: %s changed; restart to apply (SIGHUP applies the zone's "
-               "options only)", srv.cfg.config_file, r->changed);
+      loop_log(LOOP_LOG_WARN,
+               "%s: %s changed; restart to apply (SIGHUP applies the zone's "
+               "options only)",
+               srv.cfg.config_file, r->changed);
   } else {
     dns_zone_free(r->zone);
     if (!srv.stopping) {
@@ -336,7 +337,8 @@ static void close_reload(void) {
 static void log_cache(const char *what) {
   dns_forward_stats_t st;
   dns_forward_stats(srv.forward, &st);
-  loop_log(LOOP_LOG_INFO, "%s: %zu entries, %zu bytes (bound: %zu entries, %zu bytes + %zu bytes of index); "
+  loop_log(LOOP_LOG_INFO,
+           "%s: %zu entries, %zu bytes (bound: %zu entries, %zu bytes + %zu bytes of index); "
            "%llu queries, %llu cache hits, %llu upstream, %llu coalesced, %llu SERVFAIL",
            what, st.cache.entries, st.cache.bytes, st.cache.max_entries, st.cache.max_bytes,
            st.cache.index_bytes, (unsigned long long)st.queries, (unsigned long long)st.cache_hits,
@@ -402,7 +404,8 @@ static void on_sort_drained(sort_server_t *sort) {
    * to "cancelled"). */
   sort_server_stats_t st;
   sort_server_stats(sort, &st);
-  loop_log(LOOP_LOG_INFO, "sort service drained: %llu ok, %llu error replies, %llu cancelled, "
+  loop_log(LOOP_LOG_INFO,
+           "sort service drained: %llu ok, %llu error replies, %llu cancelled, "
            "%llu refused as shutting down",
            (unsigned long long)st.ok, (unsigned long long)st.error_replies,
            (unsigned long long)st.cancelled, (unsigned long long)st.shutdown);
@@ -462,10 +465,10 @@ static void on_signal(uv_signal_t *sig, int signum) {
     _exit(128 + signum);
   }
   srv.stopping = true;
-  loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish",
-           strsignal(signum), (unsigned long long)srv.cfg.grace_ms);
-  srv.closing = (unsigned)(2 * srv.n_dns + srv.cfg.sort_on + (srv.forward != NULL) +
-                           srv.cfg.metrics);
+  loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish", strsignal(signum),
+           (unsigned long long)srv.cfg.grace_ms);
+  srv.closing =
+      (unsigned)(2 * srv.n_dns + srv.cfg.sort_on + (srv.forward != NULL) + srv.cfg.metrics);
   if (srv.cfg.metrics)
     loop_metrics_set_ready(&srv.metrics, false);
   srv.sorts_drained = !srv.cfg.sort_on;
@@ -500,7 +503,9 @@ static loop_sched_plan_t plan_worker_pool(const loop_sched_request_t *req) {
   if (plan.loop_slice_us != 0) {
     int rc = loop_sched_set_slice(plan.loop_slice_us);
     if (rc != 0)
-      loop_log(LOOP_LOG_WARN, "cannot set the loop thread's time slice to %" PRIu64 " us (Linux >= 6.12 needed): %s; keeping the kernel's",
+      loop_log(LOOP_LOG_WARN,
+               "cannot set the loop thread's time slice to %" PRIu64
+               " us (Linux >= 6.12 needed): %s; keeping the kernel's",
                plan.loop_slice_us, uv_strerror(rc));
   }
   return plan;
@@ -530,8 +535,7 @@ static int start_dns_listener(dns_listener_t *l, const struct sockaddr_storage *
       l->udp.log_query = log_query_hook;
       l->tcp.log_query = log_query_hook;
     }
-    rc = dns_udp_start(&l->udp, &srv.loop, (struct sockaddr *)&addr, &srv.zone,
-                       srv.cfg.reuseport);
+    rc = dns_udp_start(&l->udp, &srv.loop, (struct sockaddr *)&addr, &srv.zone, srv.cfg.reuseport);
     if (rc != 0) {
       loop_log_startup_error("cannot bind DNS to udp://%s: %s", want_text, uv_strerror(rc));
       return rc;
@@ -603,11 +607,14 @@ static int start_forward(void) {
     loop_format_addr((struct sockaddr *)&srv.cfg.upstreams[i], one, sizeof(one));
     used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? " " : "", one);
   }
-  loop_log(LOOP_LOG_INFO, "forwarding names outside the map to %s (timeout %llu ms, at most %zu queries in flight)",
-           list, (unsigned long long)srv.cfg.forward.timeout_ms, srv.cfg.forward.max_inflight);
+  loop_log(
+      LOOP_LOG_INFO,
+      "forwarding names outside the map to %s (timeout %llu ms, at most %zu queries in flight)",
+      list, (unsigned long long)srv.cfg.forward.timeout_ms, srv.cfg.forward.max_inflight);
   if (srv.cfg.forward.udp_max_queries == 0)
-    loop_log(LOOP_LOG_WARN, "--upstream-udp-max-queries 0: overlapping upstream queries share one "
-                            "source port; only the 16-bit ID stands against spoofed answers");
+    loop_log(LOOP_LOG_WARN,
+             "--upstream-udp-max-queries 0: overlapping upstream queries share one "
+             "source port; only the 16-bit ID stands against spoofed answers");
   else
     loop_log(LOOP_LOG_INFO, "a new upstream UDP socket every %zu queries (%s)",
              srv.cfg.forward.udp_max_queries,
@@ -636,8 +643,8 @@ static int start_metrics(void) {
       .collect = collect_metrics,
       .log = log_adapter,
   };
-  int rc = loop_metrics_start(&srv.metrics, &srv.loop, (struct sockaddr *)&srv.cfg.metrics_addr,
-                              &mcfg);
+  int rc =
+      loop_metrics_start(&srv.metrics, &srv.loop, (struct sockaddr *)&srv.cfg.metrics_addr, &mcfg);
   if (rc != 0) {
     loop_log_startup_error("cannot listen for metrics on tcp://%s: %s", text, uv_strerror(rc));
     return rc;
@@ -672,11 +679,13 @@ static void fit_sort_to_fd_limit(sort_server_config_t *sort_cfg) {
   loop_fd_sort_limits_t l =
       loop_fd_sort_limits(srv.nofile, srv.cfg.fd_reserve, sort_cfg->max_connections);
   if (wanted > srv.nofile)
-    loop_log(LOOP_LOG_WARN, "the connection limits (sort %zu + DNS over TCP %zu + metrics %zu) "
-             "exceed the open-file limit of %" PRIu64, sort_cfg->max_connections, dns, metrics,
-             srv.nofile);
+    loop_log(LOOP_LOG_WARN,
+             "the connection limits (sort %zu + DNS over TCP %zu + metrics %zu) "
+             "exceed the open-file limit of %" PRIu64,
+             sort_cfg->max_connections, dns, metrics, srv.nofile);
   if (l.capped)
-    loop_log(LOOP_LOG_WARN, "sort: at most %zu connections open (%zu served, the rest told "
+    loop_log(LOOP_LOG_WARN,
+             "sort: at most %zu connections open (%zu served, the rest told "
              "\"server busy\"), leaving %" PRIu64 " of the open-file limit's %" PRIu64
              " descriptors to DNS over TCP, metrics and dnsortd itself (--fd-reserve)",
              l.hard_limit, l.max_connections, srv.nofile - l.hard_limit, srv.nofile);
@@ -700,8 +709,8 @@ static int start_sort(void) {
   sort_cfg.warn = warn_adapter;
   char *text = srv.sort_text;
   loop_format_addr((struct sockaddr *)&srv.cfg.sort_addr, text, sizeof(srv.sort_text));
-  int rc = sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr,
-                             &sort_cfg);
+  int rc =
+      sort_server_start(&srv.sort, &srv.loop, (struct sockaddr *)&srv.cfg.sort_addr, &sort_cfg);
   if (rc != 0) {
     loop_log_startup_error("cannot listen for sort on tcp://%s: %s", text, uv_strerror(rc));
     return rc;
@@ -721,15 +730,21 @@ static int start_exposure_limits(void) {
     size_t used = 0;
     for (const char *const *n = dns_acl_local_nets; *n != NULL && used < sizeof(nets); n++)
       used += (size_t)snprintf(nets + used, sizeof(nets) - used, "%s%s", used > 0 ? " " : "", *n);
-    loop_log(LOOP_LOG_WARN, "--unknown forward on a non-loopback address and no --allow: only %s "
-             "may query; other clients get REFUSED (--allow CIDR, repeatable, says who may)", nets);
+    loop_log(LOOP_LOG_WARN,
+             "--unknown forward on a non-loopback address and no --allow: only %s "
+             "may query; other clients get REFUSED (--allow CIDR, repeatable, says who may)",
+             nets);
   } else if (c->dns_on && c->n_dns_allow > 0) {
-    loop_log(LOOP_LOG_INFO, "DNS clients allowed by %zu --allow rule(s) (%zu IPv4 and %zu IPv6 "
-             "ranges); others get REFUSED", c->dns_acl.n_rules, c->dns_acl.n4, c->dns_acl.n6);
+    loop_log(LOOP_LOG_INFO,
+             "DNS clients allowed by %zu --allow rule(s) (%zu IPv4 and %zu IPv6 "
+             "ranges); others get REFUSED",
+             c->dns_acl.n_rules, c->dns_acl.n4, c->dns_acl.n6);
   }
   if (c->sort_on && c->n_sort_allow > 0)
-    loop_log(LOOP_LOG_INFO, "sort clients allowed by %zu --sort-allow rule(s); others are closed "
-             "unread", c->sort_acl.n_rules);
+    loop_log(LOOP_LOG_INFO,
+             "sort clients allowed by %zu --sort-allow rule(s); others are closed "
+             "unread",
+             c->sort_acl.n_rules);
   if (!c->dns_on)
     return 0;
   if (c->rrl_rate == 0) {
@@ -738,8 +753,8 @@ static int start_exposure_limits(void) {
                                  : "--rrl-rate 0");
     return 0;
   }
-  dns_rrl_config_t rcfg = {.rate = c->rrl_rate, .slip = c->rrl_slip,
-                           .table_size = c->rrl_table_size};
+  dns_rrl_config_t rcfg = {
+      .rate = c->rrl_rate, .slip = c->rrl_slip, .table_size = c->rrl_table_size};
   /* The bucket hash's secret: without it, anyone could aim collisions. */
   int rc = uv_random(NULL, NULL, &rcfg.seed, sizeof(rcfg.seed), 0, NULL);
   if (rc != 0) {
@@ -753,10 +768,12 @@ static int start_exposure_limits(void) {
   }
   dns_rrl_stats_t st;
   dns_rrl_stats(srv.rrl, &st);
-  loop_log(LOOP_LOG_INFO, "response rate limiting: %u UDP replies/s per client /%d (IPv4) or /%d "
+  loop_log(LOOP_LOG_INFO,
+           "response rate limiting: %u UDP replies/s per client /%d (IPv4) or /%d "
            "(IPv6) and answer, slip %u, %zu buckets (%zu KiB)%s",
            c->rrl_rate, DNS_RRL_IPV4_PREFIX, DNS_RRL_IPV6_PREFIX, c->rrl_slip, st.table_size,
-           st.table_bytes / 1024, c->rrl_rate_default ? " (a DNS listener is not on loopback)" : "");
+           st.table_bytes / 1024,
+           c->rrl_rate_default ? " (a DNS listener is not on loopback)" : "");
   return 0;
 }
 
@@ -806,11 +823,13 @@ static void announce(void) {
     printf(" metrics=http://%s", srv.metrics_text);
   printf("\n");
   fflush(stdout);
-  loop_log(LOOP_LOG_INFO, "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=%s%s, %u worker threads (%s)%s%s%s",
-           dns_zone_names(srv.zone), srv.n_dns, srv.cfg.sort_on ? "tcp://" : "off",
-           srv.cfg.sort_on ? srv.sort_text : "", srv.pool.threads, srv.pool.why,
-           srv.cfg.metrics ? ", metrics=http://" : "", srv.metrics_text,
-           srv.cfg.log_queries ? ", logging every query" : "");
+  loop_log(
+      LOOP_LOG_INFO,
+      "ready: %zu DNS names, %zu DNS address(es) (UDP+TCP), sort=%s%s, %u worker threads (%s)%s%s%s",
+      dns_zone_names(srv.zone), srv.n_dns, srv.cfg.sort_on ? "tcp://" : "off",
+      srv.cfg.sort_on ? srv.sort_text : "", srv.pool.threads, srv.pool.why,
+      srv.cfg.metrics ? ", metrics=http://" : "", srv.metrics_text,
+      srv.cfg.log_queries ? ", logging every query" : "");
 }
 
 /* read_options: start the server, rather than exit with this code. */

@@ -27,17 +27,17 @@ typedef enum {
 } conn_state_t;
 
 typedef struct loop_metrics_conn {
-  net_tcp_conn_t net;        /* first: the socket, as net_tcp requires */
-  uv_timer_t timer;          /* request, then response, then linger */
+  net_tcp_conn_t net; /* first: the socket, as net_tcp requires */
+  uv_timer_t timer;   /* request, then response, then linger */
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
   loop_metrics_t *server;
   conn_state_t state;
   bool peer_eof;
   loop_http_req_t req;
-  loop_prom_t body;          /* the scrape, until the write callback */
-  char head[256];            /* status line and headers */
-  char small_body[64];       /* the text of an error response */
+  loop_prom_t body;    /* the scrape, until the write callback */
+  char head[256];      /* status line and headers */
+  char small_body[64]; /* the text of an error response */
 } conn_t;
 
 #define LOG(m, level, ...)              \
@@ -104,8 +104,7 @@ static void on_write(uv_write_t *req, int status) {
     return;
   /* The scrape can be tens of KiB: not kept for the linger. */
   loop_prom_free(&c->body);
-  if (status < 0 ||
-      uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->net.tcp, on_shutdown) != 0)
+  if (status < 0 || uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->net.tcp, on_shutdown) != 0)
     conn_close(c);
 }
 
@@ -155,8 +154,8 @@ static void respond(conn_t *c) {
     else if (status == 503)
       body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "not ready\n");
     else
-      body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "%d %s\n",
-                                  status, loop_http_reason(status));
+      body_len = (size_t)snprintf(c->small_body, sizeof(c->small_body), "%d %s\n", status,
+                                  loop_http_reason(status));
     body = c->small_body;
   }
   int head_len = snprintf(c->head, sizeof(c->head),
@@ -234,8 +233,7 @@ static void on_accept(net_tcp_conn_t *nc) {
   uv_timer_start(&c->timer, on_timer, m->cfg.timeout_ms, 0);
 }
 
-int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
-                       const struct sockaddr *addr,
+int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop, const struct sockaddr *addr,
                        const loop_metrics_config_t *cfg) {
   m->cfg = *cfg;
   if (m->cfg.max_connections == 0)
@@ -309,8 +307,8 @@ void loop_metrics_process(loop_prom_snapshot_t *snap) {
     long page = sysconf(_SC_PAGESIZE);
     if (n > 0 && page > 0) {
       text[n] = '\0';
-      snap->have_memory = loop_prom_parse_statm(text, (uint64_t)page, &snap->vsz_bytes,
-                                                &snap->rss_bytes) == 0;
+      snap->have_memory =
+          loop_prom_parse_statm(text, (uint64_t)page, &snap->vsz_bytes, &snap->rss_bytes) == 0;
     }
   }
   count_fds(snap);

@@ -45,7 +45,7 @@ typedef struct loop_metrics {
   net_tcp_t net;
   loop_metrics_config_t cfg;
   void (*on_close)(struct loop_metrics *);
-  bool ready;                  /* GET /ready: 200 if set, else 503 */
+  bool ready; /* GET /ready: 200 if set, else 503 */
   /* Counters, exported with the rest. */
   uint64_t responses[LOOP_PROM_N_HTTP_CODES]; /* by loop_prom_http_codes */
   uint64_t timeouts;
@@ -57,8 +57,7 @@ typedef struct loop_metrics {
 /* Bind and listen on addr. Returns 0 or a negative libuv error; the
  * handle is then being closed (run the loop before freeing m) and
  * loop_metrics_close is a no-op. */
-int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop,
-                       const struct sockaddr *addr,
+int loop_metrics_start(loop_metrics_t *m, uv_loop_t *loop, const struct sockaddr *addr,
                        const loop_metrics_config_t *cfg);
 
 /* Close the listener and every connection; on_close (may be NULL) runs

@@ -24,8 +24,7 @@ struct loop_opt_block {
   void *data;
 };
 
-static const char *const flag_words[] = {"yes", "true", "on", "1",
-                                         "no", "false", "off", "0", NULL};
+static const char *const flag_words[] = {"yes", "true", "on", "1", "no", "false", "off", "0", NULL};
 
 int loop_opts_fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
@@ -35,7 +34,9 @@ int loop_opts_fail(char *err, size_t errlen, const char *fmt, ...) {
   return -1;
 }
 
-static void *field(void *base, size_t offset) { return (char *)base + offset; }
+static void *field(void *base, size_t offset) {
+  return (char *)base + offset;
+}
 
 static size_t *count_of(const loop_option_t *o, void *base) {
   return (size_t *)field(base, o->count_offset);
@@ -99,10 +100,23 @@ static int parse_uint(const char *text, bool suffix, uint64_t *out) {
   uint64_t mult = 1;
   if (suffix) {
     switch (*end) {
-    case 'k': case 'K': mult = 1024; end++; break;
-    case 'm': case 'M': mult = 1024 * 1024; end++; break;
-    case 'g': case 'G': mult = 1024 * 1024 * 1024; end++; break;
-    default: break;
+    case 'k':
+    case 'K':
+      mult = 1024;
+      end++;
+      break;
+    case 'm':
+    case 'M':
+      mult = 1024 * 1024;
+      end++;
+      break;
+    case 'g':
+    case 'G':
+      mult = 1024 * 1024 * 1024;
+      end++;
+      break;
+    default:
+      break;
     }
   }
   if (*end != '\0' || v > UINT64_MAX / mult)
@@ -132,10 +146,18 @@ static int parse_seconds(const char *text, uint64_t min_ms, uint64_t max_ms, uin
  * keeps it in range (a unit test checks every entry). */
 static void store_uint(void *dst, size_t size, uint64_t v) {
   switch (size) {
-  case 1: *(uint8_t *)dst = (uint8_t)v; break;
-  case 2: *(uint16_t *)dst = (uint16_t)v; break;
-  case 4: *(uint32_t *)dst = (uint32_t)v; break;
-  default: *(uint64_t *)dst = v; break;
+  case 1:
+    *(uint8_t *)dst = (uint8_t)v;
+    break;
+  case 2:
+    *(uint16_t *)dst = (uint16_t)v;
+    break;
+  case 4:
+    *(uint32_t *)dst = (uint32_t)v;
+    break;
+  default:
+    *(uint64_t *)dst = v;
+    break;
   }
 }
 
@@ -231,8 +253,8 @@ static int parse_number(const loop_option_t *o, const char *value, uint64_t *v) 
 
 /* An address, or "off" for an OFF option. A list is either "off" or
  * addresses, never both from one source. */
-static int parse_addr(const loop_option_t *o, void *base, void *dst, const char *value,
-                      char *why, size_t whylen) {
+static int parse_addr(const loop_option_t *o, void *base, void *dst, const char *value, char *why,
+                      size_t whylen) {
   bool *on = (o->flags & LOOP_OPT_OFF) ? field(base, o->on_offset) : NULL;
   bool listed = (o->flags & LOOP_OPT_REPEAT) && *count_of(o, base) > 0;
   if (on != NULL && strcmp(value, "off") == 0) {
@@ -253,8 +275,8 @@ static int parse_addr(const loop_option_t *o, void *base, void *dst, const char 
 /* Parse value into dst (the field, or the next element of a list).
  * Returns 1 if a list element was added, 0 if stored otherwise, -1 on
  * error (why set, or empty for the generic message). */
-static int parse_value(const loop_option_t *o, void *base, void *dst, const char *value,
-                       char *why, size_t whylen) {
+static int parse_value(const loop_option_t *o, void *base, void *dst, const char *value, char *why,
+                       size_t whylen) {
   uint64_t v;
   bool flag;
   switch (o->kind) {
@@ -311,8 +333,8 @@ static void arg_label(const loop_opt_table_t *t, const loop_opt_arg_t *a, char *
 }
 
 /* One argument into base; for a list, the element goes after the others. */
-static int apply_one(const loop_opt_table_t *t, void *base, const loop_opt_arg_t *a,
-                     char *err, size_t errlen) {
+static int apply_one(const loop_opt_table_t *t, void *base, const loop_opt_arg_t *a, char *err,
+                     size_t errlen) {
   const loop_option_t *o = &t->opts[a->opt];
   char label[LOOP_OPTS_MAX_LINE + 64];
   char why[512] = "";
@@ -345,9 +367,8 @@ static void reset_list(const loop_option_t *o, void *base) {
     *(bool *)field(base, o->on_offset) = true;
 }
 
-int loop_opts_apply(const loop_opt_table_t *t, void *base,
-                    const loop_opt_args_t *const *lists, size_t n_lists,
-                    char *err, size_t errlen) {
+int loop_opts_apply(const loop_opt_table_t *t, void *base, const loop_opt_args_t *const *lists,
+                    size_t n_lists, char *err, size_t errlen) {
   /* The highest source seen so far, per option: a list named by a higher
    * source starts over, so that sources never mix. */
   unsigned char seen[LOOP_OPTS_MAX_OPTIONS] = {0};
@@ -372,9 +393,9 @@ int loop_opts_defaults(const loop_opt_table_t *t, void *base, char *err, size_t 
     if (t->opts[i].def == NULL)
       continue;
     if (t->opts[i].flags & LOOP_OPT_REPEAT)
-      reset_list(&t->opts[i], base);  /* the default is the whole list */
-    loop_opt_arg_t a = {.opt = (unsigned short)i, .source = LOOP_SRC_DEFAULT,
-                        .value = t->opts[i].def};
+      reset_list(&t->opts[i], base); /* the default is the whole list */
+    loop_opt_arg_t a = {
+        .opt = (unsigned short)i, .source = LOOP_SRC_DEFAULT, .value = t->opts[i].def};
     if (args_push(&defaults, a) != 0) {
       loop_opt_args_free(&defaults);
       return loop_opts_fail(err, errlen, "out of memory");
@@ -388,9 +409,8 @@ int loop_opts_defaults(const loop_opt_table_t *t, void *base, char *err, size_t 
 
 bool loop_opts_same(const loop_option_t *o, const void *a, const void *b) {
   const char *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
-  if ((o->flags & LOOP_OPT_OFF) &&
-      *(const bool *)((const char *)a + o->on_offset) !=
-          *(const bool *)((const char *)b + o->on_offset))
+  if ((o->flags & LOOP_OPT_OFF) && *(const bool *)((const char *)a + o->on_offset) !=
+                                       *(const bool *)((const char *)b + o->on_offset))
     return false;
   size_t n = 1;
   if (o->flags & LOOP_OPT_REPEAT) {
@@ -412,8 +432,8 @@ bool loop_opts_same(const loop_option_t *o, const void *a, const void *b) {
 
 /* ---- sources ---- */
 
-int loop_opts_from_argv(const loop_opt_table_t *t, int argc, char **argv,
-                        loop_opt_args_t *out, char *err, size_t errlen) {
+int loop_opts_from_argv(const loop_opt_table_t *t, int argc, char **argv, loop_opt_args_t *out,
+                        char *err, size_t errlen) {
   struct option longopts[LOOP_OPTS_MAX_OPTIONS + 1];
   char shorts[2 * LOOP_OPTS_MAX_OPTIONS + 2] = ":";
   size_t ns = 1;
@@ -487,7 +507,7 @@ static int push_pieces(loop_opt_args_t *out, loop_opt_arg_t a, char *value, bool
       char *end = strchr(next, ',');
       size_t len = end != NULL ? (size_t)(end - next) : strlen(next);
       if (memchr(next, '=', len) == NULL)
-        continue;  /* the next piece continues this item */
+        continue; /* the next piece continues this item */
     }
     *p = '\0';
     a.value = item;
@@ -499,8 +519,8 @@ static int push_pieces(loop_opt_args_t *out, loop_opt_arg_t a, char *value, bool
   }
 }
 
-static int env_entry(const loop_opt_table_t *t, const char *entry, loop_opt_args_t *out,
-                     char *err, size_t errlen) {
+static int env_entry(const loop_opt_table_t *t, const char *entry, loop_opt_args_t *out, char *err,
+                     size_t errlen) {
   size_t plen = strlen(t->env_prefix);
   const char *eq = strchr(entry, '=');
   if (eq == NULL || strncmp(entry, t->env_prefix, plen) != 0)
@@ -508,16 +528,17 @@ static int env_entry(const loop_opt_table_t *t, const char *entry, loop_opt_args
   int len = (int)(eq - entry);
   char name[64];
   int idx = env_to_name(entry + plen, (size_t)(eq - entry) - plen, name, sizeof(name)) == 0
-                ? loop_opts_find(t, name) : -1;
+                ? loop_opts_find(t, name)
+                : -1;
   if (idx < 0 || (t->opts[idx].flags & LOOP_OPT_CLI)) {
     size_t used = strlen(out->ignored);
-    snprintf(out->ignored + used, sizeof(out->ignored) - used, "%s%.*s", used > 0 ? ", " : "",
-             len, entry);
+    snprintf(out->ignored + used, sizeof(out->ignored) - used, "%s%.*s", used > 0 ? ", " : "", len,
+             entry);
     return 0;
   }
   const loop_option_t *o = &t->opts[idx];
   if (eq[1] == '\0')
-    return 0;  /* empty: as if unset */
+    return 0; /* empty: as if unset */
   char *value = strdup(eq + 1);
   if (value == NULL || loop_opt_args_own(out, value) != 0) {
     free(value);
@@ -530,8 +551,8 @@ static int env_entry(const loop_opt_table_t *t, const char *entry, loop_opt_args
   return rc != 0 ? loop_opts_fail(err, errlen, "out of memory") : 0;
 }
 
-int loop_opts_from_env(const loop_opt_table_t *t, char *const *envp,
-                       loop_opt_args_t *out, char *err, size_t errlen) {
+int loop_opts_from_env(const loop_opt_table_t *t, char *const *envp, loop_opt_args_t *out,
+                       char *err, size_t errlen) {
   for (size_t i = 0; envp != NULL && envp[i] != NULL; i++) {
     if (env_entry(t, envp[i], out, err, errlen) != 0)
       return -1;
@@ -555,8 +576,8 @@ static char *trim(char *s, char *end) {
 }
 
 /* One line, cut in place; its NAME and VALUE (NULL without '=') go to out. */
-static int file_line(const loop_opt_table_t *t, const char *path, unsigned line, char *s,
-                     char *end, loop_opt_args_t *out, char *err, size_t errlen) {
+static int file_line(const loop_opt_table_t *t, const char *path, unsigned line, char *s, char *end,
+                     loop_opt_args_t *out, char *err, size_t errlen) {
   for (char *p = s; p < end; p++) {
     if (*p == '#' && (p == s || is_blank(p[-1]))) {
       end = p;
@@ -568,7 +589,7 @@ static int file_line(const loop_opt_table_t *t, const char *path, unsigned line,
   char *name = trim(s, eq != NULL ? eq : end);
   if (*name == '\0') {
     if (eq == NULL)
-      return 0;  /* blank or comment */
+      return 0; /* blank or comment */
     return loop_opts_fail(err, errlen, "%s:%u: a value without a name", path, line);
   }
   int idx = loop_opts_find(t, name);
@@ -583,9 +604,12 @@ static int file_line(const loop_opt_table_t *t, const char *path, unsigned line,
                           name);
   if (value == NULL && o->kind != LOOP_OPT_FLAG)
     return loop_opts_fail(err, errlen, "%s:%u: %s needs a value (%s=%s)", path, line, name, name,
-                o->metavar != NULL ? o->metavar : "VALUE");
-  loop_opt_arg_t a = {.opt = (unsigned short)idx, .source = LOOP_SRC_FILE, .line = line,
-                      .file = path, .value = value};
+                          o->metavar != NULL ? o->metavar : "VALUE");
+  loop_opt_arg_t a = {.opt = (unsigned short)idx,
+                      .source = LOOP_SRC_FILE,
+                      .line = line,
+                      .file = path,
+                      .value = value};
   return args_push(out, a) != 0 ? loop_opts_fail(err, errlen, "out of memory") : 0;
 }
 
@@ -597,7 +621,7 @@ int loop_opts_from_text(const loop_opt_table_t *t, const char *path, char *text,
   }
   char *p = text, *end = text + len;
   if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
-    p += 3;  /* a UTF-8 byte order mark, as some editors write */
+    p += 3; /* a UTF-8 byte order mark, as some editors write */
   for (unsigned line = 1; p < end; line++) {
     char *nl = memchr(p, '\n', (size_t)(end - p));
     char *eol = nl != NULL ? nl : end;
@@ -680,7 +704,7 @@ static void help_suffix(const loop_option_t *o, char *out, size_t cap) {
   size_t used = 0;
   const char *def = o->def_text != NULL ? o->def_text : o->def;
   if (o->kind == LOOP_OPT_FLAG)
-    def = o->def_text;  /* "off" goes without saying */
+    def = o->def_text; /* "off" goes without saying */
   out[0] = '\0';
   if (o->flags & LOOP_OPT_REPEAT)
     used += (size_t)snprintf(out + used, cap - used, "repeatable, at most %zu", o->max_items);
@@ -791,7 +815,9 @@ static void roff(FILE *out, const char *text, size_t len) {
   }
 }
 
-static void roff_str(FILE *out, const char *text) { roff(out, text, strlen(text)); }
+static void roff_str(FILE *out, const char *text) {
+  roff(out, text, strlen(text));
+}
 
 static void man_doc(FILE *out, const loop_opt_doc_t *doc) {
   fputs(".SH ", out);
@@ -837,8 +863,8 @@ void loop_opts_man(const loop_opt_table_t *t, const loop_opt_man_t *m, FILE *out
     upper[i] = m->name[i] >= 'a' && m->name[i] <= 'z' ? m->name[i] - 'a' + 'A' : m->name[i];
   upper[i] = '\0';
   fprintf(out, ".\\\" Generated by %s --man from its option table; do not edit.\n", m->name);
-  fprintf(out, ".TH %s %d \"\" \"%s %s\" \"System Administration\"\n", upper, m->section,
-          m->name, m->version);
+  fprintf(out, ".TH %s %d \"\" \"%s %s\" \"System Administration\"\n", upper, m->section, m->name,
+          m->version);
   fprintf(out, ".SH NAME\n%s \\- ", m->name);
   roff_str(out, m->summary);
   fprintf(out, "\n.SH SYNOPSIS\n.B %s\n", m->name);

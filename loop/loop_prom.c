@@ -12,8 +12,7 @@
  * few doublings at most. */
 #define INITIAL_CAP 4096
 
-const int loop_prom_http_codes[LOOP_PROM_N_HTTP_CODES] = {200, 400, 404, 405,
-                                                          414, 431, 500, 503};
+const int loop_prom_http_codes[LOOP_PROM_N_HTTP_CODES] = {200, 400, 404, 405, 414, 431, 500, 503};
 
 int loop_prom_http_code_index(int code) {
   for (size_t i = 0; i < LOOP_PROM_N_HTTP_CODES; i++) {
@@ -69,7 +68,9 @@ static void put(loop_prom_t *p, const char *s, size_t n) {
   p->data[p->len] = '\0';
 }
 
-static void puts_(loop_prom_t *p, const char *s) { put(p, s, strlen(s)); }
+static void puts_(loop_prom_t *p, const char *s) {
+  put(p, s, strlen(s));
+}
 
 /* Label values escape backslash, double quote and line feed; HELP text
  * escapes backslash and line feed only (the format's two rules). */
@@ -92,8 +93,7 @@ static void put_escaped(loop_prom_t *p, const char *s, bool quote) {
   put(p, run, (size_t)(s - run));
 }
 
-void loop_prom_family(loop_prom_t *p, const char *name, loop_prom_type_t type,
-                      const char *help) {
+void loop_prom_family(loop_prom_t *p, const char *name, loop_prom_type_t type, const char *help) {
   static const char *const types[] = {"counter", "gauge", "histogram"};
   puts_(p, "# HELP ");
   puts_(p, name);
@@ -141,23 +141,20 @@ static void put_double_line(loop_prom_t *p, double v) {
   put(p, text, n);
 }
 
-void loop_prom_u64(loop_prom_t *p, const char *name,
-                   const loop_prom_label_t *labels, size_t n_labels,
-                   uint64_t value) {
+void loop_prom_u64(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                   size_t n_labels, uint64_t value) {
   sample_start(p, name, "", labels, n_labels, NULL);
   put_u64_line(p, value);
 }
 
-void loop_prom_double(loop_prom_t *p, const char *name,
-                      const loop_prom_label_t *labels, size_t n_labels,
-                      double value) {
+void loop_prom_double(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                      size_t n_labels, double value) {
   sample_start(p, name, "", labels, n_labels, NULL);
   put_double_line(p, value);
 }
 
-void loop_prom_histogram(loop_prom_t *p, const char *name,
-                         const loop_prom_label_t *labels, size_t n_labels,
-                         const loop_prom_hist_t *h) {
+void loop_prom_histogram(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                         size_t n_labels, const loop_prom_hist_t *h) {
   uint64_t cumulative = 0;
   char le[LOOP_PROM_DOUBLE_MAX];
   for (size_t i = 0; i <= h->n_bounds; i++) {
@@ -197,8 +194,8 @@ size_t loop_prom_format_double(double v, char *out) {
   return (size_t)n;
 }
 
-int loop_prom_parse_statm(const char *text, uint64_t page_size,
-                          uint64_t *vsz_bytes, uint64_t *rss_bytes) {
+int loop_prom_parse_statm(const char *text, uint64_t page_size, uint64_t *vsz_bytes,
+                          uint64_t *rss_bytes) {
   uint64_t v[2];
   const char *s = text;
   for (size_t i = 0; i < ARRAY_LEN(v); i++) {
@@ -226,9 +223,8 @@ typedef struct {
 } labelled_t;
 
 /* A family whose samples differ by one label. */
-static void one_label(loop_prom_t *p, const char *name, loop_prom_type_t type,
-                      const char *help, const char *label,
-                      const labelled_t *rows, size_t n_rows) {
+static void one_label(loop_prom_t *p, const char *name, loop_prom_type_t type, const char *help,
+                      const char *label, const labelled_t *rows, size_t n_rows) {
   loop_prom_family(p, name, type, help);
   for (size_t i = 0; i < n_rows; i++) {
     loop_prom_label_t l = {label, rows[i].value};
@@ -236,8 +232,8 @@ static void one_label(loop_prom_t *p, const char *name, loop_prom_type_t type,
   }
 }
 
-static void plain(loop_prom_t *p, const char *name, loop_prom_type_t type,
-                  const char *help, uint64_t v) {
+static void plain(loop_prom_t *p, const char *name, loop_prom_type_t type, const char *help,
+                  uint64_t v) {
   loop_prom_family(p, name, type, help);
   loop_prom_u64(p, name, NULL, 0, v);
 }
@@ -245,16 +241,19 @@ static void plain(loop_prom_t *p, const char *name, loop_prom_type_t type,
 /* A dns_hist_t as Prometheus wants it: seconds. */
 static void dns_hist(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
                      size_t n_labels, const dns_hist_t *h) {
-  loop_prom_hist_t ph = {.bounds = dns_hist_bounds_us, .n_bounds = DNS_HIST_BOUNDS,
-                         .counts = h->counts, .sum = h->sum_us, .per_unit = 1e6};
+  loop_prom_hist_t ph = {.bounds = dns_hist_bounds_us,
+                         .n_bounds = DNS_HIST_BOUNDS,
+                         .counts = h->counts,
+                         .sum = h->sum_us,
+                         .per_unit = 1e6};
   loop_prom_histogram(p, name, labels, n_labels, &ph);
 }
 
 static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   labelled_t queries[] = {{"udp", s->udp_received}, {"tcp", s->tcp_queries}};
   one_label(p, "dnsort_dns_queries_total", LOOP_PROM_COUNTER,
-            "DNS messages received (UDP datagrams, TCP messages), answered or not.",
-            "proto", queries, ARRAY_LEN(queries));
+            "DNS messages received (UDP datagrams, TCP messages), answered or not.", "proto",
+            queries, ARRAY_LEN(queries));
 
   /* Every qtype x rcode pair, zeros included: a series that appears only
    * after its first event hides that first event from rate(). */
@@ -268,10 +267,9 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   for (size_t i = 0; i < ARRAY_LEN(protos); i++) {
     for (int t = 0; t < DNS_STATS_QTYPES; t++) {
       for (int r = 0; r < DNS_STATS_RCODES; r++) {
-        loop_prom_label_t l[] = {
-            {"proto", protos[i].proto},
-            {"qtype", dns_stats_qtype_name((dns_stats_qtype_t)t)},
-            {"rcode", dns_stats_rcode_name((dns_stats_rcode_t)r)}};
+        loop_prom_label_t l[] = {{"proto", protos[i].proto},
+                                 {"qtype", dns_stats_qtype_name((dns_stats_qtype_t)t)},
+                                 {"rcode", dns_stats_rcode_name((dns_stats_rcode_t)r)}};
         loop_prom_u64(p, responses, l, ARRAY_LEN(l), protos[i].stats->replies[t][r]);
       }
     }
@@ -286,8 +284,8 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
 
   labelled_t tc[] = {{"udp", s->udp_stats.truncated}, {"tcp", s->tcp_stats.truncated}};
   one_label(p, "dnsort_dns_truncated_responses_total", LOOP_PROM_COUNTER,
-            "DNS responses sent with TC=1 (the answer did not fit the client's UDP size).",
-            "proto", tc, ARRAY_LEN(tc));
+            "DNS responses sent with TC=1 (the answer did not fit the client's UDP size).", "proto",
+            tc, ARRAY_LEN(tc));
 
   static const char dropped[] = "dnsort_dns_dropped_total";
   loop_prom_family(p, dropped, LOOP_PROM_COUNTER,
@@ -304,13 +302,12 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
     loop_prom_u64(p, dropped, l, ARRAY_LEN(l), drops[i].n);
   }
 
-  plain(p, "dnsort_dns_tcp_connections", LOOP_PROM_GAUGE,
-        "DNS-over-TCP connections open.", s->tcp_open);
+  plain(p, "dnsort_dns_tcp_connections", LOOP_PROM_GAUGE, "DNS-over-TCP connections open.",
+        s->tcp_open);
   plain(p, "dnsort_dns_tcp_connections_accepted_total", LOOP_PROM_COUNTER,
         "DNS-over-TCP connections accepted.", s->tcp_accepted);
   plain(p, "dnsort_dns_tcp_connections_refused_total", LOOP_PROM_COUNTER,
-        "DNS-over-TCP connections closed at once, over --dns-tcp-max-connections.",
-        s->tcp_refused);
+        "DNS-over-TCP connections closed at once, over --dns-tcp-max-connections.", s->tcp_refused);
   plain(p, "dnsort_dns_tcp_accept_errors_total", LOOP_PROM_COUNTER,
         "Failed accepts on the DNS-over-TCP listeners (EMFILE...).", s->tcp_accept_errors);
   plain(p, "dnsort_dns_tcp_idle_timeouts_total", LOOP_PROM_COUNTER,
@@ -319,15 +316,18 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
         "DNS-over-TCP connections closed for a bad length prefix.", s->tcp_bad_frames);
   plain(p, "dnsort_dns_tcp_buffered_bytes", LOOP_PROM_GAUGE,
         "Bytes held for DNS-over-TCP clients: replies not yet taken, queries not yet "
-        "answered, partial messages (bounded by --dns-tcp-max-buffered).", s->tcp_buffered);
+        "answered, partial messages (bounded by --dns-tcp-max-buffered).",
+        s->tcp_buffered);
   plain(p, "dnsort_dns_tcp_buffered_bytes_max", LOOP_PROM_GAUGE,
         "The most bytes ever held for DNS-over-TCP clients at once.", s->tcp_buffered_max);
   plain(p, "dnsort_dns_tcp_connection_buffered_bytes_max", LOOP_PROM_GAUGE,
         "The most bytes ever held for one DNS-over-TCP connection (bounded by "
-        "--dns-tcp-max-pending, one read and one partial message).", s->tcp_conn_buffered_max);
+        "--dns-tcp-max-pending, one read and one partial message).",
+        s->tcp_conn_buffered_max);
   plain(p, "dnsort_dns_tcp_deferred_total", LOOP_PROM_COUNTER,
         "Times a DNS-over-TCP connection was put off to a later turn of the loop "
-        "(its share of the turn used, or --dns-tcp-max-buffered reached).", s->tcp_deferred);
+        "(its share of the turn used, or --dns-tcp-max-buffered reached).",
+        s->tcp_deferred);
 
   labelled_t refused[] = {{"udp", s->udp_refused_acl}, {"tcp", s->tcp_refused_acl}};
   one_label(p, "dnsort_dns_acl_refused_total", LOOP_PROM_COUNTER,
@@ -347,15 +347,14 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
 
   labelled_t reloads[] = {{"ok", s->reloads_ok}, {"failed", s->reloads_failed}};
   one_label(p, "dnsort_dns_map_reloads_total", LOOP_PROM_COUNTER,
-            "Reloads of the hosts files on SIGHUP; a failed one keeps the old map.",
-            "result", reloads, ARRAY_LEN(reloads));
-  plain(p, "dnsort_dns_map_names", LOOP_PROM_GAUGE,
-        "Names in the DNS map in service.", s->zone_names);
+            "Reloads of the hosts files on SIGHUP; a failed one keeps the old map.", "result",
+            reloads, ARRAY_LEN(reloads));
+  plain(p, "dnsort_dns_map_names", LOOP_PROM_GAUGE, "Names in the DNS map in service.",
+        s->zone_names);
   loop_prom_family(p, "dnsort_zone_reload_timestamp_seconds", LOOP_PROM_GAUGE,
                    "When the DNS map in service was loaded (start-up or the last "
                    "good SIGHUP), seconds since the Unix epoch.");
-  loop_prom_double(p, "dnsort_zone_reload_timestamp_seconds", NULL, 0,
-                   s->zone_loaded_seconds);
+  loop_prom_double(p, "dnsort_zone_reload_timestamp_seconds", NULL, 0, s->zone_loaded_seconds);
   plain(p, "dnsort_zone_reload_failures_total", LOOP_PROM_COUNTER,
         "SIGHUP reloads that failed (the old map stayed in service).", s->reloads_failed);
 }
@@ -369,21 +368,20 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
         "Queries that joined an identical upstream query in flight.", f->coalesced);
   plain(p, "dnsort_dns_forward_upstream_failures_total", LOOP_PROM_COUNTER,
         "Upstream queries that failed (timeout across every server, refusal, "
-        "network error).", f->upstream_failures);
+        "network error).",
+        f->upstream_failures);
   plain(p, "dnsort_dns_forward_invalid_answers_total", LOOP_PROM_COUNTER,
-        "Upstream answers that were malformed or not for the question.",
-        f->invalid_answers);
+        "Upstream answers that were malformed or not for the question.", f->invalid_answers);
   plain(p, "dnsort_dns_forward_dropped_records_total", LOOP_PROM_COUNTER,
         "Records left out of upstream answers: not for the question's name or its CNAME "
         "chain, or not the SOA, NS or proofs of a zone above it.",
         f->dropped_records);
   plain(p, "dnsort_dns_forward_overloaded_total", LOOP_PROM_COUNTER,
-        "Queries answered SERVFAIL at once: too many upstream queries in flight.",
-        f->overloaded);
+        "Queries answered SERVFAIL at once: too many upstream queries in flight.", f->overloaded);
   plain(p, "dnsort_dns_forward_servfails_total", LOOP_PROM_COUNTER,
         "SERVFAIL replies from the forwarder, all causes.", f->servfails);
-  plain(p, "dnsort_dns_forward_inflight", LOOP_PROM_GAUGE,
-        "Upstream queries in flight.", f->inflight);
+  plain(p, "dnsort_dns_forward_inflight", LOOP_PROM_GAUGE, "Upstream queries in flight.",
+        f->inflight);
   plain(p, "dnsort_dns_cache_hits_total", LOOP_PROM_COUNTER,
         "Forwarded queries answered from the cache.", f->cache_hits);
   /* Every lookup the cache did not answer, SERVFAILs at once included, so
@@ -391,8 +389,7 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
   plain(p, "dnsort_dns_cache_misses_total", LOOP_PROM_COUNTER,
         "Forwarded queries the cache did not answer.",
         f->queries >= f->cache_hits ? f->queries - f->cache_hits : 0);
-  plain(p, "dnsort_dns_cache_entries", LOOP_PROM_GAUGE,
-        "Answers in the cache.", f->cache.entries);
+  plain(p, "dnsort_dns_cache_entries", LOOP_PROM_GAUGE, "Answers in the cache.", f->cache.entries);
   plain(p, "dnsort_dns_cache_memory_bytes", LOOP_PROM_GAUGE,
         "Memory held by the cache: entries and their bucket index.",
         (uint64_t)f->cache.bytes + f->cache.index_bytes);
@@ -409,11 +406,14 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
     const char *name, *help;
     size_t offset;
   } per_upstream[] = {
-      {"dnsort_forward_requests_total", "Queries written to each upstream server (retries "
-       "included).", offsetof(dns_forward_upstream_stats_t, requests)},
+      {"dnsort_forward_requests_total",
+       "Queries written to each upstream server (retries "
+       "included).",
+       offsetof(dns_forward_upstream_stats_t, requests)},
       {"dnsort_forward_responses_total", "Responses read from each upstream server.",
        offsetof(dns_forward_upstream_stats_t, responses)},
-      {"dnsort_forward_errors_total", "Socket errors from each upstream server (ICMP "
+      {"dnsort_forward_errors_total",
+       "Socket errors from each upstream server (ICMP "
        "unreachable: connection refused); requests - responses - errors went unanswered.",
        offsetof(dns_forward_upstream_stats_t, errors)},
   };
@@ -430,11 +430,13 @@ static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
 }
 
 static void render_sort(loop_prom_t *p, const loop_prom_snapshot_t *s) {
-  labelled_t outcomes[] = {
-      {"ok", s->sort_ok},           {"bad_input", s->sort_bad_input},
-      {"too_large", s->sort_too_large}, {"timeout", s->sort_timeouts},
-      {"busy", s->sort_busy},       {"cancelled", s->sort_cancelled},
-      {"shutdown", s->sort_shutdown}};
+  labelled_t outcomes[] = {{"ok", s->sort_ok},
+                           {"bad_input", s->sort_bad_input},
+                           {"too_large", s->sort_too_large},
+                           {"timeout", s->sort_timeouts},
+                           {"busy", s->sort_busy},
+                           {"cancelled", s->sort_cancelled},
+                           {"shutdown", s->sort_shutdown}};
   one_label(p, "dnsort_sort_requests_total", LOOP_PROM_COUNTER,
             "Sort requests by outcome: ok; bad_input (invalid JSON, not numbers, "
             "over --max-elements); too_large (over --max-request-bytes); timeout "
@@ -447,12 +449,12 @@ static void render_sort(loop_prom_t *p, const loop_prom_snapshot_t *s) {
         "Sort connections accepted.", s->sort_accepted);
   plain(p, "dnsort_sort_accept_errors_total", LOOP_PROM_COUNTER,
         "Failed accepts on the sort listener (EMFILE...).", s->sort_accept_errors);
-  plain(p, "dnsort_sort_connections", LOOP_PROM_GAUGE,
-        "Sort connections open.", s->sort_connections);
+  plain(p, "dnsort_sort_connections", LOOP_PROM_GAUGE, "Sort connections open.",
+        s->sort_connections);
   labelled_t jobs[] = {{"queued", s->sort_queued}, {"running", s->sort_running}};
   one_label(p, "dnsort_sort_jobs", LOOP_PROM_GAUGE,
-            "Sorts waiting for a worker thread, and running on one.",
-            "state", jobs, ARRAY_LEN(jobs));
+            "Sorts waiting for a worker thread, and running on one.", "state", jobs,
+            ARRAY_LEN(jobs));
   plain(p, "dnsort_sort_inflight_bytes", LOOP_PROM_GAUGE,
         "Request bytes held across every connection (bounded by --max-inflight-bytes).",
         s->sort_inflight_bytes);
@@ -484,18 +486,17 @@ static void render_process(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   /* The process_ names every Prometheus client library exports, so that
    * stock dashboards and alerts find them. */
   if (s->have_memory) {
-    plain(p, "process_resident_memory_bytes", LOOP_PROM_GAUGE,
-          "Resident memory size in bytes.", s->rss_bytes);
-    plain(p, "process_virtual_memory_bytes", LOOP_PROM_GAUGE,
-          "Virtual memory size in bytes.", s->vsz_bytes);
+    plain(p, "process_resident_memory_bytes", LOOP_PROM_GAUGE, "Resident memory size in bytes.",
+          s->rss_bytes);
+    plain(p, "process_virtual_memory_bytes", LOOP_PROM_GAUGE, "Virtual memory size in bytes.",
+          s->vsz_bytes);
   }
   loop_prom_family(p, "process_cpu_seconds_total", LOOP_PROM_COUNTER,
                    "Total user and system CPU time spent in seconds.");
   loop_prom_double(p, "process_cpu_seconds_total", NULL, 0,
                    s->cpu_user_seconds + s->cpu_system_seconds);
   if (s->have_fds) {
-    plain(p, "process_open_fds", LOOP_PROM_GAUGE, "Number of open file descriptors.",
-          s->open_fds);
+    plain(p, "process_open_fds", LOOP_PROM_GAUGE, "Number of open file descriptors.", s->open_fds);
     plain(p, "process_max_fds", LOOP_PROM_GAUGE, "Maximum number of open file descriptors.",
           s->max_fds);
   }

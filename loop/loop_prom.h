@@ -26,7 +26,7 @@ typedef struct {
   char *data;
   size_t len;
   size_t cap;
-  size_t max;      /* the buffer never grows past this */
+  size_t max; /* the buffer never grows past this */
   bool failed;
 } loop_prom_t;
 
@@ -40,22 +40,19 @@ typedef enum {
 } loop_prom_type_t;
 
 typedef struct {
-  const char *name;   /* [a-zA-Z_][a-zA-Z0-9_]*, written as is */
-  const char *value;  /* any UTF-8; escaped */
+  const char *name;  /* [a-zA-Z_][a-zA-Z0-9_]*, written as is */
+  const char *value; /* any UTF-8; escaped */
 } loop_prom_label_t;
 
 /* "# HELP name help" and "# TYPE name type": once per family, before its
  * samples. help is escaped (backslash, newline). */
-void loop_prom_family(loop_prom_t *p, const char *name, loop_prom_type_t type,
-                      const char *help);
+void loop_prom_family(loop_prom_t *p, const char *name, loop_prom_type_t type, const char *help);
 
 /* One sample line: name{labels} value. */
-void loop_prom_u64(loop_prom_t *p, const char *name,
-                   const loop_prom_label_t *labels, size_t n_labels,
-                   uint64_t value);
-void loop_prom_double(loop_prom_t *p, const char *name,
-                      const loop_prom_label_t *labels, size_t n_labels,
-                      double value);
+void loop_prom_u64(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                   size_t n_labels, uint64_t value);
+void loop_prom_double(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                      size_t n_labels, double value);
 
 /* A histogram's samples: name_bucket{...,le="B"} for each bound (counts
  * summed up to it) and le="+Inf", then name_sum and name_count. bounds are
@@ -68,14 +65,13 @@ void loop_prom_double(loop_prom_t *p, const char *name,
 typedef struct {
   const uint64_t *bounds;
   size_t n_bounds;
-  const uint64_t *counts;   /* n_bounds + 1 entries */
-  uint64_t sum;             /* of the observations, in their unit */
-  double per_unit;          /* observed units per exported base unit */
+  const uint64_t *counts; /* n_bounds + 1 entries */
+  uint64_t sum;           /* of the observations, in their unit */
+  double per_unit;        /* observed units per exported base unit */
 } loop_prom_hist_t;
 
-void loop_prom_histogram(loop_prom_t *p, const char *name,
-                         const loop_prom_label_t *labels, size_t n_labels,
-                         const loop_prom_hist_t *h);
+void loop_prom_histogram(loop_prom_t *p, const char *name, const loop_prom_label_t *labels,
+                         size_t n_labels, const loop_prom_hist_t *h);
 
 /* The shortest decimal text that reads back as v ("0.25", "1e-06",
  * "1.7976931348623157e+308"), or "+Inf", "-Inf", "NaN". Returns the
@@ -86,8 +82,8 @@ size_t loop_prom_format_double(double v, char *out);
 /* The resident set size from the text of /proc/self/statm ("size resident
  * shared text lib data dt", in pages). Returns 0, or -1 if the text is not
  * that. */
-int loop_prom_parse_statm(const char *text, uint64_t page_size,
-                          uint64_t *vsz_bytes, uint64_t *rss_bytes);
+int loop_prom_parse_statm(const char *text, uint64_t page_size, uint64_t *vsz_bytes,
+                          uint64_t *rss_bytes);
 
 /* The status codes the metrics server answers with, in the order of
  * loop_prom_snapshot_t.http_responses. */
@@ -101,36 +97,36 @@ int loop_prom_http_code_index(int code);
  * one pass on the loop thread (so one scrape is a consistent picture). */
 typedef struct {
   /* DNS, summed over every --dns address. */
-  dns_stats_t udp_stats;           /* replies by qtype x rcode, TC=1 */
+  dns_stats_t udp_stats; /* replies by qtype x rcode, TC=1 */
   dns_stats_t tcp_stats;
-  dns_hist_t udp_duration;         /* receipt to reply */
+  dns_hist_t udp_duration; /* receipt to reply */
   dns_hist_t tcp_duration;
-  uint64_t udp_received;           /* datagrams read */
-  uint64_t tcp_queries;            /* complete messages read */
-  uint64_t udp_dropped_invalid;    /* short, or QR=1: never answered */
-  uint64_t udp_dropped_send;       /* a reply that could not be sent */
+  uint64_t udp_received;        /* datagrams read */
+  uint64_t tcp_queries;         /* complete messages read */
+  uint64_t udp_dropped_invalid; /* short, or QR=1: never answered */
+  uint64_t udp_dropped_send;    /* a reply that could not be sent */
   uint64_t tcp_dropped_invalid;
   uint64_t tcp_bad_frames;
   uint64_t tcp_accepted;
-  uint64_t tcp_refused;            /* over --dns-tcp-max-connections */
+  uint64_t tcp_refused; /* over --dns-tcp-max-connections */
   uint64_t tcp_accept_errors;
   uint64_t tcp_idle_timeouts;
   uint64_t tcp_open;
   /* Clients outside --allow / --sort-allow, and RRL (--rrl-rate). */
-  uint64_t udp_refused_acl;        /* queries */
+  uint64_t udp_refused_acl; /* queries */
   uint64_t tcp_refused_acl;
-  uint64_t dns_tcp_denied;         /* connections */
+  uint64_t dns_tcp_denied; /* connections */
   uint64_t sort_denied;
   uint64_t rrl_dropped;
   uint64_t rrl_slipped;
-  uint64_t tcp_buffered;           /* bytes held for clients now */
-  uint64_t tcp_buffered_max;       /* the most ever, per listener summed */
-  uint64_t tcp_conn_buffered_max;  /* the most ever for one connection */
-  uint64_t tcp_deferred;           /* connections put off to a later turn */
+  uint64_t tcp_buffered;          /* bytes held for clients now */
+  uint64_t tcp_buffered_max;      /* the most ever, per listener summed */
+  uint64_t tcp_conn_buffered_max; /* the most ever for one connection */
+  uint64_t tcp_deferred;          /* connections put off to a later turn */
   /* The map. */
   uint64_t reloads_ok;
   uint64_t reloads_failed;
-  double zone_loaded_seconds;      /* the zone in service was loaded, epoch */
+  double zone_loaded_seconds; /* the zone in service was loaded, epoch */
   uint64_t zone_names;
   /* --unknown forward; the families are left out without it. */
   bool forwarding;
@@ -154,18 +150,18 @@ typedef struct {
   loop_prom_hist_t sort_duration;
   /* The metrics server itself. */
   uint64_t http_responses[LOOP_PROM_N_HTTP_CODES]; /* by loop_prom_http_codes */
-  uint64_t http_refused;           /* over its connection limit */
+  uint64_t http_refused;                           /* over its connection limit */
   uint64_t http_timeouts;
   /* The process. */
-  bool have_memory;                /* /proc/self/statm was readable */
+  bool have_memory; /* /proc/self/statm was readable */
   uint64_t rss_bytes;
   uint64_t vsz_bytes;
   double cpu_user_seconds;
   double cpu_system_seconds;
-  double start_time_seconds;       /* since the Unix epoch */
-  bool have_fds;                   /* /proc/self/fd and the limit were read */
+  double start_time_seconds; /* since the Unix epoch */
+  bool have_fds;             /* /proc/self/fd and the limit were read */
   uint64_t open_fds;
-  uint64_t max_fds;                /* RLIMIT_NOFILE, soft */
+  uint64_t max_fds; /* RLIMIT_NOFILE, soft */
   const char *version;
   const char *libuv_version;
 } loop_prom_snapshot_t;

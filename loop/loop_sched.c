@@ -23,16 +23,18 @@ struct loop_sched_attr {
 
 #define LOOP_SCHED_OTHER 0 /* SCHED_OTHER, without <sched.h>'s GNU extras */
 
-loop_sched_plan_t loop_sched_plan(const loop_sched_request_t *req,
-                                  unsigned cpus, unsigned uv_version) {
+loop_sched_plan_t loop_sched_plan(const loop_sched_request_t *req, unsigned cpus,
+                                  unsigned uv_version) {
   loop_sched_plan_t plan;
   if (cpus == 0)
     cpus = 1;
   if (uv_version >= LOOP_SCHED_UV_NO_ASYNC_SPIN) {
     /* Every core sorts; nice 10 lets a woken loop thread take a core at
      * once (DNS p99 loaded/idle 0.63 with libuv 1.48). */
-    plan = (loop_sched_plan_t){.threads = cpus, .worker_nice = 10,
-                               .yield_us = 0, .loop_slice_us = 0,
+    plan = (loop_sched_plan_t){.threads = cpus,
+                               .worker_nice = 10,
+                               .yield_us = 0,
+                               .loop_slice_us = 0,
                                .why = "libuv >= 1.45: a worker per CPU at nice 10"};
   } else {
     /* libuv 1.44's loop spins on a worker preempted inside uv_async_send;
@@ -40,9 +42,12 @@ loop_sched_plan_t loop_sched_plan(const loop_sched_request_t *req,
      * inversion). Workers at nice 0 that give the CPU up every 50 us
      * let the spin end at once and keep a woken loop thread's wait
      * short, with every core sorting. */
-    plan = (loop_sched_plan_t){.threads = cpus, .worker_nice = 0,
-                               .yield_us = 50, .loop_slice_us = 0,
-                               .why = "libuv < 1.45: a worker per CPU at nice 0, yielding every 50 us"};
+    plan = (loop_sched_plan_t){
+        .threads = cpus,
+        .worker_nice = 0,
+        .yield_us = 50,
+        .loop_slice_us = 0,
+        .why = "libuv < 1.45: a worker per CPU at nice 0, yielding every 50 us"};
   }
   if (req->threads != LOOP_SCHED_AUTO)
     plan.threads = (unsigned)req->threads;

@@ -15,9 +15,9 @@
 #define LOOP_SCHED_AUTO (-1)
 
 typedef struct {
-  int threads;          /* --threads, or LOOP_SCHED_AUTO */
-  int worker_nice;      /* --worker-nice, or LOOP_SCHED_AUTO */
-  int64_t yield_us;     /* --worker-yield, or LOOP_SCHED_AUTO; 0: never */
+  int threads;           /* --threads, or LOOP_SCHED_AUTO */
+  int worker_nice;       /* --worker-nice, or LOOP_SCHED_AUTO */
+  int64_t yield_us;      /* --worker-yield, or LOOP_SCHED_AUTO; 0: never */
   int64_t loop_slice_us; /* --loop-slice, or LOOP_SCHED_AUTO; 0: kernel's */
 } loop_sched_request_t;
 
@@ -32,8 +32,8 @@ typedef struct {
 /* cpus >= 1; uv_version as uv_version() returns it. Requested values win;
  * the rest follow the measurements in bench/README.md ("Both cores sort,
  * DNS stays free"). */
-loop_sched_plan_t loop_sched_plan(const loop_sched_request_t *req,
-                                  unsigned cpus, unsigned uv_version);
+loop_sched_plan_t loop_sched_plan(const loop_sched_request_t *req, unsigned cpus,
+                                  unsigned uv_version);
 
 /* Give the calling thread a time slice of slice_us (Linux >= 6.12,
  * SCHED_OTHER's sched_runtime), keeping its nice value. 0 or a negative

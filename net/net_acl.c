@@ -36,7 +36,7 @@ static net_acl_u128_t u128_plus1(net_acl_u128_t a) {
 /* The host bits of a prefix of len bits in a family of bits bits. */
 static net_acl_u128_t host_mask(unsigned len, unsigned bits) {
   net_acl_u128_t m = {0, 0};
-  unsigned host = bits - len;  /* bits after the prefix */
+  unsigned host = bits - len; /* bits after the prefix */
   if (host >= 64) {
     m.lo = UINT64_MAX;
     m.hi = host == 128 ? UINT64_MAX
@@ -73,8 +73,8 @@ static void ranges_insert(net_acl_range_t *r, size_t *n, net_acl_u128_t first,
   size_t j = i;
   /* Absorb the ones that start at or before last + 1 (every one left
    * when last + 1 would wrap: only ::/0 and its kin end there). */
-  while (j < *n && (u128_is_max(last) ||
-                    u128_le(r[j].first, u128_plus1(last)))) {
+  while (j < *n &&
+         (u128_is_max(last) || u128_le(r[j].first, u128_plus1(last)))) {
     if (u128_lt(r[j].first, first))
       first = r[j].first;
     if (u128_lt(last, r[j].last))
@@ -157,7 +157,8 @@ net_acl_status_t net_acl_add_rule(net_acl_t *acl, const net_acl_rule_t *rule) {
       bits == V4_BITS
           ? (net_acl_u128_t){0, (uint64_t)rule->addr[0] << 24 |
                                     (uint64_t)rule->addr[1] << 16 |
-                                    (uint64_t)rule->addr[2] << 8 | rule->addr[3]}
+                                    (uint64_t)rule->addr[2] << 8 |
+                                    rule->addr[3]}
           : (net_acl_u128_t){load_be64(rule->addr), load_be64(rule->addr + 8)};
   net_acl_u128_t host = host_mask(rule->len, bits);
   net_acl_u128_t last = {first.hi | host.hi, first.lo | host.lo};
@@ -177,11 +178,16 @@ net_acl_status_t net_acl_add(net_acl_t *acl, const char *cidr) {
 
 const char *net_acl_status_text(net_acl_status_t status) {
   switch (status) {
-  case NET_ACL_OK: return "ok";
-  case NET_ACL_SYNTAX: return "is not ADDR or ADDR/LEN (IPv4 or IPv6)";
-  case NET_ACL_BAD_LENGTH: return "has a prefix length over 32 (IPv4) or 128 (IPv6)";
-  case NET_ACL_HOST_BITS: return "has bits set past its prefix length";
-  case NET_ACL_FULL: return "too many rules";
+  case NET_ACL_OK:
+    return "ok";
+  case NET_ACL_SYNTAX:
+    return "is not ADDR or ADDR/LEN (IPv4 or IPv6)";
+  case NET_ACL_BAD_LENGTH:
+    return "has a prefix length over 32 (IPv4) or 128 (IPv6)";
+  case NET_ACL_HOST_BITS:
+    return "has bits set past its prefix length";
+  case NET_ACL_FULL:
+    return "too many rules";
   }
   return "?";
 }

@@ -33,7 +33,7 @@ typedef struct {
 } net_acl_range_t;
 
 typedef struct {
-  size_t n_rules;              /* rules added, for the limit */
+  size_t n_rules; /* rules added, for the limit */
   /* The union of the rules, as sorted, disjoint, non-adjacent ranges. */
   size_t n4, n6;
   net_acl_range_t v4[NET_ACL_MAX_RULES];
@@ -42,18 +42,18 @@ typedef struct {
 
 typedef enum {
   NET_ACL_OK = 0,
-  NET_ACL_SYNTAX,              /* not ADDR or ADDR/LEN */
-  NET_ACL_BAD_LENGTH,          /* LEN over 32 (IPv4) or 128 (IPv6) */
-  NET_ACL_HOST_BITS,           /* bits set past the prefix: 10.0.0.1/8 */
-  NET_ACL_FULL,                /* NET_ACL_MAX_RULES already */
+  NET_ACL_SYNTAX,     /* not ADDR or ADDR/LEN */
+  NET_ACL_BAD_LENGTH, /* LEN over 32 (IPv4) or 128 (IPv6) */
+  NET_ACL_HOST_BITS,  /* bits set past the prefix: 10.0.0.1/8 */
+  NET_ACL_FULL,       /* NET_ACL_MAX_RULES already */
 } net_acl_status_t;
 
 /* One rule as parsed, before it joins a list: plain bytes (no padding),
  * so that lists of rules compare with memcmp. */
 typedef struct {
-  uint8_t addr[16];            /* the network, IPv4 in the first 4 bytes */
-  uint8_t family;              /* 4 or 6 (::ffff:a.b.c.d/N, N >= 96, is 4) */
-  uint8_t len;                 /* prefix length */
+  uint8_t addr[16]; /* the network, IPv4 in the first 4 bytes */
+  uint8_t family;   /* 4 or 6 (::ffff:a.b.c.d/N, N >= 96, is 4) */
+  uint8_t len;      /* prefix length */
 } net_acl_rule_t;
 
 /* An empty list: it allows nobody. */

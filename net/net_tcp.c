@@ -82,9 +82,11 @@ static void close_bare(net_tcp_t *t) {
 static void accept_failed(net_tcp_t *t, int status) {
   t->accept_errors++;
   if (t->cfg.warn != NULL)
-    t->cfg.warn(t->cfg.name, "%s: connection shed: accept failed: %s (%" PRIu64 " so far)",
+    t->cfg.warn(t->cfg.name,
+                "%s: connection shed: accept failed: %s (%" PRIu64 " so far)",
                 t->cfg.name, uv_strerror(status), t->accept_errors);
-  else if ((t->accept_errors & (t->accept_errors - 1)) == 0 && t->cfg.log != NULL)
+  else if ((t->accept_errors & (t->accept_errors - 1)) == 0 &&
+           t->cfg.log != NULL)
     t->cfg.log(1, "%s: accept failed: %s (%" PRIu64 " so far)", t->cfg.name,
                uv_strerror(status), t->accept_errors);
 }
@@ -113,8 +115,10 @@ static void on_connection(uv_stream_t *listener, int status) {
   if (t->n_conns >= t->hard_limit) {
     t->dropped++;
     if (t->cfg.warn != NULL)
-      t->cfg.warn(t->cfg.name, "%s: connection shed: %zu open, the hard limit (%" PRIu64
-                  " dropped so far)", t->cfg.name, t->n_conns, t->dropped);
+      t->cfg.warn(t->cfg.name,
+                  "%s: connection shed: %zu open, the hard limit (%" PRIu64
+                  " dropped so far)",
+                  t->cfg.name, t->n_conns, t->dropped);
     close_bare(t);
     return;
   }
@@ -122,8 +126,10 @@ static void on_connection(uv_stream_t *listener, int status) {
   if (over && t->cfg.on_refuse == NULL) {
     t->refused++;
     if (t->cfg.warn != NULL)
-      t->cfg.warn(t->cfg.name, "%s: connection shed: %zu open, the limit (%" PRIu64
-                  " refused so far)", t->cfg.name, t->n_conns, t->refused);
+      t->cfg.warn(t->cfg.name,
+                  "%s: connection shed: %zu open, the limit (%" PRIu64
+                  " refused so far)",
+                  t->cfg.name, t->n_conns, t->refused);
     close_bare(t);
     return;
   }
@@ -195,8 +201,7 @@ int net_tcp_start(net_tcp_t *t, uv_loop_t *loop, const struct sockaddr *addr,
     rc = uv_tcp_bind(&t->listener, addr, 0);
   /* uv_tcp_bind keeps EADDRINUSE for uv_listen to report. */
   if (rc == 0)
-    rc = uv_listen((uv_stream_t *)&t->listener, NET_TCP_BACKLOG,
-                   on_connection);
+    rc = uv_listen((uv_stream_t *)&t->listener, NET_TCP_BACKLOG, on_connection);
   if (rc != 0) {
     t->stopping = true;
     uv_close((uv_handle_t *)&t->listener, NULL);
@@ -223,8 +228,7 @@ void net_tcp_stop(net_tcp_t *t, void (*on_drained)(net_tcp_t *)) {
 void net_tcp_close_all(net_tcp_t *t) {
   /* Closing only starts here and conns leave the list in close callbacks;
    * next is read first all the same, so that a service may free c. */
-  for (net_tcp_conn_t *c = LIST_FIRST(&t->conns), *next; c != NULL;
-       c = next) {
+  for (net_tcp_conn_t *c = LIST_FIRST(&t->conns), *next; c != NULL; c = next) {
     next = LIST_NEXT(c, link);
     if (c->handed && t->cfg.on_close != NULL)
       t->cfg.on_close(c);

@@ -36,25 +36,25 @@
 typedef struct net_tcp net_tcp_t;
 
 typedef struct net_tcp_conn {
-  uv_tcp_t tcp;                /* first: the conn and its handle are one
-                                  allocation */
+  uv_tcp_t tcp; /* first: the conn and its handle are one
+                   allocation */
   net_tcp_t *server;
   LIST_ENTRY(net_tcp_conn) link;
-  unsigned refs;               /* the socket, plus what the service holds */
-  bool closing;                /* the socket's uv_close has been called */
-  bool handed;                 /* on_accept, on_refuse or on_deny ran */
+  unsigned refs; /* the socket, plus what the service holds */
+  bool closing;  /* the socket's uv_close has been called */
+  bool handed;   /* on_accept, on_refuse or on_deny ran */
 } net_tcp_conn_t;
 
 typedef struct {
-  const char *name;            /* the log prefix: "sort", "dns-tcp", ... */
-  size_t conn_size;            /* sizeof the service's conn struct */
+  const char *name; /* the log prefix: "sort", "dns-tcp", ... */
+  size_t conn_size; /* sizeof the service's conn struct */
   /* Open connections (refused ones still being answered included) before
    * new ones are refused; past hard_limit they are dropped unanswered, so
    * that refusing a flood cannot grow memory without bound. hard_limit 0
    * means max_connections + max_connections / 4 + 64. */
   size_t max_connections;
   size_t hard_limit;
-  bool reuseport;              /* SO_REUSEPORT before bind */
+  bool reuseport; /* SO_REUSEPORT before bind */
   /* Who may connect; NULL: everyone. The peer is checked right after
    * accept, before the connection limit: a client outside it goes to
    * on_deny and counts in denied, not in accepted or refused. */
@@ -80,26 +80,26 @@ typedef struct {
 } net_tcp_config_t;
 
 struct net_tcp {
-  uv_tcp_t listener;           /* first: the struct owns the handle */
+  uv_tcp_t listener; /* first: the struct owns the handle */
   uv_loop_t *loop;
   net_tcp_config_t cfg;
   LIST_HEAD(, net_tcp_conn) conns; /* every open conn, refused ones too */
   size_t n_conns;
-  bool listening;              /* the listener's close callback is to come */
-  bool stopping;               /* net_tcp_stop was called, or start failed */
+  bool listening; /* the listener's close callback is to come */
+  bool stopping;  /* net_tcp_stop was called, or start failed */
   void (*on_drained)(net_tcp_t *t);
   /* Each connection the listener gets counts once in accepted, refused,
    * denied or dropped; accept_errors counts the ones lost before that
    * (libuv's EMFILE shedding, no memory, a failed uv_accept). */
   uint64_t accepted;
-  uint64_t refused;            /* past max_connections */
-  uint64_t denied;             /* from outside cfg.acl */
-  uint64_t dropped;            /* past hard_limit */
+  uint64_t refused; /* past max_connections */
+  uint64_t denied;  /* from outside cfg.acl */
+  uint64_t dropped; /* past hard_limit */
   uint64_t accept_errors;
 
   /* Private. */
   size_t hard_limit;
-  size_t n_bare;               /* sockets accepted only to be closed */
+  size_t n_bare; /* sockets accepted only to be closed */
 };
 
 /* Bind and listen on addr. Returns 0 or a negative libuv error; then the

@@ -10,6 +10,6 @@
 /* The struct of type that holds member at ptr: how a libuv callback, given
  * a handle or request embedded in our struct, gets the struct back. */
 #define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+  ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

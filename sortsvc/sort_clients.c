@@ -22,7 +22,7 @@ bool sort_client_key(const struct sockaddr *addr, sort_client_key_t *out) {
       memcpy(out->b, &in6->sin6_addr, 16);
       return true;
     }
-    memcpy(out->b, &in6->sin6_addr, 8);  /* the /64 */
+    memcpy(out->b, &in6->sin6_addr, 8); /* the /64 */
     return true;
   }
   return false;
@@ -48,7 +48,8 @@ static size_t home(const sort_clients_t *t, const sort_client_key_t *key) {
 static size_t find(const sort_clients_t *t, const sort_client_key_t *key) {
   size_t mask = t->cap - 1;
   size_t i = home(t, key);
-  while (t->slots[i].jobs != 0 && memcmp(&t->slots[i].key, key, sizeof(*key)) != 0)
+  while (t->slots[i].jobs != 0 &&
+         memcmp(&t->slots[i].key, key, sizeof(*key)) != 0)
     i = (i + 1) & mask;
   return i;
 }
@@ -60,7 +61,7 @@ const sort_client_entry_t *sort_clients_get(const sort_clients_t *t,
                                             const sort_client_key_t *key) {
   if (t->n == 0)
     return &no_jobs;
-  return &t->slots[find(t, key)];  /* a free slot is no_jobs */
+  return &t->slots[find(t, key)]; /* a free slot is no_jobs */
 }
 
 void sort_clients_init(sort_clients_t *t, uint64_t seed) {
@@ -68,15 +69,18 @@ void sort_clients_init(sort_clients_t *t, uint64_t seed) {
   t->seed = seed;
 }
 
-size_t sort_clients_jobs(const sort_clients_t *t, const sort_client_key_t *key) {
+size_t sort_clients_jobs(const sort_clients_t *t,
+                         const sort_client_key_t *key) {
   return sort_clients_get(t, key)->jobs;
 }
 
-size_t sort_clients_running(const sort_clients_t *t, const sort_client_key_t *key) {
+size_t sort_clients_running(const sort_clients_t *t,
+                            const sort_client_key_t *key) {
   return sort_clients_get(t, key)->running;
 }
 
-bool sort_clients_before(const sort_client_entry_t *a, const sort_client_entry_t *b) {
+bool sort_clients_before(const sort_client_entry_t *a,
+                         const sort_client_entry_t *b) {
   if (a->running != b->running)
     return a->running < b->running;
   return a->used < b->used;
@@ -93,7 +97,8 @@ void sort_clients_start(sort_clients_t *t, const sort_client_key_t *key) {
     t->clock = e->used;
 }
 
-void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key, uint64_t used) {
+void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key,
+                       uint64_t used) {
   if (t->n == 0)
     return;
   sort_client_entry_t *e = &t->slots[find(t, key)];
@@ -110,7 +115,7 @@ static bool grow(sort_clients_t *t) {
   sort_client_entry_t *slots = calloc(cap, sizeof(*slots));
   if (slots == NULL)
     return false;
-  sort_clients_t bigger = *t;  /* seed, n and the clock */
+  sort_clients_t bigger = *t; /* seed, n and the clock */
   bigger.slots = slots;
   bigger.cap = cap;
   for (size_t i = 0; i < t->cap; i++) {
@@ -173,7 +178,8 @@ void sort_clients_remove(sort_clients_t *t, const sort_client_key_t *key) {
   if (--t->slots[i].jobs == 0)
     erase(t, i);
   else if (t->slots[i].running > t->slots[i].jobs)
-    t->slots[i].running = t->slots[i].jobs;  /* a caller's slip: keep running <= jobs */
+    t->slots[i].running =
+        t->slots[i].jobs; /* a caller's slip: keep running <= jobs */
 }
 
 void sort_clients_free(sort_clients_t *t) {

@@ -27,24 +27,24 @@
 #include <sys/socket.h>
 
 typedef struct {
-  uint8_t b[16];   /* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits 0 */
+  uint8_t b[16]; /* IPv4 as ::ffff:a.b.c.d; IPv6 with the low 64 bits 0 */
 } sort_client_key_t;
 
 typedef struct {
   sort_client_key_t key;
-  size_t jobs;     /* 0: the slot is free */
-  size_t running;  /* of those, on the worker pool */
-  uint64_t used;   /* worker time, in the caller's unit (virtual) */
+  size_t jobs;    /* 0: the slot is free */
+  size_t running; /* of those, on the worker pool */
+  uint64_t used;  /* worker time, in the caller's unit (virtual) */
 } sort_client_entry_t;
 
 typedef struct {
   sort_client_entry_t *slots;
-  size_t cap;      /* a power of two, or 0 before the first add */
-  size_t n;        /* slots in use */
-  uint64_t clock;  /* used of the client that got a worker last: where
-                      new entries start */
-  uint64_t seed;   /* keys are chosen by clients: an unknown seed keeps
-                      them from aiming at one chain */
+  size_t cap;     /* a power of two, or 0 before the first add */
+  size_t n;       /* slots in use */
+  uint64_t clock; /* used of the client that got a worker last: where
+                     new entries start */
+  uint64_t seed;  /* keys are chosen by clients: an unknown seed keeps
+                     them from aiming at one chain */
 } sort_clients_t;
 
 /* The client an address belongs to. False for a family that is neither
@@ -65,7 +65,8 @@ bool sort_clients_add(sort_clients_t *t, const sort_client_key_t *key);
 void sort_clients_remove(sort_clients_t *t, const sort_client_key_t *key);
 
 /* The jobs of key on the worker pool (0 if none). */
-size_t sort_clients_running(const sort_clients_t *t, const sort_client_key_t *key);
+size_t sort_clients_running(const sort_clients_t *t,
+                            const sort_client_key_t *key);
 
 /* key's entry, all zero when it has no jobs. Valid until the table
  * changes. */
@@ -74,13 +75,15 @@ const sort_client_entry_t *sort_clients_get(const sort_clients_t *t,
 
 /* Whose turn it is: true when a's client should get a free worker before
  * b's: fewer jobs on the pool, then less worker time. */
-bool sort_clients_before(const sort_client_entry_t *a, const sort_client_entry_t *b);
+bool sort_clients_before(const sort_client_entry_t *a,
+                         const sort_client_entry_t *b);
 
 /* One of key's jobs goes to the worker pool; or comes back from it after
  * holding a worker for `used` (added to the client's time). Both leave a
  * key with no jobs alone, and stop one with nothing running. */
 void sort_clients_start(sort_clients_t *t, const sort_client_key_t *key);
-void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key, uint64_t used);
+void sort_clients_stop(sort_clients_t *t, const sort_client_key_t *key,
+                       uint64_t used);
 
 void sort_clients_free(sort_clients_t *t);
 

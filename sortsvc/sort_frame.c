@@ -46,7 +46,8 @@ static sort_frame_status_t frame_grow(sort_frame_t *f, size_t need) {
     return SORT_FRAME_NEED_MORE;
   if (need > f->max_cap)
     return SORT_FRAME_NO_ROOM;
-  uint64_t cap = f->body_cap > f->body_len / 2 ? f->body_len : 2 * (uint64_t)f->body_cap;
+  uint64_t cap =
+      f->body_cap > f->body_len / 2 ? f->body_len : 2 * (uint64_t)f->body_cap;
   if (cap < need)
     cap = need;
   if (cap > f->max_cap)
@@ -72,7 +73,7 @@ sort_frame_status_t sort_frame_feed(sort_frame_t *f, const uint8_t *data,
     size_t take = SORT_FRAME_PREFIX_LEN - f->prefix_have;
     if (take > len)
       take = len;
-    if (take > 0)   /* data may be NULL when len is 0 */
+    if (take > 0) /* data may be NULL when len is 0 */
       memcpy(f->prefix + f->prefix_have, data, take);
     f->prefix_have += take;
     used += take;

@@ -25,8 +25,8 @@ typedef enum {
 typedef struct {
   uint8_t prefix[SORT_FRAME_PREFIX_LEN];
   size_t prefix_have;
-  uint64_t body_len;       /* valid once prefix_have == 8, TOO_LARGE too */
-  uint8_t *body;           /* owned until sort_frame_take_body */
+  uint64_t body_len; /* valid once prefix_have == 8, TOO_LARGE too */
+  uint8_t *body;     /* owned until sort_frame_take_body */
   size_t body_have;
   /* Bytes allocated for the body: at least body_have, never more than
    * body_len (so exactly body_len once complete), at most twice body_have

@@ -19,9 +19,8 @@ sort_job_status_t sort_job_run(const char *body, size_t len,
   *reply = NULL;
   *reply_len = 0;
 
-  sort_json_status_t js =
-      sort_json_decode(body, len, limits->max_elements, &nums, err,
-                       sizeof(err));
+  sort_json_status_t js = sort_json_decode(body, len, limits->max_elements,
+                                           &nums, err, sizeof(err));
   if (js == SORT_JSON_NOMEM)
     return SORT_JOB_NOMEM;
   if (js != SORT_JSON_OK) {

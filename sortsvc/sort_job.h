@@ -13,13 +13,13 @@ typedef struct {
 } sort_job_limits_t;
 
 typedef enum {
-  SORT_JOB_OK = 0,       /* reply holds the sorted array */
-  SORT_JOB_BAD_INPUT,    /* reply holds {"error": ...} */
-  SORT_JOB_CANCELLED,    /* ctl->cancel was set; no reply */
-  SORT_JOB_TIMED_OUT,    /* ctl->deadline_ns passed during the sort; no
-                          * reply: the caller words the error, it knows
-                          * the limit it set */
-  SORT_JOB_NOMEM,        /* no reply */
+  SORT_JOB_OK = 0,    /* reply holds the sorted array */
+  SORT_JOB_BAD_INPUT, /* reply holds {"error": ...} */
+  SORT_JOB_CANCELLED, /* ctl->cancel was set; no reply */
+  SORT_JOB_TIMED_OUT, /* ctl->deadline_ns passed during the sort; no
+                       * reply: the caller words the error, it knows
+                       * the limit it set */
+  SORT_JOB_NOMEM,     /* no reply */
 } sort_job_status_t;
 
 /* Run a request body. *reply is malloc'd (caller frees), *reply_len set.

@@ -17,14 +17,16 @@
 /* Room for one encoded number. The longest are "-1.2345678901234567e-308"
  * (24), "-0.00012345678901234567" (23) and "-9223372036854775808" (20). */
 #define NUM_TEXT_MAX 32
-#define SEP_LEN 2  /* ", " between elements, as json.dumps writes it */
+#define SEP_LEN 2 /* ", " between elements, as json.dumps writes it */
 
 /* The nesting limit of cJSON (CJSON_NESTING_LIMIT), which decided before
  * this decoder whether "[[[[..." was invalid; kept so that it still is. */
 #define LAX_NESTING_LIMIT 1000
 
-__attribute__((format(printf, 3, 4)))
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+static __attribute__((format(printf, 3, 4))) void set_err(char *err,
+                                                          size_t errlen,
+                                                          const char *fmt,
+                                                          ...) {
   if (err == NULL || errlen == 0)
     return;
   va_list ap;
@@ -64,7 +66,7 @@ static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
       continue;
     }
     size_t more;
-    unsigned char lo = 0x80, hi = 0xbf;  /* range of the second byte */
+    unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
     if (c >= 0xc2 && c <= 0xdf) {
       more = 1;
     } else if (c == 0xe0) {
@@ -129,9 +131,9 @@ static size_t skip_ws(const unsigned char *s, size_t len, size_t i) {
 
 typedef enum {
   NUM_OK = 0,
-  NUM_BAD,           /* the token is off RFC 8259's grammar */
-  NUM_INT_RANGE,     /* an integer outside int64 */
-  NUM_DOUBLE_RANGE,  /* a number that overflows a double */
+  NUM_BAD,          /* the token is off RFC 8259's grammar */
+  NUM_INT_RANGE,    /* an integer outside int64 */
+  NUM_DOUBLE_RANGE, /* a number that overflows a double */
   NUM_NOMEM,
 } num_status_t;
 
@@ -185,9 +187,9 @@ static num_status_t double_from_text(const unsigned char *t, size_t n,
  * precision: x87's extended precision would round twice. */
 static bool double_exact(uint64_t w, int e10, bool neg, double *out) {
 #if FLT_EVAL_METHOD == 0
-  static const double pow10[] = {
-      1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   if (w > (UINT64_C(1) << 53) || e10 < -22 || e10 > 22)
     return false;
   double d = (double)w;
@@ -217,11 +219,11 @@ static bool double_exact(uint64_t w, int e10, bool neg, double *out) {
  * the run of number characters ends ("01", "1.5.5", "1-2" are one bad
  * token, as they were to strtod). A number without frac and exp becomes an
  * int64, like Python's json.loads makes it an int. */
-static num_status_t read_number(const unsigned char *s, size_t len,
-                                size_t *pos, sort_num_t *out) {
+static num_status_t read_number(const unsigned char *s, size_t len, size_t *pos,
+                                sort_num_t *out) {
   size_t start = *pos, i = start;
   bool neg = i < len && s[i] == '-';
-  uint64_t w = 0;  /* the first FAST_DIGITS_MAX significant digits */
+  uint64_t w = 0; /* the first FAST_DIGITS_MAX significant digits */
   size_t digits = 0, frac_digits = 0;
   if (neg)
     i++;
@@ -242,7 +244,7 @@ static num_status_t read_number(const unsigned char *s, size_t len,
     is_int = false;
     size_t frac_start = ++i;
     for (; i < len && is_digit(s[i]); i++) {
-      if (digits > 0 || s[i] != '0') {  /* leading zeros are not significant */
+      if (digits > 0 || s[i] != '0') { /* leading zeros are not significant */
         if (++digits <= FAST_DIGITS_MAX)
           w = w * 10 + (unsigned)(s[i] - '0');
       }
@@ -274,7 +276,7 @@ static num_status_t read_number(const unsigned char *s, size_t len,
 
   out->is_int = is_int;
   if (is_int) {
-    if (int_digits <= 18)  /* below 10^18: w holds it, no overflow */
+    if (int_digits <= 18) /* below 10^18: w holds it, no overflow */
       out->v.i = neg ? -(int64_t)w : (int64_t)w;
     else if (!int64_from_text(s + start, i - start, &out->v.i))
       return NUM_INT_RANGE;
@@ -309,9 +311,9 @@ static num_status_t read_number(const unsigned char *s, size_t len,
  * 5000 numbers). */
 typedef struct {
   sort_nums_t nums;
-  size_t cap;    /* elements allocated */
-  size_t limit;  /* elements allowed */
-  size_t first;  /* elements in the first allocation */
+  size_t cap;   /* elements allocated */
+  size_t limit; /* elements allowed */
+  size_t first; /* elements in the first allocation */
 } nums_builder_t;
 
 #define BUILDER_BYTES_PER_NUMBER 8
@@ -383,11 +385,11 @@ static bool builder_push(nums_builder_t *b, const sort_num_t *num) {
 typedef enum {
   STRICT_OK = 0,
   STRICT_NOMEM,
-  STRICT_BYTE,          /* body[at] (or its end) is not what the grammar wants */
-  STRICT_NUMBER,        /* the number at body[at] is off the grammar */
-  STRICT_INT_RANGE,     /* ... is an integer outside int64 */
-  STRICT_DOUBLE_RANGE,  /* ... overflows a double */
-  STRICT_TOO_MANY,      /* another element at body[at], past cap */
+  STRICT_BYTE,         /* body[at] (or its end) is not what the grammar wants */
+  STRICT_NUMBER,       /* the number at body[at] is off the grammar */
+  STRICT_INT_RANGE,    /* ... is an integer outside int64 */
+  STRICT_DOUBLE_RANGE, /* ... overflows a double */
+  STRICT_TOO_MANY,     /* another element at body[at], past cap */
 } strict_status_t;
 
 /* The one pass:
@@ -479,7 +481,7 @@ typedef enum {
 /* What the top-level array holds. */
 typedef struct {
   size_t count;
-  size_t first_other;  /* index of the first non-number; SIZE_MAX: none */
+  size_t first_other; /* index of the first non-number; SIZE_MAX: none */
   lax_type_t other_type;
 } lax_root_t;
 
@@ -608,8 +610,14 @@ static bool lax_string(lax_t *b) {
     }
     size_t seq = 2;
     switch (s[p + 1]) {
-    case 'b': case 'f': case 'n': case 'r': case 't':
-    case '"': case '\\': case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+    case '"':
+    case '\\':
+    case '/':
       break;
     case 'u':
       seq = lax_utf16_len(s + p, s + end);
@@ -716,13 +724,20 @@ static bool lax_value(lax_t *b, lax_type_t *type, lax_root_t *root) {
 
 static const char *lax_type_name(lax_type_t type) {
   switch (type) {
-  case LAX_STRING: return "a string";
-  case LAX_ARRAY: return "an array";
-  case LAX_OBJECT: return "an object";
-  case LAX_BOOL: return "a boolean";
-  case LAX_NULL: return "null";
-  case LAX_NUMBER: return "a number";
-  default: return "an unknown value";
+  case LAX_STRING:
+    return "a string";
+  case LAX_ARRAY:
+    return "an array";
+  case LAX_OBJECT:
+    return "an object";
+  case LAX_BOOL:
+    return "a boolean";
+  case LAX_NULL:
+    return "null";
+  case LAX_NUMBER:
+    return "a number";
+  default:
+    return "an unknown value";
   }
 }
 
@@ -754,15 +769,14 @@ static size_t count_separators(const char *body, size_t len) {
 /* The first problem decode_strict met, in the words of the old scan. */
 static sort_json_status_t strict_error(const unsigned char *s, size_t len,
                                        strict_status_t st, size_t at,
-                                       size_t index, char *err,
-                                       size_t errlen) {
+                                       size_t index, char *err, size_t errlen) {
   char echo[ECHO_BUF_LEN];
   size_t run = at < len ? number_run(s, len, at) : 0;
   echo_input(echo, (const char *)s + at, run);
   switch (st) {
   case STRICT_NUMBER:
     if (run == 0)
-      break;  /* no number at all: an unexpected byte */
+      break; /* no number at all: an unexpected byte */
     set_err(err, errlen, "invalid number \"%s\" (element %zu)", echo, index);
     return SORT_JSON_INVALID;
   case STRICT_INT_RANGE:
@@ -791,14 +805,13 @@ static sort_json_status_t diagnose(const char *body, size_t len,
   const unsigned char *s = (const unsigned char *)body;
   size_t bad = utf8_invalid_at(s, len);
   if (bad < len) {
-    set_err(err, errlen, "the request is not valid UTF-8 (at offset %zu)",
-            bad);
+    set_err(err, errlen, "the request is not valid UTF-8 (at offset %zu)", bad);
     return SORT_JSON_NOT_UTF8;
   }
   size_t separators = count_separators(body, len);
   if (separators > 0 && separators >= max_elements) {
-    set_err(err, errlen, "too many elements: %zu > limit %zu",
-            separators + 1, max_elements);
+    set_err(err, errlen, "too many elements: %zu > limit %zu", separators + 1,
+            max_elements);
     return SORT_JSON_TOO_MANY;
   }
 
@@ -816,8 +829,10 @@ static sort_json_status_t diagnose(const char *body, size_t len,
   }
   for (size_t i = b.off; i < len; i++) {
     if (!is_json_ws(s[i])) {
-      set_err(err, errlen, "invalid JSON: unexpected data after the value "
-              "at offset %zu", i);
+      set_err(err, errlen,
+              "invalid JSON: unexpected data after the value "
+              "at offset %zu",
+              i);
       return SORT_JSON_INVALID;
     }
   }
@@ -988,9 +1003,9 @@ static uint64_t scale_down(uint64_t v, u128_t pow10k, unsigned s,
 typedef struct {
   uint64_t vr, vp, vm;
   int e10;
-  unsigned last;  /* the digit of a just below vr's last one */
-  bool vr_zeros;  /* nothing but zeros after last */
-  bool vm_zeros;  /* vm is exact and reads back as a: a candidate */
+  unsigned last; /* the digit of a just below vr's last one */
+  bool vr_zeros; /* nothing but zeros after last */
+  bool vm_zeros; /* vm is exact and reads back as a: a candidate */
 } exact_t;
 
 /* a = m2 x 2^e2; the decimals that read back as a are those in the
@@ -1009,7 +1024,7 @@ static bool exact_scale(double a, exact_t *x) {
   if (biased == 0 || biased == 0x7ff)
     return false;
   uint64_t m2 = frac | (UINT64_C(1) << 52);
-  int e2 = (int)biased - 1075 - 2;  /* for mv = 4 x m2 */
+  int e2 = (int)biased - 1075 - 2; /* for mv = 4 x m2 */
   bool accept_bounds = (m2 & 1) == 0;
   uint64_t mv = 4 * m2, mp = mv + 2, mm = mv - (frac != 0 ? 2 : 1);
   unsigned p_next = 0, m_next = 0;
@@ -1081,7 +1096,7 @@ static bool shortest_exact(double a, decimal_t *dec) {
   while (x.vm_zeros && x.vm % 10 == 0)
     exact_cut(&x);
   if (x.vr_zeros && x.last == 5 && x.vr % 2 == 0)
-    x.last = 4;  /* exactly half way: to even */
+    x.last = 4; /* exactly half way: to even */
   uint64_t out = x.vr + ((x.vr == x.vm && !x.vm_zeros) || x.last >= 5);
 
   char tmp[20];
@@ -1246,8 +1261,8 @@ static size_t format_elem(char *dst, const sort_nums_t *nums, size_t i) {
 
 char *sort_json_encode(const sort_nums_t *nums, size_t *len) {
   size_t n = nums->n;
-  size_t per = nums->kind == SORT_KIND_INT ? ENCODE_GUESS_INT
-                                           : ENCODE_GUESS_DOUBLE;
+  size_t per =
+      nums->kind == SORT_KIND_INT ? ENCODE_GUESS_INT : ENCODE_GUESS_DOUBLE;
   *len = 0;
   if (n > (SIZE_MAX - 2 - NUM_TEXT_MAX) / per)
     return NULL;
@@ -1288,14 +1303,29 @@ static size_t escape_byte(unsigned char c, char out[6]) {
   static const char hex[] = "0123456789abcdef";
   char short_form = 0;
   switch (c) {
-  case '"': short_form = '"'; break;
-  case '\\': short_form = '\\'; break;
-  case '\n': short_form = 'n'; break;
-  case '\r': short_form = 'r'; break;
-  case '\t': short_form = 't'; break;
-  case '\b': short_form = 'b'; break;
-  case '\f': short_form = 'f'; break;
-  default: break;
+  case '"':
+    short_form = '"';
+    break;
+  case '\\':
+    short_form = '\\';
+    break;
+  case '\n':
+    short_form = 'n';
+    break;
+  case '\r':
+    short_form = 'r';
+    break;
+  case '\t':
+    short_form = 't';
+    break;
+  case '\b':
+    short_form = 'b';
+    break;
+  case '\f':
+    short_form = 'f';
+    break;
+  default:
+    break;
   }
   if (short_form != 0) {
     out[0] = '\\';

@@ -14,13 +14,13 @@
 
 typedef enum {
   SORT_JSON_OK = 0,
-  SORT_JSON_EMPTY,          /* zero-length body */
+  SORT_JSON_EMPTY, /* zero-length body */
   SORT_JSON_NOT_UTF8,
-  SORT_JSON_INVALID,        /* not JSON at all, or trailing garbage */
-  SORT_JSON_NOT_ARRAY,      /* valid JSON, but the top level is no array */
-  SORT_JSON_NOT_NUMBER,     /* an element is a string, array, object, bool, null */
-  SORT_JSON_OUT_OF_RANGE,   /* a number overflows a double, or an integer int64 */
-  SORT_JSON_TOO_MANY,       /* more elements than max_elements */
+  SORT_JSON_INVALID,    /* not JSON at all, or trailing garbage */
+  SORT_JSON_NOT_ARRAY,  /* valid JSON, but the top level is no array */
+  SORT_JSON_NOT_NUMBER, /* an element is a string, array, object, bool, null */
+  SORT_JSON_OUT_OF_RANGE, /* a number overflows a double, or an integer int64 */
+  SORT_JSON_TOO_MANY,     /* more elements than max_elements */
   SORT_JSON_NOMEM,
 } sort_json_status_t;
 

@@ -49,7 +49,7 @@ int sort_num_cmp(const sort_num_t *a, const sort_num_t *b) {
   if (a->is_int && b->is_int)
     return (a->v.i > b->v.i) - (a->v.i < b->v.i);
   if (!a->is_int && !b->is_int)
-    return (a->v.d > b->v.d) - (a->v.d < b->v.d);  /* -0.0 == 0.0 here */
+    return (a->v.d > b->v.d) - (a->v.d < b->v.d); /* -0.0 == 0.0 here */
   if (a->is_int)
     return cmp_int_double(a->v.i, b->v.d);
   return -cmp_int_double(b->v.i, a->v.d);
@@ -111,10 +111,10 @@ void sort_nums_free(sort_nums_t *nums) {
 typedef struct {
   const atomic_bool *cancel;
   const sort_ctl_t *ctl;
-  uint64_t work;        /* units so far */
-  uint64_t next;        /* min(next_clock, next_yield) */
-  uint64_t next_clock;  /* UINT64_MAX: no deadline */
-  uint64_t next_yield;  /* UINT64_MAX: no yield hook */
+  uint64_t work;       /* units so far */
+  uint64_t next;       /* min(next_clock, next_yield) */
+  uint64_t next_clock; /* UINT64_MAX: no deadline */
+  uint64_t next_yield; /* UINT64_MAX: no yield hook */
 } sort_pace_t;
 
 static uint64_t monotonic_ns(void) {
@@ -135,9 +135,8 @@ static sort_result_t pace_start(sort_pace_t *p, const sort_ctl_t *ctl) {
   p->cancel = ctl->cancel;
   p->work = 0;
   p->next_clock = ctl->deadline_ns != 0 ? SORT_CLOCK_WORK : UINT64_MAX;
-  p->next_yield = ctl->yield != NULL && ctl->yield_steps != 0
-                      ? ctl->yield_steps
-                      : UINT64_MAX;
+  p->next_yield = ctl->yield != NULL && ctl->yield_steps != 0 ? ctl->yield_steps
+                                                              : UINT64_MAX;
   pace_plan(p);
   if (p->cancel != NULL &&
       atomic_load_explicit(p->cancel, memory_order_relaxed))
@@ -148,7 +147,7 @@ static sort_result_t pace_start(sort_pace_t *p, const sort_ctl_t *ctl) {
 }
 
 /* Out of line: it runs once per SORT_CLOCK_WORK or yield_steps units. */
-__attribute__((noinline)) static sort_result_t pace_event(sort_pace_t *p) {
+static __attribute__((noinline)) sort_result_t pace_event(sort_pace_t *p) {
   const sort_ctl_t *ctl = p->ctl;
   if (p->work >= p->next_yield) {
     ctl->yield(ctl->yield_arg);
@@ -176,27 +175,27 @@ static inline sort_result_t pace_walk(sort_pace_t *p, size_t steps) {
 
 /* The sort around a walk: WALK(v, pos) inserts v[pos] into the sorted
  * v[0..pos) and returns the number of elements it passed. */
-#define GNOME_SORT(WALK)                                   \
-  sort_pace_t pace;                                        \
-  sort_result_t r = pace_start(&pace, ctl);                \
-  for (size_t pos = 1; r == SORT_DONE && pos < n; pos++)   \
-    r = pace_walk(&pace, WALK(v, pos));                    \
+#define GNOME_SORT(WALK)                                 \
+  sort_pace_t pace;                                      \
+  sort_result_t r = pace_start(&pace, ctl);              \
+  for (size_t pos = 1; r == SORT_DONE && pos < n; pos++) \
+    r = pace_walk(&pace, WALK(v, pos));                  \
   return r
 
 /* ---- Scalar walks ------------------------------------------------------ */
 
 /* The walking element stays in x (a register); each element it passes
  * moves up one place, and x is stored once where the walk stops. */
-#define SCALAR_WALK(NAME, TYPE, GREATER)                   \
-  static inline size_t NAME(TYPE *v, size_t pos) {         \
-    TYPE x = v[pos];                                       \
-    TYPE *p = v + pos;                                     \
-    while (p > v && GREATER(p[-1], x)) {                   \
-      p[0] = p[-1];                                        \
-      p--;                                                 \
-    }                                                      \
-    *p = x;                                                \
-    return (size_t)(v + pos - p);                          \
+#define SCALAR_WALK(NAME, TYPE, GREATER)           \
+  static inline size_t NAME(TYPE *v, size_t pos) { \
+    TYPE x = v[pos];                               \
+    TYPE *p = v + pos;                             \
+    while (p > v && GREATER(p[-1], x)) {           \
+      p[0] = p[-1];                                \
+      p--;                                         \
+    }                                              \
+    *p = x;                                        \
+    return (size_t)(v + pos - p);                  \
   }
 
 #define PLAIN_GREATER(a, b) ((a) > (b))
@@ -241,66 +240,64 @@ sort_result_t sort_gnome_mixed(sort_mixed_t *v, size_t n,
 #if SORT_NUM_X86
 
 #define VEC_WALK(NAME, TARGET, TYPE, W, VEC, SET1, LOAD, STORE, ALL_GREATER) \
-  __attribute__((target(TARGET))) static inline size_t NAME(TYPE *v,       \
-                                                            size_t pos) {  \
-    TYPE x = v[pos];                                                       \
-    TYPE *p = v + pos;                                                     \
-    VEC xv = SET1(x);                                                      \
-    while (p - v >= (W)) {                                                 \
-      VEC b = LOAD((const void *)(p - (W)));                               \
-      if (!(ALL_GREATER(b, xv)))                                           \
-        break;                                                             \
-      STORE((void *)(p - (W) + 1), b);                                     \
-      p -= (W);                                                            \
-    }                                                                      \
-    while (p > v && p[-1] > x) {                                           \
-      p[0] = p[-1];                                                        \
-      p--;                                                                 \
-    }                                                                      \
-    *p = x;                                                                \
-    return (size_t)(v + pos - p);                                          \
+  __attribute__((target(TARGET))) static inline size_t NAME(TYPE *v,         \
+                                                            size_t pos) {    \
+    TYPE x = v[pos];                                                         \
+    TYPE *p = v + pos;                                                       \
+    VEC xv = SET1(x);                                                        \
+    while (p - v >= (W)) {                                                   \
+      VEC b = LOAD((const void *)(p - (W)));                                 \
+      if (!(ALL_GREATER(b, xv)))                                             \
+        break;                                                               \
+      STORE((void *)(p - (W) + 1), b);                                       \
+      p -= (W);                                                              \
+    }                                                                        \
+    while (p > v && p[-1] > x) {                                             \
+      p[0] = p[-1];                                                          \
+      p--;                                                                   \
+    }                                                                        \
+    *p = x;                                                                  \
+    return (size_t)(v + pos - p);                                            \
   }
 
 #define AVX2_LOAD_I(p) _mm256_loadu_si256((const __m256i *)(p))
 #define AVX2_STORE_I(p, b) _mm256_storeu_si256((__m256i *)(p), (b))
-#define AVX2_ALL_GT_I(b, x)                                            \
-  (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64((b), (x)))) \
-   == 0xf)
+#define AVX2_ALL_GT_I(b, x) \
+  (_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64((b), (x)))) == 0xf)
 #define AVX2_LOAD_D(p) _mm256_loadu_pd((const double *)(p))
 #define AVX2_STORE_D(p, b) _mm256_storeu_pd((double *)(p), (b))
 #define AVX2_ALL_GT_D(b, x) \
   (_mm256_movemask_pd(_mm256_cmp_pd((b), (x), _CMP_GT_OQ)) == 0xf)
 #define AVX512_ALL_GT_I(b, x) (_mm512_cmpgt_epi64_mask((b), (x)) == 0xff)
 #define AVX512_LOAD_D(p) _mm512_loadu_pd((p))
-#define AVX512_ALL_GT_D(b, x) \
-  (_mm512_cmp_pd_mask((b), (x), _CMP_GT_OQ) == 0xff)
+#define AVX512_ALL_GT_D(b, x) (_mm512_cmp_pd_mask((b), (x), _CMP_GT_OQ) == 0xff)
 
 VEC_WALK(walk_i64_avx2, "avx2", int64_t, 4, __m256i, _mm256_set1_epi64x,
          AVX2_LOAD_I, AVX2_STORE_I, AVX2_ALL_GT_I)
-VEC_WALK(walk_f64_avx2, "avx2", double, 4, __m256d, _mm256_set1_pd,
-         AVX2_LOAD_D, AVX2_STORE_D, AVX2_ALL_GT_D)
+VEC_WALK(walk_f64_avx2, "avx2", double, 4, __m256d, _mm256_set1_pd, AVX2_LOAD_D,
+         AVX2_STORE_D, AVX2_ALL_GT_D)
 VEC_WALK(walk_i64_avx512, "avx512f", int64_t, 8, __m512i, _mm512_set1_epi64,
          _mm512_loadu_si512, _mm512_storeu_si512, AVX512_ALL_GT_I)
 VEC_WALK(walk_f64_avx512, "avx512f", double, 8, __m512d, _mm512_set1_pd,
          AVX512_LOAD_D, _mm512_storeu_pd, AVX512_ALL_GT_D)
 
-__attribute__((target("avx2"))) static sort_result_t
-i64_avx2(int64_t *v, size_t n, const sort_ctl_t *ctl) {
+static __attribute__((target("avx2"))) sort_result_t i64_avx2(
+    int64_t *v, size_t n, const sort_ctl_t *ctl) {
   GNOME_SORT(walk_i64_avx2);
 }
 
-__attribute__((target("avx2"))) static sort_result_t
-f64_avx2(double *v, size_t n, const sort_ctl_t *ctl) {
+static __attribute__((target("avx2"))) sort_result_t f64_avx2(
+    double *v, size_t n, const sort_ctl_t *ctl) {
   GNOME_SORT(walk_f64_avx2);
 }
 
-__attribute__((target("avx512f"))) static sort_result_t
-i64_avx512(int64_t *v, size_t n, const sort_ctl_t *ctl) {
+static __attribute__((target("avx512f"))) sort_result_t i64_avx512(
+    int64_t *v, size_t n, const sort_ctl_t *ctl) {
   GNOME_SORT(walk_i64_avx512);
 }
 
-__attribute__((target("avx512f"))) static sort_result_t
-f64_avx512(double *v, size_t n, const sort_ctl_t *ctl) {
+static __attribute__((target("avx512f"))) sort_result_t f64_avx512(
+    double *v, size_t n, const sort_ctl_t *ctl) {
   GNOME_SORT(walk_f64_avx512);
 }
 

@@ -40,9 +40,9 @@ sort_mixed_t sort_mixed_make(sort_num_t num);
 sort_num_t sort_mixed_num(const sort_mixed_t *m);
 
 typedef enum {
-  SORT_KIND_INT = 0,  /* v.i: int64_t[n] */
-  SORT_KIND_DOUBLE,   /* v.d: double[n], finite, never NaN */
-  SORT_KIND_MIXED,    /* v.m: sort_mixed_t[n] */
+  SORT_KIND_INT = 0, /* v.i: int64_t[n] */
+  SORT_KIND_DOUBLE,  /* v.d: double[n], finite, never NaN */
+  SORT_KIND_MIXED,   /* v.m: sort_mixed_t[n] */
 } sort_kind_t;
 
 /* A request's numbers. v is malloc'd (NULL when n == 0) and owned by the
@@ -84,9 +84,9 @@ typedef struct {
  * nothing, still counts. */
 
 typedef enum {
-  SORT_DONE = 0,   /* sorted */
-  SORT_CANCELLED,  /* *cancel was set */
-  SORT_TIMED_OUT,  /* the deadline passed */
+  SORT_DONE = 0,  /* sorted */
+  SORT_CANCELLED, /* *cancel was set */
+  SORT_TIMED_OUT, /* the deadline passed */
 } sort_result_t;
 
 /* How a walk compares: one element at a time, or several per instruction

@@ -29,50 +29,52 @@ typedef enum {
 } conn_state_t;
 
 typedef struct sort_conn {
-  net_tcp_conn_t net;        /* first: the socket, as net_tcp requires */
-  uv_timer_t timer;          /* read timeout, then write timeout, then linger */
+  net_tcp_conn_t net; /* first: the socket, as net_tcp requires */
+  uv_timer_t timer;   /* read timeout, then write timeout, then linger */
   uv_work_t work;
   uv_write_t write_req;
   uv_shutdown_t shutdown_req;
   sort_server_t *server;
   conn_state_t state;
   sort_frame_t frame;
-  char *body;                /* owned by the worker while in_pool */
+  char *body; /* owned by the worker while in_pool */
   size_t body_len;
   char *reply;
   size_t reply_len;
   sort_job_status_t job_status;
   atomic_bool cancel;
-  bool work_pending;         /* a job is admitted and not over (holds c):
-                                waiting in server->pending, or in_pool */
-  bool in_pool;              /* handed to uv_queue_work, after_work_cb to
-                                come */
+  bool work_pending; /* a job is admitted and not over (holds c):
+                        waiting in server->pending, or in_pool */
+  bool in_pool;      /* handed to uv_queue_work, after_work_cb to
+                        come */
   bool peer_eof;
-  uint64_t inflight_bytes;   /* this conn's share of server->inflight_bytes */
-  uint64_t queued_at;        /* uv_hrtime() when the job was queued */
+  uint64_t inflight_bytes; /* this conn's share of server->inflight_bytes */
+  uint64_t queued_at;      /* uv_hrtime() when the job was queued */
   /* uv_hrtime() when a worker started the job, 0 before: written by the
    * worker, read by the loop's deadline check. */
   _Atomic uint64_t started_at;
-  bool too_slow;             /* cancelled for max_sort_time_ms */
-  bool has_client;           /* client is known (getpeername worked) */
+  bool too_slow;   /* cancelled for max_sort_time_ms */
+  bool has_client; /* client is known (getpeername worked) */
   sort_client_key_t client;
   TAILQ_ENTRY(sort_conn) pending_link; /* in server->pending while waiting */
-  LIST_ENTRY(sort_conn) job_link; /* in server->job_list while in_pool */
+  LIST_ENTRY(sort_conn) job_link;      /* in server->job_list while in_pool */
 } sort_conn_t;
 
 /* Request bodies from 16 bytes (a few numbers) to 64 MiB, by fours. */
 static const uint64_t request_bytes_bounds[] = {
-    16, 64, 256, 1024, 4096, 16384, 65536, 262144,
-    1048576, 4194304, 16777216, 67108864};
+    16,    64,     256,     1024,    4096,     16384,
+    65536, 262144, 1048576, 4194304, 16777216, 67108864};
 /* Sorts from 100 us to a minute: gnome sort is quadratic, so the default
  * --max-elements can take seconds. */
 static const uint64_t duration_bounds_ns[] = {
-    100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
-    25000000, 50000000, 100000000, 250000000, 500000000, 1000000000,
-    2500000000, 10000000000, 60000000000};
+    100000,     250000,     500000,      1000000,    2500000,   5000000,
+    10000000,   25000000,   50000000,    100000000,  250000000, 500000000,
+    1000000000, 2500000000, 10000000000, 60000000000};
 
-_Static_assert(sizeof(request_bytes_bounds) / sizeof(uint64_t) <= SORT_HIST_MAX_BOUNDS &&
-               sizeof(duration_bounds_ns) / sizeof(uint64_t) <= SORT_HIST_MAX_BOUNDS,
+_Static_assert(sizeof(request_bytes_bounds) / sizeof(uint64_t) <=
+                       SORT_HIST_MAX_BOUNDS &&
+                   sizeof(duration_bounds_ns) / sizeof(uint64_t) <=
+                       SORT_HIST_MAX_BOUNDS,
                "the bounds must fit sort_hist_t");
 
 static void hist_init(sort_hist_t *h, const uint64_t *bounds, size_t n) {
@@ -181,7 +183,8 @@ static void on_timer(uv_timer_t *t) {
       reply_error(c, "server shutting down");
       break;
     }
-    LOG(s, 3, "sort: read timeout after %" PRIu64 " ms", s->cfg.read_timeout_ms);
+    LOG(s, 3, "sort: read timeout after %" PRIu64 " ms",
+        s->cfg.read_timeout_ms);
     s->timeouts++;
     reply_error(c, "timeout: the request did not arrive in time");
     break;
@@ -221,7 +224,8 @@ static void on_write(uv_write_t *req, int status) {
     conn_close(c);
     return;
   }
-  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->net.tcp, on_shutdown) != 0)
+  if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->net.tcp, on_shutdown) !=
+      0)
     conn_close(c);
 }
 
@@ -232,7 +236,8 @@ static void write_reply(sort_conn_t *c, char *reply, size_t len) {
   c->reply_len = len;
   uv_timer_start(&c->timer, on_timer, c->server->cfg.write_timeout_ms, 0);
   uv_buf_t buf = uv_buf_init(reply, (unsigned)len);
-  if (uv_write(&c->write_req, (uv_stream_t *)&c->net.tcp, &buf, 1, on_write) != 0)
+  if (uv_write(&c->write_req, (uv_stream_t *)&c->net.tcp, &buf, 1, on_write) !=
+      0)
     conn_close(c);
 }
 
@@ -240,9 +245,10 @@ static void reply_busy(sort_conn_t *c, const char *msg) {
   sort_server_t *s = c->server;
   s->busy++;
   if (s->cfg.warn != NULL)
-    s->cfg.warn("sort busy", "sort: refused a request: %s (%zu sorts queued or running, "
-                "%zu connections; %" PRIu64 " refused busy so far)", msg, s->jobs,
-                s->net.n_conns, s->busy);
+    s->cfg.warn("sort busy",
+                "sort: refused a request: %s (%zu sorts queued or running, "
+                "%zu connections; %" PRIu64 " refused busy so far)",
+                msg, s->jobs, s->net.n_conns, s->busy);
   reply_error(c, msg);
 }
 
@@ -313,8 +319,8 @@ static void work_cb(uv_work_t *req) {
     ctl.yield = worker_yield;
     ctl.yield_arg = s;
   }
-  c->job_status = sort_job_run(c->body, c->body_len, &limits, &ctl,
-                               &c->reply, &c->reply_len);
+  c->job_status = sort_job_run(c->body, c->body_len, &limits, &ctl, &c->reply,
+                               &c->reply_len);
   atomic_fetch_sub_explicit(&s->jobs_running, 1, memory_order_relaxed);
   /* The body can be large; drop it as soon as it is no longer needed. */
   free(c->body);
@@ -342,8 +348,10 @@ static void pool_leave(sort_conn_t *c) {
     uv_timer_stop(&s->deadline);
   if (c->has_client) {
     /* The worker time it had: none if it was cancelled before starting. */
-    uint64_t started = atomic_load_explicit(&c->started_at, memory_order_relaxed);
-    sort_clients_stop(&s->clients, &c->client, started != 0 ? uv_hrtime() - started : 0);
+    uint64_t started =
+        atomic_load_explicit(&c->started_at, memory_order_relaxed);
+    sort_clients_stop(&s->clients, &c->client,
+                      started != 0 ? uv_hrtime() - started : 0);
   }
 }
 
@@ -355,7 +363,8 @@ static void reply_too_slow(sort_conn_t *c) {
   s->too_slow++;
   /* The bound as the operator wrote it: --max-sort-time 0.5 reads back as
    * 0.5, 10 as 10. */
-  snprintf(msg, sizeof(msg), "sort took longer than %g s", (double)s->cfg.max_sort_time_ms / 1000.0);
+  snprintf(msg, sizeof(msg), "sort took longer than %g s",
+           (double)s->cfg.max_sort_time_ms / 1000.0);
   reply_error(c, msg);
 }
 
@@ -364,7 +373,7 @@ static void after_work_cb(uv_work_t *req, int status) {
   sort_server_t *s = c->server;
   pool_leave(c);
   job_end(c);
-  dispatch(s);  /* a worker is free */
+  dispatch(s); /* a worker is free */
   if (c->state == CONN_CLOSING || status == UV_ECANCELED) {
     s->cancelled++;
     net_tcp_conn_release(&c->net);
@@ -374,8 +383,8 @@ static void after_work_cb(uv_work_t *req, int status) {
   net_tcp_conn_release(&c->net);
   char *reply = c->reply;
   c->reply = NULL;
-  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT || c->too_slow ||
-      c->job_status == SORT_JOB_TIMED_OUT)
+  if (c->job_status == SORT_JOB_OK || c->job_status == SORT_JOB_BAD_INPUT ||
+      c->too_slow || c->job_status == SORT_JOB_TIMED_OUT)
     sort_hist_observe(&s->duration_ns, uv_hrtime() - c->queued_at);
   switch (c->job_status) {
   case SORT_JOB_OK:
@@ -420,12 +429,14 @@ static void on_deadline_check(uv_timer_t *t) {
   uint64_t bound_ns = s->cfg.max_sort_time_ms * 1000000u;
   struct sort_conn *c;
   LIST_FOREACH(c, &s->job_list, job_link) {
-    uint64_t started = atomic_load_explicit(&c->started_at, memory_order_relaxed);
+    uint64_t started =
+        atomic_load_explicit(&c->started_at, memory_order_relaxed);
     if (started == 0 || c->too_slow || now - started <= bound_ns)
       continue;
     c->too_slow = true;
     atomic_store_explicit(&c->cancel, true, memory_order_relaxed);
-    LOG(s, 3, "sort: stopping a sort that has run %" PRIu64 " ms (--max-sort-time)",
+    LOG(s, 3,
+        "sort: stopping a sort that has run %" PRIu64 " ms (--max-sort-time)",
         (now - started) / 1000000u);
   }
 }
@@ -455,8 +466,10 @@ static sort_conn_t *pick_next(sort_server_t *s) {
 
 /* Hand waiting jobs to the pool while it has a free worker. */
 static void dispatch(sort_server_t *s) {
-  while (!TAILQ_EMPTY(&s->pending) && (s->cfg.workers == 0 || s->in_pool < s->cfg.workers)) {
-    sort_conn_t *c = s->cfg.workers == 0 ? TAILQ_FIRST(&s->pending) : pick_next(s);
+  while (!TAILQ_EMPTY(&s->pending) &&
+         (s->cfg.workers == 0 || s->in_pool < s->cfg.workers)) {
+    sort_conn_t *c =
+        s->cfg.workers == 0 ? TAILQ_FIRST(&s->pending) : pick_next(s);
     TAILQ_REMOVE(&s->pending, c, pending_link);
     if (uv_queue_work(s->net.loop, &c->work, work_cb, after_work_cb) != 0) {
       /* Only for invalid arguments in libuv 1.44 to 1.50: not expected,
@@ -464,7 +477,7 @@ static void dispatch(sort_server_t *s) {
       job_end(c);
       free(c->body);
       c->body = NULL;
-      net_tcp_conn_release(&c->net);  /* the socket still holds c */
+      net_tcp_conn_release(&c->net); /* the socket still holds c */
       reply_busy(c, "server busy");
       continue;
     }
@@ -473,9 +486,12 @@ static void dispatch(sort_server_t *s) {
     LIST_INSERT_HEAD(&s->job_list, c, job_link);
     if (c->has_client)
       sort_clients_start(&s->clients, &c->client);
-    if (s->cfg.max_sort_time_ms > 0 && !uv_is_active((uv_handle_t *)&s->deadline)) {
+    if (s->cfg.max_sort_time_ms > 0 &&
+        !uv_is_active((uv_handle_t *)&s->deadline)) {
       uint64_t tick = s->cfg.max_sort_time_ms / 10;
-      tick = tick < 1 ? 1 : tick > SORT_DEADLINE_CHECK_MS ? SORT_DEADLINE_CHECK_MS : tick;
+      tick = tick < 1                        ? 1
+             : tick > SORT_DEADLINE_CHECK_MS ? SORT_DEADLINE_CHECK_MS
+                                             : tick;
       uv_timer_start(&s->deadline, on_deadline_check, tick, tick);
     }
   }
@@ -533,7 +549,8 @@ static void feed_request(sort_conn_t *c, const uint8_t *data, size_t len) {
    * server can still hold, so a body that cannot fit now is refused before
    * the client sends it; which limit it broke is sorted out below. */
   if (c->frame.prefix_have < SORT_FRAME_PREFIX_LEN)
-    c->frame.max_body = room < s->cfg.max_request_bytes ? room : s->cfg.max_request_bytes;
+    c->frame.max_body =
+        room < s->cfg.max_request_bytes ? room : s->cfg.max_request_bytes;
   c->frame.max_cap = c->frame.body_cap + room;
   sort_frame_status_t st = sort_frame_feed(&c->frame, data, len, &used);
   /* The buffer only grows while reading (and is exactly the body once
@@ -604,7 +621,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   switch (c->state) {
   case CONN_READING:
     if (c->frame.prefix_have == 0) {
-      conn_close(c);    /* connected and left without a word */
+      conn_close(c); /* connected and left without a word */
       return;
     }
     /* A half-closed client can still read why its request failed. */
@@ -658,9 +675,10 @@ static bool conn_init(net_tcp_conn_t *nc) {
   int len = sizeof(peer);
   /* A peer that is already gone has no address; its request (if any)
    * is then not counted per client, and its reply will not get far. */
-  c->has_client = uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&peer, &len) == 0 &&
-                  sort_client_key((struct sockaddr *)&peer, &c->client);
-  uv_timer_init(s->net.loop, &c->timer);  /* cannot fail on unix */
+  c->has_client =
+      uv_tcp_getpeername(&nc->tcp, (struct sockaddr *)&peer, &len) == 0 &&
+      sort_client_key((struct sockaddr *)&peer, &c->client);
+  uv_timer_init(s->net.loop, &c->timer); /* cannot fail on unix */
   net_tcp_conn_hold(nc);
   if (uv_read_start((uv_stream_t *)&nc->tcp, on_alloc, on_read) != 0) {
     conn_close(c);
@@ -721,7 +739,7 @@ int sort_server_start(sort_server_t *s, uv_loop_t *loop,
       .log = cfg->log,
       .warn = cfg->warn,
   };
-  uv_timer_init(loop, &s->deadline);  /* cannot fail on unix */
+  uv_timer_init(loop, &s->deadline); /* cannot fail on unix */
   int rc = net_tcp_start(&s->net, loop, addr, &net);
   if (rc != 0)
     uv_close((uv_handle_t *)&s->deadline, NULL);
@@ -773,7 +791,8 @@ void sort_server_abort(sort_server_t *s) {
 void sort_server_stats(const sort_server_t *s, sort_server_stats_t *out) {
   /* jobs counts queued and running; the workers keep the running count,
    * so the two can disagree for an instant: clamp, never underflow. */
-  size_t running = atomic_load_explicit((atomic_size_t *)&s->jobs_running, memory_order_relaxed);
+  size_t running = atomic_load_explicit((atomic_size_t *)&s->jobs_running,
+                                        memory_order_relaxed);
   if (running > s->jobs)
     running = s->jobs;
   *out = (sort_server_stats_t){

@@ -39,7 +39,7 @@
 #define SORT_DEADLINE_CHECK_MS 100
 
 typedef struct {
-  uint64_t max_request_bytes;  /* a larger length prefix is refused unread */
+  uint64_t max_request_bytes; /* a larger length prefix is refused unread */
   size_t max_elements;
   uint64_t read_timeout_ms;    /* accept to last request byte */
   uint64_t write_timeout_ms;   /* reply written to the kernel and read */
@@ -107,27 +107,28 @@ typedef struct sort_server {
   sort_server_config_t cfg;
   bool draining;
   void (*on_drained)(struct sort_server *);
-  size_t jobs;                 /* queued or running */
-  atomic_size_t jobs_running;  /* inside work_cb (written by workers) */
-  TAILQ_HEAD(, sort_conn) pending; /* jobs waiting for the pool, oldest
+  size_t jobs;                /* queued or running */
+  atomic_size_t jobs_running; /* inside work_cb (written by workers) */
+  TAILQ_HEAD(, sort_conn)
+  pending;                         /* jobs waiting for the pool, oldest
                                       first */
   LIST_HEAD(, sort_conn) job_list; /* jobs on the pool */
-  size_t in_pool;              /* their number */
-  sort_clients_t clients;      /* jobs, those on the pool and worker time
-                                  (ns) per client */
-  uv_timer_t deadline;         /* checks job_list while it is not empty */
+  size_t in_pool;                  /* their number */
+  sort_clients_t clients;          /* jobs, those on the pool and worker time
+                                      (ns) per client */
+  uv_timer_t deadline;             /* checks job_list while it is not empty */
   uint64_t inflight_bytes;
   /* Counters, for logs, metrics and tests. */
   uint64_t replied_ok;
-  uint64_t replied_error;      /* every error reply, busy ones included */
-  uint64_t bad_input;          /* invalid JSON, not numbers, too many, ... */
+  uint64_t replied_error; /* every error reply, busy ones included */
+  uint64_t bad_input;     /* invalid JSON, not numbers, too many, ... */
   uint64_t too_large;
-  uint64_t timeouts;           /* read or write */
-  uint64_t too_slow;           /* sorts stopped at max_sort_time_ms */
-  uint64_t busy;               /* refused: connections, jobs or bytes (the
-                                  dropped connections are net.dropped) */
-  uint64_t cancelled;          /* the client left before its reply */
-  uint64_t shutdown;           /* "server shutting down" replies */
+  uint64_t timeouts;  /* read or write */
+  uint64_t too_slow;  /* sorts stopped at max_sort_time_ms */
+  uint64_t busy;      /* refused: connections, jobs or bytes (the
+                         dropped connections are net.dropped) */
+  uint64_t cancelled; /* the client left before its reply */
+  uint64_t shutdown;  /* "server shutting down" replies */
   /* Body bytes of every complete request (refused busy ones included; a
    * too-large one is never complete), and nanoseconds from a complete
    * request to its reply being ready (queue wait, parse, sort, encode;
@@ -163,17 +164,17 @@ void sort_server_abort(sort_server_t *s);
  * the loop runs again. */
 typedef struct {
   uint64_t ok;
-  uint64_t error_replies;      /* every error reply, busy ones included */
+  uint64_t error_replies; /* every error reply, busy ones included */
   uint64_t bad_input;
   uint64_t too_large;
-  uint64_t timeouts;           /* read, write, or a sort past its time */
-  uint64_t too_slow;           /* of those, sorts past max_sort_time_ms */
-  uint64_t busy;               /* refused, answered or dropped unanswered */
+  uint64_t timeouts; /* read, write, or a sort past its time */
+  uint64_t too_slow; /* of those, sorts past max_sort_time_ms */
+  uint64_t busy;     /* refused, answered or dropped unanswered */
   uint64_t cancelled;
   uint64_t shutdown;
-  uint64_t accepted;           /* served or refused busy */
+  uint64_t accepted; /* served or refused busy */
   uint64_t accept_errors;
-  uint64_t denied;             /* from outside --sort-allow, closed unread */
+  uint64_t denied; /* from outside --sort-allow, closed unread */
   size_t queued;
   size_t running;
   size_t connections;

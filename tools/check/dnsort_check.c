@@ -93,38 +93,42 @@ static void usage_error(const char *fmt, ...) {
 
 static void usage(FILE *out) {
   fputs(
-"Usage: dnsort-check [--dns ADDR:PORT] [--sort ADDR:PORT] [--timeout S]\n"
-"                    [--name NAME] [--expect IPV4] [--http ADDR:PORT[/PATH]]\n"
-"Health check for dnsortd: one DNS A query over UDP and one sort request\n"
-"over TCP; with --http, one HTTP GET instead (and the others only if --dns\n"
-"or --sort is given too). Exit 0 if all pass, 1 (with the reason on stderr)\n"
-"if not, 2 on a usage error.\n"
-"\n"
-"  --dns ADDR:PORT   DNS responder (default " DEFAULT_DNS "; IPv6 as [::1]:4343)\n"
-"  --sort ADDR:PORT  sort service (default " DEFAULT_SORT ")\n"
-"  --timeout S       deadline for both checks together, in seconds\n"
-"                    (default 2; fractions allowed)\n"
-"  --name NAME       name to query (default " DEFAULT_NAME ")\n"
-"  --expect IPV4     address the answer must contain (default " DEFAULT_EXPECT ")\n"
-"  --http ADDR:PORT[/PATH]\n"
-"                    GET http://ADDR:PORT/PATH must answer 200 (PATH defaults\n"
-"                    to " HTTP_DEFAULT_PATH ", dnsortd's liveness probe on its --metrics\n"
-"                    listener; /ready is its readiness probe)\n"
-"  -h, --help        show this help and exit\n"
-"  -V, --version     show the version and exit\n"
-"\n"
-"The sort check sends [3, 1, 2] framed with an 8-byte big-endian length\n"
-"and expects exactly \"" SORT_REPLY "\" back.\n", out);
+      "Usage: dnsort-check [--dns ADDR:PORT] [--sort ADDR:PORT] [--timeout S]\n"
+      "                    [--name NAME] [--expect IPV4] [--http ADDR:PORT[/PATH]]\n"
+      "Health check for dnsortd: one DNS A query over UDP and one sort request\n"
+      "over TCP; with --http, one HTTP GET instead (and the others only if --dns\n"
+      "or --sort is given too). Exit 0 if all pass, 1 (with the reason on stderr)\n"
+      "if not, 2 on a usage error.\n"
+      "\n"
+      "  --dns ADDR:PORT   DNS responder (default " DEFAULT_DNS
+      "; IPv6 as [::1]:4343)\n"
+      "  --sort ADDR:PORT  sort service (default " DEFAULT_SORT
+      ")\n"
+      "  --timeout S       deadline for both checks together, in seconds\n"
+      "                    (default 2; fractions allowed)\n"
+      "  --name NAME       name to query (default " DEFAULT_NAME
+      ")\n"
+      "  --expect IPV4     address the answer must contain (default " DEFAULT_EXPECT
+      ")\n"
+      "  --http ADDR:PORT[/PATH]\n"
+      "                    GET http://ADDR:PORT/PATH must answer 200 (PATH defaults\n"
+      "                    to " HTTP_DEFAULT_PATH
+      ", dnsortd's liveness probe on its --metrics\n"
+      "                    listener; /ready is its readiness probe)\n"
+      "  -h, --help        show this help and exit\n"
+      "  -V, --version     show the version and exit\n"
+      "\n"
+      "The sort check sends [3, 1, 2] framed with an 8-byte big-endian length\n"
+      "and expects exactly \"" SORT_REPLY "\" back.\n",
+      out);
 }
 
 /* ---- addresses and time ---- */
 
 /* A server address: loop_parse_addr's form, minus port 0 (nothing to
  * check there). */
-static int parse_addr(const char *text, struct sockaddr_storage *out,
-                      socklen_t *outlen) {
-  if (loop_parse_addr(text, out) != 0 ||
-      loop_addr_port((const struct sockaddr *)out) == 0)
+static int parse_addr(const char *text, struct sockaddr_storage *out, socklen_t *outlen) {
+  if (loop_parse_addr(text, out) != 0 || loop_addr_port((const struct sockaddr *)out) == 0)
     return -1;
   *outlen = loop_addr_len((const struct sockaddr *)out);
   return 0;
@@ -180,7 +184,7 @@ static const char *printable(const unsigned char *data, size_t len) {
 /* ---- DNS over UDP ---- */
 
 static const char *const rcode_names[] = {
-  "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED",
 };
 
 /* Encode name as wire labels. Returns the length, or -1. */
@@ -209,9 +213,8 @@ static int encode_name(const char *name, unsigned char *out, size_t cap) {
 
 /* Check a reply whose header h, read with r, has the query's ID. Returns 0
  * or -1 (reason set). */
-static int check_dns_reply(dns_reader_t r, const dns_header_t *h,
-                           const unsigned char *query, size_t qlen,
-                           const char *name, struct in_addr expect) {
+static int check_dns_reply(dns_reader_t r, const dns_header_t *h, const unsigned char *query,
+                           size_t qlen, const char *name, struct in_addr expect) {
   char want[INET_ADDRSTRLEN];
   inet_ntop(AF_INET, &expect, want, sizeof(want));
 
@@ -254,8 +257,7 @@ static int check_dns_reply(dns_reader_t r, const dns_header_t *h,
       return 0;
     char a[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, rr.rdata, a, sizeof(a));
-    int w = snprintf(got + gotlen, sizeof(got) - gotlen, "%s%s",
-                     gotlen ? ", " : "", a);
+    int w = snprintf(got + gotlen, sizeof(got) - gotlen, "%s%s", gotlen ? ", " : "", a);
     if (w > 0 && (size_t)w < sizeof(got) - gotlen)
       gotlen += (size_t)w;
   }
@@ -266,9 +268,8 @@ static int check_dns_reply(dns_reader_t r, const dns_header_t *h,
   return fail("dns: %s is %s, expected %s", name, got, want);
 }
 
-static int check_dns(const struct sockaddr_storage *sa, socklen_t salen,
-                     const char *addr_text, const char *name,
-                     struct in_addr expect, int64_t deadline) {
+static int check_dns(const struct sockaddr_storage *sa, socklen_t salen, const char *addr_text,
+                     const char *name, struct in_addr expect, int64_t deadline) {
   unsigned char query[12 + 256 + 4];
   uint16_t id;
   if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id))
@@ -320,8 +321,8 @@ static int check_dns(const struct sockaddr_storage *sa, socklen_t salen,
       if (left_ms(deadline) > 0)
         continue; /* time to resend */
       if (mismatched)
-        fail("dns: no reply with ID %u from udp://%s (%u with another ID)",
-             id, addr_text, mismatched);
+        fail("dns: no reply with ID %u from udp://%s (%u with another ID)", id, addr_text,
+             mismatched);
       else
         fail("dns: no reply from udp://%s", addr_text);
       break;
@@ -350,8 +351,8 @@ static int check_dns(const struct sockaddr_storage *sa, socklen_t salen,
 
 /* Connect before the deadline. Returns the socket, or -1 with the reason
  * set ("WHAT: tcp://ADDR: ..."). */
-static int tcp_connect(const struct sockaddr_storage *sa, socklen_t salen,
-                       const char *what, const char *addr_text, int64_t deadline) {
+static int tcp_connect(const struct sockaddr_storage *sa, socklen_t salen, const char *what,
+                       const char *addr_text, int64_t deadline) {
   int fd = socket(sa->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return fail("%s: socket: %s", what, strerror(errno));
@@ -400,9 +401,9 @@ static int tcp_send_all(int fd, const void *data, size_t len, const char *what,
 }
 
 typedef enum {
-  RECV_CLOSED,    /* the peer closed: buf holds all it sent */
-  RECV_FULL,      /* buf is full; the rest was not read */
-  RECV_ERROR,     /* errno says why */
+  RECV_CLOSED, /* the peer closed: buf holds all it sent */
+  RECV_FULL,   /* buf is full; the rest was not read */
+  RECV_ERROR,  /* errno says why */
   RECV_TIMEOUT,
 } recv_result_t;
 
@@ -432,8 +433,8 @@ static recv_result_t recv_until_close(int fd, unsigned char *buf, size_t cap, si
 
 /* ---- sort over TCP ---- */
 
-static int check_sort(const struct sockaddr_storage *sa, socklen_t salen,
-                      const char *addr_text, int64_t deadline) {
+static int check_sort(const struct sockaddr_storage *sa, socklen_t salen, const char *addr_text,
+                      int64_t deadline) {
   unsigned char req[8 + sizeof(SORT_BODY) - 1];
   uint64_t body = sizeof(SORT_BODY) - 1;
   for (int i = 0; i < 8; i++)
@@ -459,13 +460,12 @@ static int check_sort(const struct sockaddr_storage *sa, socklen_t salen,
     fail("sort: reply longer than %zu bytes: %s", sizeof(reply) - 1, printable(reply, got));
     goto out;
   case RECV_ERROR:
-    fail("sort: tcp://%s: recv: %s%s%s", addr_text, strerror(errno),
-         got ? " after " : "", got ? printable(reply, got) : "");
+    fail("sort: tcp://%s: recv: %s%s%s", addr_text, strerror(errno), got ? " after " : "",
+         got ? printable(reply, got) : "");
     goto out;
   case RECV_TIMEOUT:
     if (got)
-      fail("sort: tcp://%s: timed out after a partial reply: %s", addr_text,
-           printable(reply, got));
+      fail("sort: tcp://%s: timed out after a partial reply: %s", addr_text, printable(reply, got));
     else
       fail("sort: tcp://%s: no reply", addr_text);
     goto out;
@@ -501,8 +501,8 @@ static int http_status(const unsigned char *text, size_t len) {
   return status;
 }
 
-static int check_http(const struct sockaddr_storage *sa, socklen_t salen,
-                      const char *addr_text, const char *path, int64_t deadline) {
+static int check_http(const struct sockaddr_storage *sa, socklen_t salen, const char *addr_text,
+                      const char *path, int64_t deadline) {
   char req[HTTP_MAX_PATH + 256];
   int len = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dnsort-check/" DNSORT_VERSION
@@ -557,8 +557,7 @@ out:
 /* --http's value: [http://]ADDR:PORT[/PATH]. Returns 0 with addr (text
  * and socket address) and path set, or -1. */
 static int parse_http_target(const char *text, char *addr, size_t addr_cap,
-                             struct sockaddr_storage *sa, socklen_t *salen,
-                             const char **path) {
+                             struct sockaddr_storage *sa, socklen_t *salen, const char **path) {
   if (strncmp(text, "http://", 7) == 0)
     text += 7;
   const char *slash = strchr(text, '/');
@@ -593,33 +592,46 @@ int main(int argc, char **argv) {
   bool dns_given = false, sort_given = false, name_given = false;
 
   static const struct option longopts[] = {
-    {"dns", required_argument, NULL, 'd'},
-    {"sort", required_argument, NULL, 's'},
-    {"timeout", required_argument, NULL, 't'},
-    {"name", required_argument, NULL, 'n'},
-    {"expect", required_argument, NULL, 'e'},
-    {"http", required_argument, NULL, 'H'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0},
+      {"dns", required_argument, NULL, 'd'},
+      {"sort", required_argument, NULL, 's'},
+      {"timeout", required_argument, NULL, 't'},
+      {"name", required_argument, NULL, 'n'},
+      {"expect", required_argument, NULL, 'e'},
+      {"http", required_argument, NULL, 'H'},
+      {"help", no_argument, NULL, 'h'},
+      {"version", no_argument, NULL, 'V'},
+      {NULL, 0, NULL, 0},
   };
   opterr = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
     switch (c) {
-    case 'd': dns_text = optarg; dns_given = true; break;
-    case 's': sort_text = optarg; sort_given = true; break;
-    case 'n': name = optarg; name_given = true; break;
-    case 'e': expect_text = optarg; name_given = true; break;
-    case 'H': http_text = optarg; break;
+    case 'd':
+      dns_text = optarg;
+      dns_given = true;
+      break;
+    case 's':
+      sort_text = optarg;
+      sort_given = true;
+      break;
+    case 'n':
+      name = optarg;
+      name_given = true;
+      break;
+    case 'e':
+      expect_text = optarg;
+      name_given = true;
+      break;
+    case 'H':
+      http_text = optarg;
+      break;
     case 't': {
       char *end;
       errno = 0;
       timeout = strtod(optarg, &end);
-      if (errno != 0 || end == optarg || *end != '\0' || !isfinite(timeout) ||
-          timeout <= 0 || timeout > 3600)
-        usage_error("--timeout: '%s' is not a number of seconds above 0 and at most 3600",
-                    optarg);
+      if (errno != 0 || end == optarg || *end != '\0' || !isfinite(timeout) || timeout <= 0 ||
+          timeout > 3600)
+        usage_error("--timeout: '%s' is not a number of seconds above 0 and at most 3600", optarg);
       break;
     }
     case 'h':
@@ -660,11 +672,12 @@ int main(int argc, char **argv) {
   const char *http_path = NULL;
   struct sockaddr_storage http_sa;
   socklen_t http_len = 0;
-  if (http_text != NULL &&
-      parse_http_target(http_text, http_addr, sizeof(http_addr), &http_sa, &http_len,
-                        &http_path) != 0)
-    usage_error("--http: '%s' is not ADDR:PORT[/PATH] (IPv6 as [ADDR]:PORT; a PATH of at "
-                "most %d printable characters)", http_text, HTTP_MAX_PATH - 1);
+  if (http_text != NULL && parse_http_target(http_text, http_addr, sizeof(http_addr), &http_sa,
+                                             &http_len, &http_path) != 0)
+    usage_error(
+        "--http: '%s' is not ADDR:PORT[/PATH] (IPv6 as [ADDR]:PORT; a PATH of at "
+        "most %d printable characters)",
+        http_text, HTTP_MAX_PATH - 1);
 
   int64_t deadline = now_ms() + (int64_t)(timeout * 1000.0 + 0.5);
   if ((do_dns && check_dns(&dns_sa, dns_len, dns_text, name, expect, deadline) != 0) ||

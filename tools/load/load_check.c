@@ -23,7 +23,7 @@ static int cmp_int_double(int64_t i, double d) {
   if (d < -9223372036854775808.0)
     return 1;
   double whole = trunc(d);
-  int64_t w = (int64_t)whole;  /* exact: whole is an integer in range */
+  int64_t w = (int64_t)whole; /* exact: whole is an integer in range */
   if (i != w)
     return i < w ? -1 : 1;
   if (d > whole)
@@ -57,7 +57,9 @@ static bool is_ws(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 static void skip_ws(load_num_reader_t *r) {
   while (r->pos < r->len && is_ws(r->text[r->pos]))
@@ -133,8 +135,7 @@ static load_scan_status_t read_number(load_num_reader_t *r, load_num_t *out) {
   return LOAD_SCAN_OK;
 }
 
-load_scan_status_t load_num_reader_init(load_num_reader_t *r, const char *text,
-                                        size_t len) {
+load_scan_status_t load_num_reader_init(load_num_reader_t *r, const char *text, size_t len) {
   r->text = text;
   r->len = len;
   r->pos = 0;
@@ -147,7 +148,7 @@ load_scan_status_t load_num_reader_init(load_num_reader_t *r, const char *text,
 }
 
 static load_scan_status_t finish_array(load_num_reader_t *r) {
-  r->pos++;  /* the ']' */
+  r->pos++; /* the ']' */
   skip_ws(r);
   return r->pos == r->len ? LOAD_SCAN_END : LOAD_SCAN_SYNTAX;
 }
@@ -173,8 +174,7 @@ load_scan_status_t load_num_next(load_num_reader_t *r, load_num_t *out) {
   return st;
 }
 
-load_scan_status_t load_num_scan_all(const char *text, size_t len,
-                                     load_num_t **out, size_t *n,
+load_scan_status_t load_num_scan_all(const char *text, size_t len, load_num_t **out, size_t *n,
                                      size_t *err_pos) {
   load_num_reader_t r;
   load_num_t *v = NULL;
@@ -267,10 +267,8 @@ static bool is_error_object(const char *reply, size_t len) {
   return ok;
 }
 
-load_sort_result_t load_check_sort(const char *reply, size_t len,
-                                   const load_sort_expect_t *exp) {
-  if (exp->bytes != NULL && len == exp->bytes_len &&
-      memcmp(reply, exp->bytes, len) == 0)
+load_sort_result_t load_check_sort(const char *reply, size_t len, const load_sort_expect_t *exp) {
+  if (exp->bytes != NULL && len == exp->bytes_len && memcmp(reply, exp->bytes, len) == 0)
     return LOAD_SORT_OK;
   if (len == 0)
     return LOAD_SORT_EMPTY;
@@ -279,8 +277,7 @@ load_sort_result_t load_check_sort(const char *reply, size_t len,
   while (first < len && is_ws(reply[first]))
     first++;
   if (first < len && reply[first] == '{')
-    return is_error_object(reply, len) ? LOAD_SORT_ERROR_OBJECT
-                                       : LOAD_SORT_MALFORMED;
+    return is_error_object(reply, len) ? LOAD_SORT_ERROR_OBJECT : LOAD_SORT_MALFORMED;
 
   load_num_reader_t r;
   if (load_num_reader_init(&r, reply, len) != LOAD_SCAN_OK)
@@ -315,20 +312,25 @@ load_sort_result_t load_check_sort(const char *reply, size_t len,
 
 const char *load_sort_result_name(load_sort_result_t r) {
   switch (r) {
-  case LOAD_SORT_OK: return "ok";
-  case LOAD_SORT_ERROR_OBJECT: return "error object";
-  case LOAD_SORT_EMPTY: return "empty reply";
-  case LOAD_SORT_MALFORMED: return "malformed reply";
-  case LOAD_SORT_UNSORTED: return "unsorted reply";
-  case LOAD_SORT_WRONG_MULTISET: return "reply holds other numbers";
+  case LOAD_SORT_OK:
+    return "ok";
+  case LOAD_SORT_ERROR_OBJECT:
+    return "error object";
+  case LOAD_SORT_EMPTY:
+    return "empty reply";
+  case LOAD_SORT_MALFORMED:
+    return "malformed reply";
+  case LOAD_SORT_UNSORTED:
+    return "unsorted reply";
+  case LOAD_SORT_WRONG_MULTISET:
+    return "reply holds other numbers";
   }
   return "?";
 }
 
 /* ---- DNS replies ---- */
 
-load_dns_result_t load_check_dns(const uint8_t *pkt, size_t len,
-                                 const load_dns_expect_t *exp) {
+load_dns_result_t load_check_dns(const uint8_t *pkt, size_t len, const load_dns_expect_t *exp) {
   dns_reader_t r = dns_reader(pkt, len);
   dns_header_t h;
   const uint8_t *question;
@@ -359,22 +361,30 @@ load_dns_result_t load_check_dns(const uint8_t *pkt, size_t len,
    * reply whose pointer leads nowhere is malformed; it is not compared. */
   if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
     return LOAD_DNS_MALFORMED;
-  if (rr.type != LOAD_DNS_TYPE_A || rr.rclass != LOAD_DNS_CLASS_IN ||
-      rr.rdlen != 4 || memcmp(rr.rdata, exp->address, 4) != 0)
+  if (rr.type != LOAD_DNS_TYPE_A || rr.rclass != LOAD_DNS_CLASS_IN || rr.rdlen != 4 ||
+      memcmp(rr.rdata, exp->address, 4) != 0)
     return LOAD_DNS_WRONG_ANSWER;
   return LOAD_DNS_OK;
 }
 
 const char *load_dns_result_name(load_dns_result_t r) {
   switch (r) {
-  case LOAD_DNS_OK: return "ok";
-  case LOAD_DNS_MALFORMED: return "malformed reply";
-  case LOAD_DNS_WRONG_ID: return "wrong ID";
-  case LOAD_DNS_NOT_RESPONSE: return "not a response";
-  case LOAD_DNS_TRUNCATED: return "truncated (TC=1)";
-  case LOAD_DNS_RCODE: return "unexpected RCODE";
-  case LOAD_DNS_WRONG_QUESTION: return "wrong question";
-  case LOAD_DNS_WRONG_ANSWER: return "wrong answer";
+  case LOAD_DNS_OK:
+    return "ok";
+  case LOAD_DNS_MALFORMED:
+    return "malformed reply";
+  case LOAD_DNS_WRONG_ID:
+    return "wrong ID";
+  case LOAD_DNS_NOT_RESPONSE:
+    return "not a response";
+  case LOAD_DNS_TRUNCATED:
+    return "truncated (TC=1)";
+  case LOAD_DNS_RCODE:
+    return "unexpected RCODE";
+  case LOAD_DNS_WRONG_QUESTION:
+    return "wrong question";
+  case LOAD_DNS_WRONG_ANSWER:
+    return "wrong answer";
   }
   return "?";
 }

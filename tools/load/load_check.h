@@ -16,8 +16,8 @@ typedef enum { LOAD_NUM_INT, LOAD_NUM_DOUBLE } load_num_kind_t;
 
 typedef struct {
   load_num_kind_t kind;
-  int64_t i;        /* when kind == LOAD_NUM_INT */
-  double d;         /* when kind == LOAD_NUM_DOUBLE */
+  int64_t i; /* when kind == LOAD_NUM_INT */
+  double d;  /* when kind == LOAD_NUM_DOUBLE */
 } load_num_t;
 
 /* <0, 0, >0 as a is below, equal to, above b, exactly (no rounding of
@@ -26,9 +26,9 @@ int load_num_cmp(const load_num_t *a, const load_num_t *b);
 
 typedef enum {
   LOAD_SCAN_OK = 0,
-  LOAD_SCAN_END,        /* load_num_next: the array's closing bracket */
-  LOAD_SCAN_SYNTAX,     /* not a JSON array of numbers (or cut short) */
-  LOAD_SCAN_RANGE,      /* an integer outside int64, or a double overflow */
+  LOAD_SCAN_END,    /* load_num_next: the array's closing bracket */
+  LOAD_SCAN_SYNTAX, /* not a JSON array of numbers (or cut short) */
+  LOAD_SCAN_RANGE,  /* an integer outside int64, or a double overflow */
   LOAD_SCAN_NOMEM,
 } load_scan_status_t;
 
@@ -37,12 +37,11 @@ typedef struct {
   const char *text;
   size_t len;
   size_t pos;
-  size_t count;         /* numbers returned so far */
+  size_t count; /* numbers returned so far */
 } load_num_reader_t;
 
 /* Checks the opening bracket; LOAD_SCAN_SYNTAX if there is none. */
-load_scan_status_t load_num_reader_init(load_num_reader_t *r, const char *text,
-                                        size_t len);
+load_scan_status_t load_num_reader_init(load_num_reader_t *r, const char *text, size_t len);
 
 /* The next number (LOAD_SCAN_OK), or LOAD_SCAN_END after the closing
  * bracket when nothing but whitespace follows it. */
@@ -50,8 +49,7 @@ load_scan_status_t load_num_next(load_num_reader_t *r, load_num_t *out);
 
 /* The whole array into a malloc'd vector (*out is NULL for an empty
  * array). On failure *err_pos is the byte offset where reading stopped. */
-load_scan_status_t load_num_scan_all(const char *text, size_t len,
-                                     load_num_t **out, size_t *n,
+load_scan_status_t load_num_scan_all(const char *text, size_t len, load_num_t **out, size_t *n,
                                      size_t *err_pos);
 
 /* Stable sort by load_num_cmp (dnsortd's gnome sort is stable too).
@@ -61,7 +59,7 @@ int load_num_sort(load_num_t *v, size_t n);
 /* ---- sort replies ---- */
 
 typedef struct {
-  const load_num_t *sorted;   /* the request's numbers, sorted */
+  const load_num_t *sorted; /* the request's numbers, sorted */
   size_t n;
   /* Optional: the exact expected reply bytes. A reply equal to them is
    * accepted without parsing; any other is judged number by number. */
@@ -79,8 +77,7 @@ typedef enum {
   LOAD_SORT_WRONG_MULTISET, /* sorted, but not the numbers we sent */
 } load_sort_result_t;
 
-load_sort_result_t load_check_sort(const char *reply, size_t len,
-                                   const load_sort_expect_t *exp);
+load_sort_result_t load_check_sort(const char *reply, size_t len, const load_sort_expect_t *exp);
 
 const char *load_sort_result_name(load_sort_result_t r);
 
@@ -99,25 +96,24 @@ typedef struct {
    * echo it byte for byte. */
   const uint8_t *question;
   size_t question_len;
-  uint8_t rcode;            /* expected RCODE, 0 for NOERROR */
-  bool want_address;        /* one A record with `address`; else no answer */
+  uint8_t rcode;     /* expected RCODE, 0 for NOERROR */
+  bool want_address; /* one A record with `address`; else no answer */
   uint8_t address[4];
 } load_dns_expect_t;
 
 typedef enum {
   LOAD_DNS_OK = 0,
-  LOAD_DNS_MALFORMED,       /* shorter than a header, or a section runs past
-                               the end */
+  LOAD_DNS_MALFORMED, /* shorter than a header, or a section runs past
+                         the end */
   LOAD_DNS_WRONG_ID,
-  LOAD_DNS_NOT_RESPONSE,    /* QR = 0, or an opcode other than QUERY */
-  LOAD_DNS_TRUNCATED,       /* TC = 1 */
-  LOAD_DNS_RCODE,           /* an RCODE other than the expected one */
-  LOAD_DNS_WRONG_QUESTION,  /* the question is not the one we asked */
-  LOAD_DNS_WRONG_ANSWER,    /* missing, extra, or a different address */
+  LOAD_DNS_NOT_RESPONSE,   /* QR = 0, or an opcode other than QUERY */
+  LOAD_DNS_TRUNCATED,      /* TC = 1 */
+  LOAD_DNS_RCODE,          /* an RCODE other than the expected one */
+  LOAD_DNS_WRONG_QUESTION, /* the question is not the one we asked */
+  LOAD_DNS_WRONG_ANSWER,   /* missing, extra, or a different address */
 } load_dns_result_t;
 
-load_dns_result_t load_check_dns(const uint8_t *pkt, size_t len,
-                                 const load_dns_expect_t *exp);
+load_dns_result_t load_check_dns(const uint8_t *pkt, size_t len, const load_dns_expect_t *exp);
 
 const char *load_dns_result_name(load_dns_result_t r);
 

@@ -11,8 +11,7 @@
 
 #include "load_payload.h"
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define IDS 65536
 /* Enough socket buffer for a burst of a few thousand queries and replies:
@@ -24,17 +23,17 @@ typedef struct load_dns_sock load_dns_sock_t;
 typedef struct {
   load_req_t req;
   load_dns_sock_t *sock;
-  uint16_t query;            /* index into load_dns_t.queries */
+  uint16_t query; /* index into load_dns_t.queries */
   bool in_use;
 } dns_slot_t;
 
 struct load_dns_sock {
   uv_udp_t udp;
   load_gen_t *gen;
-  dns_slot_t *slots;         /* IDS of them; index = DNS ID */
-  uint16_t *free_ids;        /* a ring of IDS entries */
+  dns_slot_t *slots;  /* IDS of them; index = DNS ID */
+  uint16_t *free_ids; /* a ring of IDS entries */
   size_t free_head, free_count;
-  bool inited;               /* uv_udp_init done: needs uv_close */
+  bool inited; /* uv_udp_init done: needs uv_close */
 };
 
 typedef struct {
@@ -44,8 +43,8 @@ typedef struct {
   load_dns_sock_t *socks;
   unsigned nsocks;
   unsigned next_sock;
-  uint8_t rbuf[65536];       /* replies are checked in the callback: one
-                                buffer serves every socket */
+  uint8_t rbuf[65536]; /* replies are checked in the callback: one
+                          buffer serves every socket */
 } load_dns_t;
 
 /* A query that did not fit the socket at once, with its own copy of the
@@ -93,8 +92,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 /* An error on the socket belongs to no particular query: charge it to the
  * oldest one sent on this socket, which is the likeliest cause. */
 static void charge_oldest(load_dns_sock_t *sock, int err) {
-  for (load_req_t *r = load_gen_oldest(sock->gen); r != NULL;
-       r = load_gen_next(sock->gen, r)) {
+  for (load_req_t *r = load_gen_oldest(sock->gen); r != NULL; r = load_gen_next(sock->gen, r)) {
     dns_slot_t *slot = container_of(r, dns_slot_t, req);
     if (slot->sock == sock) {
       load_gen_note(sock->gen, "%s: %s", load_result_name(socket_error_result(err)),
@@ -105,14 +103,14 @@ static void charge_oldest(load_dns_sock_t *sock, int err) {
   }
 }
 
-static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
-                    const struct sockaddr *addr, unsigned flags) {
+static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+                    unsigned flags) {
   load_dns_sock_t *sock = container_of(h, load_dns_sock_t, udp);
   load_dns_t *d = load_gen_backend(sock->gen);
   (void)flags;
   (void)addr;
   if (nread == 0)
-    return;  /* nothing to read (or an empty datagram: not a reply) */
+    return; /* nothing to read (or an empty datagram: not a reply) */
   if (nread < 0) {
     charge_oldest(sock, (int)nread);
     return;
@@ -184,8 +182,7 @@ static void dns_start(load_gen_t *g, uint64_t intended_ns) {
       free(s);
     }
   }
-  load_gen_note(g, "%s: send: %s", load_result_name(socket_error_result(rc)),
-                uv_strerror(rc));
+  load_gen_note(g, "%s: send: %s", load_result_name(socket_error_result(rc)), uv_strerror(rc));
   finish(slot, socket_error_result(rc), false);
 }
 
@@ -194,8 +191,7 @@ static void dns_abandon(load_gen_t *g, load_req_t *r) {
   release(container_of(r, dns_slot_t, req));
 }
 
-static int sock_open(load_dns_sock_t *sock, uv_loop_t *loop,
-                     const struct sockaddr *server) {
+static int sock_open(load_dns_sock_t *sock, uv_loop_t *loop, const struct sockaddr *server) {
   int rc = uv_udp_init(loop, &sock->udp);
   if (rc != 0)
     return rc;
@@ -215,11 +211,9 @@ static int dns_open(load_gen_t *g, char *err, size_t errlen) {
   load_dns_t *d = load_gen_backend(g);
   const load_opts_t *o = load_gen_opts(g);
   for (unsigned i = 0; i < d->nsocks; i++) {
-    int rc = sock_open(&d->socks[i], load_gen_loop(g),
-                       (const struct sockaddr *)&o->dns_server);
+    int rc = sock_open(&d->socks[i], load_gen_loop(g), (const struct sockaddr *)&o->dns_server);
     if (rc != 0) {
-      snprintf(err, errlen, "cannot open a UDP socket to the DNS server: %s",
-               uv_strerror(rc));
+      snprintf(err, errlen, "cannot open a UDP socket to the DNS server: %s", uv_strerror(rc));
       return rc;
     }
   }

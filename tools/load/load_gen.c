@@ -10,8 +10,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define NS_PER_S UINT64_C(1000000000)
 /* Each step holds a 16 KiB histogram: this caps their memory at 16 MiB. A
@@ -26,8 +25,8 @@ typedef struct {
   uint64_t start_ns, end_ns;
   uint64_t outstanding;
   load_stats_t stats;
-  bool over;       /* its window has passed: no more requests join it */
-  bool resolved;   /* verdict given (see step_resolve) */
+  bool over;     /* its window has passed: no more requests join it */
+  bool resolved; /* verdict given (see step_resolve) */
   bool held;
   /* The numbers the verdict was given on. */
   uint64_t v_requests, v_errors, v_late, v_p99_ns;
@@ -44,21 +43,21 @@ struct load_gen {
   load_pace_t pace;
   uint64_t max_outstanding;
   uint64_t timeout_ns;
-  uint64_t end_ns;           /* open loop: nothing starts from here; 0: none */
-  uint64_t last_ns;          /* when the last request ended */
-  uint64_t started;          /* scheduled so far, overload included */
+  uint64_t end_ns;  /* open loop: nothing starts from here; 0: none */
+  uint64_t last_ns; /* when the last request ended */
+  uint64_t started; /* scheduled so far, overload included */
   uint64_t outstanding;
-  load_req_t list;           /* sentinel of the in-flight list */
-  bool stopped;              /* starts no more requests */
-  uv_idle_t refill;          /* closed loop: top up after completions */
-  bool refill_open;          /* uv_idle_init done: needs uv_close */
+  load_req_t list;  /* sentinel of the in-flight list */
+  bool stopped;     /* starts no more requests */
+  uv_idle_t refill; /* closed loop: top up after completions */
+  bool refill_open; /* uv_idle_init done: needs uv_close */
   /* The schedule's clock: a timerfd armed at absolute nanoseconds, polled
    * by the loop. libuv timers count whole milliseconds from a truncated
    * loop time and wake up to 1 ms late, which an open-loop schedule would
    * add to every latency at DNS's tens of microseconds. */
   int clock_fd;
   uv_poll_t clock;
-  bool clock_open;           /* uv_poll_init done: needs uv_close */
+  bool clock_open; /* uv_poll_init done: needs uv_close */
   /* Open loop: request k of the current schedule is due at
    * sched_t0 + k / rate. */
   double rate;
@@ -71,8 +70,8 @@ struct load_gen {
   unsigned cur_step;
   bool ramp_failed;
   load_stats_t stats;
-  load_stats_t interval;     /* since the last progress line */
-  load_hist_t lag;           /* open loop: actual start - scheduled start */
+  load_stats_t interval; /* since the last progress line */
+  load_hist_t lag;       /* open loop: actual start - scheduled start */
   uint64_t stray;
   char first_error[200];
 };
@@ -82,7 +81,9 @@ static void on_refill(uv_idle_t *h);
 
 /* ---- small helpers ---- */
 
-static void list_init(load_req_t *head) { head->prev = head->next = head; }
+static void list_init(load_req_t *head) {
+  head->prev = head->next = head;
+}
 
 static void list_push(load_req_t *head, load_req_t *r) {
   r->prev = head->prev;
@@ -97,15 +98,20 @@ static void list_remove(load_req_t *r) {
   r->prev = r->next = NULL;
 }
 
-void load_gen_set_backend(load_gen_t *g, const load_gen_ops_t *ops,
-                          void *backend) {
+void load_gen_set_backend(load_gen_t *g, const load_gen_ops_t *ops, void *backend) {
   g->ops = ops;
   g->backend = backend;
 }
 
-uv_loop_t *load_gen_loop(load_gen_t *g) { return g->loop; }
-const load_opts_t *load_gen_opts(load_gen_t *g) { return g->opts; }
-void *load_gen_backend(load_gen_t *g) { return g->backend; }
+uv_loop_t *load_gen_loop(load_gen_t *g) {
+  return g->loop;
+}
+const load_opts_t *load_gen_opts(load_gen_t *g) {
+  return g->opts;
+}
+void *load_gen_backend(load_gen_t *g) {
+  return g->backend;
+}
 
 load_req_t *load_gen_oldest(load_gen_t *g) {
   return g->list.next == &g->list ? NULL : g->list.next;
@@ -124,10 +130,12 @@ void load_gen_note(load_gen_t *g, const char *fmt, ...) {
   va_end(ap);
 }
 
-void load_gen_stray(load_gen_t *g) { g->stray++; }
+void load_gen_stray(load_gen_t *g) {
+  g->stray++;
+}
 
-static void record(load_gen_t *g, unsigned step, load_result_t result,
-                   bool replied, uint64_t latency_ns) {
+static void record(load_gen_t *g, unsigned step, load_result_t result, bool replied,
+                   uint64_t latency_ns) {
   load_stats_add(&g->stats, result, replied, latency_ns);
   load_stats_add(&g->interval, result, replied, latency_ns);
   if (g->steps != NULL)
@@ -202,8 +210,7 @@ static void step_open_next(load_gen_t *g) {
     return;
   }
   load_step_t *prev = &g->steps[g->cur_step], *st = &g->steps[next];
-  st->rate = o->ramp_factor > 0 ? prev->rate * o->ramp_factor
-                                 : prev->rate + o->ramp_add;
+  st->rate = o->ramp_factor > 0 ? prev->rate * o->ramp_factor : prev->rate + o->ramp_add;
   st->start_ns = prev->end_ns;
   st->end_ns = st->start_ns + (uint64_t)(o->ramp_step_s * 1e9);
   load_stats_reset(&st->stats);
@@ -238,13 +245,11 @@ void load_gen_begin(load_gen_t *g, load_req_t *r, uint64_t intended_ns) {
     g->steps[r->step].outstanding++;
 }
 
-void load_gen_end(load_gen_t *g, load_req_t *r, load_result_t result,
-                  bool replied) {
+void load_gen_end(load_gen_t *g, load_req_t *r, load_result_t result, bool replied) {
   uint64_t now = uv_hrtime();
   list_remove(r);
   g->outstanding--;
-  record(g, r->step, result, replied,
-         now > r->intended_ns ? now - r->intended_ns : 0);
+  record(g, r->step, result, replied, now > r->intended_ns ? now - r->intended_ns : 0);
   g->last_ns = now;
   if (g->steps != NULL) {
     load_step_t *st = &g->steps[r->step];
@@ -365,17 +370,24 @@ static void on_clock(uv_poll_t *p, int status, int events) {
 
 /* ---- the run's calls ---- */
 
-bool load_gen_stopped(const load_gen_t *g) { return g->stopped; }
-uint64_t load_gen_outstanding(const load_gen_t *g) { return g->outstanding; }
-uint64_t load_gen_last_ns(const load_gen_t *g) { return g->last_ns; }
-const load_stats_t *load_gen_stats(const load_gen_t *g) { return &g->stats; }
+bool load_gen_stopped(const load_gen_t *g) {
+  return g->stopped;
+}
+uint64_t load_gen_outstanding(const load_gen_t *g) {
+  return g->outstanding;
+}
+uint64_t load_gen_last_ns(const load_gen_t *g) {
+  return g->last_ns;
+}
+const load_stats_t *load_gen_stats(const load_gen_t *g) {
+  return &g->stats;
+}
 
 void load_gen_sweep(load_gen_t *g, uint64_t now) {
   /* Started in order with one timeout: the oldest expires first. */
   load_req_t *r;
   while ((r = load_gen_oldest(g)) != NULL && r->deadline_ns <= now) {
-    load_gen_note(g, "timeout: no complete reply within %g s",
-                  g->opts->timeout_s);
+    load_gen_note(g, "timeout: no complete reply within %g s", g->opts->timeout_s);
     load_gen_end(g, r, LOAD_TIMEOUT, false);
     g->ops->abandon(g, r);
   }
@@ -389,10 +401,8 @@ void load_gen_sweep(load_gen_t *g, uint64_t now) {
 void load_gen_progress(load_gen_t *g, FILE *f, const char *sep) {
   char p99[32] = "-";
   if (g->interval.hist.total > 0)
-    load_format_ns(p99, sizeof(p99),
-                   load_hist_percentile(&g->interval.hist, 99.0));
-  fprintf(f, "%s %s: %" PRIu64 " done, %" PRIu64 "/s, %" PRIu64
-          " errors, p99 %s", sep, g->name,
+    load_format_ns(p99, sizeof(p99), load_hist_percentile(&g->interval.hist, 99.0));
+  fprintf(f, "%s %s: %" PRIu64 " done, %" PRIu64 "/s, %" PRIu64 " errors, p99 %s", sep, g->name,
           load_stats_requests(&g->stats), load_stats_requests(&g->interval),
           load_stats_errors(&g->stats), p99);
   if (g->steps != NULL)
@@ -440,8 +450,7 @@ void load_gen_report(const load_gen_t *g, load_gen_report_t *out) {
   out->lag = out->open_loop ? &g->lag : NULL;
 }
 
-load_ramp_step_report_t *load_gen_ramp_steps(const load_gen_t *g,
-                                             unsigned *shown) {
+load_ramp_step_report_t *load_gen_ramp_steps(const load_gen_t *g, unsigned *shown) {
   if (g->steps == NULL || g->nsteps == 0)
     return NULL;
   load_ramp_step_report_t *steps = calloc(g->nsteps, sizeof(*steps));
@@ -481,22 +490,24 @@ int load_gen_fit_fd_limit(load_gen_t *g, char *err, size_t errlen) {
   }
   uint64_t room = rl.rlim_cur > FD_RESERVE ? rl.rlim_cur - FD_RESERVE : 1;
   if (g->pace.concurrency > room) {
-    snprintf(err, errlen, "--concurrency %u needs more file descriptors than "
-             "the limit allows (%llu)", g->pace.concurrency,
-             (unsigned long long)rl.rlim_cur);
+    snprintf(err, errlen,
+             "--concurrency %u needs more file descriptors than "
+             "the limit allows (%llu)",
+             g->pace.concurrency, (unsigned long long)rl.rlim_cur);
     return -1;
   }
   if (g->max_outstanding > room) {
-    fprintf(stderr, "dnsort-load: %s: --max-outstanding lowered to %llu "
-            "(file descriptor limit)\n", g->name, (unsigned long long)room);
+    fprintf(stderr,
+            "dnsort-load: %s: --max-outstanding lowered to %llu "
+            "(file descriptor limit)\n",
+            g->name, (unsigned long long)room);
     g->max_outstanding = room;
   }
   return 0;
 }
 
-load_gen_t *load_gen_new(uv_loop_t *loop, const load_opts_t *opts,
-                         const char *name, load_pace_t pace,
-                         load_gen_changed_cb changed, void *arg) {
+load_gen_t *load_gen_new(uv_loop_t *loop, const load_opts_t *opts, const char *name,
+                         load_pace_t pace, load_gen_changed_cb changed, void *arg) {
   load_gen_t *g = calloc(1, sizeof(*g));
   if (g == NULL)
     return NULL;
@@ -548,8 +559,7 @@ int load_gen_open(load_gen_t *g, char *err, size_t errlen) {
   return g->ops->open(g, err, errlen);
 }
 
-int load_gen_start(load_gen_t *g, uint64_t t0, uint64_t end_ns, char *err,
-                   size_t errlen) {
+int load_gen_start(load_gen_t *g, uint64_t t0, uint64_t end_ns, char *err, size_t errlen) {
   g->sched_t0 = t0;
   g->end_ns = end_ns;
   g->last_ns = t0;

@@ -22,10 +22,10 @@ typedef struct load_gen load_gen_t;
 /* The generic part of a request in flight, embedded in the back-end's own
  * request struct. */
 typedef struct load_req {
-  struct load_req *prev, *next;  /* the generator's list, oldest first */
-  uint64_t intended_ns;          /* latency counts from here */
+  struct load_req *prev, *next; /* the generator's list, oldest first */
+  uint64_t intended_ns;         /* latency counts from here */
   uint64_t deadline_ns;
-  unsigned step;                 /* ramp step it was scheduled in */
+  unsigned step; /* ramp step it was scheduled in */
 } load_req_t;
 
 /* ---- what a back-end implements ---- */
@@ -59,8 +59,7 @@ typedef struct {
 
 /* ---- what a back-end calls ---- */
 
-void load_gen_set_backend(load_gen_t *g, const load_gen_ops_t *ops,
-                          void *backend);
+void load_gen_set_backend(load_gen_t *g, const load_gen_ops_t *ops, void *backend);
 
 uv_loop_t *load_gen_loop(load_gen_t *g);
 const load_opts_t *load_gen_opts(load_gen_t *g);
@@ -68,8 +67,7 @@ void *load_gen_backend(load_gen_t *g);
 
 void load_gen_begin(load_gen_t *g, load_req_t *r, uint64_t intended_ns);
 /* replied: a reply arrived (its latency is recorded), whatever its verdict. */
-void load_gen_end(load_gen_t *g, load_req_t *r, load_result_t result,
-                  bool replied);
+void load_gen_end(load_gen_t *g, load_req_t *r, load_result_t result, bool replied);
 /* The oldest request in flight, or NULL. */
 load_req_t *load_gen_oldest(load_gen_t *g);
 /* Walk on from r (NULL after the newest). */
@@ -94,9 +92,8 @@ int load_gen_fit_fd_limit(load_gen_t *g, char *err, size_t errlen);
 typedef void (*load_gen_changed_cb)(void *arg);
 
 /* NULL when out of memory. loop need not be initialised yet. */
-load_gen_t *load_gen_new(uv_loop_t *loop, const load_opts_t *opts,
-                         const char *name, load_pace_t pace,
-                         load_gen_changed_cb changed, void *arg);
+load_gen_t *load_gen_new(uv_loop_t *loop, const load_opts_t *opts, const char *name,
+                         load_pace_t pace, load_gen_changed_cb changed, void *arg);
 /* Initialises the handles that cannot fail; call it for every generator
  * before load_gen_open on any, so that load_gen_close can close them all. */
 void load_gen_init(load_gen_t *g);
@@ -105,8 +102,7 @@ void load_gen_init(load_gen_t *g);
 int load_gen_open(load_gen_t *g, char *err, size_t errlen);
 /* Starts the schedule at t0 (uv_hrtime clock); an open loop starts nothing
  * at or after end_ns (0: no end). 0 or a negative libuv code, as above. */
-int load_gen_start(load_gen_t *g, uint64_t t0, uint64_t end_ns, char *err,
-                   size_t errlen);
+int load_gen_start(load_gen_t *g, uint64_t t0, uint64_t end_ns, char *err, size_t errlen);
 /* Starts no more requests; those in flight go on. */
 void load_gen_stop(load_gen_t *g);
 bool load_gen_stopped(const load_gen_t *g);
@@ -131,8 +127,7 @@ void load_gen_report(const load_gen_t *g, load_gen_report_t *out);
 /* --ramp: the steps as judged (to be freed by the caller; NULL without a
  * ramp or memory), *shown of them worth printing; the knee is the index of
  * the last step held before the first that was not, -1 when none held. */
-load_ramp_step_report_t *load_gen_ramp_steps(const load_gen_t *g,
-                                             unsigned *shown);
+load_ramp_step_report_t *load_gen_ramp_steps(const load_gen_t *g, unsigned *shown);
 int load_gen_ramp_knee(const load_gen_t *g);
 
 #endif

@@ -16,15 +16,14 @@
 /* Octaves 2^6 .. 2^36 ns, the last one ending at 2^37 ns = 137.4 s. */
 #define LOAD_HIST_TOP_BIT 37
 #define LOAD_HIST_MAX_NS ((UINT64_C(1) << LOAD_HIST_TOP_BIT) - 1)
-#define LOAD_HIST_BUCKETS \
-  (LOAD_HIST_SUB + (LOAD_HIST_TOP_BIT - LOAD_HIST_SUB_BITS) * LOAD_HIST_SUB)
+#define LOAD_HIST_BUCKETS (LOAD_HIST_SUB + (LOAD_HIST_TOP_BIT - LOAD_HIST_SUB_BITS) * LOAD_HIST_SUB)
 
 typedef struct {
   uint64_t counts[LOAD_HIST_BUCKETS];
   uint64_t total;
-  uint64_t min;      /* exact; UINT64_MAX while empty */
-  uint64_t max;      /* exact, even past LOAD_HIST_MAX_NS */
-  double sum;        /* for the mean; a double so it cannot overflow */
+  uint64_t min; /* exact; UINT64_MAX while empty */
+  uint64_t max; /* exact, even past LOAD_HIST_MAX_NS */
+  double sum;   /* for the mean; a double so it cannot overflow */
 } load_hist_t;
 
 /* Empty the histogram (also the way to initialise one). */

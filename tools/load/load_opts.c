@@ -105,17 +105,18 @@ void load_opts_usage(FILE *f) {
 
 const char *load_mode_name(load_mode_t m) {
   switch (m) {
-  case LOAD_MODE_DNS: return "dns";
-  case LOAD_MODE_SORT: return "sort";
-  case LOAD_MODE_MIXED: return "mixed";
+  case LOAD_MODE_DNS:
+    return "dns";
+  case LOAD_MODE_SORT:
+    return "sort";
+  case LOAD_MODE_MIXED:
+    return "mixed";
   }
   return "?";
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static load_opts_result_t fail(char *err, size_t errlen, const char *fmt, ...) {
+static __attribute__((format(printf, 3, 4))) load_opts_result_t fail(char *err, size_t errlen,
+                                                                     const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
@@ -125,14 +126,12 @@ static load_opts_result_t fail(char *err, size_t errlen, const char *fmt, ...) {
 
 int load_parse_addr(const char *text, struct sockaddr_storage *out) {
   /* A server to load: loop_parse_addr's form, minus port 0. */
-  if (loop_parse_addr(text, out) != 0 ||
-      loop_addr_port((const struct sockaddr *)out) == 0)
+  if (loop_parse_addr(text, out) != 0 || loop_addr_port((const struct sockaddr *)out) == 0)
     return -1;
   return 0;
 }
 
-static int parse_u64(const char *text, uint64_t min, uint64_t max,
-                     uint64_t *out) {
+static int parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out) {
   if (*text < '0' || *text > '9')
     return -1;
   errno = 0;
@@ -144,8 +143,7 @@ static int parse_u64(const char *text, uint64_t min, uint64_t max,
   return 0;
 }
 
-static int parse_unsigned(const char *text, unsigned min, unsigned max,
-                          unsigned *out) {
+static int parse_unsigned(const char *text, unsigned min, unsigned max, unsigned *out) {
   uint64_t v;
   if (parse_u64(text, min, max, &v) != 0)
     return -1;
@@ -298,13 +296,11 @@ typedef struct {
 
 /* One generator's pace from its own options, else the shared ones, else the
  * default closed loop. */
-static load_opts_result_t resolve_pace(const char *gen, unsigned own_conc,
-                                       double own_rate, const given_t *g,
-                                       load_pace_t *out, char *err,
+static load_opts_result_t resolve_pace(const char *gen, unsigned own_conc, double own_rate,
+                                       const given_t *g, load_pace_t *out, char *err,
                                        size_t errlen) {
   if (own_conc > 0 && own_rate > 0)
-    return fail(err, errlen, "--%s-concurrency and --%s-rate exclude each other",
-                gen, gen);
+    return fail(err, errlen, "--%s-concurrency and --%s-rate exclude each other", gen, gen);
   if (own_conc > 0) {
     out->concurrency = own_conc;
     return LOAD_OPTS_RUN;
@@ -324,24 +320,23 @@ static load_opts_result_t resolve_pace(const char *gen, unsigned own_conc,
   return LOAD_OPTS_RUN;
 }
 
-static load_opts_result_t check(load_opts_t *o, const given_t *g, char *err,
-                                size_t errlen) {
+static load_opts_result_t check(load_opts_t *o, const given_t *g, char *err, size_t errlen) {
   load_opts_result_t rc;
   if (!(o->mode & LOAD_MODE_DNS) && (g->dns_concurrency || g->dns_rate))
     return fail(err, errlen, "--dns-concurrency/--dns-rate need mode dns or mixed");
   if (!(o->mode & LOAD_MODE_SORT) && (g->sort_concurrency || g->sort_rate))
-    return fail(err, errlen,
-                "--sort-concurrency/--sort-rate need mode sort or mixed");
+    return fail(err, errlen, "--sort-concurrency/--sort-rate need mode sort or mixed");
   if (o->payload != NULL && g->have_size)
     return fail(err, errlen, "--payload and --size exclude each other");
 
   if (o->ramp) {
     if (o->mode == LOAD_MODE_MIXED)
       return fail(err, errlen, "--ramp needs mode dns or sort, not mixed");
-    if (g->concurrency || g->rate || g->dns_concurrency || g->dns_rate ||
-        g->sort_concurrency || g->sort_rate)
-      return fail(err, errlen, "--ramp sets the rate itself; drop "
-                               "--concurrency/--rate");
+    if (g->concurrency || g->rate || g->dns_concurrency || g->dns_rate || g->sort_concurrency ||
+        g->sort_rate)
+      return fail(err, errlen,
+                  "--ramp sets the rate itself; drop "
+                  "--concurrency/--rate");
     if (o->requests > 0)
       return fail(err, errlen, "--ramp and --requests exclude each other");
     o->dns.rate = o->sort.rate = o->ramp_start;
@@ -350,13 +345,12 @@ static load_opts_result_t check(load_opts_t *o, const given_t *g, char *err,
   } else {
     if (g->have_ramp_knob)
       return fail(err, errlen, "--ramp-* options need --ramp");
-    if ((o->mode & LOAD_MODE_DNS) &&
-        (rc = resolve_pace("dns", g->dns_concurrency, g->dns_rate, g, &o->dns,
-                           err, errlen)) != LOAD_OPTS_RUN)
+    if ((o->mode & LOAD_MODE_DNS) && (rc = resolve_pace("dns", g->dns_concurrency, g->dns_rate, g,
+                                                        &o->dns, err, errlen)) != LOAD_OPTS_RUN)
       return rc;
     if ((o->mode & LOAD_MODE_SORT) &&
-        (rc = resolve_pace("sort", g->sort_concurrency, g->sort_rate, g,
-                           &o->sort, err, errlen)) != LOAD_OPTS_RUN)
+        (rc = resolve_pace("sort", g->sort_concurrency, g->sort_rate, g, &o->sort, err, errlen)) !=
+            LOAD_OPTS_RUN)
       return rc;
     if (!g->have_duration && o->requests == 0)
       o->duration_s = DEFAULT_DURATION_S;
@@ -384,57 +378,93 @@ static void set_defaults(load_opts_t *o) {
   o->ramp_p99_ms = 10.0;
 }
 
-load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o,
-                                   char *err, size_t errlen) {
+load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o, char *err,
+                                   size_t errlen) {
   given_t g;
   memset(&g, 0, sizeof(g));
   set_defaults(o);
   bool have_mode = false;
   uint64_t u64;
 
-  opterr = 0;  /* our own one-line messages, not getopt's */
+  opterr = 0; /* our own one-line messages, not getopt's */
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
     const char *name = option_name(c);
     int bad = 0;
     switch (c) {
-    case 'h': return LOAD_OPTS_HELP;
-    case 'V': return LOAD_OPTS_VERSION;
+    case 'h':
+      return LOAD_OPTS_HELP;
+    case 'V':
+      return LOAD_OPTS_VERSION;
     case OPT_MODE:
       bad = parse_mode(optarg, &o->mode);
       have_mode = true;
       break;
-    case OPT_CONCURRENCY: bad = parse_unsigned(optarg, 1, 100000, &g.concurrency); break;
-    case OPT_DNS_CONCURRENCY: bad = parse_unsigned(optarg, 1, 100000, &g.dns_concurrency); break;
-    case OPT_SORT_CONCURRENCY: bad = parse_unsigned(optarg, 1, 100000, &g.sort_concurrency); break;
-    case OPT_RATE: bad = parse_double(optarg, 0.001, MAX_RATE, &g.rate); break;
-    case OPT_DNS_RATE: bad = parse_double(optarg, 0.001, MAX_RATE, &g.dns_rate); break;
-    case OPT_SORT_RATE: bad = parse_double(optarg, 0.001, MAX_RATE, &g.sort_rate); break;
-    case OPT_MAX_OUTSTANDING: bad = parse_u64(optarg, 1, 1000000, &o->max_outstanding); break;
+    case OPT_CONCURRENCY:
+      bad = parse_unsigned(optarg, 1, 100000, &g.concurrency);
+      break;
+    case OPT_DNS_CONCURRENCY:
+      bad = parse_unsigned(optarg, 1, 100000, &g.dns_concurrency);
+      break;
+    case OPT_SORT_CONCURRENCY:
+      bad = parse_unsigned(optarg, 1, 100000, &g.sort_concurrency);
+      break;
+    case OPT_RATE:
+      bad = parse_double(optarg, 0.001, MAX_RATE, &g.rate);
+      break;
+    case OPT_DNS_RATE:
+      bad = parse_double(optarg, 0.001, MAX_RATE, &g.dns_rate);
+      break;
+    case OPT_SORT_RATE:
+      bad = parse_double(optarg, 0.001, MAX_RATE, &g.sort_rate);
+      break;
+    case OPT_MAX_OUTSTANDING:
+      bad = parse_u64(optarg, 1, 1000000, &o->max_outstanding);
+      break;
     case OPT_DURATION:
       bad = parse_double(optarg, 0.001, MAX_SECONDS, &o->duration_s);
       g.have_duration = true;
       break;
-    case OPT_REQUESTS: bad = parse_u64(optarg, 1, UINT64_MAX / 2, &o->requests); break;
-    case OPT_TIMEOUT: bad = parse_double(optarg, 0.001, MAX_TIMEOUT_S, &o->timeout_s); break;
+    case OPT_REQUESTS:
+      bad = parse_u64(optarg, 1, UINT64_MAX / 2, &o->requests);
+      break;
+    case OPT_TIMEOUT:
+      bad = parse_double(optarg, 0.001, MAX_TIMEOUT_S, &o->timeout_s);
+      break;
     case OPT_DRAIN:
       bad = parse_double(optarg, 0.0, MAX_SECONDS, &o->drain_s);
       g.have_drain = true;
       break;
-    case OPT_DNS_SERVER: bad = load_parse_addr(optarg, &o->dns_server); break;
-    case OPT_SORT_SERVER: bad = load_parse_addr(optarg, &o->sort_server); break;
+    case OPT_DNS_SERVER:
+      bad = load_parse_addr(optarg, &o->dns_server);
+      break;
+    case OPT_SORT_SERVER:
+      bad = load_parse_addr(optarg, &o->sort_server);
+      break;
     case OPT_SIZE:
       bad = parse_u64(optarg, 0, MAX_SIZE, &u64);
       o->size = (size_t)u64;
       g.have_size = true;
       break;
-    case OPT_SEED: bad = parse_u64(optarg, 0, UINT64_MAX, &o->seed); break;
-    case OPT_PAYLOADS: bad = parse_unsigned(optarg, 1, 1024, &o->payloads); break;
-    case OPT_PAYLOAD: o->payload = optarg; break;
-    case OPT_QTYPE: bad = parse_qtype(optarg, o); break;
-    case OPT_DNS_SOCKETS: bad = parse_unsigned(optarg, 1, 64, &o->dns_sockets); break;
-    case OPT_RAMP: o->ramp = true; break;
+    case OPT_SEED:
+      bad = parse_u64(optarg, 0, UINT64_MAX, &o->seed);
+      break;
+    case OPT_PAYLOADS:
+      bad = parse_unsigned(optarg, 1, 1024, &o->payloads);
+      break;
+    case OPT_PAYLOAD:
+      o->payload = optarg;
+      break;
+    case OPT_QTYPE:
+      bad = parse_qtype(optarg, o);
+      break;
+    case OPT_DNS_SOCKETS:
+      bad = parse_unsigned(optarg, 1, 64, &o->dns_sockets);
+      break;
+    case OPT_RAMP:
+      o->ramp = true;
+      break;
     case OPT_RAMP_START:
       bad = parse_double(optarg, 0.001, MAX_RATE, &o->ramp_start);
       g.have_ramp_knob = true;
@@ -451,7 +481,9 @@ load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o,
       bad = parse_double(optarg, 0.001, 100000.0, &o->ramp_p99_ms);
       g.have_ramp_knob = true;
       break;
-    case OPT_JSON: o->json = true; break;
+    case OPT_JSON:
+      o->json = true;
+      break;
     case ':':
       return fail(err, errlen, "%s needs a value", argv[optind - 1]);
     default:
@@ -470,8 +502,7 @@ load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o,
       return fail(err, errlen, "unexpected argument '%s' (MODE is dns, sort or mixed)",
                   argv[optind]);
     if (have_mode && m != o->mode)
-      return fail(err, errlen, "two modes given: %s and %s",
-                  load_mode_name(o->mode), argv[optind]);
+      return fail(err, errlen, "two modes given: %s and %s", load_mode_name(o->mode), argv[optind]);
     o->mode = m;
     have_mode = true;
   }

@@ -19,24 +19,24 @@ typedef enum {
 
 /* How one generator paces itself: exactly one of the two is non-zero. */
 typedef struct {
-  unsigned concurrency;  /* closed loop: this many requests in flight */
-  double rate;           /* open loop: requests started per second */
+  unsigned concurrency; /* closed loop: this many requests in flight */
+  double rate;          /* open loop: requests started per second */
 } load_pace_t;
 
 typedef struct {
   load_mode_t mode;
   load_pace_t dns;
   load_pace_t sort;
-  uint64_t max_outstanding;   /* open loop bound, per generator */
-  double duration_s;          /* 0: no time bound (then requests > 0) */
-  uint64_t requests;          /* per generator; 0: no count bound */
+  uint64_t max_outstanding; /* open loop bound, per generator */
+  double duration_s;        /* 0: no time bound (then requests > 0) */
+  uint64_t requests;        /* per generator; 0: no count bound */
   double timeout_s;
   double drain_s;
   struct sockaddr_storage dns_server;
   struct sockaddr_storage sort_server;
   /* sort */
   size_t size;
-  const char *payload;        /* NULL: generated integers */
+  const char *payload; /* NULL: generated integers */
   uint64_t seed;
   unsigned payloads;
   /* dns */
@@ -46,8 +46,8 @@ typedef struct {
   /* ramp */
   bool ramp;
   double ramp_start;
-  double ramp_factor;         /* > 1 for a multiplicative step, else 0 */
-  double ramp_add;            /* > 0 for an additive step, else 0 */
+  double ramp_factor; /* > 1 for a multiplicative step, else 0 */
+  double ramp_add;    /* > 0 for an additive step, else 0 */
   double ramp_step_s;
   double ramp_p99_ms;
   /* output */
@@ -58,11 +58,10 @@ typedef enum {
   LOAD_OPTS_RUN = 0,
   LOAD_OPTS_HELP,
   LOAD_OPTS_VERSION,
-  LOAD_OPTS_ERROR,   /* err holds one line, without the program name */
+  LOAD_OPTS_ERROR, /* err holds one line, without the program name */
 } load_opts_result_t;
 
-load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o,
-                                   char *err, size_t errlen);
+load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o, char *err, size_t errlen);
 
 void load_opts_usage(FILE *f);
 

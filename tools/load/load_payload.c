@@ -30,8 +30,7 @@ static char *encode_ints(const load_num_t *v, size_t n, size_t *len) {
   size_t pos = 0;
   out[pos++] = '[';
   for (size_t i = 0; i < n; i++) {
-    int w = snprintf(out + pos, cap - pos, i == 0 ? "%" PRId64 : ", %" PRId64,
-                     v[i].i);
+    int w = snprintf(out + pos, cap - pos, i == 0 ? "%" PRId64 : ", %" PRId64, v[i].i);
     pos += (size_t)w;
   }
   out[pos++] = ']';
@@ -86,8 +85,7 @@ done:
   return rc;
 }
 
-int load_payload_generate(load_payload_set_t *set, size_t count, size_t size,
-                          uint64_t seed) {
+int load_payload_generate(load_payload_set_t *set, size_t count, size_t size, uint64_t seed) {
   uint64_t rng = seed;
   set->count = 0;
   set->items = calloc(count, sizeof(*set->items));
@@ -141,8 +139,7 @@ done:
   return buf;
 }
 
-int load_payload_from_file(load_payload_set_t *set, const char *path,
-                           char *err, size_t errlen) {
+int load_payload_from_file(load_payload_set_t *set, const char *path, char *err, size_t errlen) {
   int rc = -1;
   size_t len = 0, n = 0, err_pos = 0;
   load_num_t *v = NULL;
@@ -161,7 +158,7 @@ int load_payload_from_file(load_payload_set_t *set, const char *path,
   load_scan_status_t st = load_num_scan_all(text, len, &v, &n, &err_pos);
   if (st != LOAD_SCAN_OK) {
     snprintf(err, errlen, "--payload %s: %s at byte %zu", path,
-             st == LOAD_SCAN_RANGE ? "number out of range"
+             st == LOAD_SCAN_RANGE   ? "number out of range"
              : st == LOAD_SCAN_NOMEM ? "out of memory"
                                      : "not a JSON array of numbers",
              err_pos);
@@ -201,24 +198,19 @@ load_sort_expect_t load_payload_expect(const load_payload_t *p) {
 /* ---- DNS ---- */
 
 const load_dns_name_t load_dns_names[] = {
-    {"facebook.com", {173, 252, 120, 6}},
-    {"yougov.com", {213, 52, 133, 246}},
-    {"wipo.int", {193, 5, 93, 80}},
-    {"unknown.dnsort.test", {127, 0, 0, 1}},
-    {"facebook.com", {173, 252, 120, 6}},
-    {"yougov.com", {213, 52, 133, 246}},
-    {"wipo.int", {193, 5, 93, 80}},
-    {"www.example.org", {127, 0, 0, 1}},
+    {"facebook.com", {173, 252, 120, 6}}, {"yougov.com", {213, 52, 133, 246}},
+    {"wipo.int", {193, 5, 93, 80}},       {"unknown.dnsort.test", {127, 0, 0, 1}},
+    {"facebook.com", {173, 252, 120, 6}}, {"yougov.com", {213, 52, 133, 246}},
+    {"wipo.int", {193, 5, 93, 80}},       {"www.example.org", {127, 0, 0, 1}},
 };
 const size_t load_dns_names_count = sizeof(load_dns_names) / sizeof(load_dns_names[0]);
 
-int load_dns_query_build(load_dns_query_t *q, const load_dns_name_t *name,
-                         uint16_t qtype) {
+int load_dns_query_build(load_dns_query_t *q, const load_dns_name_t *name, uint16_t qtype) {
   uint8_t *b = q->bytes;
   size_t pos = LOAD_DNS_HEADER_LEN;
   memset(b, 0, LOAD_DNS_HEADER_LEN);
-  b[2] = 0x01;  /* RD */
-  b[5] = 1;     /* QDCOUNT */
+  b[2] = 0x01; /* RD */
+  b[5] = 1;    /* QDCOUNT */
 
   const char *s = name->name;
   while (*s != '\0') {
@@ -234,7 +226,7 @@ int load_dns_query_build(load_dns_query_t *q, const load_dns_name_t *name,
       s++;
   }
   b[pos++] = 0;
-  if (pos - LOAD_DNS_HEADER_LEN > 255)  /* RFC 1035 2.3.4 */
+  if (pos - LOAD_DNS_HEADER_LEN > 255) /* RFC 1035 2.3.4 */
     return -1;
   b[pos++] = (uint8_t)(qtype >> 8);
   b[pos++] = (uint8_t)qtype;
@@ -246,8 +238,7 @@ int load_dns_query_build(load_dns_query_t *q, const load_dns_name_t *name,
   return 0;
 }
 
-load_dns_expect_t load_dns_query_expect(const load_dns_query_t *q,
-                                        uint16_t id) {
+load_dns_expect_t load_dns_query_expect(const load_dns_query_t *q, uint16_t id) {
   load_dns_expect_t e;
   memset(&e, 0, sizeof(e));
   e.id = id;

@@ -11,8 +11,7 @@
 #include "load_sort.h"
 #include "load_stats.h"
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define NS_PER_MS UINT64_C(1000000)
 #define MAX_GENS 2
@@ -31,8 +30,8 @@ struct load_run {
   load_gen_t *gens[MAX_GENS];
   unsigned ngens;
   uv_signal_t sigint;
-  uv_timer_t end_timer;      /* --duration, then the end of the drain */
-  uv_timer_t sweep;          /* times out requests */
+  uv_timer_t end_timer; /* --duration, then the end of the drain */
+  uv_timer_t sweep;     /* times out requests */
   uv_timer_t progress;
   run_state_t state;
   bool hard_end_armed;
@@ -74,7 +73,9 @@ static void run_check(load_run_t *run) {
   begin_close(run);
 }
 
-static void on_gen_changed(void *arg) { run_check(arg); }
+static void on_gen_changed(void *arg) {
+  run_check(arg);
+}
 
 static void on_end(uv_timer_t *t) {
   load_run_t *run = container_of(t, load_run_t, end_timer);
@@ -139,8 +140,7 @@ static void begin_close(load_run_t *run) {
 
 /* ---- setup and teardown ---- */
 
-int load_run_create(load_run_t **out, const load_opts_t *opts, char *err,
-                    size_t errlen) {
+int load_run_create(load_run_t **out, const load_opts_t *opts, char *err, size_t errlen) {
   int rc = 3;
   load_run_t *run = calloc(1, sizeof(*run));
   *out = NULL;
@@ -158,8 +158,7 @@ int load_run_create(load_run_t **out, const load_opts_t *opts, char *err,
     if ((opts->mode & b->mode) == 0)
       continue;
     load_pace_t pace = b->mode == LOAD_MODE_DNS ? opts->dns : opts->sort;
-    load_gen_t *g = load_gen_new(&run->loop, opts, b->name, pace,
-                                 on_gen_changed, run);
+    load_gen_t *g = load_gen_new(&run->loop, opts, b->name, pace, on_gen_changed, run);
     if (g == NULL) {
       snprintf(err, errlen, "out of memory");
       goto done;
@@ -219,8 +218,7 @@ int load_run_execute(load_run_t *run, char *err, size_t errlen) {
 
   uv_signal_start(&run->sigint, on_sigint, SIGINT);
   if (end_ns != 0)
-    uv_timer_start(&run->end_timer, on_end,
-                   1 + (uint64_t)(run->opts->duration_s * 1e3), 0);
+    uv_timer_start(&run->end_timer, on_end, 1 + (uint64_t)(run->opts->duration_s * 1e3), 0);
   uint64_t sweep_ms = run->timeout_ns / NS_PER_MS / 20;
   sweep_ms = sweep_ms < 1 ? 1 : sweep_ms > 50 ? 50 : sweep_ms;
   uv_timer_start(&run->sweep, on_sweep, sweep_ms, sweep_ms);
@@ -265,8 +263,7 @@ void load_run_report(load_run_t *run, FILE *f) {
 
   /* --ramp drives one generator (the options refuse it in mixed mode). */
   unsigned shown = 0;
-  if (run->opts->ramp &&
-      (steps = load_gen_ramp_steps(run->gens[0], &shown)) != NULL) {
+  if (run->opts->ramp && (steps = load_gen_ramp_steps(run->gens[0], &shown)) != NULL) {
     rep.ramp = true;
     rep.steps = steps;
     rep.nsteps = shown;

@@ -15,8 +15,7 @@ typedef struct load_run load_run_t;
 
 /* Allocates the run; 0, 2 (bad setting, e.g. an unreadable --payload) or 3
  * (could not set up), with a one-line reason in err. */
-int load_run_create(load_run_t **out, const load_opts_t *opts, char *err,
-                    size_t errlen);
+int load_run_create(load_run_t **out, const load_opts_t *opts, char *err, size_t errlen);
 /* Runs to the end; 0, or a negative libuv code with a one-line reason in
  * err (the run has then been closed down). */
 int load_run_execute(load_run_t *run, char *err, size_t errlen);

@@ -8,18 +8,17 @@
 
 #include "load_payload.h"
 
-#define container_of(ptr, type, member) \
-  ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #define READ_CHUNK 65536
 
 typedef struct {
   load_payload_set_t payloads;
-  size_t next;               /* payloads are cycled */
+  size_t next; /* payloads are cycled */
 } load_sort_t;
 
 typedef struct {
-  uv_tcp_t tcp;              /* first: freeing the request frees the handle */
+  uv_tcp_t tcp; /* first: freeing the request frees the handle */
   uv_connect_t connect;
   uv_write_t write;
   load_req_t req;
@@ -27,7 +26,7 @@ typedef struct {
   const load_payload_t *payload;
   char *reply;
   size_t len, cap, max;
-  bool done;                 /* counted; only the close callback remains */
+  bool done; /* counted; only the close callback remains */
 } sort_req_t;
 
 static void on_close(uv_handle_t *h) {
@@ -58,8 +57,7 @@ static void check_reply(sort_req_t *q) {
     finish(q, LOAD_OK, true);
     return;
   case LOAD_SORT_ERROR_OBJECT:
-    load_gen_note(q->gen, "error_reply: %.*s", (int)(q->len > 150 ? 150 : q->len),
-                  q->reply);
+    load_gen_note(q->gen, "error_reply: %.*s", (int)(q->len > 150 ? 150 : q->len), q->reply);
     finish(q, LOAD_ERROR_REPLY, true);
     return;
   case LOAD_SORT_EMPTY:
@@ -71,8 +69,7 @@ static void check_reply(sort_req_t *q) {
   case LOAD_SORT_WRONG_MULTISET:
     break;
   }
-  load_gen_note(q->gen, "wrong_reply: %s (%zu bytes)", load_sort_result_name(r),
-                q->len);
+  load_gen_note(q->gen, "wrong_reply: %s (%zu bytes)", load_sort_result_name(r), q->len);
   finish(q, LOAD_WRONG_REPLY, true);
 }
 
@@ -83,7 +80,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     size_t ncap = q->cap * 2 > q->len + READ_CHUNK ? q->cap * 2 : q->len + READ_CHUNK;
     char *n = realloc(q->reply, ncap);
     if (n == NULL) {
-      buf->base = NULL;  /* libuv reports UV_ENOBUFS to on_read */
+      buf->base = NULL; /* libuv reports UV_ENOBUFS to on_read */
       buf->len = 0;
       return;
     }
@@ -132,8 +129,8 @@ static void on_connect(uv_connect_t *c, int status) {
   if (q->done)
     return;
   if (status < 0) {
-    load_gen_note(q->gen, "%s: connect: %s",
-                  load_result_name(connect_result(status)), uv_strerror(status));
+    load_gen_note(q->gen, "%s: connect: %s", load_result_name(connect_result(status)),
+                  uv_strerror(status));
     finish(q, connect_result(status), false);
     return;
   }
@@ -184,11 +181,9 @@ static void sort_start(load_gen_t *g, uint64_t intended_ns) {
     free(q);
     return;
   }
-  rc = uv_tcp_connect(&q->connect, &q->tcp,
-                      (const struct sockaddr *)&o->sort_server, on_connect);
+  rc = uv_tcp_connect(&q->connect, &q->tcp, (const struct sockaddr *)&o->sort_server, on_connect);
   if (rc != 0) {
-    load_gen_note(g, "%s: connect: %s", load_result_name(connect_result(rc)),
-                  uv_strerror(rc));
+    load_gen_note(g, "%s: connect: %s", load_result_name(connect_result(rc)), uv_strerror(rc));
     finish(q, connect_result(rc), false);
   }
 }
@@ -209,7 +204,9 @@ static int sort_open(load_gen_t *g, char *err, size_t errlen) {
 
 /* Each connection closes itself when its request ends or is abandoned;
  * the back-end has no handle of its own. */
-static void sort_close(load_gen_t *g) { (void)g; }
+static void sort_close(load_gen_t *g) {
+  (void)g;
+}
 
 static void sort_destroy(load_gen_t *g) {
   load_sort_t *s = load_gen_backend(g);
@@ -237,10 +234,9 @@ static int sort_setup(load_gen_t *g, char *err, size_t errlen) {
   if (o->payload != NULL) {
     if (load_payload_from_file(&s->payloads, o->payload, err, errlen) != 0)
       return UV_EINVAL;
-  } else if (load_payload_generate(&s->payloads, o->payloads, o->size,
-                                   o->seed) != 0) {
-    snprintf(err, errlen, "out of memory preparing %u payloads of %zu numbers",
-             o->payloads, o->size);
+  } else if (load_payload_generate(&s->payloads, o->payloads, o->size, o->seed) != 0) {
+    snprintf(err, errlen, "out of memory preparing %u payloads of %zu numbers", o->payloads,
+             o->size);
     return UV_ENOMEM;
   }
   return 0;

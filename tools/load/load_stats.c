@@ -22,8 +22,7 @@ void load_stats_reset(load_stats_t *s) {
   load_hist_reset(&s->hist);
 }
 
-void load_stats_add(load_stats_t *s, load_result_t r, bool replied,
-                    uint64_t latency_ns) {
+void load_stats_add(load_stats_t *s, load_result_t r, bool replied, uint64_t latency_ns) {
   s->count[r]++;
   if (replied)
     load_hist_record(&s->hist, latency_ns);
@@ -59,7 +58,10 @@ static const struct {
   const char *label;
   double p;
 } percentiles[] = {
-    {"p50", 50.0}, {"p90", 90.0}, {"p99", 99.0}, {"p99.9", 99.9},
+    {"p50", 50.0},
+    {"p90", 90.0},
+    {"p99", 99.0},
+    {"p99.9", 99.9},
 };
 #define N_PERCENTILES (sizeof(percentiles) / sizeof(percentiles[0]))
 
@@ -69,14 +71,12 @@ static double per_second(uint64_t n, double seconds) {
 
 /* ---- text ---- */
 
-static void text_stats(FILE *f, const char *indent, const load_stats_t *s,
-                       double duration_s) {
+static void text_stats(FILE *f, const char *indent, const load_stats_t *s, double duration_s) {
   uint64_t requests = load_stats_requests(s);
   uint64_t errors = load_stats_errors(s);
-  fprintf(f, "%srequests    %" PRIu64 " (%" PRIu64 " ok, %" PRIu64 " errors)\n",
-          indent, requests, s->count[LOAD_OK], errors);
-  fprintf(f, "%sthroughput  %.0f ok/s\n", indent,
-          per_second(s->count[LOAD_OK], duration_s));
+  fprintf(f, "%srequests    %" PRIu64 " (%" PRIu64 " ok, %" PRIu64 " errors)\n", indent, requests,
+          s->count[LOAD_OK], errors);
+  fprintf(f, "%sthroughput  %.0f ok/s\n", indent, per_second(s->count[LOAD_OK], duration_s));
   fprintf(f, "%serrors     ", indent);
   for (unsigned i = 1; i < LOAD_RESULT_COUNT; i++)
     fprintf(f, " %s %" PRIu64 "%s", result_names[i], s->count[i],
@@ -97,8 +97,8 @@ static void text_stats(FILE *f, const char *indent, const load_stats_t *s,
 
 static void text_gen_title(FILE *f, const load_gen_report_t *g) {
   if (g->ramp_start > 0)
-    fprintf(f, "%s: open loop, ramp from %.0f to %.0f requests/s\n", g->name,
-            g->ramp_start, g->rate);
+    fprintf(f, "%s: open loop, ramp from %.0f to %.0f requests/s\n", g->name, g->ramp_start,
+            g->rate);
   else if (g->open_loop)
     fprintf(f, "%s: open loop, %.0f requests/s\n", g->name, g->rate);
   else
@@ -107,8 +107,10 @@ static void text_gen_title(FILE *f, const load_gen_report_t *g) {
 
 static void text_ramp(FILE *f, const load_report_t *r) {
   char buf[32];
-  fprintf(f, "ramp (held = errors <= 0.1%% and p99 <= %g ms; late = in flight "
-             "when judged, %g ms after the step):\n", r->ramp_p99_ms, r->ramp_p99_ms);
+  fprintf(f,
+          "ramp (held = errors <= 0.1%% and p99 <= %g ms; late = in flight "
+          "when judged, %g ms after the step):\n",
+          r->ramp_p99_ms, r->ramp_p99_ms);
   for (unsigned i = 0; i < r->nsteps; i++) {
     const load_ramp_step_report_t *st = &r->steps[i];
     if (st->p99_ns == UINT64_MAX)
@@ -117,8 +119,9 @@ static void text_ramp(FILE *f, const load_report_t *r) {
       load_format_ns(buf, sizeof(buf), st->p99_ns);
     else
       snprintf(buf, sizeof(buf), "-");
-    fprintf(f, "  %10.0f/s  %8" PRIu64 " requests  %6" PRIu64 " errors  %5" PRIu64
-               " late  p99 %-10s %s\n",
+    fprintf(f,
+            "  %10.0f/s  %8" PRIu64 " requests  %6" PRIu64 " errors  %5" PRIu64
+            " late  p99 %-10s %s\n",
             st->rate, st->requests, st->errors, st->late, buf,
             !st->judged ? "(not judged: after the failure)"
             : st->held  ? "held"
@@ -143,8 +146,10 @@ void load_report_text(FILE *f, const load_report_t *r) {
       load_format_ns(p50, sizeof(p50), load_hist_percentile(g->lag, 50.0));
       load_format_ns(p99, sizeof(p99), load_hist_percentile(g->lag, 99.0));
       load_format_ns(max, sizeof(max), g->lag->max);
-      fprintf(f, "  send lag    p50 %s, p99 %s, max %s (behind schedule; "
-                 "part of the latency)\n", p50, p99, max);
+      fprintf(f,
+              "  send lag    p50 %s, p99 %s, max %s (behind schedule; "
+              "part of the latency)\n",
+              p50, p99, max);
     }
     if (g->first_error != NULL && g->first_error[0] != '\0')
       fprintf(f, "  first error %s\n", g->first_error);
@@ -183,8 +188,7 @@ static void json_us(FILE *f, const char *key, uint64_t ns, const char *sep) {
 }
 
 static void json_stats(FILE *f, const load_stats_t *s, double duration_s) {
-  fprintf(f, "\"requests\": %" PRIu64 ", \"ok\": %" PRIu64
-             ", \"errors\": %" PRIu64 ", ",
+  fprintf(f, "\"requests\": %" PRIu64 ", \"ok\": %" PRIu64 ", \"errors\": %" PRIu64 ", ",
           load_stats_requests(s), s->count[LOAD_OK], load_stats_errors(s));
   fprintf(f, "\"error_kinds\": {");
   for (unsigned i = 1; i < LOAD_RESULT_COUNT; i++)
@@ -195,25 +199,26 @@ static void json_stats(FILE *f, const load_stats_t *s, double duration_s) {
   json_us(f, "min", s->hist.total ? s->hist.min : 0, ", ");
   fprintf(f, "\"mean\": %.1f, ", load_hist_mean(&s->hist) / 1e3);
   for (size_t i = 0; i < N_PERCENTILES; i++)
-    json_us(f, percentiles[i].label,
-            load_hist_percentile(&s->hist, percentiles[i].p), ", ");
+    json_us(f, percentiles[i].label, load_hist_percentile(&s->hist, percentiles[i].p), ", ");
   json_us(f, "max", s->hist.max, "}");
 }
 
 static void json_ramp(FILE *f, const load_report_t *r) {
-  fprintf(f, ", \"ramp\": {\"p99_bound_ms\": %g, \"max_error_ratio\": 0.001, "
-             "\"steps\": [", r->ramp_p99_ms);
+  fprintf(f,
+          ", \"ramp\": {\"p99_bound_ms\": %g, \"max_error_ratio\": 0.001, "
+          "\"steps\": [",
+          r->ramp_p99_ms);
   for (unsigned i = 0; i < r->nsteps; i++) {
     const load_ramp_step_report_t *st = &r->steps[i];
-    fprintf(f, "%s{\"rate\": %.1f, \"requests\": %" PRIu64 ", \"errors\": %" PRIu64
-               ", \"late\": %" PRIu64 ", ",
+    fprintf(f,
+            "%s{\"rate\": %.1f, \"requests\": %" PRIu64 ", \"errors\": %" PRIu64
+            ", \"late\": %" PRIu64 ", ",
             i ? ", " : "", st->rate, st->requests, st->errors, st->late);
     if (st->p99_ns == UINT64_MAX)
       fprintf(f, "\"p99_us\": null, ");
     else
       json_us(f, "p99_us", st->p99_ns, ", ");
-    fprintf(f, "\"held\": %s}",
-            !st->judged ? "null" : st->held ? "true" : "false");
+    fprintf(f, "\"held\": %s}", !st->judged ? "null" : st->held ? "true" : "false");
   }
   fprintf(f, "], \"knee\": ");
   if (r->knee < 0) {
@@ -229,8 +234,7 @@ void load_report_json(FILE *f, const load_report_t *r) {
   json_stats(f, r->total, r->duration_s);
   for (unsigned i = 0; i < r->ngens; i++) {
     const load_gen_report_t *g = &r->gens[i];
-    fprintf(f, ", \"%s\": {\"loop\": \"%s\", ", g->name,
-            g->open_loop ? "open" : "closed");
+    fprintf(f, ", \"%s\": {\"loop\": \"%s\", ", g->name, g->open_loop ? "open" : "closed");
     if (g->open_loop)
       fprintf(f, "\"rate\": %.1f, ", g->rate);
     else
