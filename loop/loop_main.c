@@ -80,6 +80,7 @@ typedef struct {
   dns_forward_t *forward; /* --unknown forward, else NULL */
   dns_rrl_t *rrl;         /* --rrl-rate, shared by every UDP listener */
   uint64_t nofile;        /* the open-file limit in force */
+  loop_fd_watch_t fd_watch; /* warns while libuv sheds connections */
   char sort_text[80];     /* bound addresses, for the ready line */
   char metrics_text[80];
 } loop_server_t;
@@ -233,6 +234,8 @@ static void collect_metrics(loop_prom_snapshot_t *s, void *data) {
     dns_forward_stats(srv.forward, &s->forward);
   }
   loop_metrics_process(s);
+  s->fd_exhaustions = srv.fd_watch.exhaustions;
+  s->fd_exhausted = srv.fd_watch.exhausted;
   s->start_time_seconds = srv.start_time;
   s->version = DNSORT_VERSION;
   s->libuv_version = uv_version_string();
@@ -465,6 +468,7 @@ static void on_signal(uv_signal_t *sig, int signum) {
     _exit(128 + signum);
   }
   srv.stopping = true;
+  loop_fd_watch_close(&srv.fd_watch);
   loop_log(LOOP_LOG_INFO, "%s: stopping; in-flight sorts have %llu ms to finish", strsignal(signum),
            (unsigned long long)srv.cfg.grace_ms);
   srv.closing =
@@ -872,6 +876,8 @@ static int run(void) {
   int exit_code = 1;
   if (start_services() == 0) {
     start_signals();
+    /* Only a timer: cannot fail once the loop exists. */
+    loop_fd_watch_start(&srv.fd_watch, &srv.loop, srv.nofile);
     /* Every listener is open and the zone is loaded. */
     if (srv.cfg.metrics)
       loop_metrics_set_ready(&srv.metrics, true);
@@ -883,6 +889,7 @@ static int run(void) {
    * uv_loop_close can succeed. */
   if (srv.forward != NULL && !srv.stopping)
     dns_forward_close(srv.forward, on_forward_closed, NULL);
+  loop_fd_watch_close(&srv.fd_watch);
   uv_run(&srv.loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(&srv.loop);
   if (rc != 0) {

@@ -500,6 +500,15 @@ static void render_process(loop_prom_t *p, const loop_prom_snapshot_t *s) {
     plain(p, "process_max_fds", LOOP_PROM_GAUGE, "Maximum number of open file descriptors.",
           s->max_fds);
   }
+  /* libuv accepts and closes connections itself when out of descriptors
+   * (loop_fd.h): these are the only trace of it. */
+  plain(p, "dnsort_fd_exhaustions_total", LOOP_PROM_COUNTER,
+        "Times every file descriptor was found in use (looked at once a second); meanwhile new "
+        "TCP connections are accepted and closed at once.",
+        s->fd_exhaustions);
+  plain(p, "dnsort_fd_exhausted", LOOP_PROM_GAUGE,
+        "1 while the last look (once a second) found every file descriptor in use.",
+        s->fd_exhausted);
   loop_prom_family(p, "process_start_time_seconds", LOOP_PROM_GAUGE,
                    "Start time of the process since unix epoch in seconds.");
   loop_prom_double(p, "process_start_time_seconds", NULL, 0, s->start_time_seconds);

@@ -162,6 +162,10 @@ typedef struct {
   bool have_fds;             /* /proc/self/fd and the limit were read */
   uint64_t open_fds;
   uint64_t max_fds; /* RLIMIT_NOFILE, soft */
+  /* loop_fd_watch: times every descriptor was found in use, and whether
+   * the last look found so. */
+  uint64_t fd_exhaustions;
+  bool fd_exhausted;
   const char *version;
   const char *libuv_version;
 } loop_prom_snapshot_t;
