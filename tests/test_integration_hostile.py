@@ -13,7 +13,9 @@ once take from everyone else, each checked through real sockets on
   worker time rather than to the oldest sort.
 - SIGHUP reloads are not queued behind sorts.
 - With a small open-file limit, sort connections leave --fd-reserve
-  descriptors to DNS over TCP and metrics.
+  descriptors to DNS over TCP and metrics; when the connections together
+  still use every descriptor, libuv sheds new ones without telling
+  dnsortd, and dnsortd says so (a warning, dnsort_fd_exhaustions_total).
 
 Python standard library only. Run by meson test:
     test_integration_hostile.py --dnsortd PATH
@@ -34,7 +36,7 @@ import tempfile
 import time
 import unittest
 
-from test_integration_metrics import (LineCollector, dns_query, parse_exposition, recv_all,
+from test_integration_metrics import (LineCollector, dns_query, has, parse_exposition, recv_all,
                                       tcp_exchange, udp_exchange, val, wait_until)
 
 DNSORTD = None
@@ -418,6 +420,57 @@ class FileDescriptors(unittest.TestCase):
         self.assertEqual(code, 0, err)
         self.assertIn("exceed the open-file limit of 128", err)
         self.assertIn("sort: at most 64 connections open (52 served", err)
+
+    def test_running_out_of_descriptors_is_warned_and_counted(self):
+        # Nothing times out by itself while the descriptors are held.
+        srv = Server("--read-timeout", "60", "--dns-tcp-idle-timeout", "60", nofile=(128, 128))
+        held = []
+        warned = lambda lines: any("open files 128 of limit 128: new TCP connections" in l
+                                   and "--max-connections" in l for l in lines)
+        try:
+            snap = srv.scrape()
+            self.assertTrue(has(snap, "dnsort_fd_exhaustions_total"))
+            self.assertEqual(val(snap, "dnsort_fd_exhaustions_total"), 0)
+            self.assertTrue(has(snap, "dnsort_fd_exhausted"))
+            self.assertEqual(val(snap, "dnsort_fd_exhausted"), 0)
+            # Idle sort connections, as many as the sort service serves
+            # within its share (52 of 64 of 128: told "server busy", more
+            # would be closed and give their descriptors back), then idle
+            # DNS-over-TCP connections (--dns-tcp-max-connections 1024,
+            # more than the limit leaves) take the rest.
+            for _ in range(52):
+                held.append(srv.connect(timeout=5))
+            self.assertTrue(wait_until(lambda: val(srv.scrape(), "dnsort_sort_connections") == 52))
+            self.assertFalse(warned(srv.log.snapshot()))
+            for _ in range(80):
+                held.append(socket.create_connection(("127.0.0.1", srv.dns_port), timeout=5))
+            self.assertTrue(srv.log.wait_for(warned, timeout=10), "\n".join(srv.log.snapshot()))
+            # A connection past the limit: libuv accepts and closes it
+            # before dnsortd sees it, so no reply, only the end.
+            with srv.connect(timeout=5) as late:
+                late.sendall(frame(b"[2, 1]"))
+                try:
+                    self.assertEqual(late.recv(100), b"")
+                except ConnectionResetError:
+                    pass
+            for s in held:
+                s.close()
+            held = []
+            self.assertTrue(srv.log.wait_for(
+                lambda lines: any("file descriptors free again" in l for l in lines), timeout=10))
+            snap = srv.scrape()
+            self.assertEqual(val(snap, "dnsort_fd_exhaustions_total"), 1)
+            self.assertEqual(val(snap, "dnsort_fd_exhausted"), 0)
+            # libuv told net_tcp nothing: the accept errors stay at 0.
+            self.assertEqual(val(snap, "dnsort_sort_accept_errors_total"), 0)
+            self.assertEqual(val(snap, "dnsort_dns_tcp_accept_errors_total"), 0)
+            self.assertEqual(srv.exchange(b"[2, 1]", timeout=10), b"[1, 2]")
+        finally:
+            for s in held:
+                s.close()
+            code, err = srv.stop()
+        self.assertEqual(code, 0, err)
+        self.assertEqual(sum(1 for l in err.splitlines() if "open files 128 of limit 128" in l), 1)
 
     def test_soft_limit_is_raised_to_the_hard_one(self):
         srv = Server(nofile=(128, 1024))

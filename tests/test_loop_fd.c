@@ -2,7 +2,10 @@
  * the soft limit. */
 #include "test_util.h"
 
+#include <errno.h>
 #include <sys/resource.h>
+#include <unistd.h>
+#include <uv.h>
 
 #include "loop_fd.h"
 
@@ -84,6 +87,76 @@ static void test_raise_sets_soft_to_hard(void **state) {
   assert_int_equal(after, hard);
 }
 
+/* Fill the descriptor table under a small soft limit: room until the
+ * last one is taken, none after, room again once one is closed. */
+static void test_room_at_and_past_the_limit(void **state) {
+  (void)state;
+  struct rlimit saved, rl;
+  assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max < 64)
+    skip();
+  rl = saved;
+  rl.rlim_cur = 64;
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  int fds[64];
+  size_t n = 0;
+  assert_int_equal(loop_fd_room(STDERR_FILENO), 0);
+  while (n < ARRAY_LEN(fds)) {
+    int fd = dup(STDERR_FILENO);
+    if (fd < 0) {
+      assert_int_equal(errno, EMFILE);
+      break;
+    }
+    fds[n++] = fd;
+  }
+  assert_true(n > 0 && n < ARRAY_LEN(fds));
+  assert_int_equal(loop_fd_room(STDERR_FILENO), UV_EMFILE);
+  /* A failed look leaves nothing open: still full. */
+  assert_int_equal(loop_fd_room(STDERR_FILENO), UV_EMFILE);
+  close(fds[--n]);
+  assert_int_equal(loop_fd_room(STDERR_FILENO), 0);
+  /* ... and a look that found room gave its copy back. */
+  int last = dup(STDERR_FILENO);
+  assert_true(last >= 0);
+  assert_int_equal(loop_fd_room(STDERR_FILENO), UV_EMFILE);
+  close(last);
+  while (n > 0)
+    close(fds[--n]);
+  assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  /* Not a descriptor: an error, but not "out of descriptors". */
+  assert_int_equal(loop_fd_room(-1), UV_EBADF);
+}
+
+static void test_watch_counts_episodes_and_repeats_the_warning(void **state) {
+  (void)state;
+  loop_fd_watch_t w = {0};
+  assert_int_equal(loop_fd_watch_note(&w, 0), LOOP_FD_QUIET);
+  assert_int_equal(w.exhaustions, 0);
+  /* Running out warns at once, then every LOOP_FD_WATCH_REPEAT looks. */
+  assert_int_equal(loop_fd_watch_note(&w, UV_EMFILE), LOOP_FD_EXHAUSTED);
+  assert_true(w.exhausted);
+  assert_int_equal(w.error, UV_EMFILE);
+  assert_int_equal(w.exhaustions, 1);
+  for (unsigned i = 1; i < LOOP_FD_WATCH_REPEAT; i++)
+    assert_int_equal(loop_fd_watch_note(&w, UV_EMFILE), LOOP_FD_QUIET);
+  assert_int_equal(loop_fd_watch_note(&w, UV_EMFILE), LOOP_FD_EXHAUSTED);
+  assert_int_equal(w.exhaustions, 1); /* one episode, however long */
+  assert_int_equal(w.looks_out, LOOP_FD_WATCH_REPEAT + 1);
+  /* Room again: said once. */
+  assert_int_equal(loop_fd_watch_note(&w, 0), LOOP_FD_RECOVERED);
+  assert_false(w.exhausted);
+  assert_int_equal(w.looks_out, 0);
+  assert_int_equal(loop_fd_watch_note(&w, 0), LOOP_FD_QUIET);
+  /* A second episode, the system's table this time. */
+  assert_int_equal(loop_fd_watch_note(&w, UV_ENFILE), LOOP_FD_EXHAUSTED);
+  assert_int_equal(w.error, UV_ENFILE);
+  assert_int_equal(w.exhaustions, 2);
+  /* Other errors say nothing about room. */
+  assert_int_equal(loop_fd_watch_note(&w, UV_EBADF), LOOP_FD_RECOVERED);
+  assert_int_equal(loop_fd_watch_note(&w, UV_EBADF), LOOP_FD_QUIET);
+  assert_int_equal(w.exhaustions, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_a_big_limit_changes_nothing),
@@ -91,6 +164,8 @@ int main(void) {
       cmocka_unit_test(test_a_small_limit_keeps_the_reserve),
       cmocka_unit_test(test_huge_settings_do_not_wrap),
       cmocka_unit_test(test_raise_sets_soft_to_hard),
+      cmocka_unit_test(test_room_at_and_past_the_limit),
+      cmocka_unit_test(test_watch_counts_episodes_and_repeats_the_warning),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
