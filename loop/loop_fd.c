@@ -110,8 +110,7 @@ int loop_fd_watch_start(loop_fd_watch_t *w, uv_loop_t *loop, uint64_t nofile) {
     return rc;
   w->open = true;
   uv_unref((uv_handle_t *)&w->timer);
-  return uv_timer_start(&w->timer, on_look, LOOP_FD_WATCH_INTERVAL_MS,
-                        LOOP_FD_WATCH_INTERVAL_MS);
+  return uv_timer_start(&w->timer, on_look, LOOP_FD_WATCH_INTERVAL_MS, LOOP_FD_WATCH_INTERVAL_MS);
 }
 
 void loop_fd_watch_close(loop_fd_watch_t *w) {

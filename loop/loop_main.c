@@ -77,11 +77,11 @@ typedef struct {
   bool sorts_drained;
   uint64_t reloads_ok;
   uint64_t reloads_failed;
-  dns_forward_t *forward; /* --unknown forward, else NULL */
-  dns_rrl_t *rrl;         /* --rrl-rate, shared by every UDP listener */
-  uint64_t nofile;        /* the open-file limit in force */
+  dns_forward_t *forward;   /* --unknown forward, else NULL */
+  dns_rrl_t *rrl;           /* --rrl-rate, shared by every UDP listener */
+  uint64_t nofile;          /* the open-file limit in force */
   loop_fd_watch_t fd_watch; /* warns while libuv sheds connections */
-  char sort_text[80];     /* bound addresses, for the ready line */
+  char sort_text[80];       /* bound addresses, for the ready line */
   char metrics_text[80];
 } loop_server_t;
 
