@@ -107,8 +107,10 @@ static bool peer_allowed(const net_tcp_t *t, net_tcp_conn_t *c) {
 static void on_connection(uv_stream_t *listener, int status) {
   net_tcp_t *t = container_of((uv_tcp_t *)listener, net_tcp_t, listener);
   if (status < 0) {
-    /* EMFILE and the like: in libuv 1.44 the pending connection is already
-     * shed (uv__emfile_trick); the listener goes on. */
+    /* EMFILE and the like, when libuv could not shed the pending
+     * connections itself (uv__emfile_trick had no spare descriptor); when
+     * it could, we are not called at all: loop_fd's watch notices that.
+     * The listener goes on. */
     accept_failed(t, status);
     return;
   }

@@ -2,9 +2,10 @@
  * TCP, the sort service and the metrics endpoint. It listens, accepts,
  * keeps the list of open connections, refuses past a limit (the service
  * says how), drops unanswered past a second, hard limit, survives and logs
- * failed accepts (EMFILE...), closes everything on request and reports
- * once the last connection is gone. What a connection does once accepted
- * is the service's.
+ * failed accepts (EMFILE when libuv reports it; see loop_fd.h for when it
+ * does not), closes everything on request and reports once the last
+ * connection is gone. What a connection does once accepted is the
+ * service's.
  *
  * A service's connection struct starts with a net_tcp_conn_t, which holds
  * the socket's uv_tcp_t; the core allocates conn_size bytes and the
