@@ -889,22 +889,16 @@ static int channel_init(dns_forward_t *f, fwd_channel_t *ch) {
   return rc;
 }
 
-int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
-                    dns_forward_t **out) {
-  dns_forward_t *f = NULL;
-  bool library = false;
-  int rc;
+static bool config_valid(const dns_forward_config_t *cfg) {
+  return cfg->n_upstreams > 0 &&
+         cfg->n_upstreams <= DNS_FORWARD_MAX_UPSTREAMS &&
+         cfg->max_inflight > 0 &&
+         cfg->max_inflight <= DNS_FORWARD_MAX_INFLIGHT && cfg->timeout_ms > 0 &&
+         cfg->udp_max_queries <= DNS_FORWARD_MAX_UDP_MAX_QUERIES;
+}
 
-  *out = NULL;
-  if (cfg->n_upstreams == 0 || cfg->n_upstreams > DNS_FORWARD_MAX_UPSTREAMS ||
-      cfg->max_inflight == 0 || cfg->max_inflight > DNS_FORWARD_MAX_INFLIGHT ||
-      cfg->timeout_ms == 0 ||
-      cfg->udp_max_queries > DNS_FORWARD_MAX_UDP_MAX_QUERIES)
-    return UV_EINVAL;
-  f = calloc(1, sizeof(*f));
-  if (f == NULL)
-    return UV_ENOMEM;
-  f->loop = loop;
+/* The sizes the configuration fixes; nothing is allocated yet. */
+static void limits_from(dns_forward_t *f, const dns_forward_config_t *cfg) {
   f->max_inflight = cfg->max_inflight;
   f->max_waiters = cfg->max_inflight * DNS_FORWARD_WAITERS_PER_QUERY;
   if (f->max_waiters < DNS_FORWARD_MIN_WAITERS)
@@ -913,34 +907,7 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
   if (f->try_timeout_ms == 0)
     f->try_timeout_ms = 1;
   f->random_pos = sizeof(f->random); /* filled at the first use */
-
-  dns_cache_config_t cache_cfg = {
-      .max_entries = cfg->cache_size,
-      .max_ttl = cfg->cache_max_ttl,
-      .neg_ttl = cfg->cache_neg_ttl,
-  };
-  fill_random(f, cache_cfg.hash_key, sizeof(cache_cfg.hash_key));
-  f->cache = dns_cache_new(&cache_cfg);
-  if (f->cache == NULL) {
-    rc = UV_ENOMEM;
-    goto fail;
-  }
-
-  /* Twice the in-flight bound, a power of two: chains stay short. */
-  size_t n_buckets = 16;
-  while (n_buckets < 2 * f->max_inflight)
-    n_buckets <<= 1;
-  f->buckets = calloc(n_buckets, sizeof(*f->buckets));
-  if (f->buckets == NULL) {
-    rc = UV_ENOMEM;
-    goto fail;
-  }
-  f->mask = n_buckets - 1;
-
-  rc = ares_to_uv(ares_library_init(ARES_LIB_INIT_ALL));
-  if (rc != 0)
-    goto fail;
-  library = true;
+  f->warn = cfg->warn;
 
   /* c-ares >= 1.20 rotates the socket itself: one channel. Before, a pool
    * of channels, enough for max_inflight at udp_max_queries each (bounded
@@ -957,22 +924,80 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
     if (f->max_channels > DNS_FORWARD_MAX_CHANNELS)
       f->max_channels = DNS_FORWARD_MAX_CHANNELS;
   }
-  f->channels = calloc(f->max_channels, sizeof(*f->channels));
-  if (f->channels == NULL) {
-    rc = UV_ENOMEM;
-    goto fail;
-  }
-  f->warn = cfg->warn;
   /* Each channel's sockets: a UDP one per server, and a TCP one for a
    * truncated answer. */
   f->n_sock_slots = 2 * cfg->n_upstreams * f->max_channels;
+}
+
+/* What limits_from sized; on failure, forward_free frees what was made. */
+static int tables_alloc(dns_forward_t *f, const dns_forward_config_t *cfg) {
+  dns_cache_config_t cache_cfg = {
+      .max_entries = cfg->cache_size,
+      .max_ttl = cfg->cache_max_ttl,
+      .neg_ttl = cfg->cache_neg_ttl,
+  };
+  fill_random(f, cache_cfg.hash_key, sizeof(cache_cfg.hash_key));
+  f->cache = dns_cache_new(&cache_cfg);
+  if (f->cache == NULL)
+    return UV_ENOMEM;
+
+  /* Twice the in-flight bound, a power of two: chains stay short. */
+  size_t n_buckets = 16;
+  while (n_buckets < 2 * f->max_inflight)
+    n_buckets <<= 1;
+  f->buckets = calloc(n_buckets, sizeof(*f->buckets));
+  if (f->buckets == NULL)
+    return UV_ENOMEM;
+  f->mask = n_buckets - 1;
+
+  f->channels = calloc(f->max_channels, sizeof(*f->channels));
   f->sock_upstream = calloc(f->n_sock_slots, sizeof(*f->sock_upstream));
-  if (f->sock_upstream == NULL) {
-    rc = UV_ENOMEM;
-    goto fail;
-  }
+  if (f->channels == NULL || f->sock_upstream == NULL)
+    return UV_ENOMEM;
   for (size_t i = 0; i < f->n_sock_slots; i++)
     f->sock_upstream[i].fd = ARES_SOCKET_BAD;
+  return 0;
+}
+
+/* The one free path: after dns_forward_close (channels already destroyed)
+ * and on a dns_forward_new that failed part way (library: whether
+ * ares_library_init had succeeded). */
+static void forward_free(dns_forward_t *f, bool library) {
+  for (size_t i = 0; f->channels != NULL && i < f->n_channels; i++) {
+    if (f->channels[i].ares != NULL)
+      ares_destroy(f->channels[i].ares);
+  }
+  free(f->channels);
+  free(f->sock_upstream);
+  if (library)
+    ares_library_cleanup();
+  free(f->buckets);
+  dns_cache_free(f->cache);
+  free(f);
+}
+
+int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
+                    dns_forward_t **out) {
+  bool library = false;
+  int rc;
+
+  *out = NULL;
+  if (!config_valid(cfg))
+    return UV_EINVAL;
+  dns_forward_t *f = calloc(1, sizeof(*f));
+  if (f == NULL)
+    return UV_ENOMEM;
+  f->loop = loop;
+  limits_from(f, cfg);
+  rc = tables_alloc(f, cfg);
+  if (rc != 0)
+    goto fail;
+
+  rc = ares_to_uv(ares_library_init(ARES_LIB_INIT_ALL));
+  if (rc != 0)
+    goto fail;
+  library = true;
+
   f->stats.n_upstreams = cfg->n_upstreams;
   for (size_t i = 0; i < cfg->n_upstreams; i++) {
     f->upstreams[i] = cfg->upstreams[i];
@@ -994,17 +1019,7 @@ int dns_forward_new(uv_loop_t *loop, const dns_forward_config_t *cfg,
   return 0;
 
 fail:
-  for (size_t i = 0; f->channels != NULL && i < f->n_channels; i++) {
-    if (f->channels[i].ares != NULL)
-      ares_destroy(f->channels[i].ares);
-  }
-  free(f->channels);
-  free(f->sock_upstream);
-  if (library)
-    ares_library_cleanup();
-  free(f->buckets);
-  dns_cache_free(f->cache);
-  free(f);
+  forward_free(f, library);
   return rc;
 }
 
@@ -1015,12 +1030,7 @@ static void maybe_finished(dns_forward_t *f) {
   void *data = f->close_data;
   if (cb != NULL)
     cb(f, data);
-  free(f->channels);
-  free(f->sock_upstream);
-  free(f->buckets);
-  dns_cache_free(f->cache);
-  ares_library_cleanup();
-  free(f);
+  forward_free(f, true);
 }
 
 static void on_timer_closed(uv_handle_t *h) {
