@@ -185,6 +185,78 @@ static name_check_t check_name(const uint8_t *msg, size_t at,
   }
 }
 
+/* What walk_records found that decides how long an answer may be kept. */
+typedef struct {
+  uint32_t min_answer; /* the smallest TTL in the answer section */
+  uint32_t negative;   /* from the first SOA in authority */
+  uint32_t ext_rcode;  /* from the OPT record */
+  bool too_many;       /* more TTLs than info->ttl_at holds */
+  bool ttl_in_name; /* a name reads a TTL: counting it down would change it */
+} walk_t;
+
+/* Remember where rr's TTL stands (aging rewrites it) and fold it into the
+ * section's figure. */
+static void note_ttl(const dns_record_t *rr, bool answer, bool authority,
+                     msg_info_t *info, walk_t *w) {
+  uint32_t ttl = rr->ttl > MAX_TTL_31 ? 0 : rr->ttl;
+  uint32_t minimum;
+  for (size_t b = rr->ttl_at; b < rr->ttl_at + 4 && b < DNS_CACHE_MAX_MESSAGE;
+       b++)
+    info->ttl_byte[b / 8] |= (uint8_t)(1u << (b % 8));
+  if (info->n_ttls < DNS_CACHE_MAX_RECORDS)
+    info->ttl_at[info->n_ttls++] = (uint16_t)rr->ttl_at;
+  else
+    w->too_many = true;
+  if (answer) {
+    w->min_answer = min_u32(w->min_answer, ttl);
+  } else if (authority && rr->type == DNS_TYPE_SOA &&
+             w->negative == UINT32_MAX && soa_minimum(rr, &minimum)) {
+    w->negative = min_u32(ttl, minimum);
+  }
+}
+
+/* Every record after the question; false when one is invalid. */
+static bool walk_records(dns_reader_t *r, const uint8_t *msg,
+                         const dns_header_t *h, msg_info_t *info, walk_t *w) {
+  bool seen_opt = false;
+  size_t opt_start = 0, opt_end = 0;
+  unsigned an = h->ancount, before_additional = an + h->nscount;
+  unsigned total = before_additional + h->arcount;
+
+  for (unsigned i = 0; i < total; i++) {
+    dns_record_t rr;
+    if (dns_read_record(r, &rr) != DNS_RECORD_OK)
+      return false;
+    name_check_t owner = check_name(msg, rr.at, info);
+    if (owner == NAME_READS_AHEAD)
+      return false;
+    if (owner == NAME_READS_TTL)
+      w->ttl_in_name = true;
+
+    if (rr.type == DNS_TYPE_OPT) {
+      /* RFC 6891 6.1.1: at most one, in the additional section, owned
+       * by the root (6.1.2: render() finds its CLASS one byte in); its
+       * TTL field holds flags and the extended rcode, never a TTL. */
+      if (i < before_additional || seen_opt || msg[rr.at] != 0)
+        return false;
+      seen_opt = true;
+      opt_start = rr.at;
+      opt_end = r->pos;
+      w->ext_rcode = rr.ttl >> DNS_OPT_TTL_RCODE_SHIFT;
+      continue;
+    }
+    note_ttl(&rr, i < an, i >= an && i < before_additional, info, w);
+  }
+  info->end = r->pos;
+  /* Only a last OPT can be left out for a client that sent none (or get
+   * our payload size) without moving the records after it. */
+  if (seen_opt && opt_end != info->end)
+    return false;
+  if (seen_opt)
+    info->opt_len = opt_end - opt_start;
+  return true;
+}
+
 /* Walk msg: check it answers the key's question (when key is not NULL)
  * and is well formed, and work out whether and how long it may be kept.
  * False when it is invalid. */
@@ -194,6 +266,7 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   dns_reader_t r = dns_reader(msg, len);
   dns_header_t h;
   dns_question_t q;
+  walk_t w = {.min_answer = UINT32_MAX, .negative = UINT32_MAX};
 
   info->n_ttls = 0;
   memset(info->ttl_byte, 0, sizeof(info->ttl_byte));
@@ -208,73 +281,19 @@ static bool analyze(const uint8_t *msg, size_t len, const uint8_t *key,
   if (key != NULL && !question_matches(msg, &q, key, key_len))
     return false;
   info->qname_len = q.name_len;
-
-  uint32_t min_answer = UINT32_MAX;
-  uint32_t negative = UINT32_MAX; /* from the first SOA in authority */
-  uint32_t ext_rcode = 0;
-  bool seen_opt = false;
-  size_t opt_start = 0, opt_end = 0;
-  bool too_many = false;
-  bool ttl_in_name = false;
-  unsigned an = h.ancount, before_additional = an + h.nscount;
-  unsigned total = before_additional + h.arcount;
-
-  for (unsigned i = 0; i < total; i++) {
-    dns_record_t rr;
-    uint32_t minimum;
-    if (dns_read_record(&r, &rr) != DNS_RECORD_OK)
-      return false;
-    name_check_t owner = check_name(msg, rr.at, info);
-    if (owner == NAME_READS_AHEAD)
-      return false;
-    if (owner == NAME_READS_TTL)
-      ttl_in_name = true;
-
-    if (rr.type == DNS_TYPE_OPT) {
-      /* RFC 6891 6.1.1: at most one, in the additional section, owned
-       * by the root (6.1.2: render() finds its CLASS one byte in); its
-       * TTL field holds flags and the extended rcode, never a TTL. */
-      if (i < before_additional || seen_opt || msg[rr.at] != 0)
-        return false;
-      seen_opt = true;
-      opt_start = rr.at;
-      opt_end = r.pos;
-      ext_rcode = rr.ttl >> DNS_OPT_TTL_RCODE_SHIFT;
-      continue;
-    }
-    uint32_t ttl = rr.ttl > MAX_TTL_31 ? 0 : rr.ttl;
-    for (size_t b = rr.ttl_at; b < rr.ttl_at + 4 && b < DNS_CACHE_MAX_MESSAGE;
-         b++)
-      info->ttl_byte[b / 8] |= (uint8_t)(1u << (b % 8));
-    if (info->n_ttls < DNS_CACHE_MAX_RECORDS)
-      info->ttl_at[info->n_ttls++] = (uint16_t)rr.ttl_at;
-    else
-      too_many = true;
-    if (i < an) {
-      min_answer = min_u32(min_answer, ttl);
-    } else if (i < before_additional && rr.type == DNS_TYPE_SOA &&
-               negative == UINT32_MAX && soa_minimum(&rr, &minimum)) {
-      negative = min_u32(ttl, minimum);
-    }
-  }
-  info->end = r.pos;
-  /* Only a last OPT can be left out for a client that sent none (or get
-   * our payload size) without moving the records after it. */
-  if (seen_opt && opt_end != info->end)
+  if (!walk_records(&r, msg, &h, info, &w))
     return false;
-  if (seen_opt)
-    info->opt_len = opt_end - opt_start;
 
   unsigned rcode = dns_flags_rcode(info->flags);
-  if ((info->flags & DNS_FLAG_TC) || ext_rcode != 0 || too_many ||
-      ttl_in_name || info->end > DNS_CACHE_MAX_MESSAGE)
+  if ((info->flags & DNS_FLAG_TC) || w.ext_rcode != 0 || w.too_many ||
+      w.ttl_in_name || info->end > DNS_CACHE_MAX_MESSAGE)
     return true;
-  if (rcode == DNS_RCODE_NOERROR && an > 0) {
-    info->lifetime = min_u32(min_answer, max_ttl);
+  if (rcode == DNS_RCODE_NOERROR && h.ancount > 0) {
+    info->lifetime = min_u32(w.min_answer, max_ttl);
     info->ttl_cap = max_ttl;
   } else if ((rcode == DNS_RCODE_NOERROR || rcode == DNS_RCODE_NXDOMAIN) &&
-             negative != UINT32_MAX) {
-    info->lifetime = min_u32(negative, neg_ttl);
+             w.negative != UINT32_MAX) {
+    info->lifetime = min_u32(w.negative, neg_ttl);
     info->ttl_cap = info->lifetime;
   } else {
     return true; /* SERVFAIL and the like, or negative without an SOA */
