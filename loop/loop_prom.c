@@ -249,7 +249,8 @@ static void dns_hist(loop_prom_t *p, const char *name, const loop_prom_label_t *
   loop_prom_histogram(p, name, labels, n_labels, &ph);
 }
 
-static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
+/* Queries and replies: counts, latency, truncation, drops. */
+static void render_dns_traffic(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   labelled_t queries[] = {{"udp", s->udp_received}, {"tcp", s->tcp_queries}};
   one_label(p, "dnsort_dns_queries_total", LOOP_PROM_COUNTER,
             "DNS messages received (UDP datagrams, TCP messages), answered or not.", "proto",
@@ -301,7 +302,9 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
     loop_prom_label_t l[] = {{"proto", drops[i].proto}, {"reason", drops[i].reason}};
     loop_prom_u64(p, dropped, l, ARRAY_LEN(l), drops[i].n);
   }
+}
 
+static void render_dns_tcp(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   plain(p, "dnsort_dns_tcp_connections", LOOP_PROM_GAUGE, "DNS-over-TCP connections open.",
         s->tcp_open);
   plain(p, "dnsort_dns_tcp_connections_accepted_total", LOOP_PROM_COUNTER,
@@ -328,7 +331,10 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
         "Times a DNS-over-TCP connection was put off to a later turn of the loop "
         "(its share of the turn used, or --dns-tcp-max-buffered reached).",
         s->tcp_deferred);
+}
 
+/* What --allow and --rrl-rate turned away. */
+static void render_dns_limits(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   labelled_t refused[] = {{"udp", s->udp_refused_acl}, {"tcp", s->tcp_refused_acl}};
   one_label(p, "dnsort_dns_acl_refused_total", LOOP_PROM_COUNTER,
             "DNS queries from clients outside --allow: answered REFUSED (dropped when "
@@ -344,7 +350,9 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
             "UDP replies past --rrl-rate: dropped, or slipped (sent truncated, TC=1, "
             "so that a real client retries over TCP).",
             "action", rrl, ARRAY_LEN(rrl));
+}
 
+static void render_dns_map(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   labelled_t reloads[] = {{"ok", s->reloads_ok}, {"failed", s->reloads_failed}};
   one_label(p, "dnsort_dns_map_reloads_total", LOOP_PROM_COUNTER,
             "Reloads of the hosts files on SIGHUP; a failed one keeps the old map.", "result",
@@ -357,6 +365,13 @@ static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
   loop_prom_double(p, "dnsort_zone_reload_timestamp_seconds", NULL, 0, s->zone_loaded_seconds);
   plain(p, "dnsort_zone_reload_failures_total", LOOP_PROM_COUNTER,
         "SIGHUP reloads that failed (the old map stayed in service).", s->reloads_failed);
+}
+
+static void render_dns(loop_prom_t *p, const loop_prom_snapshot_t *s) {
+  render_dns_traffic(p, s);
+  render_dns_tcp(p, s);
+  render_dns_limits(p, s);
+  render_dns_map(p, s);
 }
 
 static void render_forward(loop_prom_t *p, const dns_forward_stats_t *f) {
