@@ -582,15 +582,31 @@ static int parse_http_target(const char *text, char *addr, size_t addr_cap,
 
 /* ---- main ---- */
 
-int main(int argc, char **argv) {
-  const char *dns_text = DEFAULT_DNS;
-  const char *sort_text = DEFAULT_SORT;
-  const char *name = DEFAULT_NAME;
-  const char *expect_text = DEFAULT_EXPECT;
-  const char *http_text = NULL;
-  double timeout = DEFAULT_TIMEOUT;
-  bool dns_given = false, sort_given = false, name_given = false;
+/* The command line: as given, then as parsed by check_targets. */
+typedef struct {
+  const char *dns_text, *sort_text, *name, *expect_text, *http_text;
+  double timeout;
+  bool dns_given, sort_given, name_given;
+  bool do_dns, do_sort;
+  struct sockaddr_storage dns_sa, sort_sa, http_sa;
+  socklen_t dns_len, sort_len, http_len;
+  struct in_addr expect;
+  char http_addr[80];
+  const char *http_path;
+} check_args_t;
 
+static double parse_timeout(const char *text) {
+  char *end;
+  errno = 0;
+  double timeout = strtod(text, &end);
+  if (errno != 0 || end == text || *end != '\0' || !isfinite(timeout) || timeout <= 0 ||
+      timeout > 3600)
+    usage_error("--timeout: '%s' is not a number of seconds above 0 and at most 3600", text);
+  return timeout;
+}
+
+/* The options into a; true when --help or --version has answered. */
+static bool parse_options(int argc, char **argv, check_args_t *a) {
   static const struct option longopts[] = {
       {"dns", required_argument, NULL, 'd'},
       {"sort", required_argument, NULL, 's'},
@@ -607,39 +623,33 @@ int main(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
     switch (c) {
     case 'd':
-      dns_text = optarg;
-      dns_given = true;
+      a->dns_text = optarg;
+      a->dns_given = true;
       break;
     case 's':
-      sort_text = optarg;
-      sort_given = true;
+      a->sort_text = optarg;
+      a->sort_given = true;
       break;
     case 'n':
-      name = optarg;
-      name_given = true;
+      a->name = optarg;
+      a->name_given = true;
       break;
     case 'e':
-      expect_text = optarg;
-      name_given = true;
+      a->expect_text = optarg;
+      a->name_given = true;
       break;
     case 'H':
-      http_text = optarg;
+      a->http_text = optarg;
       break;
-    case 't': {
-      char *end;
-      errno = 0;
-      timeout = strtod(optarg, &end);
-      if (errno != 0 || end == optarg || *end != '\0' || !isfinite(timeout) || timeout <= 0 ||
-          timeout > 3600)
-        usage_error("--timeout: '%s' is not a number of seconds above 0 and at most 3600", optarg);
+    case 't':
+      a->timeout = parse_timeout(optarg);
       break;
-    }
     case 'h':
       usage(stdout);
-      return 0;
+      return true;
     case 'V':
       printf("dnsort-check %s\n", DNSORT_VERSION);
-      return 0;
+      return true;
     case ':':
       usage_error("%s needs a value", argv[optind - 1]);
       break;
@@ -650,56 +660,72 @@ int main(int argc, char **argv) {
   }
   if (optind < argc)
     usage_error("unexpected argument '%s'", argv[optind]);
+  return false;
+}
 
-  struct sockaddr_storage dns_sa, sort_sa;
-  socklen_t dns_len, sort_len;
-  if (parse_addr(dns_text, &dns_sa, &dns_len) != 0)
-    usage_error("--dns: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", dns_text);
-  if (parse_addr(sort_text, &sort_sa, &sort_len) != 0)
-    usage_error("--sort: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", sort_text);
-  struct in_addr expect;
-  if (inet_pton(AF_INET, expect_text, &expect) != 1)
-    usage_error("--expect: '%s' is not an IPv4 address", expect_text);
+/* Parse what the options name, and settle which checks run; a bad one
+ * is a usage error. */
+static void check_targets(check_args_t *a) {
+  if (parse_addr(a->dns_text, &a->dns_sa, &a->dns_len) != 0)
+    usage_error("--dns: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", a->dns_text);
+  if (parse_addr(a->sort_text, &a->sort_sa, &a->sort_len) != 0)
+    usage_error("--sort: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", a->sort_text);
+  if (inet_pton(AF_INET, a->expect_text, &a->expect) != 1)
+    usage_error("--expect: '%s' is not an IPv4 address", a->expect_text);
   unsigned char scratch[256];
-  if (encode_name(name, scratch, sizeof(scratch)) < 0)
-    usage_error("--name: '%s' is not a DNS name", name);
+  if (encode_name(a->name, scratch, sizeof(scratch)) < 0)
+    usage_error("--name: '%s' is not a DNS name", a->name);
 
-  bool do_dns = http_text == NULL || dns_given;
-  bool do_sort = http_text == NULL || sort_given;
-  if (name_given && !do_dns)
+  a->do_dns = a->http_text == NULL || a->dns_given;
+  a->do_sort = a->http_text == NULL || a->sort_given;
+  if (a->name_given && !a->do_dns)
     usage_error("--name and --expect belong to the DNS check: with --http, add --dns");
-  char http_addr[80];
-  const char *http_path = NULL;
-  struct sockaddr_storage http_sa;
-  socklen_t http_len = 0;
-  if (http_text != NULL && parse_http_target(http_text, http_addr, sizeof(http_addr), &http_sa,
-                                             &http_len, &http_path) != 0)
+  if (a->http_text != NULL && parse_http_target(a->http_text, a->http_addr, sizeof(a->http_addr),
+                                                &a->http_sa, &a->http_len, &a->http_path) != 0)
     usage_error(
         "--http: '%s' is not ADDR:PORT[/PATH] (IPv6 as [ADDR]:PORT; a PATH of at "
         "most %d printable characters)",
-        http_text, HTTP_MAX_PATH - 1);
+        a->http_text, HTTP_MAX_PATH - 1);
+}
 
-  int64_t deadline = now_ms() + (int64_t)(timeout * 1000.0 + 0.5);
-  if ((do_dns && check_dns(&dns_sa, dns_len, dns_text, name, expect, deadline) != 0) ||
-      (do_sort && check_sort(&sort_sa, sort_len, sort_text, deadline) != 0) ||
-      (http_text != NULL && check_http(&http_sa, http_len, http_addr, http_path, deadline) != 0)) {
+static void print_ok(const check_args_t *a) {
+  const char *sep = " ";
+  printf("dnsort-check: ok:");
+  if (a->do_dns) {
+    printf("%s%s A %s via udp://%s", sep, a->name, a->expect_text, a->dns_text);
+    sep = ", ";
+  }
+  if (a->do_sort) {
+    printf("%s" SORT_BODY " -> " SORT_REPLY " via tcp://%s", sep, a->sort_text);
+    sep = ", ";
+  }
+  if (a->http_text != NULL)
+    printf("%s200 from http://%s%s", sep, a->http_addr, a->http_path);
+  printf("\n");
+}
+
+int main(int argc, char **argv) {
+  check_args_t a = {
+      .dns_text = DEFAULT_DNS,
+      .sort_text = DEFAULT_SORT,
+      .name = DEFAULT_NAME,
+      .expect_text = DEFAULT_EXPECT,
+      .timeout = DEFAULT_TIMEOUT,
+  };
+  if (parse_options(argc, argv, &a))
+    return 0;
+  check_targets(&a);
+
+  int64_t deadline = now_ms() + (int64_t)(a.timeout * 1000.0 + 0.5);
+  if ((a.do_dns && check_dns(&a.dns_sa, a.dns_len, a.dns_text, a.name, a.expect, deadline) != 0) ||
+      (a.do_sort && check_sort(&a.sort_sa, a.sort_len, a.sort_text, deadline) != 0) ||
+      (a.http_text != NULL &&
+       check_http(&a.http_sa, a.http_len, a.http_addr, a.http_path, deadline) != 0)) {
     if (reason[0] == '\0')
       snprintf(reason, sizeof(reason), "failed");
     fprintf(stderr, "dnsort-check: %s\n", reason);
     return 1;
   }
-  const char *sep = " ";
-  printf("dnsort-check: ok:");
-  if (do_dns) {
-    printf("%s%s A %s via udp://%s", sep, name, expect_text, dns_text);
-    sep = ", ";
-  }
-  if (do_sort) {
-    printf("%s" SORT_BODY " -> " SORT_REPLY " via tcp://%s", sep, sort_text);
-    sep = ", ";
-  }
-  if (http_text != NULL)
-    printf("%s200 from http://%s%s", sep, http_addr, http_path);
-  printf("\n");
+  print_ok(&a);
   return 0;
 }
