@@ -291,7 +291,7 @@ static const char *option_name(int code) {
 typedef struct {
   unsigned concurrency, dns_concurrency, sort_concurrency;
   double rate, dns_rate, sort_rate;
-  bool have_duration, have_drain, have_size, have_ramp_knob;
+  bool have_mode, have_duration, have_drain, have_size, have_ramp_knob;
 } given_t;
 
 /* One generator's pace from its own options, else the shared ones, else the
@@ -378,124 +378,144 @@ static void set_defaults(load_opts_t *o) {
   o->ramp_p99_ms = 10.0;
 }
 
-load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o, char *err,
-                                   size_t errlen) {
-  given_t g;
-  memset(&g, 0, sizeof(g));
-  set_defaults(o);
-  bool have_mode = false;
-  uint64_t u64;
+typedef enum {
+  ONE_OK,
+  ONE_BAD_VALUE,
+  ONE_UNKNOWN, /* not one of the options parse_one knows */
+} one_result_t;
 
-  opterr = 0; /* our own one-line messages, not getopt's */
-  optind = 1;
-  int c;
-  while ((c = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
-    const char *name = option_name(c);
-    int bad = 0;
-    switch (c) {
-    case 'h':
-      return LOAD_OPTS_HELP;
-    case 'V':
-      return LOAD_OPTS_VERSION;
-    case OPT_MODE:
-      bad = parse_mode(optarg, &o->mode);
-      have_mode = true;
-      break;
-    case OPT_CONCURRENCY:
-      bad = parse_unsigned(optarg, 1, 100000, &g.concurrency);
-      break;
-    case OPT_DNS_CONCURRENCY:
-      bad = parse_unsigned(optarg, 1, 100000, &g.dns_concurrency);
-      break;
-    case OPT_SORT_CONCURRENCY:
-      bad = parse_unsigned(optarg, 1, 100000, &g.sort_concurrency);
-      break;
-    case OPT_RATE:
-      bad = parse_double(optarg, 0.001, MAX_RATE, &g.rate);
-      break;
-    case OPT_DNS_RATE:
-      bad = parse_double(optarg, 0.001, MAX_RATE, &g.dns_rate);
-      break;
-    case OPT_SORT_RATE:
-      bad = parse_double(optarg, 0.001, MAX_RATE, &g.sort_rate);
-      break;
-    case OPT_MAX_OUTSTANDING:
-      bad = parse_u64(optarg, 1, 1000000, &o->max_outstanding);
-      break;
-    case OPT_DURATION:
-      bad = parse_double(optarg, 0.001, MAX_SECONDS, &o->duration_s);
-      g.have_duration = true;
-      break;
-    case OPT_REQUESTS:
-      bad = parse_u64(optarg, 1, UINT64_MAX / 2, &o->requests);
-      break;
-    case OPT_TIMEOUT:
-      bad = parse_double(optarg, 0.001, MAX_TIMEOUT_S, &o->timeout_s);
-      break;
-    case OPT_DRAIN:
-      bad = parse_double(optarg, 0.0, MAX_SECONDS, &o->drain_s);
-      g.have_drain = true;
-      break;
-    case OPT_DNS_SERVER:
-      bad = load_parse_addr(optarg, &o->dns_server);
-      break;
-    case OPT_SORT_SERVER:
-      bad = load_parse_addr(optarg, &o->sort_server);
-      break;
-    case OPT_SIZE:
-      bad = parse_u64(optarg, 0, MAX_SIZE, &u64);
-      o->size = (size_t)u64;
-      g.have_size = true;
-      break;
-    case OPT_SEED:
-      bad = parse_u64(optarg, 0, UINT64_MAX, &o->seed);
-      break;
-    case OPT_PAYLOADS:
-      bad = parse_unsigned(optarg, 1, 1024, &o->payloads);
-      break;
-    case OPT_PAYLOAD:
-      o->payload = optarg;
-      break;
-    case OPT_QTYPE:
-      bad = parse_qtype(optarg, o);
-      break;
-    case OPT_DNS_SOCKETS:
-      bad = parse_unsigned(optarg, 1, 64, &o->dns_sockets);
-      break;
-    case OPT_RAMP:
-      o->ramp = true;
-      break;
-    case OPT_RAMP_START:
-      bad = parse_double(optarg, 0.001, MAX_RATE, &o->ramp_start);
-      g.have_ramp_knob = true;
-      break;
-    case OPT_RAMP_STEP:
-      bad = parse_ramp_step(optarg, o);
-      g.have_ramp_knob = true;
-      break;
-    case OPT_RAMP_STEP_DURATION:
-      bad = parse_double(optarg, 0.01, MAX_SECONDS, &o->ramp_step_s);
-      g.have_ramp_knob = true;
-      break;
-    case OPT_RAMP_P99_MS:
-      bad = parse_double(optarg, 0.001, 100000.0, &o->ramp_p99_ms);
-      g.have_ramp_knob = true;
-      break;
-    case OPT_JSON:
-      o->json = true;
-      break;
-    case ':':
-      return fail(err, errlen, "%s needs a value", argv[optind - 1]);
-    default:
-      if (optopt != 0 && optopt < 256)
-        return fail(err, errlen, "unknown option -%c (see --help)", optopt);
-      return fail(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
-    }
-    if (bad)
-      return fail(err, errlen, "--%s: bad value '%s' (see --help)", name, optarg);
+/* Pacing and the length of the run (and --mode). */
+static one_result_t parse_pacing(int c, const char *arg, load_opts_t *o, given_t *g) {
+  int bad = 0;
+  switch (c) {
+  case OPT_MODE:
+    bad = parse_mode(arg, &o->mode);
+    g->have_mode = true;
+    break;
+  case OPT_CONCURRENCY:
+    bad = parse_unsigned(arg, 1, 100000, &g->concurrency);
+    break;
+  case OPT_DNS_CONCURRENCY:
+    bad = parse_unsigned(arg, 1, 100000, &g->dns_concurrency);
+    break;
+  case OPT_SORT_CONCURRENCY:
+    bad = parse_unsigned(arg, 1, 100000, &g->sort_concurrency);
+    break;
+  case OPT_RATE:
+    bad = parse_double(arg, 0.001, MAX_RATE, &g->rate);
+    break;
+  case OPT_DNS_RATE:
+    bad = parse_double(arg, 0.001, MAX_RATE, &g->dns_rate);
+    break;
+  case OPT_SORT_RATE:
+    bad = parse_double(arg, 0.001, MAX_RATE, &g->sort_rate);
+    break;
+  case OPT_MAX_OUTSTANDING:
+    bad = parse_u64(arg, 1, 1000000, &o->max_outstanding);
+    break;
+  case OPT_DURATION:
+    bad = parse_double(arg, 0.001, MAX_SECONDS, &o->duration_s);
+    g->have_duration = true;
+    break;
+  case OPT_REQUESTS:
+    bad = parse_u64(arg, 1, UINT64_MAX / 2, &o->requests);
+    break;
+  case OPT_TIMEOUT:
+    bad = parse_double(arg, 0.001, MAX_TIMEOUT_S, &o->timeout_s);
+    break;
+  case OPT_DRAIN:
+    bad = parse_double(arg, 0.0, MAX_SECONDS, &o->drain_s);
+    g->have_drain = true;
+    break;
+  default:
+    return ONE_UNKNOWN;
   }
+  return bad ? ONE_BAD_VALUE : ONE_OK;
+}
 
-  /* getopt_long has moved the positional arguments to the end. */
+/* The targets and the requests sent to them. */
+static one_result_t parse_request(int c, const char *arg, load_opts_t *o, given_t *g) {
+  uint64_t u64 = 0;
+  int bad = 0;
+  switch (c) {
+  case OPT_DNS_SERVER:
+    bad = load_parse_addr(arg, &o->dns_server);
+    break;
+  case OPT_SORT_SERVER:
+    bad = load_parse_addr(arg, &o->sort_server);
+    break;
+  case OPT_SIZE:
+    bad = parse_u64(arg, 0, MAX_SIZE, &u64);
+    o->size = (size_t)u64;
+    g->have_size = true;
+    break;
+  case OPT_SEED:
+    bad = parse_u64(arg, 0, UINT64_MAX, &o->seed);
+    break;
+  case OPT_PAYLOADS:
+    bad = parse_unsigned(arg, 1, 1024, &o->payloads);
+    break;
+  case OPT_PAYLOAD:
+    o->payload = arg;
+    break;
+  case OPT_QTYPE:
+    bad = parse_qtype(arg, o);
+    break;
+  case OPT_DNS_SOCKETS:
+    bad = parse_unsigned(arg, 1, 64, &o->dns_sockets);
+    break;
+  default:
+    return ONE_UNKNOWN;
+  }
+  return bad ? ONE_BAD_VALUE : ONE_OK;
+}
+
+/* --ramp and its knobs, and the output. */
+static one_result_t parse_ramp(int c, const char *arg, load_opts_t *o, given_t *g) {
+  int bad = 0;
+  switch (c) {
+  case OPT_RAMP:
+    o->ramp = true;
+    break;
+  case OPT_RAMP_START:
+    bad = parse_double(arg, 0.001, MAX_RATE, &o->ramp_start);
+    g->have_ramp_knob = true;
+    break;
+  case OPT_RAMP_STEP:
+    bad = parse_ramp_step(arg, o);
+    g->have_ramp_knob = true;
+    break;
+  case OPT_RAMP_STEP_DURATION:
+    bad = parse_double(arg, 0.01, MAX_SECONDS, &o->ramp_step_s);
+    g->have_ramp_knob = true;
+    break;
+  case OPT_RAMP_P99_MS:
+    bad = parse_double(arg, 0.001, 100000.0, &o->ramp_p99_ms);
+    g->have_ramp_knob = true;
+    break;
+  case OPT_JSON:
+    o->json = true;
+    break;
+  default:
+    return ONE_UNKNOWN;
+  }
+  return bad ? ONE_BAD_VALUE : ONE_OK;
+}
+
+/* One option of long_options other than --help and --version. */
+static one_result_t parse_one(int c, const char *arg, load_opts_t *o, given_t *g) {
+  one_result_t r = parse_pacing(c, arg, o, g);
+  if (r == ONE_UNKNOWN)
+    r = parse_request(c, arg, o, g);
+  if (r == ONE_UNKNOWN)
+    r = parse_ramp(c, arg, o, g);
+  return r;
+}
+
+/* The positional arguments, which getopt_long has moved to the end: the
+ * mode, if no --mode said it otherwise. */
+static load_opts_result_t parse_modes(int argc, char **argv, load_opts_t *o, bool have_mode,
+                                      char *err, size_t errlen) {
   for (; optind < argc; optind++) {
     load_mode_t m;
     if (parse_mode(argv[optind], &m) != 0)
@@ -508,5 +528,35 @@ load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o, char *
   }
   if (!have_mode)
     return fail(err, errlen, "no mode given: dns, sort or mixed (see --help)");
+  return LOAD_OPTS_RUN;
+}
+
+load_opts_result_t load_opts_parse(int argc, char **argv, load_opts_t *o, char *err,
+                                   size_t errlen) {
+  given_t g;
+  memset(&g, 0, sizeof(g));
+  set_defaults(o);
+
+  opterr = 0; /* our own one-line messages, not getopt's */
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, ":hV", long_options, NULL)) != -1) {
+    if (c == 'h')
+      return LOAD_OPTS_HELP;
+    if (c == 'V')
+      return LOAD_OPTS_VERSION;
+    if (c == ':')
+      return fail(err, errlen, "%s needs a value", argv[optind - 1]);
+    one_result_t r = parse_one(c, optarg, o, &g);
+    if (r == ONE_UNKNOWN && optopt != 0 && optopt < 256)
+      return fail(err, errlen, "unknown option -%c (see --help)", optopt);
+    if (r == ONE_UNKNOWN)
+      return fail(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
+    if (r == ONE_BAD_VALUE)
+      return fail(err, errlen, "--%s: bad value '%s' (see --help)", option_name(c), optarg);
+  }
+  load_opts_result_t rc = parse_modes(argc, argv, o, g.have_mode, err, errlen);
+  if (rc != LOAD_OPTS_RUN)
+    return rc;
   return check(o, &g, err, errlen);
 }
