@@ -66,24 +66,76 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *r) {
   return p + sizeof(rr);
 }
 
-int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s PORT\n", argv[0]);
-    return 2;
-  }
-  int port = atoi(argv[1]);
+/* A UDP socket bound to 127.0.0.1:port, or -1 (said on stderr). */
+static int listen_on(int port) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) {
     perror("socket");
-    return 1;
+    return -1;
   }
   struct sockaddr_in sa = {.sin_family = AF_INET,
                            .sin_port = htons((uint16_t)port)};
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
     perror("bind");
-    return 1;
+    close(fd);
+    return -1;
   }
+  return fd;
+}
+
+/* One batch's buffers: the queries read and the replies to send. */
+static uint8_t qbuf[BATCH][QBUF], rbuf[BATCH][RBUF];
+static struct sockaddr_in from[BATCH];
+static struct mmsghdr in[BATCH], out[BATCH];
+static struct iovec qiov[BATCH], riov[BATCH];
+
+/* Answer the n queries in `in` into `out`; returns how many replies. */
+static int answer_batch(int n, unsigned long long *dropped) {
+  int k = 0;
+  for (int i = 0; i < n; i++) {
+    size_t len = 0;
+    if (!(in[i].msg_hdr.msg_flags & MSG_TRUNC))
+      len = answer(qbuf[i], in[i].msg_len, rbuf[k]);
+    if (len == 0) {
+      (*dropped)++;
+      continue;
+    }
+    riov[k] = (struct iovec){rbuf[k], len};
+    out[k].msg_hdr = (struct msghdr){.msg_name = &from[i],
+                                     .msg_namelen = in[i].msg_hdr.msg_namelen,
+                                     .msg_iov = &riov[k],
+                                     .msg_iovlen = 1};
+    k++;
+  }
+  return k;
+}
+
+/* Send the k replies in `out`; returns how many went. */
+static int send_batch(int fd, int k, unsigned long long *send_short) {
+  int sent = 0;
+  while (sent < k) {
+    int m = sendmmsg(fd, out + sent, (unsigned)(k - sent), 0);
+    if (m < 0) {
+      if (errno == EINTR)
+        continue;
+      *send_short += (unsigned)(k - sent); /* e.g. ENOBUFS: give up on these */
+      break;
+    }
+    sent += m;
+  }
+  return sent;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s PORT\n", argv[0]);
+    return 2;
+  }
+  int port = atoi(argv[1]);
+  int fd = listen_on(port);
+  if (fd < 0)
+    return 1;
   /* No SA_RESTART: SIGTERM interrupts the blocking recvmmsg. */
   struct sigaction act = {.sa_handler = on_term};
   sigaction(SIGTERM, &act, NULL);
@@ -91,10 +143,6 @@ int main(int argc, char **argv) {
   printf("udp_floor listening udp://127.0.0.1:%d\n", port);
   fflush(stdout);
 
-  static uint8_t qbuf[BATCH][QBUF], rbuf[BATCH][RBUF];
-  static struct sockaddr_in from[BATCH];
-  static struct mmsghdr in[BATCH], out[BATCH];
-  static struct iovec qiov[BATCH], riov[BATCH];
   for (int i = 0; i < BATCH; i++) {
     qiov[i] = (struct iovec){qbuf[i], QBUF};
     in[i].msg_hdr = (struct msghdr){.msg_iov = &qiov[i], .msg_iovlen = 1};
@@ -114,34 +162,8 @@ int main(int argc, char **argv) {
       perror("recvmmsg");
       return 1;
     }
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-      size_t len = 0;
-      if (!(in[i].msg_hdr.msg_flags & MSG_TRUNC))
-        len = answer(qbuf[i], in[i].msg_len, rbuf[k]);
-      if (len == 0) {
-        dropped++;
-        continue;
-      }
-      riov[k] = (struct iovec){rbuf[k], len};
-      out[k].msg_hdr = (struct msghdr){.msg_name = &from[i],
-                                       .msg_namelen = in[i].msg_hdr.msg_namelen,
-                                       .msg_iov = &riov[k],
-                                       .msg_iovlen = 1};
-      k++;
-    }
-    int sent = 0;
-    while (sent < k) {
-      int m = sendmmsg(fd, out + sent, (unsigned)(k - sent), 0);
-      if (m < 0) {
-        if (errno == EINTR)
-          continue;
-        send_short += (unsigned)(k - sent); /* e.g. ENOBUFS: give up on these */
-        break;
-      }
-      sent += m;
-    }
-    answered += (unsigned)sent;
+    int k = answer_batch(n, &dropped);
+    answered += (unsigned)send_batch(fd, k, &send_short);
   }
   fprintf(stderr,
           "udp_floor: answered %llu, dropped %llu, send failures %llu\n",
