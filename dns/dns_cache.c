@@ -363,37 +363,16 @@ static rdata_form_t rdata_form(uint16_t type) {
   }
 }
 
-/* Where a rebuilt response goes: a write that does not fit fails. */
-typedef struct {
-  uint8_t *buf;
-  size_t cap;
-  size_t pos;
-} out_t;
-
-static bool out_put(out_t *w, const void *p, size_t n) {
-  if (w->cap - w->pos < n)
-    return false;
-  memcpy(w->buf + w->pos, p, n);
-  w->pos += n;
-  return true;
-}
-
-static bool out_be16(out_t *w, uint16_t v) {
-  uint8_t b[2];
-  dns_put_be16(b, v);
-  return out_put(w, b, sizeof(b));
-}
-
 /* Read the RDATA of rr field by field, its names with the strict name
  * reader over the whole message (they may point into it); the fields must
  * fill the RDATA exactly. When w is not NULL, write it there with every
  * name expanded. */
 static bool rdata_check(const uint8_t *msg, size_t len, const dns_record_t *rr,
-                        out_t *w) {
+                        dns_writer_t *w) {
   rdata_form_t form = rdata_form(rr->type);
   size_t start = (size_t)(rr->rdata - msg);
   if (form.names == 0)
-    return w == NULL || out_put(w, rr->rdata, rr->rdlen);
+    return w == NULL || dns_write_bytes(w, rr->rdata, rr->rdlen);
   dns_reader_t r = dns_reader(msg, start + rr->rdlen);
   const uint8_t *fixed;
   uint8_t name[DNS_MAX_NAME];
@@ -401,16 +380,16 @@ static bool rdata_check(const uint8_t *msg, size_t len, const dns_record_t *rr,
 
   r.pos = start;
   if (!dns_read_bytes(&r, form.before, &fixed) ||
-      (w != NULL && !out_put(w, fixed, form.before)))
+      (w != NULL && !dns_write_bytes(w, fixed, form.before)))
     return false;
   for (unsigned i = 0; i < form.names; i++) {
     if (dns_read_name(&r, name, &name_len) != DNS_NAME_OK ||
-        (w != NULL && !out_put(w, name, name_len)))
+        (w != NULL && !dns_write_bytes(w, name, name_len)))
       return false;
   }
   if (!dns_read_bytes(&r, form.after, &fixed) || dns_reader_left(&r) != 0)
     return false;
-  return w == NULL || out_put(w, fixed, form.after);
+  return w == NULL || dns_write_bytes(w, fixed, form.after);
 }
 
 /* A lower-cased name, uncompressed. */
@@ -581,11 +560,11 @@ static bool keep_record(const check_scratch_t *s, const dns_record_t *rr,
 
 /* One record of msg into w: the owner pointing at the question when it is
  * the question's name, else written out whole; RDATA names expanded. */
-static bool write_record(out_t *w, const uint8_t *msg, size_t len,
+static bool write_record(dns_writer_t *w, const uint8_t *msg, size_t len,
                          const dns_record_t *rr, const lname_t *owner,
                          const lname_t *qname) {
   if (lname_equal(owner, qname)) {
-    if (!out_be16(w, 0xC000u | DNS_HEADER_SIZE))
+    if (!dns_write_be16(w, 0xC000u | DNS_HEADER_SIZE))
       return false;
   } else {
     dns_reader_t r = dns_reader(msg, len);
@@ -593,14 +572,14 @@ static bool write_record(out_t *w, const uint8_t *msg, size_t len,
     size_t name_len;
     r.pos = rr->at;
     if (dns_read_name(&r, name, &name_len) != DNS_NAME_OK ||
-        !out_put(w, name, name_len))
+        !dns_write_bytes(w, name, name_len))
       return false;
   }
-  if (!out_be16(w, rr->type) || !out_be16(w, rr->rclass) ||
-      !out_put(w, msg + rr->ttl_at, 4))
+  if (!dns_write_be16(w, rr->type) || !dns_write_be16(w, rr->rclass) ||
+      !dns_write_bytes(w, msg + rr->ttl_at, 4))
     return false;
   size_t rdlen_at = w->pos;
-  if (!out_be16(w, 0) || !rdata_check(msg, len, rr, w))
+  if (!dns_write_be16(w, 0) || !rdata_check(msg, len, rr, w))
     return false;
   size_t rdlen = w->pos - rdlen_at - 2;
   if (rdlen > UINT16_MAX)
@@ -613,7 +592,7 @@ static bool write_record(out_t *w, const uint8_t *msg, size_t len,
  * dns_cache_answer looks for it). */
 static bool rebuild(const check_scratch_t *s, const uint8_t *msg, size_t len,
                     const dns_header_t *h, size_t records_at, uint16_t qclass,
-                    out_t *w) {
+                    dns_writer_t *w) {
   uint16_t counts[3] = {0, 0, 0};
   const dns_record_t *opt = NULL;
   dns_record_t opt_rr;
@@ -622,7 +601,7 @@ static bool rebuild(const check_scratch_t *s, const uint8_t *msg, size_t len,
   section_t sec;
   bool bad;
 
-  if (!out_put(w, msg, records_at))
+  if (!dns_write_bytes(w, msg, records_at))
     return false;
   iter_init(&it, msg, len, records_at, h);
   while (iter_next(&it, &rr, &sec, &bad)) {
@@ -644,7 +623,7 @@ static bool rebuild(const check_scratch_t *s, const uint8_t *msg, size_t len,
     return false;
   if (opt != NULL) {
     size_t opt_len = (size_t)(opt->rdata - msg) + opt->rdlen - opt->at;
-    if (!out_put(w, msg + opt->at, opt_len))
+    if (!dns_write_bytes(w, msg + opt->at, opt_len))
       return false;
     counts[SEC_ADDITIONAL]++;
   }
@@ -1015,9 +994,9 @@ dns_cache_check_t dns_cache_check(dns_cache_t *c, const uint8_t *key,
 
   /* Rebuilt also to put an OPT that is not last where the cache (and a
    * client without EDNS, which must not get it) expects it. */
-  out_t w = {out, cap, 0};
+  dns_writer_t w = dns_writer(out, cap);
   if (*dropped == 0 && !opt_not_last) {
-    if (!out_put(&w, msg, end))
+    if (!dns_write_bytes(&w, msg, end))
       return DNS_CACHE_REJECTED;
   } else if (!rebuild(s, msg, len, &h, records_at, q.qclass, &w)) {
     return DNS_CACHE_REJECTED;

@@ -324,38 +324,6 @@ size_t dns_name_lower(const uint8_t *name, size_t len, uint8_t *out,
   return len;
 }
 
-/* The response writer: NSD's try_buffer_write idea. A write that would not
- * fit fails and leaves the buffer as it was. */
-typedef struct {
-  uint8_t *buf;
-  size_t cap;
-  size_t pos;
-} dns_writer_t;
-
-static bool try_put_bytes(dns_writer_t *w, const void *data, size_t n) {
-  if (w->cap - w->pos < n)
-    return false;
-  if (n > 0)
-    memcpy(w->buf + w->pos, data, n);
-  w->pos += n;
-  return true;
-}
-
-static bool try_put_u8(dns_writer_t *w, uint8_t v) {
-  return try_put_bytes(w, &v, 1);
-}
-
-static bool try_put_be16(dns_writer_t *w, uint16_t v) {
-  uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-  return try_put_bytes(w, b, sizeof(b));
-}
-
-static bool try_put_be32(dns_writer_t *w, uint32_t v) {
-  uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
-                  (uint8_t)v};
-  return try_put_bytes(w, b, sizeof(b));
-}
-
 /* Answer owners point at the question name, which always starts right after
  * the header (RFC 1035 4.1.4). */
 #define DNS_QNAME_POINTER (0xC000u | DNS_HEADER_SIZE)
@@ -388,7 +356,7 @@ static size_t build_response(const dns_query_t *q, const reply_kind_t *kind,
                              uint32_t ttl, uint8_t *out, size_t cap,
                              size_t limit) {
   unsigned rcode = kind->rcode;
-  dns_writer_t w = {out, cap < limit ? cap : limit, 0};
+  dns_writer_t w = dns_writer(out, cap < limit ? cap : limit);
   size_t question_len = q->has_question ? q->question_len : 0;
   size_t opt_len = q->has_edns ? DNS_OPT_SIZE : 0;
 
@@ -418,17 +386,18 @@ static size_t build_response(const dns_query_t *q, const reply_kind_t *kind,
 
   /* The size checks above make every write below succeed; the results are
    * still checked so that a mistake there truncates nothing silently. */
-  bool ok = try_put_be16(&w, q->id) && try_put_be16(&w, flags) &&
-            try_put_be16(&w, q->has_question ? 1 : 0) &&
-            try_put_be16(&w, (uint16_t)n_answers) && try_put_be16(&w, 0) &&
-            try_put_be16(&w, q->has_edns ? 1 : 0) &&
-            try_put_bytes(&w, q->question, question_len);
+  bool ok = dns_write_be16(&w, q->id) && dns_write_be16(&w, flags) &&
+            dns_write_be16(&w, q->has_question ? 1 : 0) &&
+            dns_write_be16(&w, (uint16_t)n_answers) && dns_write_be16(&w, 0) &&
+            dns_write_be16(&w, q->has_edns ? 1 : 0) &&
+            dns_write_bytes(&w, q->question, question_len);
 
   for (size_t i = 0; ok && i < n_answers; i++) {
-    ok = try_put_be16(&w, DNS_QNAME_POINTER) &&
-         try_put_be16(&w, answers[i].type) && try_put_be16(&w, DNS_CLASS_IN) &&
-         try_put_be32(&w, ttl) && try_put_be16(&w, answers[i].rdlen) &&
-         try_put_bytes(&w, answers[i].rdata, answers[i].rdlen);
+    ok = dns_write_be16(&w, DNS_QNAME_POINTER) &&
+         dns_write_be16(&w, answers[i].type) &&
+         dns_write_be16(&w, DNS_CLASS_IN) && dns_write_be32(&w, ttl) &&
+         dns_write_be16(&w, answers[i].rdlen) &&
+         dns_write_bytes(&w, answers[i].rdata, answers[i].rdlen);
   }
 
   if (ok && q->has_edns) {
@@ -439,9 +408,9 @@ static size_t build_response(const dns_query_t *q, const reply_kind_t *kind,
     uint32_t opt_ttl =
         (((rcode >> DNS_EXT_RCODE_SHIFT) & 0xFFu) << DNS_OPT_TTL_RCODE_SHIFT) |
         (q->edns_do ? DNS_OPT_TTL_DO : 0u);
-    ok = try_put_u8(&w, 0) && try_put_be16(&w, DNS_TYPE_OPT) &&
-         try_put_be16(&w, DNS_EDNS_ADVERTISED) && try_put_be32(&w, opt_ttl) &&
-         try_put_be16(&w, 0);
+    ok = dns_write_u8(&w, 0) && dns_write_be16(&w, DNS_TYPE_OPT) &&
+         dns_write_be16(&w, DNS_EDNS_ADVERTISED) &&
+         dns_write_be32(&w, opt_ttl) && dns_write_be16(&w, 0);
   }
 
   return ok ? w.pos : 0;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define DNS_HEADER_SIZE 12
 #define DNS_MAX_LABEL 63
@@ -161,6 +162,47 @@ static inline bool dns_read_bytes(dns_reader_t *r, size_t n,
   *p = r->msg + r->pos;
   r->pos += n;
   return true;
+}
+
+/* ---- writing messages ----
+ *
+ * The one writer (NSD's try_buffer_write idea): a write that would not
+ * fit fails and leaves the buffer as it was. */
+typedef struct {
+  uint8_t *buf;
+  size_t cap;
+  size_t pos; /* never above cap */
+} dns_writer_t;
+
+static inline dns_writer_t dns_writer(uint8_t *buf, size_t cap) {
+  dns_writer_t w = {buf, cap, 0};
+  return w;
+}
+
+static inline bool dns_write_bytes(dns_writer_t *w, const void *data,
+                                   size_t n) {
+  if (w->cap - w->pos < n)
+    return false;
+  if (n > 0)
+    memcpy(w->buf + w->pos, data, n);
+  w->pos += n;
+  return true;
+}
+
+static inline bool dns_write_u8(dns_writer_t *w, uint8_t v) {
+  return dns_write_bytes(w, &v, 1);
+}
+
+static inline bool dns_write_be16(dns_writer_t *w, uint16_t v) {
+  uint8_t b[2];
+  dns_put_be16(b, v);
+  return dns_write_bytes(w, b, sizeof(b));
+}
+
+static inline bool dns_write_be32(dns_writer_t *w, uint32_t v) {
+  uint8_t b[4];
+  dns_put_be32(b, v);
+  return dns_write_bytes(w, b, sizeof(b));
 }
 
 typedef enum {
