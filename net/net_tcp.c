@@ -104,6 +104,17 @@ static bool peer_allowed(const net_tcp_t *t, net_tcp_conn_t *c) {
   return net_acl_allows(t->cfg.acl, (const struct sockaddr *)&peer);
 }
 
+/* A connection past a limit, closed unread: counted in *count and said. */
+static void shed(net_tcp_t *t, uint64_t *count, const char *limit,
+                 const char *counted) {
+  (*count)++;
+  if (t->cfg.warn != NULL)
+    t->cfg.warn(t->cfg.name,
+                "%s: connection shed: %zu open, %s (%" PRIu64 " %s so far)",
+                t->cfg.name, t->n_conns, limit, *count, counted);
+  close_bare(t);
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
   net_tcp_t *t = container_of((uv_tcp_t *)listener, net_tcp_t, listener);
   if (status < 0) {
@@ -115,24 +126,12 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   if (t->n_conns >= t->hard_limit) {
-    t->dropped++;
-    if (t->cfg.warn != NULL)
-      t->cfg.warn(t->cfg.name,
-                  "%s: connection shed: %zu open, the hard limit (%" PRIu64
-                  " dropped so far)",
-                  t->cfg.name, t->n_conns, t->dropped);
-    close_bare(t);
+    shed(t, &t->dropped, "the hard limit", "dropped");
     return;
   }
   bool over = t->n_conns >= t->cfg.max_connections;
   if (over && t->cfg.on_refuse == NULL) {
-    t->refused++;
-    if (t->cfg.warn != NULL)
-      t->cfg.warn(t->cfg.name,
-                  "%s: connection shed: %zu open, the limit (%" PRIu64
-                  " refused so far)",
-                  t->cfg.name, t->n_conns, t->refused);
-    close_bare(t);
+    shed(t, &t->refused, "the limit", "refused");
     return;
   }
   net_tcp_conn_t *c = calloc(1, t->cfg.conn_size);
