@@ -191,7 +191,7 @@ typedef struct {
   uint32_t negative;   /* from the first SOA in authority */
   uint32_t ext_rcode;  /* from the OPT record */
   bool too_many;       /* more TTLs than info->ttl_at holds */
-  bool ttl_in_name; /* a name reads a TTL: counting it down would change it */
+  bool ttl_in_name;    /* a name reads a TTL that aging changes */
 } walk_t;
 
 /* Remember where rr's TTL stands (aging rewrites it) and fold it into the
