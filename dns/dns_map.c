@@ -360,6 +360,15 @@ const dns_map_entry_t *dns_map_lookup(const dns_map_t *map,
   return map_find(map, &key);
 }
 
+const dns_map_entry_t *dns_map_find(const dns_map_t *map, const char *name) {
+  uint8_t wire[DNS_MAX_NAME];
+  size_t len;
+
+  if (name == NULL || name_to_wire(name, wire, &len) != DNS_MAP_NAME_OK)
+    return NULL;
+  return dns_map_lookup(map, wire, len);
+}
+
 const dns_map_entry_t *dns_map_lookup_wildcard(const dns_map_t *map,
                                                const uint8_t *base,
                                                size_t len) {

@@ -84,6 +84,10 @@ int dns_map_add(dns_map_t *map, const char *name, int family,
 const dns_map_entry_t *dns_map_lookup(const dns_map_t *map,
                                       const uint8_t *wire_name, size_t len);
 
+/* Look up a dotted name, as dns_map_add spells it ("*.example.com" finds
+ * the wildcard entry itself). NULL when absent or not a valid name. */
+const dns_map_entry_t *dns_map_find(const dns_map_t *map, const char *name);
+
 /* Look up the wildcard "*.<base>" for a wire-format base name (any case,
  * root included; the root alone finds "*"), hashing the "*" label and the
  * base in place. NULL when absent. */

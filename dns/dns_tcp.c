@@ -417,8 +417,8 @@ static bool answer_message(dns_tcp_conn_t *c, const uint8_t *msg, size_t len,
   size_t out_len = 0;
   const char *source = DNS_SOURCE_POLICY;
 
-  switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_TCP, msg, len, out, cap,
-                          &out_len)) {
+  switch ((s->draining ? dns_zone_answer_draining : dns_zone_answer)(
+      *s->zone, DNS_TRANSPORT_TCP, msg, len, out, cap, &out_len)) {
   case DNS_REPLY_SEND:
     source = dns_stats_zone_source(out, out_len);
     break;
@@ -686,6 +686,7 @@ int dns_tcp_start(dns_tcp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
     s->fair_share = DNS_TCP_READ_CHUNK;
   s->zone = zone;
   s->on_close = NULL;
+  s->draining = false;
   memset(&s->stats, 0, sizeof(s->stats));
   memset(&s->duration, 0, sizeof(s->duration));
   s->queries = s->refused_acl = s->bad_frames = s->dropped = 0;

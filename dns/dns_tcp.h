@@ -92,6 +92,9 @@ typedef struct dns_tcp {
   /* The zone in service: read at every query, so a swap by the owner
    * takes effect between two queries. */
   const dns_zone_t *const *zone;
+  /* Set by the owner when a shutdown starts: queries are answered with
+   * dns_zone_answer_draining from then on (the health name fails). */
+  bool draining;
   void (*on_close)(struct dns_tcp *);
   dns_stats_t stats; /* replies by qtype and rcode */
   /* Per-query log (--log-queries), NULL when off: called with every reply

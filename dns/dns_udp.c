@@ -291,8 +291,9 @@ static void on_recv(uv_udp_t *handle, ssize_t nread, const uv_buf_t *buf,
     return;
   }
   size_t len;
-  switch (dns_zone_answer(*s->zone, DNS_TRANSPORT_UDP, pkt, (size_t)nread,
-                          s->send_buf, sizeof(s->send_buf), &len)) {
+  switch ((s->draining ? dns_zone_answer_draining : dns_zone_answer)(
+      *s->zone, DNS_TRANSPORT_UDP, pkt, (size_t)nread, s->send_buf,
+      sizeof(s->send_buf), &len)) {
   case DNS_REPLY_SEND:
     send_reply(s, s->send_buf, len, addr, s->recv_at,
                dns_stats_zone_source(s->send_buf, len));
@@ -320,6 +321,7 @@ static void on_close(uv_handle_t *handle);
 int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
                   const dns_zone_t *const *zone, bool reuseport) {
   s->zone = zone;
+  s->draining = false;
   if (s->max_queued_sends == 0)
     s->max_queued_sends = DNS_UDP_DEFAULT_MAX_QUEUED_SENDS;
   s->queued_sends = 0;

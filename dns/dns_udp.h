@@ -34,6 +34,9 @@ typedef struct dns_udp {
   /* The zone in service, read at every packet: the owner swaps the
    * pointer on reload and the next packet sees the new zone. */
   const dns_zone_t *const *zone;
+  /* Set by the owner when a shutdown starts: queries are answered with
+   * dns_zone_answer_draining from then on (the health name fails). */
+  bool draining;
   size_t max_queued_sends;
   size_t queued_sends;
   dns_stats_t stats; /* replies by qtype and rcode */

@@ -56,6 +56,7 @@ struct dns_zone {
   dns_zone_options_t opts;
   zone_answers_t *answers; /* one per name, by dns_map_entry_t.index */
   zone_answers_t unknown;  /* DNS_UNKNOWN_ANSWER's records */
+  const zone_answers_t *health; /* opts.health_name's, or NULL */
   uint8_t *arena;          /* every answer byte, one allocation */
   /* Wildcard bases' label counts (the base of *.example.com has 2): a
    * query only probes suffixes in this range, so a long random name costs
@@ -95,6 +96,13 @@ const char *dns_zone_options_check(const dns_zone_options_t *opts) {
         opts->unknown_addrs[i].family != 6)
       return "unknown-name address family other than 4 or 6";
   }
+  const char *health = opts->health_name;
+  if (memchr(health, '\0', sizeof(opts->health_name)) == NULL)
+    return "health name longer than 254 characters";
+  if (health[0] != '\0' && dns_map_check_name(health) != DNS_MAP_NAME_OK)
+    return "health name is not a valid name";
+  if (health[0] == '*')
+    return "health name is a wildcard";
   return NULL;
 }
 
@@ -206,6 +214,11 @@ dns_zone_t *dns_zone_new(dns_map_t *map, const dns_zone_options_t *opts) {
   zone->map = map;
   map = NULL; /* the zone owns it now and frees it with itself */
   zone->opts = *opts;
+  /* Before the arena is planned: the name is one more map entry. */
+  if (opts->health_name[0] != '\0' &&
+      dns_map_add(zone->map, opts->health_name, 4,
+                  (const uint8_t[]){127, 0, 0, 1}) != 0)
+    goto done;
 
   size_t n_names = dns_map_size(zone->map);
   zone->answers = calloc(n_names > 0 ? n_names : 1, sizeof(*zone->answers));
@@ -223,6 +236,9 @@ dns_zone_t *dns_zone_new(dns_map_t *map, const dns_zone_options_t *opts) {
                     e->n_a > 0 ? e->a[0] : NULL, e->n_a,
                     e->n_aaaa > 0 ? e->aaaa[0] : NULL, e->n_aaaa);
   }
+  if (opts->health_name[0] != '\0')
+    zone->health =
+        &zone->answers[dns_map_find(zone->map, opts->health_name)->index];
   ok = true;
 
 done:
@@ -348,9 +364,9 @@ static size_t write_reply(const dns_query_t *q, unsigned rcode,
   return n + section->len;
 }
 
-dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
-                            const uint8_t *pkt, size_t len, uint8_t *out,
-                            size_t cap, size_t *out_len) {
+static dns_reply_t answer(const dns_zone_t *zone, dns_transport_t transport,
+                          bool draining, const uint8_t *pkt, size_t len,
+                          uint8_t *out, size_t cap, size_t *out_len) {
   dns_query_t q;
   zone_section_t section = {NULL, 0, 0};
 
@@ -367,7 +383,10 @@ dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
 
   if (parsed == DNS_PARSE_OK) {
     const zone_answers_t *ans = zone_find(zone, &q);
-    if (ans == NULL) {
+    if (draining && ans != NULL && ans == zone->health) {
+      rcode = DNS_RCODE_SERVFAIL;
+      ans = NULL;
+    } else if (ans == NULL) {
       switch (zone->opts.unknown) {
       case DNS_UNKNOWN_ANSWER:
         ans = &zone->unknown;
@@ -391,4 +410,18 @@ dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
     return DNS_REPLY_DROP;
   *out_len = n;
   return DNS_REPLY_SEND;
+}
+
+dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
+                            const uint8_t *pkt, size_t len, uint8_t *out,
+                            size_t cap, size_t *out_len) {
+  return answer(zone, transport, false, pkt, len, out, cap, out_len);
+}
+
+dns_reply_t dns_zone_answer_draining(const dns_zone_t *zone,
+                                     dns_transport_t transport,
+                                     const uint8_t *pkt, size_t len,
+                                     uint8_t *out, size_t cap,
+                                     size_t *out_len) {
+  return answer(zone, transport, true, pkt, len, out, cap, out_len);
 }

@@ -21,6 +21,8 @@ typedef enum {
 } dns_unknown_t;
 
 #define DNS_ZONE_MAX_UNKNOWN_ADDRS 8
+/* A dotted name's longest text: 253 characters and a trailing dot. */
+#define DNS_ZONE_MAX_HEALTH_NAME 254
 
 typedef struct {
   uint32_t ttl; /* default 60 */
@@ -33,14 +35,22 @@ typedef struct {
     uint8_t addr[16];
   } unknown_addrs[DNS_ZONE_MAX_UNKNOWN_ADDRS];
   size_t n_unknown_addrs;
+  /* A name for load balancers' health checks ("" for none): the zone
+   * answers it A 127.0.0.1 (and whatever the map holds for it), except
+   * through dns_zone_answer_draining, which gives it SERVFAIL. A dotted
+   * name, not a wildcard; copied, so the zone needs nothing after
+   * dns_zone_new. */
+  char health_name[DNS_ZONE_MAX_HEALTH_NAME + 1];
 } dns_zone_options_t;
 
-/* ttl 60, DNS_UNKNOWN_ANSWER, 127.0.0.1. */
+/* ttl 60, DNS_UNKNOWN_ANSWER, 127.0.0.1, no health name. */
 void dns_zone_options_default(dns_zone_options_t *opts);
 
 /* NULL when dns_zone_new accepts opts, else why not, as a short phrase: a
  * TTL above 2147483647 (RFC 2181 8), a policy outside dns_unknown_t, more
- * than DNS_ZONE_MAX_UNKNOWN_ADDRS unknown_addrs, or a family not 4 or 6. */
+ * than DNS_ZONE_MAX_UNKNOWN_ADDRS unknown_addrs, a family not 4 or 6, or
+ * a health name that is not a valid name (dns_map_check_name) or is a
+ * wildcard. */
 const char *dns_zone_options_check(const dns_zone_options_t *opts);
 
 typedef struct dns_zone dns_zone_t;
@@ -80,5 +90,15 @@ typedef enum {
 dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
                             const uint8_t *pkt, size_t len, uint8_t *out,
                             size_t cap, size_t *out_len);
+
+/* dns_zone_answer for a server that is shutting down but still answers:
+ * the health name gets SERVFAIL (which every balancer's DNS check counts
+ * as a failure: dnsdist with or without mustResolve), so the balancer
+ * stops sending here while every other query is still answered. */
+dns_reply_t dns_zone_answer_draining(const dns_zone_t *zone,
+                                     dns_transport_t transport,
+                                     const uint8_t *pkt, size_t len,
+                                     uint8_t *out, size_t cap,
+                                     size_t *out_len);
 
 #endif

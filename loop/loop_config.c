@@ -114,6 +114,21 @@ static int set_unknown_address(void *base, const char *value, char *why, size_t 
   return 0;
 }
 
+/* --health-name: a dotted name, not a wildcard; "" for none. */
+static int set_health_name(void *base, const char *value, char *why, size_t whylen) {
+  dns_zone_options_t *z = &((loop_config_t *)base)->load.options;
+  size_t len = strlen(value);
+  if (len >= sizeof(z->health_name))
+    return loop_opts_fail(why, whylen, "longer than %d characters", DNS_ZONE_MAX_HEALTH_NAME);
+  dns_map_name_status_t st = dns_map_check_name(value);
+  if (len > 0 && st != DNS_MAP_NAME_OK)
+    return loop_opts_fail(why, whylen, "'%s': %s", value, dns_map_name_strerror(st));
+  if (value[0] == '*')
+    return loop_opts_fail(why, whylen, "'%s': a health name cannot be a wildcard", value);
+  memcpy(z->health_name, value, len + 1);
+  return 0;
+}
+
 /* --allow and --sort-allow: one rule appended to the list. */
 static int add_allow(net_acl_rule_t *rules, size_t *n, const char *value, char *why,
                      size_t whylen) {
@@ -212,6 +227,13 @@ static const loop_option_t options[] = {
                              DNS_ZONE_MAX_UNKNOWN_ADDRS, "addresses"),
      .set = set_unknown_address, .expect = "an IPv4 or IPv6 address", .def = "127.0.0.1",
      .help = "the address unknown names get, IPv4 and/or IPv6"},
+    {.name = "health-name", .kind = LOOP_OPT_CUSTOM, .flags = LOOP_OPT_RELOAD, .metavar = "NAME",
+     FIELD(load.options.health_name), .set = set_health_name, .expect = "a DNS name",
+     .def_text = "none",
+     .help = "a name for load balancers' DNS health checks: answered A 127.0.0.1 while "
+             "serving, SERVFAIL from SIGINT/SIGTERM on while other names are still answered "
+             "for --drain-dns, so that the balancer moves clients away before the sockets "
+             "close"},
     {.name = "reuseport", .kind = LOOP_OPT_FLAG, FIELD(reuseport),
      .help = "set SO_REUSEPORT, so that several dnsortd processes can share the DNS and sort "
              "ports"},
@@ -343,7 +365,7 @@ static const loop_option_t options[] = {
      .help = "on SIGINT/SIGTERM, how long in-flight sorts may finish before their connections "
              "are closed; a second signal exits at once"},
     {.name = "drain-dns", .kind = LOOP_OPT_SECONDS, .metavar = "SECONDS", FIELD(drain_dns_ms),
-     .min = 0, .max = MAX_TIMEOUT_MS, .def_text = "2 with --metrics, else 0",
+     .min = 0, .max = MAX_TIMEOUT_MS, .def_text = "2 with --metrics or --health-name, else 0",
      .help = "on SIGINT/SIGTERM, how long DNS keeps answering (and /ready says 503) before its "
              "sockets close, so that a balancer's health check moves clients away first"},
 
@@ -477,7 +499,8 @@ static int finish(loop_config_t *cfg, char *err, size_t errlen) {
                           "--dns-tcp-queries-per-turn (%zu)",
                           cfg->dns_tcp.conn_queries_per_turn, cfg->dns_tcp.queries_per_turn);
   if (cfg->drain_dns_ms == LOOP_DRAIN_DNS_AUTO)
-    cfg->drain_dns_ms = cfg->metrics ? LOOP_DEFAULT_DRAIN_DNS_MS : 0;
+    cfg->drain_dns_ms =
+        cfg->metrics || cfg->load.options.health_name[0] != '\0' ? LOOP_DEFAULT_DRAIN_DNS_MS : 0;
   finish_exposure(cfg);
   return 0;
 }

@@ -36,8 +36,9 @@
 #define LOOP_DEFAULT_UPSTREAM_PORT 53
 /* How long a replied-to sort connection waits for the client's FIN. */
 #define LOOP_SORT_LINGER_MS 2000
-/* After SIGTERM, DNS answers on this long when a metrics listener (and so
- * /ready) can tell a balancer to move away; "not given" is UINT64_MAX. */
+/* After SIGTERM, DNS answers on this long when a metrics listener (/ready)
+ * or --health-name can tell a balancer to move away; "not given" is
+ * UINT64_MAX. */
 #define LOOP_DEFAULT_DRAIN_DNS_MS 2000u
 #define LOOP_DRAIN_DNS_AUTO UINT64_MAX
 /* --upstream resolv.conf: the file, and how much of it is read (a real

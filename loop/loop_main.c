@@ -484,6 +484,15 @@ static void on_signal(uv_signal_t *sig, int signum) {
      * answer them, and close only when it has had time to notice. */
     loop_log(LOOP_LOG_INFO, "DNS keeps answering for %llu ms (--drain-dns)",
              (unsigned long long)srv.cfg.drain_dns_ms);
+    /* All but the health name, which fails from now on: a balancer that
+     * checks it stops sending here before the sockets close. */
+    for (size_t i = 0; i < srv.n_dns; i++) {
+      srv.dns[i].udp.draining = true;
+      srv.dns[i].tcp.draining = true;
+    }
+    if (srv.cfg.load.options.health_name[0] != '\0')
+      loop_log(LOOP_LOG_INFO, "health name %s: SERVFAIL from now on",
+               srv.cfg.load.options.health_name);
     uv_timer_start(&srv.dns_drain, close_dns_side, srv.cfg.drain_dns_ms, 0);
   } else {
     close_dns_side(&srv.dns_drain);

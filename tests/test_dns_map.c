@@ -98,6 +98,24 @@ static void test_lookup_is_case_insensitive(void **state) {
   assert_int_equal(e->n_a, 2);
 }
 
+static void test_find_takes_a_dotted_name(void **state) {
+  dns_map_t *map = *state;
+
+  assert_int_equal(dns_map_add(map, "facebook.com", 4, addr1), 0);
+  assert_int_equal(dns_map_add(map, "*.example.com", 4, addr2), 0);
+  const dns_map_entry_t *e = dns_map_lookup(map, w_facebook, sizeof(w_facebook));
+  assert_non_null(e);
+  assert_ptr_equal(dns_map_find(map, "FACEBOOK.com."), e);
+  assert_ptr_equal(dns_map_find(map, "facebook.com"), e);
+  /* The wildcard by its own name only; no match below it. */
+  assert_non_null(dns_map_find(map, "*.example.com"));
+  assert_null(dns_map_find(map, "a.example.com"));
+  assert_null(dns_map_find(map, "yougov.com"));
+  assert_null(dns_map_find(map, "a..b"));
+  assert_null(dns_map_find(map, NULL));
+  assert_null(dns_map_find(NULL, "facebook.com"));
+}
+
 static void test_only_ascii_letters_fold(void **state) {
   dns_map_t *map = *state;
   const uint8_t w_lower[] = {1, 0xe4, 0};
@@ -453,6 +471,7 @@ int main(void) {
       MAP_TEST(test_empty_map_finds_nothing),
       cmocka_unit_test(test_default_map_holds_the_seed_names),
       MAP_TEST(test_lookup_is_case_insensitive),
+      MAP_TEST(test_find_takes_a_dotted_name),
       MAP_TEST(test_only_ascii_letters_fold),
       MAP_TEST(test_trailing_dot_names_the_same_entry),
       MAP_TEST(test_addresses_keep_insertion_order),

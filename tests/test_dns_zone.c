@@ -998,6 +998,102 @@ static void test_zone_bytes_equal_dns_build_response(void **state) {
   assert_memory_equal(fx.out, expected, n);
 }
 
+/* --- the health name (--health-name) --- */
+
+static dns_reply_t ask_draining(const dns_zone_t *zone, dns_transport_t t,
+                                const char *name, uint16_t qtype) {
+  fx.qlen = make_query(fx.q, name, qtype, 0);
+  return dns_zone_answer_draining(zone, t, fx.q, fx.qlen, fx.out,
+                                  sizeof(fx.out), &fx.n);
+}
+
+static void test_health_name_fails_only_while_draining(void **state) {
+  dns_zone_options_t opts;
+  (void)state;
+
+  dns_zone_options_default(&opts);
+  opts.unknown = DNS_UNKNOWN_NXDOMAIN;
+  strcpy(opts.health_name, "Health.dnsort.test.");
+  dns_map_t *map = dns_map_new_default();
+  assert_non_null(map);
+  /* A wildcard above it: the health name itself must still be told
+   * apart from the names the wildcard answers. */
+  assert_int_equal(dns_map_add(map, "*.dnsort.test", 4,
+                               (const uint8_t[]){192, 0, 2, 7}),
+                   0);
+  dns_zone_t *zone = dns_zone_new(map, &opts);
+  assert_non_null(zone);
+  assert_int_equal(dns_zone_names(zone), 5);
+
+  /* Serving: A 127.0.0.1, any case; AAAA is NODATA. */
+  assert_int_equal(ask_zone(zone, DNS_TRANSPORT_UDP, "health.DNSORT.test",
+                            DNS_TYPE_A, 0),
+                   DNS_REPLY_SEND);
+  assert_one_a(localhost);
+  assert_int_equal(ask_zone(zone, DNS_TRANSPORT_TCP, "health.dnsort.test",
+                            DNS_TYPE_AAAA, 0),
+                   DNS_REPLY_SEND);
+  assert_nodata();
+
+  /* Draining: SERVFAIL for it, over both transports and for any type... */
+  assert_int_equal(ask_draining(zone, DNS_TRANSPORT_UDP, "HEALTH.dnsort.test",
+                                DNS_TYPE_A),
+                   DNS_REPLY_SEND);
+  assert_int_equal(rcode(), DNS_RCODE_SERVFAIL);
+  assert_int_equal(be16(fx.out, OFF_ANCOUNT), 0);
+  assert_int_equal(ask_draining(zone, DNS_TRANSPORT_TCP, "health.dnsort.test",
+                                DNS_TYPE_AAAA),
+                   DNS_REPLY_SEND);
+  assert_int_equal(rcode(), DNS_RCODE_SERVFAIL);
+  /* ...and every other name as before: map, wildcard, unknown. */
+  assert_int_equal(ask_draining(zone, DNS_TRANSPORT_UDP, "wipo.int",
+                                DNS_TYPE_A),
+                   DNS_REPLY_SEND);
+  assert_one_a((const uint8_t[]){193, 5, 93, 80});
+  assert_int_equal(ask_draining(zone, DNS_TRANSPORT_UDP, "x.health.dnsort.test",
+                                DNS_TYPE_A),
+                   DNS_REPLY_SEND);
+  assert_one_a((const uint8_t[]){192, 0, 2, 7});
+  assert_int_equal(ask_draining(zone, DNS_TRANSPORT_UDP, "nowhere.example",
+                                DNS_TYPE_A),
+                   DNS_REPLY_SEND);
+  assert_int_equal(rcode(), DNS_RCODE_NXDOMAIN);
+  dns_zone_free(zone);
+}
+
+static void test_without_health_name_draining_answers_as_usual(void **state) {
+  (void)state;
+
+  /* The fixture zone has no health name; unknown names get 127.0.0.1. */
+  assert_int_equal(ask_draining(fx.zone, DNS_TRANSPORT_UDP, "nowhere.example",
+                                DNS_TYPE_A),
+                   DNS_REPLY_SEND);
+  assert_one_a(localhost);
+  assert_int_equal(ask_draining(fx.zone, DNS_TRANSPORT_TCP, "yougov.com",
+                                DNS_TYPE_A),
+                   DNS_REPLY_SEND);
+  assert_one_a((const uint8_t[]){213, 52, 133, 246});
+}
+
+static void test_health_name_keeps_the_maps_addresses(void **state) {
+  dns_zone_options_t opts;
+  (void)state;
+
+  /* A name the map holds: 127.0.0.1 is added after its addresses. */
+  dns_zone_options_default(&opts);
+  strcpy(opts.health_name, "wipo.int");
+  dns_zone_t *zone = dns_zone_new(dns_map_new_default(), &opts);
+  assert_non_null(zone);
+  assert_int_equal(dns_zone_names(zone), 3);
+  assert_int_equal(ask_zone(zone, DNS_TRANSPORT_UDP, "wipo.int", DNS_TYPE_A, 0),
+                   DNS_REPLY_SEND);
+  assert_int_equal(be16(fx.out, OFF_ANCOUNT), 2);
+  assert_memory_equal(nth_rdata(A_RR, 0), ((const uint8_t[]){193, 5, 93, 80}),
+                      4);
+  assert_memory_equal(nth_rdata(A_RR, 1), localhost, 4);
+  dns_zone_free(zone);
+}
+
 /* --- building --- */
 
 static void test_invalid_options_are_refused_and_the_map_freed(void **state) {
@@ -1022,6 +1118,19 @@ static void test_invalid_options_are_refused_and_the_map_freed(void **state) {
 
   dns_zone_options_default(&opts);
   opts.unknown = (dns_unknown_t)42;
+  assert_non_null(dns_zone_options_check(&opts));
+  assert_null(dns_zone_new(dns_map_new_default(), &opts));
+
+  const char *bad_health[] = {"*.dnsort.test", "*", "a..b", "."};
+  for (size_t i = 0; i < sizeof(bad_health) / sizeof(bad_health[0]); i++) {
+    dns_zone_options_default(&opts);
+    strcpy(opts.health_name, bad_health[i]);
+    assert_non_null(dns_zone_options_check(&opts));
+    assert_null(dns_zone_new(dns_map_new_default(), &opts));
+  }
+  /* Not terminated within the array. */
+  dns_zone_options_default(&opts);
+  memset(opts.health_name, 'a', sizeof(opts.health_name));
   assert_non_null(dns_zone_options_check(&opts));
   assert_null(dns_zone_new(dns_map_new_default(), &opts));
 
@@ -1082,6 +1191,9 @@ int main(void) {
       cmocka_unit_test(test_malformed_queries_get_error_replies),
       cmocka_unit_test(test_short_packets_and_responses_are_dropped),
       cmocka_unit_test(test_zone_bytes_equal_dns_build_response),
+      cmocka_unit_test(test_health_name_fails_only_while_draining),
+      cmocka_unit_test(test_without_health_name_draining_answers_as_usual),
+      cmocka_unit_test(test_health_name_keeps_the_maps_addresses),
       cmocka_unit_test(test_invalid_options_are_refused_and_the_map_freed),
       cmocka_unit_test(test_zone_counts_its_names),
   };

@@ -112,6 +112,47 @@ static void test_drain_dns_default_follows_metrics(void **state) {
   assert_non_null(strstr(err, "--drain-dns"));
 }
 
+static void test_health_name_is_checked_and_implies_a_drain(void **state) {
+  (void)state;
+  char err[1024]; /* the messages quote a 254-character name */
+  assert_int_equal(PARSE(&cfg, err, "--health-name", "Health.dnsort.test."), 0);
+  assert_string_equal(cfg.load.options.health_name, "Health.dnsort.test.");
+  /* A balancer checks the name: it needs the drain to see it fail. */
+  assert_int_equal(cfg.drain_dns_ms, LOOP_DEFAULT_DRAIN_DNS_MS);
+  assert_int_equal(PARSE(&cfg, err, "--health-name", "h.test", "--drain-dns", "3"), 0);
+  assert_int_equal(cfg.drain_dns_ms, 3000);
+  assert_int_equal(PARSE(&cfg, err, "--health-name", ""), 0);
+  assert_string_equal(cfg.load.options.health_name, "");
+  assert_int_equal(cfg.drain_dns_ms, 0);
+  assert_int_equal(PARSE(&cfg, err, "--ttl", "60"), 0);
+  assert_string_equal(cfg.load.options.health_name, "");
+
+  assert_int_equal(PARSE(&cfg, err, "--health-name", "*.dnsort.test"), -1);
+  assert_non_null(strstr(err, "--health-name"));
+  assert_non_null(strstr(err, "wildcard"));
+  assert_int_equal(PARSE(&cfg, err, "--health-name", "a..b"), -1);
+  assert_non_null(strstr(err, "empty label"));
+  /* The longest name: 63 + 63 + 63 + 61 characters, four dots (the last
+   * one the root's): 254 characters, 255 octets on the wire. */
+  char name[300];
+  memset(name, 'a', 254);
+  name[63] = name[127] = name[191] = name[253] = '.';
+  name[254] = '\0';
+  assert_int_equal(PARSE(&cfg, err, "--health-name", name), 0);
+  assert_int_equal(strlen(cfg.load.options.health_name), 254);
+  /* One more character: too long for the option. */
+  name[253] = 'a';
+  name[254] = '.';
+  name[255] = '\0';
+  assert_int_equal(PARSE(&cfg, err, "--health-name", name), -1);
+  assert_non_null(strstr(err, "longer than 254"));
+  /* 254 characters without the root's dot: 256 octets on the wire. */
+  name[254] = '\0';
+  assert_int_equal(PARSE(&cfg, err, "--health-name", name), -1);
+  assert_non_null(strstr(err, "255 octets"));
+  assert_non_null(strstr(err, "--health-name"));
+}
+
 static void test_limits_at_and_past_their_edges(void **state) {
   (void)state;
   char err[256];
@@ -962,6 +1003,7 @@ int main(void) {
       cmocka_unit_test(test_every_option_parses),
       cmocka_unit_test(test_limits_at_and_past_their_edges),
       cmocka_unit_test(test_drain_dns_default_follows_metrics),
+      cmocka_unit_test(test_health_name_is_checked_and_implies_a_drain),
       cmocka_unit_test(test_unknown_and_incomplete_options_are_named),
       cmocka_unit_test(test_dns_options),
       cmocka_unit_test(test_dns_tcp_fairness_options),
