@@ -4,7 +4,8 @@ real dnsortd on ephemeral ports, scraped over HTTP before and after real
 traffic, with every counter checked to move by exactly what was sent; the
 endpoint's error answers and bounds (404/405/400/414/431, the connection
 limit, a slowloris client); the probes /health and /ready, before and
-during a drain; SIGTERM with metrics connections open; JSON
+during a drain; the --health-name that fails from SIGTERM on while DNS
+still answers; SIGTERM with metrics connections open; JSON
 log lines that parse; one query line per query.
 
 Python standard library only. Run by meson test:
@@ -270,6 +271,22 @@ def tcp_exchange(port, pkts, timeout=5.0):
                 n = struct.unpack(">H", buf[:2])[0]
                 replies.append(buf[2:2 + n])
                 buf = buf[2 + n:]
+    return replies
+
+
+def read_tcp_replies(conn, n):
+    """n length-prefixed messages from an open DNS-over-TCP connection."""
+    replies, buf = [], b""
+    while len(replies) < n:
+        if len(buf) >= 2 and len(buf) >= 2 + struct.unpack(">H", buf[:2])[0]:
+            size = struct.unpack(">H", buf[:2])[0]
+            replies.append(buf[2:2 + size])
+            buf = buf[2 + size:]
+            continue
+        chunk = conn.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed after %d of %d replies" % (len(replies), n))
+        buf += chunk
     return replies
 
 
@@ -1025,6 +1042,71 @@ class Probes(unittest.TestCase):
         self.assertGreaterEqual(time.monotonic() - t0, 1.4, "closed before --drain-dns was over")
         with self.assertRaises(OSError):
             srv.http("GET", "/ready")
+
+
+class HealthName(unittest.TestCase):
+    """--health-name: what dnsdist's health check asks (checkName). NOERROR
+    while serving; SERVFAIL from SIGTERM on, while every other name is
+    still answered until --drain-dns ends and the sockets close."""
+
+    HEALTH = "health.dnsort.test"
+
+    def reply(self, pkt):
+        self.assertIsNotNone(pkt, "no reply")
+        rcode = pkt[3] & 0x0F
+        ancount = struct.unpack(">H", pkt[6:8])[0]
+        return rcode, ancount, pkt[-4:] if ancount == 1 else None
+
+    def test_fails_from_sigterm_while_other_names_are_answered(self):
+        # No --metrics: --health-name alone implies the 2 s drain.
+        srv = Server("--health-name", "Health.DNSORT.test.", "--unknown", "nxdomain",
+                     metrics=False)
+        try:
+            self.assertEqual(self.reply(udp_exchange(srv.dns_port, dns_query(self.HEALTH))),
+                             (0, 1, bytes([127, 0, 0, 1])))
+            tcp = tcp_exchange(srv.dns_port, [dns_query(self.HEALTH), dns_query(self.HEALTH, 28)])
+            self.assertEqual([self.reply(r) for r in tcp], [(0, 1, bytes([127, 0, 0, 1])), (0, 0, None)])
+            # A TCP connection opened before the signal, used after it.
+            conn = socket.create_connection(("127.0.0.1", srv.dns_port), timeout=5)
+            t0 = time.monotonic()
+            srv.signal()
+            self.assertTrue(wait_until(lambda: self.reply(udp_exchange(
+                srv.dns_port, dns_query(self.HEALTH)))[0] == 2, timeout=1.5),
+                "the health name never got SERVFAIL")
+            # From here until the sockets close: the health name fails,
+            # everything else is answered as before.
+            answered_until, rounds = t0, 0
+            while True:
+                other = udp_exchange(srv.dns_port, dns_query("wipo.int"), timeout=0.3)
+                if other is None:
+                    break
+                self.assertEqual(self.reply(other), (0, 1, bytes([193, 5, 93, 80])))
+                health = udp_exchange(srv.dns_port, dns_query(self.HEALTH), timeout=0.3)
+                if health is None:
+                    break
+                self.assertEqual(self.reply(health), (2, 0, None))
+                unknown = udp_exchange(srv.dns_port, dns_query("no.such.test"), timeout=0.3)
+                if unknown is None:
+                    break
+                self.assertEqual(self.reply(unknown), (3, 0, None))
+                if rounds == 0:
+                    wire = b"".join(struct.pack(">H", len(p)) + p for p in
+                                    (dns_query(self.HEALTH), dns_query("yougov.com")))
+                    conn.sendall(wire)
+                    replies = read_tcp_replies(conn, 2)
+                    self.assertEqual([self.reply(r) for r in replies],
+                                     [(2, 0, None), (0, 1, bytes([213, 52, 133, 246]))])
+                answered_until, rounds = time.monotonic(), rounds + 1
+                time.sleep(0.05)
+            conn.close()
+        finally:
+            code, lines = srv.stop()
+        self.assertEqual(code, 0, "\n".join(lines))
+        self.assertGreater(rounds, 0)
+        # The implied drain: answers went on well past the signal.
+        self.assertGreaterEqual(answered_until - t0, 1.5, "DNS closed before the 2 s drain was over")
+        self.assertTrue(any("health name Health.DNSORT.test.: SERVFAIL" in l for l in lines),
+                        "\n".join(lines))
 
 
 class Lifecycle(unittest.TestCase):
