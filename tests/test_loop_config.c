@@ -674,6 +674,17 @@ static void test_config_file(void **state) {
   assert_non_null(strstr(err, ":1: unknown option 'threads 4'"));
   assert_int_equal(LOAD(NULL, err, "--config", "/nonexistent/dnsortd.conf"), -1);
   assert_string_equal(err, "/nonexistent/dnsortd.conf: No such file or directory");
+  /* --health-name from the file, and DNSORT_HEALTH_NAME over it. */
+  write_conf("health-name = health.file.test\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), 0);
+  assert_string_equal(cfg.load.options.health_name, "health.file.test");
+  assert_int_equal(cfg.drain_dns_ms, LOOP_DEFAULT_DRAIN_DNS_MS);
+  char *health_env[] = {"DNSORT_HEALTH_NAME=health.env.test", NULL};
+  assert_int_equal(LOAD(health_env, err, "--config", conf_path), 0);
+  assert_string_equal(cfg.load.options.health_name, "health.env.test");
+  write_conf("health-name = *.file.test\n");
+  assert_int_equal(LOAD(NULL, err, "--config", conf_path), -1);
+  assert_non_null(strstr(err, ":1: health-name: '*.file.test': a health name cannot be a wildcard"));
   /* A cross-option check after the file: the file is the whole story. */
   write_conf("unknown=forward\n");
   assert_int_equal(LOAD(NULL, err, "--config", conf_path), -1);
