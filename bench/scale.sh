@@ -35,6 +35,10 @@
 #   DRILL_DURATION seconds of load per drill [10]
 #   DRILL_AT       the backend is signalled this many seconds in [3]
 #   DRILL_DNS_RATE DNS queries/s during a drill [2000]
+#   LB_DRAIN       on: the lb1/lb2 backends run like compose.yaml's replicas,
+#                  with --health-name health.dnsort.invalid. (dnsdist.conf's
+#                  checkName) and --drain-dns 4; off: neither, as before
+#                  --health-name (a SIGTERM then loses queries) [on]
 #   BUILD          build dir [build-scale], built if dnsortd/dnsort-load are missing
 #   RESULTS        raw outputs [bench/results/scale-YYYYmmdd-HHMMSS]
 #   MAX_SECONDS    watchdog: the script ends itself after this long [420]
@@ -69,6 +73,12 @@ DRILLS=${DRILLS-none term kill drain reuseport}
 DRILL_DURATION=${DRILL_DURATION:-10}
 DRILL_AT=${DRILL_AT:-3}
 DRILL_DNS_RATE=${DRILL_DNS_RATE:-2000}
+LB_DRAIN=${LB_DRAIN:-on}
+case $LB_DRAIN in
+  on) LB_ARGS=(--health-name health.dnsort.invalid. --drain-dns 4) ;;
+  off) LB_ARGS=() ;;
+  *) echo "LB_DRAIN: on or off, not '$LB_DRAIN'" >&2; exit 2 ;;
+esac
 BUILD=${BUILD:-build-scale}
 RESULTS=${RESULTS:-$HERE/results/scale-$(date +%Y%m%d-%H%M%S)}
 MAX_SECONDS=${MAX_SECONDS:-420}
@@ -134,6 +144,10 @@ except ImportError:
     print("compose.yaml: PyYAML (python3-yaml) missing, not checked", file=sys.stderr)
     sys.exit(1)
 errors = []
+conf = open(d + "/dnsdist.conf").read()
+health_name = re.search(r'env\("DNSORT_HEALTH_NAME", "([^"]+)"\)', conf).group(1).rstrip(".").lower()
+check_interval = int(re.search(r"checkInterval = (\d+)", conf).group(1))
+check_timeout = int(re.search(r"checkTimeout = (\d+)", conf).group(1)) / 1000
 c = yaml.safe_load(open(d + "/compose.yaml"))
 svc = c["services"]
 reps = {k: v for k, v in svc.items() if k.startswith("dnsort-")}
@@ -144,13 +158,18 @@ for k, v in sorted(reps.items()):
     cmd = v.get("command", [])
     if cmd[:4] != ["--dns", "0.0.0.0:4343", "--sort", "0.0.0.0:2015"]:
         errors.append(f"{k}: command {cmd}")
-    if "--grace" not in cmd:
-        errors.append(f"{k}: no --grace")
-    else:
-        grace = float(cmd[cmd.index("--grace") + 1])
-        sgp = str(v.get("stop_grace_period", "10s"))
-        if float(sgp.rstrip("s")) <= grace:
-            errors.append(f"{k}: stop_grace_period {sgp} not above --grace {grace}")
+    sgp = float(str(v.get("stop_grace_period", "10s")).rstrip("s"))
+    for opt in ("--grace", "--drain-dns"):
+        if opt not in cmd:
+            errors.append(f"{k}: no {opt}")
+        elif sgp <= float(cmd[cmd.index(opt) + 1]):
+            errors.append(f"{k}: stop_grace_period {sgp}s not above {opt} {cmd[cmd.index(opt) + 1]}")
+    # dnsdist must see the health name fail before the sockets close.
+    if "--drain-dns" in cmd and float(cmd[cmd.index("--drain-dns") + 1]) <= check_interval + check_timeout:
+        errors.append(f"{k}: --drain-dns not above dnsdist's checkInterval + checkTimeout "
+                      f"({check_interval} + {check_timeout} s)")
+    if "--health-name" not in cmd or cmd[cmd.index("--health-name") + 1].rstrip(".").lower() != health_name:
+        errors.append(f"{k}: no --health-name {health_name} (dnsdist.conf's checkName)")
     if "ports" in v:
         errors.append(f"{k}: a replica publishes ports (only the balancers should)")
     ips[k] = v["networks"]["scale"]["ipv4_address"]
@@ -316,7 +335,7 @@ start_scenario() {
     lb1|lb2)
       local i
       for i in $(seq "${s#lb}"); do
-        start_backend "b$i" 127.0.0.1:0 127.0.0.1:0
+        start_backend "b$i" 127.0.0.1:0 127.0.0.1:0 ${LB_ARGS[@]+"${LB_ARGS[@]}"}
         BACKEND_DNS+=("$LAST_DNS"); BACKEND_SORT+=("$LAST_SORT")
       done
       start_balancers "${s#lb}" "$how" ;;
@@ -718,7 +737,7 @@ cp "$DNS_QUERIES" "$RESULTS/queries.txt"
   machine_info "$@"
   echo "dnsortd: $("$DNSORTD" --version 2>&1 | head -1), built $(date -r "$DNSORTD" -Is) ($BUILD_NOTE)"
   tool_versions dnsdist haproxy dnsperf
-  echo "settings: SCENARIOS='$SCENARIOS' ROUNDS=$ROUNDS DNS_DURATION=$DNS_DURATION DNSPERF_OPTS='$DNSPERF_OPTS' LAT_QPS=$LAT_QPS LAT_DURATION=$LAT_DURATION SORT_DURATION=$SORT_DURATION SORT_SIZE=$SORT_SIZE SORT_CONC=$SORT_CONC DRILLS='$DRILLS' DRILL_DURATION=$DRILL_DURATION DRILL_AT=$DRILL_AT DRILL_DNS_RATE=$DRILL_DNS_RATE"
+  echo "settings: SCENARIOS='$SCENARIOS' ROUNDS=$ROUNDS DNS_DURATION=$DNS_DURATION DNSPERF_OPTS='$DNSPERF_OPTS' LAT_QPS=$LAT_QPS LAT_DURATION=$LAT_DURATION SORT_DURATION=$SORT_DURATION SORT_SIZE=$SORT_SIZE SORT_CONC=$SORT_CONC DRILLS='$DRILLS' DRILL_DURATION=$DRILL_DURATION DRILL_AT=$DRILL_AT DRILL_DNS_RATE=$DRILL_DNS_RATE LB_DRAIN=$LB_DRAIN"
 } > "$RESULTS/machine.txt"
 cat "$RESULTS/machine.txt" >&2
 
