@@ -54,10 +54,10 @@ typedef struct {
 struct dns_zone {
   dns_map_t *map; /* owned, never modified after build */
   dns_zone_options_t opts;
-  zone_answers_t *answers; /* one per name, by dns_map_entry_t.index */
-  zone_answers_t unknown;  /* DNS_UNKNOWN_ANSWER's records */
+  zone_answers_t *answers;      /* one per name, by dns_map_entry_t.index */
+  zone_answers_t unknown;       /* DNS_UNKNOWN_ANSWER's records */
   const zone_answers_t *health; /* opts.health_name's, or NULL */
-  uint8_t *arena;          /* every answer byte, one allocation */
+  uint8_t *arena;               /* every answer byte, one allocation */
   /* Wildcard bases' label counts (the base of *.example.com has 2): a
    * query only probes suffixes in this range, so a long random name costs
    * no probe at all when no wildcard could match it. */

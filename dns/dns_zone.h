@@ -98,7 +98,6 @@ dns_reply_t dns_zone_answer(const dns_zone_t *zone, dns_transport_t transport,
 dns_reply_t dns_zone_answer_draining(const dns_zone_t *zone,
                                      dns_transport_t transport,
                                      const uint8_t *pkt, size_t len,
-                                     uint8_t *out, size_t cap,
-                                     size_t *out_len);
+                                     uint8_t *out, size_t cap, size_t *out_len);
 
 #endif
