@@ -64,7 +64,14 @@ for target in $TARGETS; do
   secs=$(awk -v a="$start" -v b="$end" 'BEGIN {printf "%.0f", b - a}')
   rate=$(awk -v r="${runs:-0}" -v s="$secs" 'BEGIN {printf "%.0f", (s > 0 ? r / s : 0)}')
   printf '%-20s %12s %9s %10s %7s %8s\n' "$target" "${runs:-?}" "$secs" "$rate" "${cov:-?}" "${ft:-?}"
-  if ls "$RESULTS/crashes" | grep -q "^$target-" || grep -q '==ERROR' "$log"; then
+  # A slow-unit artifact is an input that took over 10 s once
+  # (-report_slow_units): kept and reported, not a failure by itself (a
+  # stopped or starved process makes them too); replay it to see.
+  slow=$(ls "$RESULTS/crashes" | grep -c "^$target-slow-unit-" || true)
+  if [ "$slow" -gt 0 ]; then
+    echo "fuzz.sh: $target: $slow slow unit(s) in $RESULTS/crashes (replay: $BUILD/tests/fuzz/$target FILE)" >&2
+  fi
+  if ls "$RESULTS/crashes" | grep "^$target-" | grep -qv -- "-slow-unit-" || grep -q '==ERROR' "$log"; then
     echo "fuzz.sh: $target failed; see $log and $RESULTS/crashes" >&2
     status=1
   fi
