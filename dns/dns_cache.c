@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 /* Header fields (RFC 1035 4.1.1) this module patches in a reply or in a
  * response it rebuilds. */
@@ -713,8 +714,8 @@ size_t dns_cache_relay(const uint8_t *msg, size_t len, const dns_query_t *q,
 
 /* One allocation: the header, the TTL offsets, the key, the message. */
 typedef struct cache_entry {
-  struct cache_entry *chain;         /* next in the bucket */
-  struct cache_entry *newer, *older; /* LRU list */
+  struct cache_entry *chain;    /* next in the bucket */
+  TAILQ_ENTRY(cache_entry) lru; /* newest first */
   uint64_t hash;
   uint64_t stored_ms;
   uint64_t expires_ms;
@@ -731,7 +732,7 @@ struct dns_cache {
   dns_cache_config_t cfg;
   cache_entry_t **buckets;
   size_t mask; /* buckets - 1 */
-  cache_entry_t *newest, *oldest;
+  TAILQ_HEAD(cache_lru, cache_entry) lru;
   size_t entries;
   size_t bytes;
   uint64_t stored, evicted, expired;
@@ -752,6 +753,7 @@ dns_cache_t *dns_cache_new(const dns_cache_config_t *cfg) {
   if (c == NULL)
     return NULL;
   c->cfg = *cfg;
+  TAILQ_INIT(&c->lru);
   if (c->cfg.max_bytes == 0)
     c->cfg.max_bytes = c->cfg.max_entries * DNS_CACHE_BYTES_PER_ENTRY;
   if (c->cfg.max_entries == 0)
@@ -769,26 +771,8 @@ dns_cache_t *dns_cache_new(const dns_cache_config_t *cfg) {
   return c;
 }
 
-static void lru_unlink(dns_cache_t *c, cache_entry_t *e) {
-  if (e->newer != NULL)
-    e->newer->older = e->older;
-  else
-    c->newest = e->older;
-  if (e->older != NULL)
-    e->older->newer = e->newer;
-  else
-    c->oldest = e->newer;
-  e->newer = e->older = NULL;
-}
-
-static void lru_push_newest(dns_cache_t *c, cache_entry_t *e) {
-  e->older = c->newest;
-  e->newer = NULL;
-  if (c->newest != NULL)
-    c->newest->newer = e;
-  c->newest = e;
-  if (c->oldest == NULL)
-    c->oldest = e;
+static cache_entry_t *lru_oldest(dns_cache_t *c) {
+  return TAILQ_LAST(&c->lru, cache_lru);
 }
 
 static void entry_remove(dns_cache_t *c, cache_entry_t *e) {
@@ -796,15 +780,16 @@ static void entry_remove(dns_cache_t *c, cache_entry_t *e) {
   while (*pp != e)
     pp = &(*pp)->chain;
   *pp = e->chain;
-  lru_unlink(c, e);
+  TAILQ_REMOVE(&c->lru, e, lru);
   c->entries--;
   c->bytes -= e->size;
   free(e);
 }
 
 void dns_cache_flush(dns_cache_t *c) {
-  while (c->oldest != NULL)
-    entry_remove(c, c->oldest);
+  cache_entry_t *e;
+  while ((e = lru_oldest(c)) != NULL)
+    entry_remove(c, e);
 }
 
 void dns_cache_free(dns_cache_t *c) {
@@ -857,8 +842,8 @@ size_t dns_cache_answer(dns_cache_t *c, const uint8_t *key, size_t key_len,
     entry_remove(c, e);
     return 0;
   }
-  lru_unlink(c, e);
-  lru_push_newest(c, e);
+  TAILQ_REMOVE(&c->lru, e, lru);
+  TAILQ_INSERT_HEAD(&c->lru, e, lru);
   /* A clock that went backwards makes the entry new again, not negative
    * in age. */
   uint64_t age_ms = now_ms > e->stored_ms ? now_ms - e->stored_ms : 0;
@@ -891,9 +876,10 @@ dns_cache_verdict_t dns_cache_store(dns_cache_t *c, const uint8_t *key,
   cache_entry_t *old = find(c, key, key_len, hash);
   if (old != NULL)
     entry_remove(c, old);
-  while (c->oldest != NULL && (c->entries >= c->cfg.max_entries ||
-                               c->bytes + size > c->cfg.max_bytes)) {
-    cache_entry_t *victim = c->oldest;
+  cache_entry_t *victim;
+  while ((victim = lru_oldest(c)) != NULL &&
+         (c->entries >= c->cfg.max_entries ||
+          c->bytes + size > c->cfg.max_bytes)) {
     if (now_ms >= victim->expires_ms)
       c->expired++;
     else
@@ -920,7 +906,7 @@ dns_cache_verdict_t dns_cache_store(dns_cache_t *c, const uint8_t *key,
   size_t b = hash & c->mask;
   e->chain = c->buckets[b];
   c->buckets[b] = e;
-  lru_push_newest(c, e);
+  TAILQ_INSERT_HEAD(&c->lru, e, lru);
   c->entries++;
   c->bytes += size;
   c->stored++;

@@ -69,7 +69,7 @@ typedef struct dns_forward_pending {
   dns_forward_t *f;
   fwd_channel_t *ch; /* where it was sent */
   uint64_t hash;
-  dns_forward_req_t *head, *tail;
+  TAILQ_HEAD(, dns_forward_req) waiters;
   uint16_t id;
   uint64_t sent_at;     /* uv_hrtime, for the duration histogram */
   bool refused_at_once; /* ares_send failed inside the call */
@@ -260,27 +260,13 @@ static void pending_unlink(dns_forward_t *f, pending_t *p) {
 
 static void waiter_attach(pending_t *p, dns_forward_req_t *req) {
   req->pending = p;
-  req->next = NULL;
-  req->prev = p->tail;
-  if (p->tail != NULL)
-    p->tail->next = req;
-  else
-    p->head = req;
-  p->tail = req;
+  TAILQ_INSERT_TAIL(&p->waiters, req, link);
   p->f->waiters++;
 }
 
 static void waiter_detach(dns_forward_req_t *req) {
   pending_t *p = req->pending;
-  if (req->prev != NULL)
-    req->prev->next = req->next;
-  else
-    p->head = req->next;
-  if (req->next != NULL)
-    req->next->prev = req->prev;
-  else
-    p->tail = req->prev;
-  req->prev = req->next = NULL;
+  TAILQ_REMOVE(&p->waiters, req, link);
   req->pending = NULL;
   p->f->waiters--;
 }
@@ -606,7 +592,7 @@ static void on_answer(void *arg, int status, int timeouts, unsigned char *abuf,
    * this same query (a TCP connection that fails closes with all of its
    * queries), and those must simply leave the list. */
   dns_forward_req_t *req;
-  while ((req = p->head) != NULL) {
+  while ((req = TAILQ_FIRST(&p->waiters)) != NULL) {
     waiter_detach(req);
     reply_to(f, req, verdict, answer, answer_len, p);
   }
@@ -728,6 +714,7 @@ int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
   p = calloc(1, sizeof(*p) + key_len);
   if (p == NULL)
     return UV_ENOMEM;
+  TAILQ_INIT(&p->waiters);
   p->f = f;
   p->hash = hash;
   p->key_len = (uint16_t)key_len;

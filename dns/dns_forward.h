@@ -45,6 +45,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -157,8 +158,8 @@ typedef void (*dns_forward_cb)(dns_forward_req_t *req, const uint8_t *reply,
 struct dns_forward_req {
   dns_forward_cb cb;
   struct dns_forward_pending *pending; /* NULL once answered or cancelled */
-  dns_forward_req_t *prev, *next;
-  dns_query_t query; /* question points into question[] */
+  TAILQ_ENTRY(dns_forward_req) link;   /* in its pending query's waiters */
+  dns_query_t query;                   /* question points into question[] */
   size_t limit;
   uint8_t question[DNS_MAX_NAME + 4];
 };

@@ -176,20 +176,14 @@ static size_t dns_servfail(const uint8_t *pkt, size_t len, uint8_t *out,
 typedef struct dns_udp_forwarded {
   dns_forward_req_t req;
   dns_udp_t *server;
-  struct dns_udp_forwarded *prev, *next;
+  LIST_ENTRY(dns_udp_forwarded) link;
   uint64_t recv_at;
   struct sockaddr_storage client;
 } forwarded_t;
 
 static void forwarded_unlink(forwarded_t *w) {
-  dns_udp_t *s = w->server;
-  if (w->prev != NULL)
-    w->prev->next = w->next;
-  else
-    s->forwarded = w->next;
-  if (w->next != NULL)
-    w->next->prev = w->prev;
-  s->forward_waiting--;
+  LIST_REMOVE(w, link);
+  w->server->forward_waiting--;
 }
 
 static void on_forward_reply(dns_forward_req_t *req, const uint8_t *reply,
@@ -228,11 +222,7 @@ static void forward_query(dns_udp_t *s, const uint8_t *pkt, size_t nread,
     memcpy(&w->client, addr, sockaddr_size(addr));
     if (dns_forward_send(s->forward, &w->req, DNS_TRANSPORT_UDP, pkt, nread,
                          on_forward_reply) == 0) {
-      w->prev = NULL;
-      w->next = s->forwarded;
-      if (s->forwarded != NULL)
-        s->forwarded->prev = w;
-      s->forwarded = w;
+      LIST_INSERT_HEAD(&s->forwarded, w, link);
       s->forward_waiting++;
       return;
     }
@@ -329,7 +319,7 @@ int dns_udp_start(dns_udp_t *s, uv_loop_t *loop, const struct sockaddr *addr,
   memset(&s->duration, 0, sizeof(s->duration));
   s->received = s->answered = s->dropped_invalid = s->dropped_send = 0;
   s->forward_unavailable = s->refused_acl = 0;
-  s->forwarded = NULL;
+  LIST_INIT(&s->forwarded);
   s->forward_waiting = 0;
   s->on_close = NULL;
   s->batches = 0;
@@ -383,8 +373,8 @@ static void on_close(uv_handle_t *handle) {
 void dns_udp_close(dns_udp_t *s, void (*cb)(dns_udp_t *)) {
   /* Nobody will send their replies: the upstream answers still go to the
    * cache, but no callback may reach this socket any more. */
-  while (s->forwarded != NULL) {
-    forwarded_t *w = s->forwarded;
+  while (!LIST_EMPTY(&s->forwarded)) {
+    forwarded_t *w = LIST_FIRST(&s->forwarded);
     dns_forward_cancel(&w->req);
     forwarded_unlink(w);
     free(w);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <uv.h>
 
@@ -64,8 +65,8 @@ typedef struct dns_udp {
    * through it; it may be shared by several listeners (one loop). Set by
    * the owner before dns_udp_start. */
   dns_rrl_t *rrl;
-  struct dns_udp_forwarded *forwarded; /* queries waiting upstream */
-  size_t forward_waiting;              /* how many */
+  LIST_HEAD(, dns_udp_forwarded) forwarded; /* queries waiting upstream */
+  size_t forward_waiting;                   /* how many */
   void (*on_close)(struct dns_udp *);
   /* SO_RCVBUF to ask for (0: DNS_UDP_DEFAULT_RECV_BUFFER); a burst larger
    * than the socket buffer is lost in the kernel before we see it. */
