@@ -249,6 +249,20 @@ static pending_t *pending_find(const dns_forward_t *f, const uint8_t *key,
   return NULL;
 }
 
+/* A query to send, with no waiter yet and not in the table. */
+static pending_t *pending_new(dns_forward_t *f, const uint8_t *key,
+                              size_t key_len, uint64_t hash) {
+  pending_t *p = calloc(1, sizeof(*p) + key_len);
+  if (p == NULL)
+    return NULL;
+  TAILQ_INIT(&p->waiters);
+  p->f = f;
+  p->hash = hash;
+  p->key_len = (uint16_t)key_len;
+  memcpy(p->key, key, key_len);
+  return p;
+}
+
 static void pending_unlink(dns_forward_t *f, pending_t *p) {
   pending_t **pp = &f->buckets[p->hash & f->mask];
   while (*pp != p)
@@ -711,14 +725,9 @@ int dns_forward_send(dns_forward_t *f, dns_forward_req_t *req,
     return 0;
   }
 
-  p = calloc(1, sizeof(*p) + key_len);
+  p = pending_new(f, key, key_len, hash);
   if (p == NULL)
     return UV_ENOMEM;
-  TAILQ_INIT(&p->waiters);
-  p->f = f;
-  p->hash = hash;
-  p->key_len = (uint16_t)key_len;
-  memcpy(p->key, key, key_len);
   p->id = id_alloc(f);
   size_t qlen = build_upstream_query(&q, p->id, f->query, sizeof(f->query));
 

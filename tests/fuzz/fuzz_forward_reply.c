@@ -108,12 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   FUZZ_CHECK(f->cache != NULL);
   memset(&f->stats, 0, sizeof(f->stats));
 
-  pending_t *p = calloc(1, sizeof(*p) + key_len);
+  pending_t *p = pending_new(f, key, key_len, dns_cache_hash(f->cache, key, key_len));
   FUZZ_CHECK(p != NULL);
-  p->f = f;
-  p->hash = dns_cache_hash(f->cache, key, key_len);
-  p->key_len = (uint16_t)key_len;
-  memcpy(p->key, key, key_len);
   p->id = 0x5555;
   id_set(f, p->id, true);
   p->chain = f->buckets[p->hash & f->mask];
