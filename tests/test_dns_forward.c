@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <arpa/inet.h>
+#include <ares.h>
 #include <uv.h>
 
 #include "dns_forward.h"
@@ -25,6 +26,8 @@ typedef struct {
   upstream_mode_t mode;
   int upstream_queries;
   uint16_t ids[512];            /* IDs the upstream saw, in order */
+  uint32_t qhash[512];          /* and a hash of each one's question */
+  uint16_t qport[512];          /* and the source port it came from */
   uint16_t ports[512];          /* the distinct source ports they came from */
   int port_queries[512];        /* and how many from each */
   size_t n_ports;
@@ -85,6 +88,18 @@ static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init((char *)up_buf, sizeof(up_buf));
 }
 
+/* Where the first question of a query ends (after QTYPE and QCLASS), or 0
+ * when the name runs past the end (the upstream reads no compression in
+ * a question). */
+static size_t question_end(const uint8_t *q, size_t len) {
+  size_t pos = DNS_HEADER_SIZE;
+  while (pos < len && q[pos] != 0 && q[pos] < 64)
+    pos += 1 + q[pos];
+  if (pos >= len || q[pos] != 0 || pos + 5 > len)
+    return 0;
+  return pos + 5;
+}
+
 static void up_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *addr, unsigned flags) {
   fixture_t *fx = h->data;
@@ -92,8 +107,14 @@ static void up_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   (void)flags;
   if (nread < DNS_HEADER_SIZE || addr == NULL)
     return;
-  if (fx->upstream_queries < (int)ARRAY_LEN(fx->ids))
+  if (fx->upstream_queries < (int)ARRAY_LEN(fx->ids)) {
     fx->ids[fx->upstream_queries] = get16(up_buf);
+    uint32_t hq = 2166136261u; /* FNV-1a of the question's bytes */
+    for (size_t i = DNS_HEADER_SIZE; i < question_end(up_buf, (size_t)nread); i++)
+      hq = (hq ^ up_buf[i]) * 16777619u;
+    fx->qhash[fx->upstream_queries] = hq;
+    fx->qport[fx->upstream_queries] = ntohs(((const struct sockaddr_in *)addr)->sin_port);
+  }
   fx->upstream_queries++;
   uint16_t port = ntohs(((const struct sockaddr_in *)addr)->sin_port);
   size_t k = 0;
@@ -108,9 +129,13 @@ static void up_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   if (fx->mode == UP_IGNORE)
     return;
 
-  /* Header and question as asked (the question ends 11 bytes before the
-   * end: the forwarder's OPT), then one A record, or a broken one. */
-  size_t qend = (size_t)nread - 11;
+  /* Header and question as asked, then one A record, or a broken one;
+   * the forwarder's OPT is not echoed. The question ends where its name
+   * and type/class do: c-ares >= 1.33 adds a COOKIE option to our OPT,
+   * so the OPT's length is not fixed. */
+  size_t qend = question_end(up_buf, (size_t)nread);
+  if (qend == 0)
+    return;
   memcpy(up_reply, up_buf, qend);
   up_reply[2] = 0x81; /* QR, RD */
   up_reply[3] = 0x80; /* RA */
@@ -266,12 +291,19 @@ static void test_miss_goes_upstream_then_hits_the_cache(void **state) {
   assert_memory_equal(c.reply + 12, "\x03WwW", 4); /* the client's spelling */
   assert_memory_equal(c.reply + c.len - 4, "\xC0\x00\x02\x21", 4);
 
-  /* What went upstream: RD as asked, our own ID, and our OPT last. */
+  /* What went upstream: RD as asked, our own ID, and our OPT last (1232
+   * bytes, DO clear). c-ares >= 1.33 puts a client COOKIE option (RFC
+   * 7873, code 10) in it; 1.18 sends it empty. */
   assert_int_equal(fx->upstream_queries, 1);
   assert_int_equal(fx->last_query[2] & 0x01, 0x01);
   assert_int_equal(get16(fx->last_query + 10), 1);
-  assert_memory_equal(fx->last_query + fx->last_query_len - 11,
-                      "\x00\x00\x29\x04\xD0\x00\x00\x00\x00\x00\x00", 11);
+  size_t opt = question_end(fx->last_query, fx->last_query_len);
+  assert_true(opt > 0 && opt + 11 <= fx->last_query_len);
+  assert_memory_equal(fx->last_query + opt, "\x00\x00\x29\x04\xD0\x00\x00\x00\x00", 9);
+  size_t rdlen = get16(fx->last_query + opt + 9);
+  assert_int_equal(opt + 11 + rdlen, fx->last_query_len);
+  if (rdlen > 0)
+    assert_int_equal(get16(fx->last_query + opt + 11), 10);
 
   uint8_t pkt[300], out[1232];
   size_t n = make_query(pkt, 0x4321, "www.EXAMPLE.com", DNS_TYPE_A), out_len;
@@ -353,7 +385,14 @@ static void test_silent_upstream_is_servfail_after_the_budget(void **state) {
   send_query(fx, &c, 0x7777, "silent.example");
   run_until(fx, &calls, 1, 3000);
   uint64_t took = c.at_ms - t0;
-  assert_true(took >= 250 && took < 700);
+  /* c-ares 1.18 waits 100 + 200 ms. c-ares 1.34 waits longer than a try
+   * timeout this small asks for (measured 503-693 ms for this 300 ms
+   * budget; with the default 2000 ms budget a try is 667 ms): past 1.18
+   * only the lower bound and "well under a second" are held. */
+  int cares = 0;
+  ares_version(&cares);
+  uint64_t most = cares < 0x011300 ? 700 : 1000;
+  assert_true(took >= 250 && took < most);
   assert_int_equal(get16(c.reply), 0x7777);
   assert_int_equal(c.reply[3] & 0xF, DNS_RCODE_SERVFAIL);
   assert_int_equal(c.reply[2] & 0x04, 0);    /* AA=0 */
@@ -406,7 +445,10 @@ static void test_malformed_answer_is_servfail(void **state) {
   assert_int_equal(c.reply[3] & 0xF, DNS_RCODE_SERVFAIL);
   dns_forward_stats_t st;
   dns_forward_stats(fx->fwd, &st);
-  assert_int_equal(st.invalid_answers, 1);
+  /* c-ares 1.18 hands the broken answer over and dns_cache_check
+   * refuses it (invalid); newer c-ares refuse it themselves (EBADRESP, an
+   * upstream failure). Either way: one, SERVFAIL, nothing cached. */
+  assert_int_equal(st.invalid_answers + st.upstream_failures, 1);
   assert_int_equal(st.cache.entries, 0);
 }
 
@@ -497,11 +539,16 @@ static void test_close_with_queries_in_flight_leaves_a_clean_loop(void **state) 
     send_query(fx, &c[i], (uint16_t)i, name);
   }
   run_until(fx, &fx->upstream_queries, 200, 2000);
-  /* Random IDs, none used twice while in flight. */
+  /* Random IDs, none used twice on one source port while in flight: a
+   * reply is matched by port and ID. A resend of the same question keeps
+   * its ID (c-ares 1.34 may resend before all 200 have left), and c-ares
+   * 1.34 picks the IDs itself, unique per channel, so two sockets may
+   * share one. */
   int sequential = 0;
   for (int i = 0; i < 200; i++) {
     for (int j = i + 1; j < 200; j++)
-      assert_int_not_equal(fx->ids[i], fx->ids[j]);
+      if (fx->qhash[i] != fx->qhash[j] && fx->qport[i] == fx->qport[j])
+        assert_int_not_equal(fx->ids[i], fx->ids[j]);
     if (i > 0 && fx->ids[i] == (uint16_t)(fx->ids[i - 1] + 1))
       sequential++;
   }
