@@ -865,6 +865,13 @@ static int channel_init(dns_forward_t *f, fwd_channel_t *ch) {
              ARES_OPT_NDOTS | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB |
              ARES_OPT_SERVERS | ARES_OPT_DOMAINS | ARES_OPT_LOOKUPS |
              ARES_OPT_SORTLIST;
+#ifdef ARES_OPT_QUERY_CACHE
+  /* c-ares >= 1.23 caches answers itself, on by default: ours is the one
+   * cache (bounded, flushed on SIGHUP, counted in metrics), so a query
+   * must always reach the upstream. A max TTL of 0 turns c-ares' off. */
+  opts.qcache_max_ttl = 0;
+  mask |= ARES_OPT_QUERY_CACHE;
+#endif
 #if HAVE_ARES_UDP_MAX_QUERIES
   if (f->udp_max_queries == 0 && f->cfg_udp_max_queries > 0) {
     opts.udp_max_queries = (int)f->cfg_udp_max_queries;

@@ -659,7 +659,10 @@ class Upstreams(unittest.TestCase):
             self.assertEqual(r["id"], struct.unpack(">H", pkt[:2])[0])
             self.assertEqual(r["question"], question_bytes(pkt))
             self.assertEqual(len(r["opt"]), 1)
-            self.assertGreater(elapsed, 0.8)
+            # Two tries of a third of the budget each: c-ares 1.18 doubles
+            # the second (0.33 + 0.67 s), c-ares 1.34 does not (0.33 + 0.33,
+            # measured 0.71 s on Debian 13): never before both have waited.
+            self.assertGreater(elapsed, 0.6)
             self.assertLess(elapsed, 2.0)
             self.assertEqual(hole.received, 2)  # one try, one retry
             # Over TCP the same.
