@@ -290,13 +290,20 @@ def rr(owner, rtype, rdata, ttl=300):
     return owner + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
 
 
-def response(query, answers=(), authority=(), additional=(), rcode=0):
-    """The upstream's response to query: its ID and question, the records
-    given (as bytes), no OPT."""
+def question_end(query):
+    """Where the query's question ends (after QTYPE and QCLASS). Not the
+    OPT's start counted from the end: c-ares >= 1.33 adds a COOKIE option
+    to the forwarder's OPT, so its length varies."""
     end = 12
     while query[end] != 0:
         end += 1 + query[end]
-    end += 5
+    return end + 5
+
+
+def response(query, answers=(), authority=(), additional=(), rcode=0):
+    """The upstream's response to query: its ID and question, the records
+    given (as bytes), no OPT."""
+    end = question_end(query)
     qid, flags = struct.unpack(">HH", query[:4])
     head = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1,
                        len(answers), len(authority), len(additional))
@@ -396,7 +403,7 @@ class Forwarding(unittest.TestCase):
         itself, or whose owner is two pointers aiming at each other is
         SERVFAIL (dnspython would call it BadPointer), counted as invalid,
         and not cached: asking again asks the upstream again."""
-        qend = lambda q: len(q) - 11   # the forwarder's OPT is 11 bytes, last
+        qend = question_end
         cases = {
             # www CNAME <pointer to the RDATA itself>
             "self-cname": lambda q: response(q, [QNAME_PTR + struct.pack(">HHIH", TYPE_CNAME, 1, 60, 2)
@@ -413,12 +420,20 @@ class Forwarding(unittest.TestCase):
                 up = FakeUpstream(make)
                 srv = self.forwarder(up, "--metrics", "127.0.0.1:0")
                 try:
+                    per_attempt = None
                     for attempt in (1, 2):
                         r = fwd.parse(self.ask(srv, "www.%s.test" % label, qid=attempt))
                         self.assertEqual(r["rcode"], fwd.SERVFAIL)
                         self.assertEqual(r["answer"], [])
-                        self.assertEqual(up.count(), attempt)
-                    self.assertEqual(metric(srv, "dnsort_dns_forward_invalid_answers_total"), 2)
+                        if per_attempt is None:
+                            # c-ares 1.18 hands the answer over and dns_cache_check
+                            # refuses it: one query. c-ares 1.34 refuses it itself
+                            # and tries once more: two, an upstream failure.
+                            per_attempt = up.count()
+                            self.assertIn(per_attempt, (1, 2))
+                        self.assertEqual(up.count(), attempt * per_attempt)  # not cached
+                    self.assertEqual(metric(srv, "dnsort_dns_forward_invalid_answers_total")
+                                     + metric(srv, "dnsort_dns_forward_upstream_failures_total"), 2)
                 finally:
                     srv.stop()
                     up.close()
@@ -455,7 +470,7 @@ class Forwarding(unittest.TestCase):
         chain reaches the client, a second client is answered from the
         cache, nothing is counted as dropped or invalid."""
         def make(q):
-            qend = len(q) - 11
+            qend = question_end(q)
             edge = name_wire("edge.cdn.test")
             cname1 = rr(QNAME_PTR, TYPE_CNAME, edge)
             edge_at = qend + 12            # where "edge.cdn.test" starts
