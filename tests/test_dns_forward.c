@@ -88,16 +88,15 @@ static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init((char *)up_buf, sizeof(up_buf));
 }
 
-/* Where the first question of a query ends (after QTYPE and QCLASS), or 0
- * when the name runs past the end (the upstream reads no compression in
- * a question). */
+/* Where the first question of a query ends (after QTYPE and QCLASS), read
+ * with dns_wire's reader; 0 when it cannot be read. */
 static size_t question_end(const uint8_t *q, size_t len) {
-  size_t pos = DNS_HEADER_SIZE;
-  while (pos < len && q[pos] != 0 && q[pos] < 64)
-    pos += 1 + q[pos];
-  if (pos >= len || q[pos] != 0 || pos + 5 > len)
+  dns_reader_t r = dns_reader(q, len);
+  dns_header_t h;
+  dns_question_t question;
+  if (!dns_read_header(&r, &h) || !dns_read_question(&r, &question))
     return 0;
-  return pos + 5;
+  return r.pos;
 }
 
 static void up_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
